@@ -1,0 +1,36 @@
+// Plain request and response values exchanged between the Beast server and the route
+// handlers, so that handlers compile without Boost and are testable as functions.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace keyledger::api {
+
+struct HttpRequest {
+  std::string method;                          // "GET", "POST", ...
+  std::string target;                          // path and query, as sent
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string remote_ip;
+
+  std::string path() const { return target.substr(0, target.find('?')); }
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// RFC 9457 problem+json with the machine-readable `code` of SPEC §7.
+HttpResponse problem(int status, std::string code, std::string title, std::string detail);
+
+}  // namespace keyledger::api

@@ -1,0 +1,47 @@
+// The HTTP/1.1 server: accepts connections, applies every limit, and hands each complete
+// request to one handler. The only translation unit that includes Boost.Beast.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http_message.hpp"
+
+namespace keyledger::api {
+
+struct ServerLimits {
+  std::size_t header_limit = 16 * 1024;
+  std::size_t body_limit = 64 * 1024;               // larger bodies get 413 (SPEC §7)
+  std::chrono::seconds read_timeout{10};            // a whole request must arrive in this
+  std::chrono::seconds idle_timeout{60};            // keep-alive wait for the next request
+  std::chrono::seconds drain_timeout{10};           // SIGTERM: time for in-flight requests
+};
+
+using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+class HttpServer {
+ public:
+  // Binds and listens on "HOST:PORT" at once; port 0 picks a free port.
+  HttpServer(const std::string& listen_address, RequestHandler handler, ServerLimits limits = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The bound address as "HOST:PORT", with the port actually chosen.
+  std::string local_address() const;
+
+  // Serves on `threads` threads until SIGTERM/SIGINT or stop(); then stops accepting, lets
+  // in-flight requests finish (up to drain_timeout) and returns. Runs on the caller's thread.
+  void run(unsigned threads);
+  void stop();
+
+  struct Impl;  // defined in http_server.cpp, beside the connection sessions that use it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keyledger::api

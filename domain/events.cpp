@@ -1,0 +1,51 @@
+#include "events.hpp"
+
+#include <type_traits>
+
+namespace keyledger::domain {
+
+std::string_view to_string(LeakResponse response) {
+  switch (response) {
+    case LeakResponse::revoked: return "revoked";
+    case LeakResponse::rotated: return "rotated";
+    case LeakResponse::flagged_for_operator: return "flagged_for_operator";
+    case LeakResponse::already_inactive: return "already_inactive";
+  }
+  return "unknown";
+}
+
+std::string_view event_type(const Event& event) {
+  return std::visit(
+      [](const auto& e) -> std::string_view {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, CommandDenied>) {
+          return e.type;
+        } else {
+          return E::type;
+        }
+      },
+      event);
+}
+
+std::string stream_of(const Event& event) {
+  return std::visit(
+      [](const auto& e) -> std::string {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (requires { e.key_id; }) {
+          return "key:" + e.key_id;
+        } else if constexpr (requires { e.number; }) {
+          return "sms-number:" + e.number;
+        } else if constexpr (requires { e.bot_id; }) {
+          return "rcs-bot:" + e.bot_id;
+        } else if constexpr (requires { e.email; }) {
+          return "user:" + e.email;
+        } else {
+          static_assert(std::is_same_v<E, DashboardCreated> || std::is_same_v<E, DashboardClosed> ||
+                        std::is_same_v<E, CommandDenied>);
+          return "dashboard";
+        }
+      },
+      event);
+}
+
+}  // namespace keyledger::domain

@@ -1,0 +1,163 @@
+#include "server_process.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#ifndef KEYLEDGER_BINARY
+#error "KEYLEDGER_BINARY must name the keyledger executable"
+#endif
+
+namespace keyledger::testing {
+
+namespace {
+
+int connect_to(const std::string& address) {
+  auto colon = address.rfind(':');
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    if (fd >= 0) close(fd);
+    throw std::runtime_error("cannot connect to " + address);
+  }
+  return fd;
+}
+
+std::string read_until_closed(int fd, int timeout_ms) {
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  char buf[8192];
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string, std::string> env) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(pipe_fds[1], STDERR_FILENO);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    setenv("KEYLEDGER_LISTEN", "127.0.0.1:0", 1);
+    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<std::string> argv_strings{KEYLEDGER_BINARY, "serve"};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : argv_strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    execv(KEYLEDGER_BINARY, argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  stderr_fd_ = pipe_fds[0];
+  // Wait for {"msg":"listening","address":"..."}.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    log_ += read_until_closed(stderr_fd_, 50);
+    auto at = log_.find("\"msg\":\"listening\"");
+    if (at != std::string::npos) {
+      auto key = log_.find("\"address\":\"", at);
+      auto end = log_.find('"', key + 11);
+      address_ = log_.substr(key + 11, end - key - 11);
+      fcntl(stderr_fd_, F_SETFL, O_NONBLOCK);
+      return;
+    }
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("keyledger serve exited before listening: " + log_);
+    }
+  }
+  throw std::runtime_error("keyledger serve did not start listening: " + log_);
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (stderr_fd_ >= 0) close(stderr_fd_);
+}
+
+int ServerProcess::terminate() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string ServerProcess::log() const {
+  log_ += read_until_closed(stderr_fd_, 10);
+  return log_;
+}
+
+HttpReply ServerProcess::request(const std::string& method, const std::string& target, const std::string& body,
+                                 std::map<std::string, std::string> headers) const {
+  std::string wire = method + " " + target + " HTTP/1.1\r\nHost: " + address_ + "\r\nConnection: close\r\n";
+  if (!body.empty() || method == "POST" || method == "PATCH") {
+    headers.emplace("Content-Type", "application/json");
+    wire += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  for (auto& [k, v] : headers) wire += k + ": " + v + "\r\n";
+  wire += "\r\n" + body;
+  std::string raw = raw_exchange(address_, wire, 10000);
+  HttpReply reply;
+  auto head_end = raw.find("\r\n\r\n");
+  if (raw.rfind("HTTP/1.1 ", 0) != 0 || head_end == std::string::npos) {
+    throw std::runtime_error("no HTTP response: " + raw);
+  }
+  reply.status = std::stoi(raw.substr(9, 3));
+  std::size_t line = raw.find("\r\n") + 2;
+  while (line < head_end) {
+    auto eol = raw.find("\r\n", line);
+    auto colon = raw.find(':', line);
+    std::string name = raw.substr(line, colon - line);
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    reply.headers[name] = raw.substr(colon + 2, eol - colon - 2);
+    line = eol + 2;
+  }
+  reply.body = raw.substr(head_end + 4);
+  return reply;
+}
+
+std::string raw_exchange(const std::string& address, const std::string& bytes, int timeout_ms) {
+  int fd = connect_to(address);
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = write(fd, bytes.data() + sent, bytes.size() - sent);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string out = read_until_closed(fd, timeout_ms);
+  close(fd);
+  return out;
+}
+
+}  // namespace keyledger::testing
