@@ -1,0 +1,151 @@
+#include "crypto.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+namespace keyledger::eventstore::crypto {
+
+namespace {
+
+const unsigned char* bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+unsigned char* bytes(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
+
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+
+constexpr std::size_t kNonce = 12;
+constexpr std::size_t kTag = 16;
+
+}  // namespace
+
+std::string random_bytes(std::size_t count) {
+  std::string out(count, '\0');
+  if (count > 0 && RAND_bytes(bytes(out), static_cast<int>(count)) != 1) {
+    throw std::runtime_error("the system random generator failed");
+  }
+  return out;
+}
+
+std::string sha256(std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), bytes(out), &len, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes(data), data.size(), bytes(out), &len)) {
+    throw std::runtime_error("HMAC-SHA256 failed");
+  }
+  return out;
+}
+
+std::string hkdf_sha256(std::string_view key, std::string_view salt, std::string_view info, std::size_t length) {
+  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr), EVP_KDF_free);
+  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf.get()), EVP_KDF_CTX_free);
+  if (!ctx) throw std::runtime_error("HKDF unavailable");
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(key.data()), key.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(salt.data()), salt.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()), info.size()),
+      OSSL_PARAM_construct_end()};
+  std::string out(length, '\0');
+  if (EVP_KDF_derive(ctx.get(), bytes(out), length, params) != 1) throw std::runtime_error("HKDF failed");
+  return out;
+}
+
+std::string aes256gcm_seal(std::string_view key, std::string_view plaintext, std::string_view aad) {
+  if (key.size() != 32) throw std::invalid_argument("AES-256 needs a 32-byte key");
+  std::string out = random_bytes(kNonce);
+  out.resize(kNonce + plaintext.size() + kTag);
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key), bytes(out)) == 1 &&
+            EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(aad), static_cast<int>(aad.size())) == 1 &&
+            EVP_EncryptUpdate(ctx.get(), bytes(out) + kNonce, &len, bytes(plaintext),
+                              static_cast<int>(plaintext.size())) == 1 &&
+            EVP_EncryptFinal_ex(ctx.get(), bytes(out) + kNonce + len, &len) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, bytes(out) + kNonce + plaintext.size()) == 1;
+  if (!ok) throw std::runtime_error("AES-256-GCM encryption failed");
+  return out;
+}
+
+std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view sealed, std::string_view aad) {
+  if (key.size() != 32 || sealed.size() < kNonce + kTag) return std::nullopt;
+  std::size_t n = sealed.size() - kNonce - kTag;
+  std::string plain(n, '\0');
+  std::string tag(sealed.substr(kNonce + n));
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key), bytes(sealed)) == 1 &&
+            EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(aad), static_cast<int>(aad.size())) == 1 &&
+            EVP_DecryptUpdate(ctx.get(), bytes(plain), &len, bytes(sealed) + kNonce, static_cast<int>(n)) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, bytes(tag)) == 1 &&
+            EVP_DecryptFinal_ex(ctx.get(), bytes(plain) + len, &len) == 1;
+  if (!ok) return std::nullopt;
+  return plain;
+}
+
+std::string to_hex(std::string_view data) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(data.size() * 2);
+  for (unsigned char c : data) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 0xf];
+  }
+  return out;
+}
+
+std::string base64_encode(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(bytes(out), bytes(data), static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(bytes(out), bytes(text), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t padding = 0;
+  if (!text.empty() && text.back() == '=') ++padding;
+  if (text.size() > 1 && text[text.size() - 2] == '=') ++padding;
+  out.resize(static_cast<std::size_t>(n) - padding);
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string uuid_v7(std::int64_t unix_ms) {
+  std::string b = random_bytes(16);
+  auto ms = static_cast<std::uint64_t>(unix_ms);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<char>((ms >> (40 - 8 * i)) & 0xff);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);  // version 7
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);  // RFC 9562 variant
+  std::string hex = to_hex(b);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20);
+}
+
+}  // namespace keyledger::eventstore::crypto

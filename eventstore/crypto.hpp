@@ -1,0 +1,38 @@
+// Thin, checked wrappers over OpenSSL 3 for what keyledger needs: randomness, hashes, HMAC,
+// AES-256-GCM, base64 and constant-time comparison. Every function is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace keyledger::eventstore::crypto {
+
+// Bytes from OpenSSL's CSPRNG; throws if the generator fails (nothing sensible to do then).
+std::string random_bytes(std::size_t count);
+
+std::string sha256(std::string_view data);  // raw 32 bytes
+std::string hmac_sha256(std::string_view key, std::string_view data);
+// HKDF-SHA256 (RFC 5869) of `length` bytes.
+std::string hkdf_sha256(std::string_view key, std::string_view salt, std::string_view info,
+                        std::size_t length);
+
+// AES-256-GCM with a fresh 12-byte nonce: returns nonce || ciphertext || 16-byte tag.
+// `aad` binds the ciphertext to its context (e.g. dashboard and key id).
+std::string aes256gcm_seal(std::string_view key, std::string_view plaintext, std::string_view aad);
+// nullopt when the tag does not verify (wrong key, wrong context, or tampered bytes).
+std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view sealed,
+                                          std::string_view aad);
+
+std::string to_hex(std::string_view bytes);
+std::string base64_encode(std::string_view bytes);
+std::optional<std::string> base64_decode(std::string_view text);
+
+// Compares in time that depends only on the lengths, never on where the bytes differ.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+// A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness; sortable by time.
+std::string uuid_v7(std::int64_t unix_ms);
+
+}  // namespace keyledger::eventstore::crypto

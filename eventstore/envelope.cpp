@@ -1,0 +1,229 @@
+#include "envelope.hpp"
+
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "crypto.hpp"
+#include "rfc3339.hpp"
+
+using nlohmann::json;
+
+namespace nlohmann {
+template <>
+struct adl_serializer<keyledger::domain::Timestamp> {
+  static void to_json(json& j, const keyledger::domain::Timestamp& t) { j = keyledger::eventstore::format_rfc3339(t); }
+  static void from_json(const json& j, keyledger::domain::Timestamp& t) {
+    auto parsed = keyledger::eventstore::parse_rfc3339(j.get<std::string>());
+    if (!parsed) throw std::invalid_argument("not an RFC 3339 UTC time: " + j.get<std::string>());
+    t = *parsed;
+  }
+};
+}  // namespace nlohmann
+
+// JSON forms of the domain's value types. They are defined here, in the domain's namespace
+// so that nlohmann finds them by ADL, while domain/ itself stays free of any JSON library.
+namespace keyledger::domain {
+
+namespace {
+template <class Enum, class Parse>
+void enum_from_json(const json& j, Enum& out, Parse parse, const char* what) {
+  auto parsed = parse(j.get<std::string>());
+  if (!parsed) throw std::invalid_argument(std::string("unknown ") + what + ": " + j.get<std::string>());
+  out = *parsed;
+}
+std::optional<LeakResponse> parse_leak_response(std::string_view text) {
+  for (auto r : {LeakResponse::revoked, LeakResponse::rotated, LeakResponse::flagged_for_operator,
+                 LeakResponse::already_inactive}) {
+    if (to_string(r) == text) return r;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+void to_json(json& j, Role v) { j = to_string(v); }
+void from_json(const json& j, Role& v) { enum_from_json(j, v, parse_role, "role"); }
+void to_json(json& j, Channel v) { j = to_string(v); }
+void from_json(const json& j, Channel& v) { enum_from_json(j, v, parse_channel, "channel"); }
+void to_json(json& j, RejectionCode v) { j = to_string(v); }
+void from_json(const json& j, RejectionCode& v) { enum_from_json(j, v, parse_rejection_code, "code"); }
+void to_json(json& j, LeakResponse v) { j = to_string(v); }
+void from_json(const json& j, LeakResponse& v) { enum_from_json(j, v, parse_leak_response, "response"); }
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SealedSecret, fingerprint, ciphertext, masked)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DashboardCreated, dashboard_id, name)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DashboardClosed, reason)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UserAdded, email, role, password_hash)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UserRemoved, email)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UserLoggedIn, email)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UserLoginFailed, email, code)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UserLockedOut, email, until)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EmailKeyGenerated, key_id, name, permissions, ip_allowlist, secret)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EmailKeyRestrictionsChanged, key_id, name, permissions, ip_allowlist)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EmailKeyRotated, key_id, secret, previous_valid_until)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EmailKeyRevoked, key_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EmailKeyRevealed, key_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WhatsAppKeyGenerated, key_id, name, secret)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WhatsAppKeyRotated, key_id, secret, previous_valid_until)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WhatsAppKeyRevoked, key_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WhatsAppKeyRevealed, key_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SmsNumberRegistered, number)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SmsKeyAssigned, number, key_id, secret)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SmsKeyViewed, number, key_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SmsKeyRotated, number, key_id, secret)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SmsNumberDeregistered, number, key_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RcsKeyProvisioned, key_id, secret)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RcsKeyRevealed, key_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RcsKeyReissued, key_id, reason, secret)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RcsBotRegistered, bot_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RcsBotRemoved, bot_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeyLeakReported, key_id, channel, url, source, response)
+// The event type of a refusal is the envelope's `type`, so it is not repeated in `data`.
+void to_json(json& j, const CommandDenied& e) {
+  j = json{{"code", e.code}, {"subject", e.subject}, {"detail", e.detail}};
+}
+
+}  // namespace keyledger::domain
+
+
+
+namespace keyledger::eventstore {
+
+namespace {
+
+using domain::Event;
+
+// Decoders for every event type with a fixed name, built from the Event variant itself so
+// that a new event type cannot be forgotten here.
+template <std::size_t... I>
+std::map<std::string_view, std::function<Event(const json&)>> make_decoders(std::index_sequence<I...>) {
+  std::map<std::string_view, std::function<Event(const json&)>> table;
+  auto add = [&]<std::size_t N>(std::integral_constant<std::size_t, N>) {
+    using E = std::variant_alternative_t<N, Event>;
+    if constexpr (!std::is_same_v<E, domain::CommandDenied>) {
+      table.emplace(E::type, [](const json& data) { return Event{data.get<E>()}; });
+    }
+  };
+  (add(std::integral_constant<std::size_t, I>{}), ...);
+  return table;
+}
+
+const auto& decoders() {
+  static const auto table = make_decoders(std::make_index_sequence<std::variant_size_v<Event>>{});
+  return table;
+}
+
+// Upcasters turn the data of schema version N into version N + 1, keyed by (type, N).
+// Version 1 is the first published schema; none is older yet, so the table is empty and
+// decode refuses versions it cannot upcast rather than guessing.
+using Upcaster = std::function<void(json& data)>;
+const std::map<std::pair<std::string, int>, Upcaster>& upcasters() {
+  static const std::map<std::pair<std::string, int>, Upcaster> table;
+  return table;
+}
+
+json actor_json(const domain::Actor& actor) {
+  return json{{"type", domain::to_string(actor.kind)}, {"id", actor.id}, {"ip", actor.ip}};
+}
+
+json content_json(const Envelope& e) {
+  json j{{"id", e.id},
+         {"type", e.type()},
+         {"schema_version", e.schema_version},
+         {"dashboard_id", e.dashboard_id},
+         {"stream", e.stream},
+         {"stream_version", e.stream_version},
+         {"sequence", e.sequence},
+         {"occurred_at", format_rfc3339(e.recorded.occurred_at)},
+         {"actor", actor_json(e.recorded.actor)},
+         {"correlation_id", e.correlation_id},
+         {"causation_id", e.causation_id},
+         {"prev_hash", e.prev_hash},
+         {"data", json::parse(event_data_json(e.recorded.event))}};
+  if (!e.idempotency_key.empty()) {
+    j["idempotency_key"] = e.idempotency_key;
+    j["request_digest"] = e.request_digest;
+  }
+  return j;
+}
+
+std::string content_hash(const json& content_without_hash) {
+  return crypto::to_hex(crypto::sha256(content_without_hash.dump()));
+}
+
+}  // namespace
+
+std::string event_data_json(const domain::Event& event) {
+  return std::visit([](const auto& e) { return json(e).dump(); }, event);
+}
+
+std::string seal_envelope(Envelope& envelope) {
+  json content = content_json(envelope);
+  envelope.hash = content_hash(content);
+  content["hash"] = envelope.hash;
+  return content.dump();
+}
+
+std::expected<Envelope, std::string> decode_envelope(std::string_view bytes) {
+  json j = json::parse(bytes, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::unexpected("not a JSON object");
+  try {
+    Envelope e;
+    e.id = j.at("id").get<std::string>();
+    std::string type = j.at("type").get<std::string>();
+    e.schema_version = j.at("schema_version").get<int>();
+    e.dashboard_id = j.at("dashboard_id").get<std::string>();
+    e.stream = j.at("stream").get<std::string>();
+    e.stream_version = j.at("stream_version").get<std::uint64_t>();
+    e.sequence = j.at("sequence").get<std::uint64_t>();
+    e.recorded.occurred_at = j.at("occurred_at").get<domain::Timestamp>();
+    const json& actor = j.at("actor");
+    auto kind = domain::parse_actor_kind(actor.at("type").get<std::string>());
+    if (!kind) return std::unexpected("unknown actor type");
+    e.recorded.actor = domain::Actor{*kind, actor.at("id").get<std::string>(), actor.value("ip", "")};
+    e.correlation_id = j.value("correlation_id", "");
+    e.causation_id = j.value("causation_id", "");
+    e.idempotency_key = j.value("idempotency_key", "");
+    e.request_digest = j.value("request_digest", "");
+    e.prev_hash = j.at("prev_hash").get<std::string>();
+    e.hash = j.at("hash").get<std::string>();
+    json data = j.at("data");
+    for (int v = e.schema_version; v < kSchemaVersion; ++v) {
+      auto up = upcasters().find({type, v});
+      if (up == upcasters().end()) return std::unexpected("no upcaster for " + type + " v" + std::to_string(v));
+      up->second(data);
+    }
+    if (e.schema_version > kSchemaVersion) {
+      return std::unexpected(type + " has schema version " + std::to_string(e.schema_version) +
+                             ", newer than this keyledger understands");
+    }
+    if (auto decoder = decoders().find(type); decoder != decoders().end()) {
+      e.recorded.event = decoder->second(data);
+    } else if (type.size() > 6 && type.ends_with("Denied")) {
+      e.recorded.event = domain::CommandDenied{type, data.at("code").get<domain::RejectionCode>(),
+                                               data.value("subject", ""), data.value("detail", "")};
+    } else {
+      return std::unexpected("unknown event type " + type);
+    }
+    return e;
+  } catch (const std::exception& ex) {
+    return std::unexpected(std::string("malformed envelope: ") + ex.what());
+  }
+}
+
+std::expected<std::string, std::string> check_link(std::string_view bytes, std::string_view expected_prev_hash) {
+  json j = json::parse(bytes, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::unexpected("the stored event is not valid JSON");
+  if (j.dump() != bytes) return std::unexpected("the stored event is not in canonical form");
+  if (!j.contains("hash") || !j["hash"].is_string() || !j.contains("prev_hash")) {
+    return std::unexpected("the stored event has no hash");
+  }
+  std::string recorded = j["hash"].get<std::string>();
+  j.erase("hash");
+  if (content_hash(j) != recorded) return std::unexpected("the event's content does not match its hash");
+  if (j["prev_hash"] != expected_prev_hash) return std::unexpected("prev_hash does not link to the previous event");
+  return recorded;
+}
+
+}  // namespace keyledger::eventstore

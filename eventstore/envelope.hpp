@@ -1,0 +1,53 @@
+// The versioned JSON envelope of every stored event (SPEC §5) and its codec. Each
+// dashboard's events form a SHA-256 chain: `hash` covers the whole envelope but itself,
+// including `prev_hash`, so changing any byte of any stored event is detectable.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+
+#include "domain/events.hpp"
+
+namespace keyledger::eventstore {
+
+inline constexpr int kSchemaVersion = 1;
+inline const std::string kGenesisHash(64, '0');  // prev_hash of a dashboard's first event
+
+struct Envelope {
+  std::string id;  // UUIDv7
+  int schema_version = kSchemaVersion;
+  std::string dashboard_id;
+  std::string stream;               // the aggregate: domain::stream_of(event)
+  std::uint64_t stream_version = 0; // 1-based, per stream within the dashboard
+  std::uint64_t sequence = 0;       // 1-based position in the dashboard's events
+  domain::RecordedEvent recorded;   // the event, its actor and occurred_at
+  std::string correlation_id;
+  std::string causation_id;
+  std::string idempotency_key;      // empty when the request carried none
+  std::string request_digest;       // SHA-256 of the request an idempotency key was used for
+  std::string prev_hash;
+  std::string hash;
+
+  std::string_view type() const { return domain::event_type(recorded.event); }
+};
+
+// Computes `hash` from every other field (setting it on `envelope`) and returns the
+// canonical JSON bytes that are stored and published.
+std::string seal_envelope(Envelope& envelope);
+
+// Parses stored bytes, upcasting older schema versions of the event data. Does not check
+// the chain; see check_link.
+std::expected<Envelope, std::string> decode_envelope(std::string_view bytes);
+
+// Checks one stored event as a link of its dashboard's chain: the bytes are canonical, the
+// recorded hash is the hash of the content, and prev_hash is `expected_prev_hash`.
+// Returns the event's hash, the next link's expected prev_hash.
+std::expected<std::string, std::string> check_link(std::string_view bytes,
+                                                   std::string_view expected_prev_hash);
+
+// The event's `data` member alone, as JSON text (for schemas and listings).
+std::string event_data_json(const domain::Event& event);
+
+}  // namespace keyledger::eventstore

@@ -1,0 +1,58 @@
+#include "master_key.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "crypto.hpp"
+
+namespace keyledger::eventstore {
+
+std::string MasterKey::key_encryption_key() const {
+  return crypto::hkdf_sha256(bytes, "keyledger", "keyring key-encryption key v1", 32);
+}
+
+std::string MasterKey::fingerprint_pepper() const {
+  return crypto::hkdf_sha256(bytes, "keyledger", "secret fingerprint pepper v1", 32);
+}
+
+std::expected<MasterKey, std::string> load_master_key(const std::string& path) {
+  if (path.empty()) {
+    return std::unexpected(
+        "no master key configured: set KEYLEDGER_MASTER_KEY_FILE (create one with `keyledger keygen FILE`)");
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected("cannot open master key file " + path + ": " + std::strerror(errno));
+  struct stat st{};
+  fstat(fd, &st);
+  if (st.st_mode & 077) {
+    ::close(fd);
+    return std::unexpected("master key file " + path + " is readable by group or others; chmod 600 it");
+  }
+  std::string bytes(33, '\0');
+  ssize_t n = ::read(fd, bytes.data(), bytes.size());
+  ::close(fd);
+  if (n != 32) {
+    return std::unexpected("master key file " + path + " must hold exactly 32 bytes; create one with `keyledger keygen FILE`");
+  }
+  bytes.resize(32);
+  return MasterKey{std::move(bytes)};
+}
+
+std::expected<void, std::string> write_new_master_key(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected("cannot create " + path + ": " + std::strerror(errno));
+  std::string key = crypto::random_bytes(32);
+  bool ok = ::write(fd, key.data(), key.size()) == 32 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return std::unexpected("cannot write " + path);
+  }
+  return {};
+}
+
+}  // namespace keyledger::eventstore

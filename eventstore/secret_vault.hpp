@@ -1,0 +1,44 @@
+// Issues, fingerprints, seals and opens key secrets (SPEC §4). The plaintext of a secret
+// exists only in memory, on its way to the one caller entitled to see it.
+#pragma once
+
+#include <expected>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "domain/channel.hpp"
+#include "domain/sealed_secret.hpp"
+#include "keyring.hpp"
+
+namespace keyledger::eventstore {
+
+struct IssuedSecret {
+  std::string plaintext;              // returned to the caller at most once, never stored
+  domain::SealedSecret sealed;        // what the command and the log carry
+};
+
+class SecretVault {
+ public:
+  SecretVault(Keyring& keyring, std::string fingerprint_pepper);
+
+  // A fresh key of `channel` (30 CSPRNG base62 characters and its checksum), sealed under the
+  // dashboard's data key (created on first use) and bound to `key_id`.
+  std::expected<IssuedSecret, std::error_code> issue(domain::Channel channel,
+                                                     const std::string& dashboard_id,
+                                                     const std::string& key_id);
+  // The plaintext of a sealed secret; data_key_destroyed after the dashboard was closed.
+  std::expected<std::string, std::error_code> open(const std::string& dashboard_id,
+                                                   const std::string& key_id,
+                                                   const domain::SealedSecret& sealed);
+  // HMAC-SHA256(pepper, secret) in hex: the lookup key of the verify index.
+  std::string fingerprint(std::string_view secret) const;
+
+  Keyring& keyring() { return keyring_; }
+
+ private:
+  Keyring& keyring_;
+  std::string pepper_;
+};
+
+}  // namespace keyledger::eventstore

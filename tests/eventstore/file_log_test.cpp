@@ -1,0 +1,230 @@
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "eventstore/file_log.hpp"
+#include "support/temp_dir.hpp"
+
+namespace es = keyledger::eventstore;
+using keyledger::testing::TempDir;
+
+namespace {
+
+std::unique_ptr<es::FileLog> open_log(const std::string& dir, std::vector<std::string>* notes = nullptr,
+                                      std::uint64_t segment_bytes = 64ull << 20) {
+  es::FileLogOptions options{dir, segment_bytes, nullptr};
+  if (notes) options.report = [notes](const std::string& s) { notes->push_back(s); };
+  auto log = es::FileLog::open(options);
+  if (!log) FAIL(log.error());
+  return std::move(*log);
+}
+
+std::vector<es::AppendRecord> batch_of(std::initializer_list<std::string> payloads) {
+  std::vector<es::AppendRecord> batch;
+  for (auto& p : payloads) batch.push_back(es::AppendRecord{"d1", "id", "Type", "t", p});
+  return batch;
+}
+
+std::vector<std::string> read_all(es::EventLog& log, std::uint64_t from = 0) {
+  std::vector<std::string> out;
+  std::uint64_t expected = from;
+  REQUIRE_FALSE(log.read(from, [&](const es::StoredRecord& r) {
+    REQUIRE(r.position == expected++);
+    out.push_back(r.bytes);
+    return true;
+  }));
+  return out;
+}
+
+std::string only_segment(const std::string& dir) {
+  std::vector<std::string> segments;
+  for (auto& e : std::filesystem::directory_iterator(dir + "/log")) segments.push_back(e.path().string());
+  REQUIRE(segments.size() == 1);
+  return segments[0];
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void spit(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+}  // namespace
+
+TEST_CASE("file log: batches read back in order with contiguous positions, also after reopening") {
+  TempDir dir;
+  {
+    auto log = open_log(dir.path());
+    REQUIRE(log->append(batch_of({"a", "b"})).value() == 0);
+    REQUIRE(log->append(batch_of({"c"})).value() == 2);
+    REQUIRE(log->end() == 3);
+    REQUIRE(read_all(*log) == std::vector<std::string>{"a", "b", "c"});
+    REQUIRE(read_all(*log, 1) == std::vector<std::string>{"b", "c"});
+  }
+  auto log = open_log(dir.path());
+  REQUIRE(log->end() == 3);
+  REQUIRE(read_all(*log) == std::vector<std::string>{"a", "b", "c"});
+  REQUIRE(log->append(batch_of({"d"})).value() == 3);
+}
+
+TEST_CASE("file log: a second writer on the same directory is refused at once, saying why") {
+  TempDir dir;
+  auto first = open_log(dir.path());
+  auto second = es::FileLog::open({dir.path(), 64ull << 20, nullptr});
+  REQUIRE_FALSE(second.has_value());
+  REQUIRE(second.error().find("in use by another keyledger process") != std::string::npos);
+  first.reset();
+  REQUIRE(es::FileLog::open({dir.path(), 64ull << 20, nullptr}).has_value());
+}
+
+TEST_CASE("file log: segments roll over and are all read back after reopening") {
+  TempDir dir;
+  std::vector<std::string> written;
+  {
+    auto log = open_log(dir.path(), nullptr, 256);
+    for (int i = 0; i < 50; ++i) {
+      written.push_back("event-" + std::to_string(i) + std::string(20, 'x'));
+      REQUIRE(log->append(batch_of({written.back()})).has_value());
+    }
+  }
+  REQUIRE(std::distance(std::filesystem::directory_iterator(dir / "log"), {}) > 3);
+  auto log = open_log(dir.path(), nullptr, 256);
+  REQUIRE(read_all(*log) == written);
+  REQUIRE(read_all(*log, 37) == std::vector<std::string>(written.begin() + 37, written.end()));
+}
+
+TEST_CASE("file log: a cut at every byte inside the last batch keeps every complete batch before it") {
+  TempDir dir;
+  std::size_t before_last;
+  {
+    auto log = open_log(dir.path());
+    log->append(batch_of({"first", "second"}));
+    log->append(batch_of({"third"}));
+  }
+  std::string segment = only_segment(dir.path());
+  before_last = std::filesystem::file_size(segment);
+  {
+    auto log = open_log(dir.path());
+    log->append(batch_of({"fourth", "fifth"}));
+  }
+  const std::string whole = slurp(segment);
+  for (std::size_t cut = before_last; cut < whole.size(); ++cut) {
+    INFO("cut at byte " << cut);
+    spit(segment, whole.substr(0, cut));
+    std::vector<std::string> notes;
+    auto log = open_log(dir.path(), &notes);
+    REQUIRE(read_all(*log) == std::vector<std::string>{"first", "second", "third"});
+    REQUIRE(log->end() == 3);
+    REQUIRE(std::filesystem::file_size(segment) == before_last);
+    REQUIRE(notes.size() == (cut == before_last ? 0u : 1u));
+    // The log takes appends again right where it was cut.
+    REQUIRE(log->append(batch_of({"again"})).value() == 3);
+  }
+}
+
+TEST_CASE("file log: flipping any single bit of the last batch drops that batch and nothing before it") {
+  TempDir dir;
+  {
+    auto log = open_log(dir.path());
+    log->append(batch_of({"first"}));
+  }
+  std::string segment = only_segment(dir.path());
+  std::size_t before_last = std::filesystem::file_size(segment);
+  {
+    auto log = open_log(dir.path());
+    log->append(batch_of({"second", "third"}));
+  }
+  const std::string whole = slurp(segment);
+  for (std::size_t byte = before_last; byte < whole.size(); ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      INFO("flip bit " << bit << " of byte " << byte);
+      std::string damaged = whole;
+      damaged[byte] = static_cast<char>(damaged[byte] ^ (1 << bit));
+      spit(segment, damaged);
+      std::vector<std::string> notes;
+      auto log = open_log(dir.path(), &notes);
+      REQUIRE(read_all(*log) == std::vector<std::string>{"first"});
+      REQUIRE(notes.size() == 1);
+    }
+  }
+}
+
+TEST_CASE("file log: concurrent appenders share fsyncs (group commit)") {
+  TempDir dir;
+  auto log = open_log(dir.path());
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 16; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        REQUIRE(log->append(batch_of({"w" + std::to_string(t) + "-" + std::to_string(i)})).has_value());
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  auto stats = log->stats();
+  REQUIRE(stats.batches == 640);
+  REQUIRE(stats.syncs < stats.batches);
+  REQUIRE(read_all(*log).size() == 640);
+}
+
+TEST_CASE("file log: a writer killed with SIGKILL loses none of its acknowledged appends (20 rounds)") {
+  TempDir dir;
+  std::mt19937 rng(20261128);
+  std::uint64_t acknowledged_total = 0;
+  for (int round = 0; round < 20; ++round) {
+    INFO("round " << round);
+    int ack_pipe[2];
+    REQUIRE(pipe(ack_pipe) == 0);
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      close(ack_pipe[0]);
+      auto log = es::FileLog::open({dir.path(), 4096, nullptr});
+      if (!log) _exit(3);
+      // Several threads append; each acknowledged position goes to the parent at once.
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+          for (int i = 0;; ++i) {
+            auto pos = (*log)->append(batch_of({"r" + std::to_string(round) + "t" + std::to_string(t) + "i" +
+                                                std::to_string(i)}));
+            if (!pos) _exit(4);
+            std::uint64_t p = *pos;
+            if (write(ack_pipe[1], &p, sizeof p) != sizeof p) _exit(5);
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+      _exit(0);
+    }
+    close(ack_pipe[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 80));
+    kill(child, SIGKILL);
+    int status = 0;
+    waitpid(child, &status, 0);
+    REQUIRE(WIFSIGNALED(status));
+    std::uint64_t highest = 0, count = 0, p;
+    while (read(ack_pipe[0], &p, sizeof p) == sizeof p) {
+      highest = std::max(highest, p);
+      ++count;
+    }
+    close(ack_pipe[0]);
+    auto log = open_log(dir.path(), nullptr, 4096);
+    if (count > 0) REQUIRE(log->end() > highest);
+    REQUIRE(log->end() >= acknowledged_total + count);
+    acknowledged_total = log->end();
+    REQUIRE(read_all(*log).size() == log->end());
+  }
+  REQUIRE(acknowledged_total > 0);
+}
