@@ -1,0 +1,139 @@
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "eventstore/crypto.hpp"
+#include "eventstore/envelope.hpp"
+#include "eventstore/rfc3339.hpp"
+
+namespace es = keyledger::eventstore;
+namespace kd = keyledger::domain;
+
+namespace {
+
+const kd::Timestamp kAt = *es::parse_rfc3339("2026-11-28T10:20:30.456Z");
+
+// One instance of every event type, with every field set.
+std::vector<kd::Event> one_of_each() {
+  kd::SealedSecret s{"fp", "ct", "kle_…abcd"};
+  return {kd::DashboardCreated{"d1", "Acmé"}, kd::DashboardClosed{"contract ended"},
+          kd::UserAdded{"a@b.c", kd::Role::developer, "scrypt$15$8$1$c2FsdA==$aGFzaA=="},
+          kd::UserRemoved{"a@b.c"}, kd::UserLoggedIn{"a@b.c"},
+          kd::UserLoginFailed{"a@b.c", kd::RejectionCode::password_incorrect}, kd::UserLockedOut{"a@b.c", kAt},
+          kd::EmailKeyGenerated{"k1", "n", {"mail.send"}, {"10.0.0.0/8"}, s},
+          kd::EmailKeyRestrictionsChanged{"k1", "m", {"all"}, {}}, kd::EmailKeyRotated{"k1", s, kAt},
+          kd::EmailKeyRevoked{"k1"}, kd::EmailKeyRevealed{"k1"}, kd::WhatsAppKeyGenerated{"w1", "n", s},
+          kd::WhatsAppKeyRotated{"w1", s, kAt}, kd::WhatsAppKeyRevoked{"w1"}, kd::WhatsAppKeyRevealed{"w1"},
+          kd::SmsNumberRegistered{"+14155550100"}, kd::SmsKeyAssigned{"+14155550100", "s1", s},
+          kd::SmsKeyViewed{"+14155550100", "s1"}, kd::SmsKeyRotated{"+14155550100", "s1", s},
+          kd::SmsNumberDeregistered{"+14155550100", "s1"}, kd::RcsKeyProvisioned{"r1", s},
+          kd::RcsKeyRevealed{"r1"}, kd::RcsKeyReissued{"r1", "incident", s}, kd::RcsBotRegistered{"b1"},
+          kd::RcsBotRemoved{"b1"},
+          kd::KeyLeakReported{"k1", kd::Channel::email, "https://x", "github", kd::LeakResponse::revoked},
+          kd::CommandDenied{"WhatsAppKeyGenerationDenied", kd::RejectionCode::whatsapp_key_limit_reached, "w4",
+                            "limit"}};
+}
+
+es::Envelope envelope_of(kd::Event event, std::string prev_hash = es::kGenesisHash) {
+  es::Envelope e;
+  e.id = es::crypto::uuid_v7(1764325230456);
+  e.dashboard_id = "d1";
+  e.stream = kd::stream_of(event);
+  e.stream_version = 3;
+  e.sequence = 7;
+  e.recorded = kd::RecordedEvent{std::move(event), {kd::ActorKind::user, "a@b.c", "203.0.113.9"}, kAt};
+  e.correlation_id = "req-1";
+  e.causation_id = "req-1";
+  e.prev_hash = std::move(prev_hash);
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("envelope: every event type survives sealing and decoding unchanged") {
+  auto events = one_of_each();
+  REQUIRE(events.size() == std::variant_size_v<kd::Event>);
+  for (auto& event : events) {
+    INFO(kd::event_type(event));
+    auto envelope = envelope_of(event);
+    std::string bytes = es::seal_envelope(envelope);
+    auto decoded = es::decode_envelope(bytes);
+    REQUIRE(decoded.has_value());
+    REQUIRE(decoded->recorded.event == event);
+    REQUIRE(decoded->type() == kd::event_type(event));
+    REQUIRE(decoded->recorded.actor == envelope.recorded.actor);
+    REQUIRE(decoded->recorded.occurred_at == kAt);
+    REQUIRE(decoded->hash == envelope.hash);
+    REQUIRE(decoded->sequence == 7);
+  }
+}
+
+TEST_CASE("envelope: the JSON has the fields of SPEC §5") {
+  auto envelope = envelope_of(kd::EmailKeyRevoked{"k1"});
+  envelope.idempotency_key = "idem-1";
+  envelope.request_digest = "digest";
+  auto j = nlohmann::json::parse(es::seal_envelope(envelope));
+  for (auto field : {"id", "type", "schema_version", "dashboard_id", "stream", "stream_version", "sequence",
+                     "occurred_at", "actor", "correlation_id", "causation_id", "idempotency_key", "prev_hash", "hash",
+                     "data"}) {
+    INFO(field);
+    REQUIRE(j.contains(field));
+  }
+  REQUIRE(j["type"] == "EmailKeyRevoked");
+  REQUIRE(j["occurred_at"] == "2026-11-28T10:20:30.456Z");
+  REQUIRE(j["actor"] == nlohmann::json{{"type", "user"}, {"id", "a@b.c"}, {"ip", "203.0.113.9"}});
+  REQUIRE(j["stream"] == "key:k1");
+  REQUIRE(j["data"] == nlohmann::json{{"key_id", "k1"}});
+}
+
+TEST_CASE("envelope: changing any byte of a stored event breaks the chain detectably") {
+  auto first = envelope_of(kd::DashboardCreated{"d1", "Acme"});
+  std::string first_bytes = es::seal_envelope(first);
+  auto second = envelope_of(kd::EmailKeyGenerated{"k1", "n", {"all"}, {}, {"fp", "ct", "kle_…abcd"}}, first.hash);
+  std::string bytes = es::seal_envelope(second);
+  REQUIRE(es::check_link(first_bytes, es::kGenesisHash).value() == first.hash);
+  REQUIRE(es::check_link(bytes, first.hash).value() == second.hash);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    for (char replacement : {'0', 'x', ' '}) {
+      if (bytes[i] == replacement) continue;
+      std::string tampered = bytes;
+      tampered[i] = replacement;
+      INFO("byte " << i << " set to '" << replacement << "': " << tampered);
+      REQUIRE_FALSE(es::check_link(tampered, first.hash).has_value());
+    }
+  }
+  // An event removed or reordered breaks the link too.
+  REQUIRE_FALSE(es::check_link(bytes, es::kGenesisHash).has_value());
+}
+
+TEST_CASE("envelope: a schema version newer than this build is refused, not guessed at") {
+  auto envelope = envelope_of(kd::EmailKeyRevoked{"k1"});
+  auto j = nlohmann::json::parse(es::seal_envelope(envelope));
+  j["schema_version"] = es::kSchemaVersion + 1;
+  auto decoded = es::decode_envelope(j.dump());
+  REQUIRE_FALSE(decoded.has_value());
+  REQUIRE(decoded.error().find("newer") != std::string::npos);
+}
+
+TEST_CASE("envelope: malformed stored bytes are reported, not crashed on") {
+  for (std::string bad : {"", "{", "[]", R"({"id":"x"})", R"({"type":"Nope"})"}) {
+    REQUIRE_FALSE(es::decode_envelope(bad).has_value());
+  }
+}
+
+TEST_CASE("UUIDv7 ids carry their millisecond and version, and sort by time") {
+  std::string a = es::crypto::uuid_v7(1764325230456);
+  std::string b = es::crypto::uuid_v7(1764325230457);
+  REQUIRE(a.size() == 36);
+  REQUIRE(a[14] == '7');
+  REQUIRE(std::string("89ab").find(a[19]) != std::string::npos);
+  REQUIRE(a.substr(0, 13) == "019ac9fa-8778");
+  REQUIRE(a < b);
+}
+
+TEST_CASE("RFC 3339 times round-trip with milliseconds") {
+  REQUIRE(es::format_rfc3339(kAt) == "2026-11-28T10:20:30.456Z");
+  REQUIRE(es::parse_rfc3339("2026-11-28T10:20:30Z").has_value());
+  REQUIRE_FALSE(es::parse_rfc3339("2026-11-28 10:20:30Z").has_value());
+  REQUIRE_FALSE(es::parse_rfc3339("2026-02-30T10:20:30.000Z").has_value());
+}
