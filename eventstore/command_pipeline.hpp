@@ -1,0 +1,113 @@
+// The write side: decides each command against its dashboard's state and appends the
+// resulting events to the log before anything else sees them.
+//
+// Threading contract: execute() may be called from any number of threads. Commands of one
+// dashboard are decided and appended strictly one after another (a mutex per dashboard);
+// different dashboards proceed in parallel and share the log's group commit. State changes
+// only by folding events that the log acknowledged as durable.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "domain/decide.hpp"
+#include "envelope.hpp"
+#include "event_log.hpp"
+
+namespace keyledger::eventstore {
+
+struct CommandMeta {
+  domain::Actor actor;
+  std::string correlation_id;   // the request id; also the causation id of the events
+  std::string idempotency_key;  // empty when the request had none
+  std::string request_digest;   // identifies the request an idempotency key was used for
+};
+
+struct CommandResult {
+  domain::Outcome outcome;         // what was decided (replayed: rebuilt from the log)
+  std::vector<Envelope> appended;  // as stored; empty when nothing was appended
+  std::uint64_t first_position = 0;
+  std::error_code log_error;       // the log refused the batch: nothing changed at all
+  bool replayed = false;           // the idempotency key named an earlier, identical request
+  bool idempotency_conflict = false;  // the key was used before for a different request
+
+  bool accepted() const { return !log_error && !idempotency_conflict && outcome.accepted(); }
+};
+
+// What a reader of one dashboard sees, consistent with every acknowledged command.
+struct DashboardView {
+  const domain::DashboardState& state;
+  std::uint64_t sequence;        // events in the dashboard's stream
+  const std::string& head_hash;  // hash of its last event
+};
+
+class CommandPipeline {
+ public:
+  using Clock = std::function<domain::Timestamp()>;
+  // Called for every event once it is durable, in log order per dashboard, with the
+  // dashboard's lock held. Listeners must not call back into the pipeline.
+  using Listener = std::function<void(const Envelope&, std::uint64_t position)>;
+
+  CommandPipeline(EventLog& log, Clock clock);
+  ~CommandPipeline();
+
+  void subscribe(Listener listener);
+
+  // Folds every log record from the current position to the log's end into the state.
+  // Returns an error (and a sentence in `problem`) when a record does not decode.
+  std::error_code catch_up(std::string* problem = nullptr);
+  std::uint64_t position() const;
+
+  CommandResult execute(const std::string& dashboard_id, domain::Command command, const CommandMeta& meta);
+
+  // Calls `read` with the dashboard's state under its lock; false when it does not exist.
+  bool with_dashboard(const std::string& dashboard_id,
+                      const std::function<void(const DashboardView&)>& read) const;
+  std::vector<std::string> dashboard_ids() const;
+
+  // The whole state as JSON at one log position (taken with commands paused briefly), and
+  // its restoration before catch_up; see docs/storage.md.
+  std::string snapshot() const;
+  std::error_code restore(std::string_view snapshot_json, std::string* problem = nullptr);
+
+  domain::Timestamp now() const { return clock_(); }
+
+ private:
+  struct Slot;
+  Slot* find_slot(const std::string& dashboard_id) const;
+  Slot& slot_for_creation(const std::string& dashboard_id);
+  void apply(Slot& slot, const Envelope& envelope, std::uint64_t position);
+  CommandResult replay_result(const Slot& slot, const std::string& key, const std::string& digest);
+
+  EventLog& log_;
+  Clock clock_;
+  std::vector<Listener> listeners_;
+
+  // Held shared by every command while it decides and appends, exclusively by snapshot(),
+  // so that a snapshot is a consistent cut of the log.
+  mutable std::shared_mutex gate_;
+  mutable std::shared_mutex slots_mutex_;
+  std::map<std::string, std::unique_ptr<Slot>> slots_;
+  std::atomic<std::uint64_t> position_{0};
+
+  // Platform-wide phone number ownership (SPEC §3's cross-dashboard invariant). A number
+  // is reserved here before its registration is decided, so two concurrent registrations
+  // in two dashboards cannot both succeed.
+  mutable std::mutex numbers_mutex_;
+  std::map<std::string, std::string> number_owner_;
+
+  // Idempotency keys of dashboard creation, which no dashboard scope can hold yet.
+  mutable std::mutex creation_keys_mutex_;
+  std::map<std::string, std::string> creation_keys_;  // key -> dashboard id
+};
+
+}  // namespace keyledger::eventstore

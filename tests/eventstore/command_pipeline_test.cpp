@@ -1,0 +1,260 @@
+#include <catch2/catch.hpp>
+
+#include <sys/resource.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "eventstore/command_pipeline.hpp"
+#include "eventstore/file_keyring.hpp"
+#include "eventstore/file_log.hpp"
+#include "eventstore/password_hash.hpp"
+#include "eventstore/secret_vault.hpp"
+#include "eventstore/snapshot_store.hpp"
+#include "eventstore/store_error.hpp"
+#include "support/temp_dir.hpp"
+
+namespace es = keyledger::eventstore;
+namespace kd = keyledger::domain;
+using keyledger::testing::TempDir;
+
+namespace {
+
+const kd::Actor kOperator{kd::ActorKind::platform_operator, "operator", "127.0.0.1"};
+const kd::Actor kAdmin{kd::ActorKind::user, "ada@example.com", "127.0.0.1"};
+constexpr const char* kPassword = "a long admin password";
+
+// A real store on a temporary directory: file log, keyring, vault and pipeline.
+struct Store {
+  explicit Store(const std::string& dir) : directory(dir) {
+    if (!std::filesystem::exists(dir + "/master.key")) REQUIRE(es::write_new_master_key(dir + "/master.key"));
+    master = es::load_master_key(dir + "/master.key").value();
+    log = std::move(es::FileLog::open({dir, 64ull << 20, nullptr}).value());
+    keyring = std::make_unique<es::FileKeyring>(dir + "/keyring.json", master);
+    vault = std::make_unique<es::SecretVault>(*keyring, master.fingerprint_pepper());
+    pipeline = std::make_unique<es::CommandPipeline>(*log, [] {
+      return kd::Timestamp{std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())};
+    });
+    REQUIRE_FALSE(pipeline->catch_up());
+  }
+
+  es::CommandResult run(const std::string& dashboard, kd::Command command, kd::Actor actor = kAdmin,
+                        std::string idempotency_key = "", std::string digest = "") {
+    return pipeline->execute(dashboard, std::move(command), {actor, "req", idempotency_key, digest});
+  }
+
+  std::string create_dashboard(const std::string& id) {
+    auto rcs = vault->issue(kd::Channel::rcs, id, "rcs-" + id).value();
+    plaintexts.push_back(rcs.plaintext);
+    auto result = run(id, kd::CreateDashboard{id, "Acme", "ada@example.com", es::hash_password(kPassword),
+                                              "rcs-" + id, rcs.sealed},
+                      kOperator);
+    REQUIRE(result.accepted());
+    return id;
+  }
+
+  kd::SealedSecret secret(kd::Channel channel, const std::string& dashboard, const std::string& key_id) {
+    auto issued = vault->issue(channel, dashboard, key_id).value();
+    plaintexts.push_back(issued.plaintext);
+    return issued.sealed;
+  }
+
+  std::string directory;
+  es::MasterKey master;
+  std::unique_ptr<es::FileLog> log;
+  std::unique_ptr<es::FileKeyring> keyring;
+  std::unique_ptr<es::SecretVault> vault;
+  std::unique_ptr<es::CommandPipeline> pipeline;
+  std::vector<std::string> plaintexts;
+};
+
+}  // namespace
+
+TEST_CASE("pipeline: accepted commands are appended as a hash chain in the dashboard's sequence") {
+  TempDir dir;
+  Store store(dir.path());
+  store.create_dashboard("d1");
+  auto generated = store.run("d1", kd::GenerateEmailKey{"e1", "billing", {"all"}, {}, store.secret(kd::Channel::email, "d1", "e1")});
+  REQUIRE(generated.accepted());
+  REQUIRE(generated.appended.size() == 1);
+  REQUIRE(generated.appended[0].sequence == 4);
+  std::string prev = es::kGenesisHash;
+  std::uint64_t count = 0;
+  store.log->read(0, [&](const es::StoredRecord& r) {
+    auto link = es::check_link(r.bytes, prev);
+    REQUIRE(link.has_value());
+    prev = *link;
+    ++count;
+    return true;
+  });
+  REQUIRE(count == 4);
+  store.pipeline->with_dashboard("d1", [&](const es::DashboardView& view) {
+    REQUIRE(view.head_hash == prev);
+    REQUIRE(view.state.keys.contains("e1"));
+  });
+}
+
+TEST_CASE("pipeline: a refused command appends its audit event; bad input appends nothing") {
+  TempDir dir;
+  Store store(dir.path());
+  store.create_dashboard("d1");
+  auto before = store.log->end();
+  auto denied = store.run("d1", kd::GenerateSmsKey{});
+  REQUIRE(denied.outcome.rejection->code == kd::RejectionCode::sms_key_auto_assigned);
+  REQUIRE(store.log->end() == before + 1);
+  auto invalid = store.run("d1", kd::GenerateEmailKey{"e1", "", {"all"}, {}, store.secret(kd::Channel::email, "d1", "e1")});
+  REQUIRE(invalid.outcome.rejection->code == kd::RejectionCode::invalid_request);
+  REQUIRE(store.log->end() == before + 1);
+  auto unknown = store.run("nope", kd::GenerateSmsKey{});
+  REQUIRE(unknown.outcome.rejection->code == kd::RejectionCode::not_found);
+  REQUIRE(store.log->end() == before + 1);
+}
+
+TEST_CASE("pipeline: when the log cannot take a batch the command fails and state does not change") {
+  TempDir dir;
+  Store store(dir.path());
+  store.create_dashboard("d1");
+  // Make every further write to the segment fail for real: a file size limit below its size.
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit original{};
+  getrlimit(RLIMIT_FSIZE, &original);
+  rlimit tight = original;
+  tight.rlim_cur = std::filesystem::file_size(dir.path() + "/log/00000000000000000000.seg");
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &tight) == 0);
+  auto failed = store.run("d1", kd::GenerateWhatsAppKey{"w1", "n", store.secret(kd::Channel::whatsapp, "d1", "w1")});
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &original) == 0);
+  REQUIRE(failed.log_error == es::StoreErrc::log_unavailable);
+  REQUIRE_FALSE(failed.accepted());
+  store.pipeline->with_dashboard("d1", [](const es::DashboardView& view) {
+    REQUIRE_FALSE(view.state.keys.contains("w1"));
+    REQUIRE(view.sequence == 3);
+  });
+  // Service resumes once the log takes writes again, with the chain intact.
+  auto retried = store.run("d1", kd::GenerateWhatsAppKey{"w1", "n", store.secret(kd::Channel::whatsapp, "d1", "w1")});
+  REQUIRE(retried.accepted());
+  REQUIRE(retried.appended[0].sequence == 4);
+}
+
+TEST_CASE("pipeline: two dashboards registering one number at once never both succeed") {
+  TempDir dir;
+  Store store(dir.path());
+  store.create_dashboard("d1");
+  store.create_dashboard("d2");
+  for (int round = 0; round < 25; ++round) {
+    std::string number = "+1415555" + std::to_string(1000 + round);
+    std::atomic<int> accepted{0};
+    auto attempt = [&](const std::string& dashboard) {
+      auto key_id = "s-" + dashboard + "-" + std::to_string(round);
+      auto result = store.run(dashboard, kd::RegisterSmsNumber{number, key_id, store.secret(kd::Channel::sms, dashboard, key_id), ""});
+      if (result.accepted()) ++accepted;
+      else REQUIRE(result.outcome.rejection->code == kd::RejectionCode::number_already_registered);
+    };
+    std::thread a(attempt, "d1"), b(attempt, "d2");
+    a.join();
+    b.join();
+    REQUIRE(accepted == 1);
+  }
+  // After deregistration the other dashboard may take the number.
+  std::string holder;
+  for (auto d : {"d1", "d2"}) {
+    store.pipeline->with_dashboard(d, [&](const es::DashboardView& v) {
+      if (v.state.numbers.contains("+14155551000")) holder = d;
+    });
+  }
+  std::string other = holder == "d1" ? "d2" : "d1";
+  REQUIRE(store.run(holder, kd::DeregisterSmsNumber{"+14155551000"}).accepted());
+  REQUIRE(store.run(other, kd::RegisterSmsNumber{"+14155551000", "s-x", store.secret(kd::Channel::sms, other, "s-x"), ""}).accepted());
+}
+
+TEST_CASE("pipeline: an idempotency key returns the first result, survives a restart, and refuses another body") {
+  TempDir dir;
+  std::string key_id;
+  {
+    Store store(dir.path());
+    store.create_dashboard("d1");
+    auto first = store.run("d1", kd::GenerateEmailKey{"e1", "n", {"all"}, {}, store.secret(kd::Channel::email, "d1", "e1")}, kAdmin,
+                           "idem-1", "digest-a");
+    REQUIRE(first.accepted());
+    auto again = store.run("d1", kd::GenerateEmailKey{"e2", "n", {"all"}, {}, store.secret(kd::Channel::email, "d1", "e2")}, kAdmin,
+                           "idem-1", "digest-a");
+    REQUIRE(again.replayed);
+    REQUIRE(again.appended.size() == 1);
+    REQUIRE(again.appended[0].id == first.appended[0].id);
+    store.pipeline->with_dashboard("d1", [](const es::DashboardView& v) { REQUIRE_FALSE(v.state.keys.contains("e2")); });
+  }
+  Store restarted(dir.path());
+  auto after_restart = restarted.run("d1", kd::GenerateEmailKey{"e3", "n", {"all"}, {}, restarted.secret(kd::Channel::email, "d1", "e3")},
+                                     kAdmin, "idem-1", "digest-a");
+  REQUIRE(after_restart.replayed);
+  REQUIRE(std::get<kd::EmailKeyGenerated>(after_restart.outcome.events[0]).key_id == "e1");
+  auto conflict = restarted.run("d1", kd::RevokeEmailKey{"e1"}, kAdmin, "idem-1", "digest-b");
+  REQUIRE(conflict.idempotency_conflict);
+  REQUIRE_FALSE(conflict.accepted());
+}
+
+TEST_CASE("pipeline: a snapshot plus the tail rebuilds exactly the state a full replay does") {
+  TempDir dir;
+  {
+    Store store(dir.path());
+    store.create_dashboard("d1");
+    store.run("d1", kd::RegisterSmsNumber{"+14155550100", "s1", store.secret(kd::Channel::sms, "d1", "s1"), ""});
+    REQUIRE(es::write_snapshot(dir.path(), *store.pipeline).has_value());
+    store.run("d1", kd::GenerateWhatsAppKey{"w1", "n", store.secret(kd::Channel::whatsapp, "d1", "w1")});
+    store.create_dashboard("d2");
+  }
+  std::string full, from_snapshot;
+  {
+    Store replayed(dir.path());  // catch_up from position 0
+    full = replayed.pipeline->snapshot();
+  }
+  {
+    auto master = es::load_master_key(dir.path() + "/master.key").value();
+    auto log = std::move(es::FileLog::open({dir.path(), 64ull << 20, nullptr}).value());
+    es::CommandPipeline pipeline(*log, [] { return kd::Timestamp{}; });
+    auto restored = es::restore_latest_snapshot(dir.path(), pipeline, log->end());
+    REQUIRE(restored.has_value());
+    REQUIRE(restored->position == 5);
+    REQUIRE_FALSE(pipeline.catch_up());
+    from_snapshot = pipeline.snapshot();
+    // The number registered before the snapshot is still held platform-wide.
+    auto result = pipeline.execute("d2", kd::RegisterSmsNumber{"+14155550100", "s9", {}, ""},
+                                   {kAdmin, "r", "", ""});
+    REQUIRE(result.outcome.rejection->code == kd::RejectionCode::number_already_registered);
+  }
+  REQUIRE(full == from_snapshot);
+}
+
+TEST_CASE("pipeline: no file in the data directory holds a plaintext secret or password") {
+  TempDir dir;
+  std::vector<std::string> plaintexts;
+  {
+    Store store(dir.path());
+    store.create_dashboard("d1");
+    store.run("d1", kd::GenerateEmailKey{"e1", "n", {"all"}, {}, store.secret(kd::Channel::email, "d1", "e1")});
+    store.run("d1", kd::GenerateWhatsAppKey{"w1", "n", store.secret(kd::Channel::whatsapp, "d1", "w1")});
+    store.run("d1", kd::RotateWhatsAppKey{"w1", 60, store.secret(kd::Channel::whatsapp, "d1", "w1")});
+    store.run("d1", kd::RegisterSmsNumber{"+14155550100", "s1", store.secret(kd::Channel::sms, "d1", "s1"), ""});
+    store.run("d1", kd::AddUser{"dev@example.com", kd::Role::developer, es::hash_password("developer password 1")});
+    es::write_snapshot(dir.path(), *store.pipeline);
+    plaintexts = store.plaintexts;
+  }
+  plaintexts.push_back(kPassword);
+  plaintexts.push_back("developer password 1");
+  REQUIRE(plaintexts.size() == 7);
+  std::size_t files = 0;
+  for (auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes(std::istreambuf_iterator<char>(in), {});
+    for (auto& secret : plaintexts) {
+      INFO(entry.path().string());
+      REQUIRE(bytes.find(secret) == std::string::npos);
+      REQUIRE(bytes.find(secret.substr(4, 20)) == std::string::npos);
+    }
+  }
+  REQUIRE(files >= 4);  // segment, keyring, snapshot, master key (and the lock)
+}
