@@ -10,91 +10,133 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace keyledger::api {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
 
 void fail(beast::error_code ec, const char* what) {
   // Client disconnects and timeouts are ordinary; only report what an operator can act on.
-  if (ec == net::error::operation_aborted || ec == beast::error::timeout ||
-      ec == net::error::connection_reset || ec == net::error::eof || ec == http::error::end_of_stream) {
+  if (ec == net::error::operation_aborted || ec == beast::error::timeout || ec == net::error::connection_reset ||
+      ec == net::error::eof || ec == http::error::end_of_stream || ec == ssl::error::stream_truncated ||
+      ec == net::error::broken_pipe) {
     return;
   }
-  std::cerr << R"({"level":"warn","msg":"connection error","where":")" << what
-            << R"(","error":")" << ec.message() << "\"}\n";
+  std::cerr << std::string(R"({"level":"warn","msg":"connection error","where":")") + what + R"(","error":")" +
+                   ec.message() + "\"}\n";
 }
 
 tcp::endpoint parse_endpoint(const std::string& address) {
   auto colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument("listen address must be HOST:PORT");
+  if (colon == std::string::npos) throw std::runtime_error("listen address must be HOST:PORT, got " + address);
   std::string host = address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned long port = std::stoul(address.substr(colon + 1));
-  if (port > 65535) throw std::invalid_argument("port out of range");
+  unsigned long port = 0;
+  try {
+    port = std::stoul(address.substr(colon + 1));
+  } catch (const std::exception&) {
+    throw std::runtime_error("listen port must be a number, got " + address);
+  }
+  if (port > 65535) throw std::runtime_error("listen port out of range: " + address);
   beast::error_code ec;
   auto ip = net::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-  if (ec) throw std::invalid_argument("listen host must be an IP address: " + host);
+  if (ec) throw std::runtime_error("listen host must be an IP address, got " + host);
   return {ip, static_cast<unsigned short>(port)};
 }
 
-}  // namespace
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void close_when_idle() = 0;
+};
 
-class Session;
+}  // namespace
 
 struct HttpServer::Impl {
   RequestHandler handler;
-  ServerLimits limits;
+  ServerOptions options;
   net::io_context io;
+  std::optional<net::thread_pool> workers;
+  std::optional<ssl::context> tls;
   tcp::acceptor acceptor{io};
   net::signal_set signals{io, SIGTERM, SIGINT};
   net::steady_timer drain_timer{io};
   std::atomic<bool> draining{false};
   std::mutex sessions_mutex;
-  std::set<std::shared_ptr<Session>> sessions;
+  std::set<std::shared_ptr<SessionBase>> sessions;
 
   void do_accept();
   void begin_drain();
+  void forget(const std::shared_ptr<SessionBase>& session) {
+    std::lock_guard lock(sessions_mutex);
+    sessions.erase(session);
+  }
 };
 
-// One connection: read a request, answer it, repeat while keep-alive holds. Runs on its
-// own strand, so at most one of its handlers executes at a time.
-class Session : public std::enable_shared_from_this<Session> {
+namespace {
+
+// One connection: read a request, answer it, repeat while keep-alive holds. Runs on its own
+// strand, so at most one of its handlers executes at a time. Requests are answered one at a
+// time, in order: a pipelining client waits, and its unread requests stay in the kernel's
+// buffers (bounded by the socket) rather than ours.
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
+  template <class... Args>
+  Session(HttpServer::Impl& server, Args&&... args) : stream_(std::forward<Args>(args)...), server_(server) {}
 
-  void start() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); }); }
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+        self->do_read();
+      } else {
+        beast::get_lowest_layer(self->stream_).expires_after(self->server_.options.limits.read_timeout);
+        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) {
+            fail(ec, "handshake");
+            return self->close();
+          }
+          self->do_read();
+        });
+      }
+    });
+  }
 
-  // From any thread: close now if waiting for a request; otherwise after the current answer.
-  void close_when_idle() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+  void close_when_idle() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       if (self->idle_) self->close();
     });
   }
 
  private:
+  const ServerLimits& limits() const { return server_.options.limits; }
+
   void do_read() {
     if (server_.draining) return close();
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(server_.limits.header_limit));
-    parser_->body_limit(server_.limits.body_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(limits().header_limit));
+    parser_->body_limit(limits().body_limit);
     if (buffer_.size() > 0) return read_request();
     // Waiting for the first byte of a request: the keep-alive idle timeout applies.
     idle_ = true;
-    stream_.expires_after(server_.limits.idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(limits().idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->idle_ = false;
                               if (ec) {
                                 fail(ec, "read");
@@ -107,67 +149,75 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The whole request must arrive within read_timeout of its first byte (no slowloris).
   void read_request() {
-    stream_.expires_after(server_.limits.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+    beast::get_lowest_layer(stream_).expires_after(limits().read_timeout);
+    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
   }
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      return write(problem(413, "payload_too_large", "Payload Too Large",
-                           "request bodies are limited to 64 KiB"),
+      return write(problem(413, "payload_too_large", "Payload Too Large", "request bodies are limited to 64 KiB"),
                    false, 11);
     }
     if (ec == http::error::header_limit) {
-      return write(problem(431, "headers_too_large", "Request Header Fields Too Large",
-                           "request headers are too large"),
+      return write(problem(431, "headers_too_large", "Request Header Fields Too Large", "request headers are too large"),
                    false, 11);
     }
     if (ec == http::error::end_of_stream || ec == http::error::partial_message) return close();
     if (ec && ec.category() == http::make_error_code(http::error::bad_target).category()) {
-      return write(problem(400, "invalid_request", "Bad Request", "malformed HTTP request"),
-                   false, 11);
+      return write(problem(400, "invalid_request", "Bad Request", "malformed HTTP request"), false, 11);
     }
     if (ec) {
       fail(ec, "read");
       return close();
     }
     auto& req = parser_->get();
-    HttpRequest request;
-    request.method = std::string(req.method_string());
-    request.target = std::string(req.target());
+    auto request = std::make_shared<HttpRequest>();
+    request->method = std::string(req.method_string());
+    request->target = std::string(req.target());
     for (const auto& field : req) {
       std::string name(field.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request.headers[name] = std::string(field.value());
+      request->headers[name] = std::string(field.value());
     }
-    request.body = std::move(req.body());
+    request->body = std::move(req.body());
     beast::error_code ep_ec;
-    auto remote = stream_.socket().remote_endpoint(ep_ec);
-    if (!ep_ec) request.remote_ip = remote.address().to_string();
-    HttpResponse response;
-    try {
-      response = server_.handler(request);
-    } catch (const std::exception& e) {
-      std::cerr << R"({"level":"error","msg":"handler failed"})" << '\n';
-      response = problem(500, "internal_error", "Internal Server Error", "the request failed");
+    auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ep_ec);
+    if (!ep_ec) request->remote_ip = remote.address().to_string();
+    bool keep_alive = req.keep_alive();
+    unsigned version = req.version();
+    if (server_.options.answers_inline(*request)) {
+      return write(call_handler(*request), keep_alive, version);
     }
-    write(std::move(response), req.keep_alive(), req.version());
+    // May wait on the log: run on the worker pool, answer back on this session's strand.
+    net::post(*server_.workers, [self = this->shared_from_this(), request, keep_alive, version] {
+      auto response = std::make_shared<HttpResponse>(self->call_handler(*request));
+      net::post(self->stream_.get_executor(), [self, response, keep_alive, version] {
+        self->write(std::move(*response), keep_alive, version);
+      });
+    });
+  }
+
+  HttpResponse call_handler(const HttpRequest& request) {
+    try {
+      return server_.handler(request);
+    } catch (const std::exception&) {
+      std::cerr << R"({"level":"error","msg":"handler failed"})" "\n";
+      return problem(500, "internal_error", "Internal Server Error", "the request failed");
+    }
   }
 
   void write(HttpResponse response, bool keep_alive, unsigned version) {
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(response.status), version);
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), version);
     res->set(http::field::server, "keyledger");
     res->set(http::field::content_type, response.content_type);
     for (auto& [name, value] : response.headers) res->set(name, value);
     res->keep_alive(keep_alive && !server_.draining);
     res->body() = std::move(response.body);
     res->prepare_payload();
-    stream_.expires_after(server_.limits.read_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+    beast::get_lowest_layer(stream_).expires_after(limits().read_timeout);
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
       if (ec) {
         fail(ec, "write");
         return self->close();
@@ -181,13 +231,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     closed_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
-    std::lock_guard lock(server_.sessions_mutex);
-    server_.sessions.erase(shared_from_this());
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(stream_).close();
+    server_.forget(this->shared_from_this());
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl& server_;
@@ -195,18 +244,26 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
 };
 
+}  // namespace
+
 void HttpServer::Impl::do_accept() {
   acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec != net::error::operation_aborted) fail(ec, "accept");
       if (!acceptor.is_open()) return;
     } else {
-      auto session = std::make_shared<Session>(std::move(socket), *this);
-      {
-        std::lock_guard lock(sessions_mutex);
-        sessions.insert(session);
+      std::shared_ptr<SessionBase> session;
+      if (tls) {
+        auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket), *tls);
+        session = s;
+        s->start();
+      } else {
+        auto s = std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket));
+        session = s;
+        s->start();
       }
-      session->start();
+      std::lock_guard lock(sessions_mutex);
+      sessions.insert(session);
     }
     if (acceptor.is_open()) do_accept();
   });
@@ -217,18 +274,18 @@ void HttpServer::Impl::begin_drain() {
   beast::error_code ec;
   acceptor.close(ec);
   signals.cancel();
-  std::vector<std::shared_ptr<Session>> open;
+  std::vector<std::shared_ptr<SessionBase>> open;
   {
     std::lock_guard lock(sessions_mutex);
     open.assign(sessions.begin(), sessions.end());
   }
   for (auto& s : open) s->close_when_idle();
   // In-flight requests get drain_timeout to finish; then the loop stops regardless.
-  drain_timer.expires_after(limits.drain_timeout);
+  drain_timer.expires_after(options.limits.drain_timeout);
   drain_timer.async_wait([this](beast::error_code wait_ec) {
     if (!wait_ec) io.stop();
   });
-  // Stop the drain timer early once the last session is gone.
+  // Poll until the last session is gone, then let the loop run out of work.
   auto poll = std::make_shared<net::steady_timer>(io);
   auto check = std::make_shared<std::function<void()>>();
   *check = [this, poll, check] {
@@ -250,18 +307,36 @@ void HttpServer::Impl::begin_drain() {
   (*check)();
 }
 
-HttpServer::HttpServer(const std::string& listen_address, RequestHandler handler, ServerLimits limits)
+HttpServer::HttpServer(const std::string& listen_address, RequestHandler handler, ServerOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
-  impl_->limits = limits;
+  impl_->options = std::move(options);
+  impl_->workers.emplace(std::max(1u, impl_->options.worker_threads));
+  if (!impl_->options.tls_cert_file.empty() || !impl_->options.tls_key_file.empty()) {
+    if (impl_->options.tls_cert_file.empty() || impl_->options.tls_key_file.empty()) {
+      throw std::runtime_error("HTTPS needs both KEYLEDGER_TLS_CERT and KEYLEDGER_TLS_KEY");
+    }
+    impl_->tls.emplace(ssl::context::tls_server);
+    impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                            ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    impl_->tls->use_certificate_chain_file(impl_->options.tls_cert_file, ec);
+    if (ec) throw std::runtime_error("cannot load TLS certificate " + impl_->options.tls_cert_file + ": " + ec.message());
+    impl_->tls->use_private_key_file(impl_->options.tls_key_file, ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("cannot load TLS key " + impl_->options.tls_key_file + ": " + ec.message());
+  }
   auto endpoint = parse_endpoint(listen_address);
-  impl_->acceptor.open(endpoint.protocol());
-  impl_->acceptor.set_option(net::socket_base::reuse_address(true));
-  impl_->acceptor.bind(endpoint);
-  impl_->acceptor.listen(net::socket_base::max_listen_connections);
+  beast::error_code ec;
+  impl_->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(endpoint, ec);
+  if (!ec) impl_->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + listen_address + ": " + ec.message());
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  if (impl_->workers) impl_->workers->join();
+}
 
 std::string HttpServer::local_address() const {
   auto ep = impl_->acceptor.local_endpoint();
@@ -269,6 +344,8 @@ std::string HttpServer::local_address() const {
   if (ep.address().is_v6()) host = "[" + host + "]";
   return host + ":" + std::to_string(ep.port());
 }
+
+bool HttpServer::tls() const { return impl_->tls.has_value(); }
 
 void HttpServer::run(unsigned threads) {
   impl_->signals.async_wait([this](beast::error_code ec, int) {
@@ -279,6 +356,7 @@ void HttpServer::run(unsigned threads) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([this] { impl_->io.run(); });
   impl_->io.run();
   for (auto& t : pool) t.join();
+  impl_->workers->join();
 }
 
 void HttpServer::stop() {

@@ -22,16 +22,28 @@ struct ServerLimits {
 
 using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+struct ServerOptions {
+  ServerLimits limits;
+  // Requests for which this returns true are answered on the I/O thread; all others may
+  // block (waiting on the log) and run on the worker pool.
+  std::function<bool(const HttpRequest&)> answers_inline = [](const HttpRequest&) { return true; };
+  unsigned worker_threads = 64;
+  std::string tls_cert_file;  // HTTPS when both are set
+  std::string tls_key_file;
+};
+
 class HttpServer {
  public:
   // Binds and listens on "HOST:PORT" at once; port 0 picks a free port.
-  HttpServer(const std::string& listen_address, RequestHandler handler, ServerLimits limits = {});
+  // Throws std::runtime_error when the address cannot be bound or TLS files do not load.
+  HttpServer(const std::string& listen_address, RequestHandler handler, ServerOptions options = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   // The bound address as "HOST:PORT", with the port actually chosen.
   std::string local_address() const;
+  bool tls() const;
 
   // Serves on `threads` threads until SIGTERM/SIGINT or stop(); then stops accepting, lets
   // in-flight requests finish (up to drain_timeout) and returns. Runs on the caller's thread.

@@ -68,16 +68,18 @@ void add_key(DashboardState& s, std::string id, Channel channel, std::string nam
   key.name = std::move(name);
   key.current = std::move(secret);
   key.created_at = at;
+  key.secret_issued_at = at;
   s.keys.insert_or_assign(std::move(id), std::move(key));
 }
 
 void rotate(DashboardState& s, const std::string& id, const SealedSecret& secret,
-            Timestamp previous_valid_until) {
+            Timestamp previous_valid_until, Timestamp at) {
   auto it = s.keys.find(id);
   if (it == s.keys.end()) return;
   it->second.previous = it->second.current;
   it->second.previous_valid_until = previous_valid_until;
   it->second.current = secret;
+  it->second.secret_issued_at = at;
 }
 
 void revoke(DashboardState& s, const std::string& id, Timestamp at) {
@@ -138,7 +140,7 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
           }
         } else if constexpr (std::is_same_v<E, EmailKeyRotated> ||
                              std::is_same_v<E, WhatsAppKeyRotated>) {
-          rotate(s, e.key_id, e.secret, e.previous_valid_until);
+          rotate(s, e.key_id, e.secret, e.previous_valid_until, at);
         } else if constexpr (std::is_same_v<E, EmailKeyRevoked> ||
                              std::is_same_v<E, WhatsAppKeyRevoked>) {
           revoke(s, e.key_id, at);
@@ -152,7 +154,7 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
           s.numbers[e.number].key_id = e.key_id;
         } else if constexpr (std::is_same_v<E, SmsKeyRotated> ||
                              std::is_same_v<E, RcsKeyReissued>) {
-          rotate(s, e.key_id, e.secret, at);  // grace ends now: the old secret is dead
+          rotate(s, e.key_id, e.secret, at, at);  // grace ends now: the old secret is dead
         } else if constexpr (std::is_same_v<E, SmsNumberDeregistered>) {
           revoke(s, e.key_id, at);
           s.numbers.erase(e.number);

@@ -38,6 +38,7 @@ struct ApiKey {
   std::optional<SealedSecret> previous;  // the secret replaced by the last rotation
   Timestamp previous_valid_until{};
   Timestamp created_at{};
+  Timestamp secret_issued_at{};  // when the current secret was generated or rotated in
   bool revoked = false;
   Timestamp revoked_at{};
   std::vector<std::string> permissions;   // Email only

@@ -48,4 +48,14 @@ std::string stream_of(const Event& event) {
       event);
 }
 
+std::optional<Channel> channel_of(const Event& event) {
+  if (auto* leak = std::get_if<KeyLeakReported>(&event)) return leak->channel;
+  std::string_view type = event_type(event);
+  if (type.starts_with("Email")) return Channel::email;
+  if (type.starts_with("WhatsApp")) return Channel::whatsapp;
+  if (type.starts_with("Sms")) return Channel::sms;
+  if (type.starts_with("Rcs")) return Channel::rcs;
+  return std::nullopt;
+}
+
 }  // namespace keyledger::domain

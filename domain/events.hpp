@@ -2,6 +2,7 @@
 // the payload fields are the envelope's `data`. No event holds a plaintext secret or password.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -226,6 +227,8 @@ std::string_view event_type(const Event& event);
 // The aggregate an event belongs to, the envelope's `stream`: "dashboard", "user:<email>",
 // "key:<id>", "sms-number:<number>" or "rcs-bot:<id>".
 std::string stream_of(const Event& event);
+// The channel an event concerns, for audit filters; nullopt for dashboard and user events.
+std::optional<Channel> channel_of(const Event& event);
 
 // An event as it reached the log: who caused it and when. Evolving state needs both
 // (lockout windows count failures by time; a step-up failure belongs to its actor).

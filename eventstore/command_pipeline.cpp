@@ -80,7 +80,7 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, std::uint64_t positio
     if (it->second.first_position + it->second.count == position) ++it->second.count;
     (void)inserted;
   }
-  for (auto& listener : listeners_) listener(e, position);
+  for (auto& listener : listeners_) listener(e, position, slot.state);
   std::uint64_t next = position + 1;
   std::uint64_t current = position_.load(std::memory_order_relaxed);
   while (current < next && !position_.compare_exchange_weak(current, next, std::memory_order_acq_rel)) {

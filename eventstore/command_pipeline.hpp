@@ -53,9 +53,11 @@ struct DashboardView {
 class CommandPipeline {
  public:
   using Clock = std::function<domain::Timestamp()>;
-  // Called for every event once it is durable, in log order per dashboard, with the
-  // dashboard's lock held. Listeners must not call back into the pipeline.
-  using Listener = std::function<void(const Envelope&, std::uint64_t position)>;
+  // Called for every event once it is durable and folded, in log order per dashboard, with
+  // the dashboard's lock held and its state after the event. Listeners must not call back
+  // into the pipeline.
+  using Listener =
+      std::function<void(const Envelope&, std::uint64_t position, const domain::DashboardState& after)>;
 
   CommandPipeline(EventLog& log, Clock clock);
   ~CommandPipeline();

@@ -101,7 +101,7 @@ inline void from_json(const json& j, User& u) {
 }
 inline void to_json(json& j, const ApiKey& k) {
   j = json{{"id", k.id}, {"channel", k.channel}, {"name", k.name}, {"current", k.current},
-           {"created_at", k.created_at}, {"revoked", k.revoked}, {"revoked_at", k.revoked_at},
+           {"created_at", k.created_at}, {"secret_issued_at", k.secret_issued_at}, {"revoked", k.revoked}, {"revoked_at", k.revoked_at},
            {"permissions", k.permissions}, {"ip_allowlist", k.ip_allowlist}, {"number", k.number}};
   if (k.previous) {
     j["previous"] = *k.previous;
@@ -114,6 +114,7 @@ inline void from_json(const json& j, ApiKey& k) {
   k.name = j.at("name").get<std::string>();
   k.current = j.at("current").get<SealedSecret>();
   k.created_at = j.at("created_at").get<Timestamp>();
+  k.secret_issued_at = j.at("secret_issued_at").get<Timestamp>();
   k.revoked = j.at("revoked").get<bool>();
   k.revoked_at = j.at("revoked_at").get<Timestamp>();
   k.permissions = j.at("permissions").get<std::vector<std::string>>();

@@ -29,8 +29,9 @@ SecretVault::SecretVault(Keyring& keyring, std::string fingerprint_pepper)
 
 std::expected<IssuedSecret, std::error_code> SecretVault::issue(domain::Channel channel,
                                                                 const std::string& dashboard_id,
-                                                                const std::string& key_id) {
-  auto data_key = keyring_.data_key(dashboard_id, true);
+                                                                const std::string& key_id,
+                                                                bool create_data_key) {
+  auto data_key = keyring_.data_key(dashboard_id, create_data_key);
   if (!data_key) return std::unexpected(data_key.error());
   IssuedSecret issued;
   issued.plaintext = domain::format_key(channel, random_base62_digits());

@@ -23,10 +23,12 @@ class SecretVault {
   SecretVault(Keyring& keyring, std::string fingerprint_pepper);
 
   // A fresh key of `channel` (30 CSPRNG base62 characters and its checksum), sealed under the
-  // dashboard's data key (created on first use) and bound to `key_id`.
+  // dashboard's data key and bound to `key_id`. The data key is created only when
+  // `create_data_key` is set (dashboard creation); otherwise it must exist.
   std::expected<IssuedSecret, std::error_code> issue(domain::Channel channel,
                                                      const std::string& dashboard_id,
-                                                     const std::string& key_id);
+                                                     const std::string& key_id,
+                                                     bool create_data_key = false);
   // The plaintext of a sealed secret; data_key_destroyed after the dashboard was closed.
   std::expected<std::string, std::error_code> open(const std::string& dashboard_id,
                                                    const std::string& key_id,

@@ -49,6 +49,7 @@ std::optional<SnapshotInfo> restore_latest_snapshot(const std::string& directory
     std::stringstream text;
     text << in.rdbuf();
     if (!pipeline.restore(text.str(), problem)) return candidate;
+    return std::nullopt;  // the pipeline may hold part of it: the caller starts afresh
   }
   return std::nullopt;
 }

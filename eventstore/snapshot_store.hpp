@@ -19,8 +19,8 @@ struct SnapshotInfo {
 std::optional<SnapshotInfo> write_snapshot(const std::string& directory, const CommandPipeline& pipeline,
                                            int keep = 2);
 
-// Restores the newest snapshot that is not beyond `log_end` and decodes; nullopt when
-// there is none (the pipeline then replays from position 0).
+// Restores the newest snapshot that is not beyond `log_end`; nullopt when there is none, or
+// when it does not decode (then `problem` says why and the pipeline must be discarded).
 std::optional<SnapshotInfo> restore_latest_snapshot(const std::string& directory, CommandPipeline& pipeline,
                                                     std::uint64_t log_end, std::string* problem = nullptr);
 

@@ -1,52 +1,89 @@
 // The keyledger executable: one binary, one subcommand per operator task (SPEC §8).
 #include <algorithm>
-#include <chrono>
+#include <atomic>
 #include <cctype>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "api/application.hpp"
 #include "api/http_server.hpp"
-#include "api/routes.hpp"
+#include "domain/key_format.hpp"
+#include "domain/validation.hpp"
+#include "eventstore/crypto.hpp"
+#include "eventstore/envelope.hpp"
+#include "eventstore/file_store.hpp"
+#include "eventstore/password_hash.hpp"
+#include "eventstore/snapshot_store.hpp"
 
 namespace {
+
+using nlohmann::json;
+namespace es = keyledger::eventstore;
+namespace kd = keyledger::domain;
 
 constexpr std::string_view kUsage = R"(usage: keyledger <command> [options]
 
 The API-key lifecycle engine for Email, SMS, RCS and WhatsApp keys.
 
 commands:
-  serve      run the HTTP API (configured by KEYLEDGER_* variables or flags)
+  serve              run the HTTP API (configured by KEYLEDGER_* variables or flags)
+  keygen FILE        write a new master key file (32 random bytes, mode 0600)
+  dashboard create   create a dashboard from the shell (the operator's bootstrap)
+  rebuild            rebuild the state and read models from log position 0
+  audit verify       recompute every dashboard's hash chain; exit 1 at the first break
+  scan PATH...       find keyledger keys in files and check their checksums offline
 
 Run `keyledger <command> --help` for a command's options.
 )";
 
-constexpr std::string_view kServeUsage = R"(usage: keyledger serve [--listen HOST:PORT]
+constexpr std::string_view kStoreOptions = R"(  --store file:DIR          KEYLEDGER_STORE, default file:./keyledger-data
+  --master-key-file FILE    KEYLEDGER_MASTER_KEY_FILE (required; see `keyledger keygen`)
+)";
+
+constexpr std::string_view kServeUsage = R"(usage: keyledger serve [options]
 
 Every option is also an environment variable; a flag wins over the variable.
-  --listen HOST:PORT   KEYLEDGER_LISTEN, default 127.0.0.1:8080; port 0 picks a free port
-  --threads N          KEYLEDGER_THREADS, default: the number of cores (at least 2)
-  --read-timeout S     KEYLEDGER_READ_TIMEOUT, default 10: seconds for a whole request
-  --idle-timeout S     KEYLEDGER_IDLE_TIMEOUT, default 60: keep-alive wait between requests
+  --listen HOST:PORT        KEYLEDGER_LISTEN, default 127.0.0.1:8080; port 0 picks a free port
+  --store file:DIR          KEYLEDGER_STORE, default file:./keyledger-data
+  --master-key-file FILE    KEYLEDGER_MASTER_KEY_FILE (required; see `keyledger keygen`)
+  --operator-token TOKEN    KEYLEDGER_OPERATOR_TOKEN: bearer token of the platform operator
+  --service-token TOKEN     KEYLEDGER_SERVICE_TOKEN: bearer token of the sending services
+  --tls-cert FILE           KEYLEDGER_TLS_CERT  } HTTPS when both are set
+  --tls-key FILE            KEYLEDGER_TLS_KEY   }
+  --session-ttl SECONDS     KEYLEDGER_SESSION_TTL, default 3600
+  --threads N               KEYLEDGER_THREADS, I/O threads, default: the number of cores
+  --workers N               KEYLEDGER_WORKERS, threads for requests that write, default 64
+  --read-timeout SECONDS    KEYLEDGER_READ_TIMEOUT, default 10: time for a whole request
+  --idle-timeout SECONDS    KEYLEDGER_IDLE_TIMEOUT, default 60: keep-alive wait
+  --snapshot-every N        KEYLEDGER_SNAPSHOT_EVERY, default 100000 events
 
-The first line logged once requests are accepted is {"msg":"listening","address":...}.
-SIGTERM drains in-flight requests and exits 0.
+Logs are one JSON object per line on stderr. The first line once requests are accepted is
+{"msg":"listening","address":...}. SIGTERM drains in-flight requests and exits 0.
 )";
+
+void log_line(json line) { std::cerr << line.dump() + "\n" << std::flush; }
 
 // Options of one subcommand: flags "--name value" or "--name=value", falling back to the
 // KEYLEDGER_NAME environment variable, then to the default.
 class Options {
  public:
-  static std::optional<Options> parse(const std::vector<std::string>& args,
-                                      const std::vector<std::string>& known, std::string& error) {
+  static std::optional<Options> parse(const std::vector<std::string>& args, const std::vector<std::string>& known,
+                                      std::string& error) {
     Options o;
     for (std::size_t i = 0; i < args.size(); ++i) {
-      std::string arg = args[i];
+      const std::string& arg = args[i];
       if (arg.rfind("--", 0) != 0) {
         o.positional_.push_back(arg);
         continue;
@@ -70,12 +107,23 @@ class Options {
     return o;
   }
 
-  std::string get(const std::string& name, const std::string& fallback) const {
+  std::string get(const std::string& name, const std::string& fallback = "") const {
     if (auto it = flags_.find(name); it != flags_.end()) return it->second;
     std::string env = "KEYLEDGER_";
-    for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (const char* v = std::getenv(env.c_str()); v && *v) return v;
     return fallback;
+  }
+
+  unsigned long number(const std::string& name, unsigned long fallback) const {
+    std::string text = get(name, std::to_string(fallback));
+    try {
+      std::size_t used = 0;
+      unsigned long v = std::stoul(text, &used);
+      if (used == text.size()) return v;
+    } catch (const std::exception&) {
+    }
+    throw std::runtime_error("--" + name + " must be a whole number, got '" + text + "'");
   }
 
   const std::vector<std::string>& positional() const { return positional_; }
@@ -85,41 +133,249 @@ class Options {
   std::vector<std::string> positional_;
 };
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out += c;
+std::string file_store_directory(const std::string& store) {
+  if (store.rfind("file:", 0) == 0 && store.size() > 5) return store.substr(5);
+  if (store.rfind("kafka://", 0) == 0) {
+    throw std::runtime_error("the Kafka store is not available in this build yet; use file:DIR");
   }
-  return out;
+  throw std::runtime_error("KEYLEDGER_STORE must be file:DIR or kafka://HOST:PORT/TOPIC, got '" + store + "'");
 }
 
-int serve(const std::vector<std::string>& args) {
-  std::string error;
-  auto options = Options::parse(args, {"listen", "threads", "read-timeout", "idle-timeout"}, error);
-  if (!options) {
-    std::cerr << R"({"level":"error","msg":")" << json_escape(error) << "\"}\n";
-    return 2;
+std::unique_ptr<es::FileStore> open_store(const Options& options, bool use_snapshots = true) {
+  std::string dir = file_store_directory(options.get("store", "file:./keyledger-data"));
+  auto store = es::FileStore::open(dir, options.get("master-key-file"),
+                                   {use_snapshots, [](const std::string& note) {
+                                      log_line({{"level", "warn"}, {"msg", "recovery"}, {"detail", note}});
+                                    }});
+  if (!store) throw std::runtime_error(store.error());
+  return std::move(*store);
+}
+
+int serve(const Options& options) {
+  keyledger::api::ServeConfig config;
+  config.listen = options.get("listen", config.listen);
+  config.store = options.get("store", config.store);
+  config.master_key_file = options.get("master-key-file");
+  config.operator_token = options.get("operator-token");
+  config.service_token = options.get("service-token");
+  config.tls_cert = options.get("tls-cert");
+  config.tls_key = options.get("tls-key");
+  config.session_ttl = std::chrono::seconds(options.number("session-ttl", 3600));
+  config.threads = static_cast<unsigned>(options.number("threads", std::max(2u, std::thread::hardware_concurrency())));
+  config.workers = static_cast<unsigned>(options.number("workers", 64));
+  config.read_timeout = std::chrono::seconds(options.number("read-timeout", 10));
+  config.idle_timeout = std::chrono::seconds(options.number("idle-timeout", 60));
+  config.snapshot_every = options.number("snapshot-every", 100000);
+  if (config.operator_token.size() < 16 && !config.operator_token.empty()) {
+    throw std::runtime_error("KEYLEDGER_OPERATOR_TOKEN must be at least 16 characters");
   }
-  try {
-    unsigned threads = static_cast<unsigned>(
-        std::stoul(options->get("threads", std::to_string(std::max(2u, std::thread::hardware_concurrency())))));
-    keyledger::api::ServerLimits limits;
-    limits.read_timeout = std::chrono::seconds(std::stoul(options->get("read-timeout", "10")));
-    limits.idle_timeout = std::chrono::seconds(std::stoul(options->get("idle-timeout", "60")));
-    keyledger::api::HttpServer server(options->get("listen", "127.0.0.1:8080"),
-                                      keyledger::api::route, limits);
-    std::cerr << R"({"level":"info","msg":"listening","address":")"
-              << json_escape(server.local_address()) << "\"}" << std::endl;
-    server.run(threads);
-    std::cerr << R"({"level":"info","msg":"stopped"})" << std::endl;
-    return 0;
-  } catch (const std::exception& e) {
-    std::cerr << R"({"level":"error","msg":"cannot serve","error":")" << json_escape(e.what())
-              << "\"}" << std::endl;
+  if (config.service_token.size() < 16 && !config.service_token.empty()) {
+    throw std::runtime_error("KEYLEDGER_SERVICE_TOKEN must be at least 16 characters");
+  }
+
+  auto started = std::chrono::steady_clock::now();
+  auto store = open_store(options);
+  log_line({{"level", "info"},
+            {"msg", "log recovered"},
+            {"store", config.store},
+            {"events", store->log->end()},
+            {"snapshot_position", store->snapshot_position},
+            {"replayed", store->log->end() - store->snapshot_position},
+            {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+
+  keyledger::api::Application app(config, *store->log, *store->pipeline, *store->vault, store->master_key);
+  app.start();
+
+  keyledger::api::ServerOptions server_options;
+  server_options.limits.read_timeout = config.read_timeout;
+  server_options.limits.idle_timeout = config.idle_timeout;
+  server_options.answers_inline = &keyledger::api::Application::answers_without_waiting;
+  server_options.worker_threads = config.workers;
+  server_options.tls_cert_file = config.tls_cert;
+  server_options.tls_key_file = config.tls_key;
+  keyledger::api::HttpServer server(config.listen, [&app](const auto& request) { return app.handle(request); },
+                                    server_options);
+
+  // Snapshots in the background, so that a restart replays at most snapshot_every events.
+  std::mutex snapshot_mutex;
+  std::condition_variable snapshot_cv;
+  bool stopping = false;
+  std::uint64_t snapshot_at = store->snapshot_position;
+  auto take_snapshot = [&] {
+    if (store->pipeline->position() == snapshot_at) return;
+    if (auto written = es::write_snapshot(store->directory, *store->pipeline)) {
+      snapshot_at = written->position;
+      log_line({{"level", "info"}, {"msg", "snapshot written"}, {"position", written->position}});
+    } else {
+      log_line({{"level", "warn"}, {"msg", "snapshot failed"}, {"directory", store->directory}});
+    }
+  };
+  std::thread snapshots([&] {
+    std::unique_lock lock(snapshot_mutex);
+    while (!snapshot_cv.wait_for(lock, std::chrono::seconds(2), [&] { return stopping; })) {
+      if (store->pipeline->position() - snapshot_at >= config.snapshot_every) take_snapshot();
+    }
+  });
+
+  log_line({{"level", "info"},
+            {"msg", "listening"},
+            {"address", server.local_address()},
+            {"scheme", server.tls() ? "https" : "http"}});
+  server.run(config.threads);
+  {
+    std::lock_guard lock(snapshot_mutex);
+    stopping = true;
+  }
+  snapshot_cv.notify_all();
+  snapshots.join();
+  take_snapshot();
+  log_line({{"level", "info"}, {"msg", "stopped"}});
+  return 0;
+}
+
+int keygen(const Options& options) {
+  if (options.positional().size() != 1) throw std::runtime_error("usage: keyledger keygen FILE");
+  auto written = es::write_new_master_key(options.positional()[0]);
+  if (!written) throw std::runtime_error(written.error());
+  std::cout << "wrote a new master key to " << options.positional()[0]
+            << " (mode 0600). Keep a copy somewhere safe: without it no stored secret can be read.\n";
+  return 0;
+}
+
+int create_dashboard(const Options& options) {
+  std::string name = options.get("name"), email = options.get("admin-email");
+  std::string password = options.get("admin-password");
+  if (name.empty() || email.empty() || password.empty()) {
+    throw std::runtime_error("--name, --admin-email and --admin-password (or KEYLEDGER_ADMIN_PASSWORD) are required");
+  }
+  auto valid = kd::validate_password("admin-password", password);
+  if (!valid) throw std::runtime_error(valid.error().detail);
+  auto store = open_store(options);
+  std::string id = "dsh_" + es::crypto::to_hex(es::crypto::random_bytes(10));
+  std::string rcs_id = "key_" + es::crypto::to_hex(es::crypto::random_bytes(10));
+  auto rcs = store->vault->issue(kd::Channel::rcs, id, rcs_id, true);
+  if (!rcs) throw std::runtime_error("the keyring cannot take a new data key: " + rcs.error().message());
+  auto result = store->pipeline->execute(
+      id, kd::CreateDashboard{id, name, email, es::hash_password(password), rcs_id, rcs->sealed},
+      {{kd::ActorKind::platform_operator, "operator", "127.0.0.1"}, "cli", "", ""});
+  if (result.log_error) throw std::runtime_error("the log refused the dashboard: " + result.log_error.message());
+  if (result.outcome.rejection) throw std::runtime_error(result.outcome.rejection->detail);
+  std::cout << json{{"id", id}, {"name", name}, {"admin", email}}.dump() << "\n";
+  return 0;
+}
+
+int rebuild(const Options& options) {
+  auto store = open_store(options, /*use_snapshots=*/false);
+  auto written = es::write_snapshot(store->directory, *store->pipeline, 1);
+  if (!written) throw std::runtime_error("cannot write the rebuilt snapshot");
+  std::string digest = es::crypto::to_hex(es::crypto::sha256(store->pipeline->snapshot()));
+  std::cout << json{{"events", store->log->end()}, {"dashboards", store->pipeline->dashboard_ids().size()},
+                    {"state_sha256", digest}}.dump()
+            << "\n";
+  return 0;
+}
+
+int audit_verify(const Options& options) {
+  std::string dir = file_store_directory(options.get("store", "file:./keyledger-data"));
+  auto log = es::FileLog::open({dir, 64ull << 20, nullptr});
+  if (!log) throw std::runtime_error(log.error());
+  std::map<std::string, std::string> heads;
+  std::map<std::string, std::uint64_t> counts;
+  std::optional<json> broken;
+  (*log)->read(0, [&](const es::StoredRecord& record) {
+    auto envelope = es::decode_envelope(record.bytes);
+    std::string dashboard = envelope ? envelope->dashboard_id : "?";
+    auto [head, fresh] = heads.try_emplace(dashboard, es::kGenesisHash);
+    auto link = es::check_link(record.bytes, head->second);
+    if (!envelope || !link) {
+      broken = json{{"ok", false}, {"position", record.position}, {"dashboard_id", dashboard},
+                    {"reason", envelope ? link.error() : envelope.error()}};
+      return false;
+    }
+    head->second = *link;
+    ++counts[dashboard];
+    return true;
+  });
+  if (broken) {
+    std::cout << broken->dump() << "\n";
     return 1;
   }
+  json dashboards = json::object();
+  for (auto& [d, h] : heads) dashboards[d] = {{"events", counts[d]}, {"head_hash", h}};
+  std::cout << json{{"ok", true}, {"events", (*log)->end()}, {"dashboards", dashboards}}.dump() << "\n";
+  return 0;
+}
+
+int scan(const Options& options) {
+  if (options.positional().empty()) throw std::runtime_error("usage: keyledger scan PATH...");
+  static const std::regex candidate("kl[ewsr]_[0-9A-Za-z]{36}");
+  std::size_t found = 0;
+  auto scan_file = [&](const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string line;
+    for (std::size_t number = 1; std::getline(in, line); ++number) {
+      for (std::sregex_iterator it(line.begin(), line.end(), candidate), end; it != end; ++it) {
+        std::string key = it->str();
+        auto channel = kd::parse_key(key);
+        if (!channel) continue;  // right shape, wrong checksum: noise
+        ++found;
+        std::cout << path.string() << ":" << number << ": " << kd::to_string(*channel) << " key "
+                  << kd::mask_key(key) << "\n";
+      }
+    }
+  };
+  for (auto& p : options.positional()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) {
+      for (auto& entry : std::filesystem::recursive_directory_iterator(
+               p, std::filesystem::directory_options::skip_permission_denied, ec)) {
+        if (entry.is_regular_file()) scan_file(entry.path());
+      }
+    } else if (std::filesystem::is_regular_file(p, ec)) {
+      scan_file(p);
+    } else {
+      throw std::runtime_error("no such file or directory: " + p);
+    }
+  }
+  std::cerr << found << (found == 1 ? " key" : " keys") << " found\n";
+  return found == 0 ? 0 : 1;
+}
+
+struct Command {
+  std::vector<std::string> words;
+  std::string usage;
+  std::vector<std::string> options;
+  int (*run)(const Options&);
+};
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table{
+      {{"serve"}, std::string(kServeUsage),
+       {"listen", "store", "master-key-file", "operator-token", "service-token", "tls-cert", "tls-key", "session-ttl",
+        "threads", "workers", "read-timeout", "idle-timeout", "snapshot-every"},
+       serve},
+      {{"keygen"}, "usage: keyledger keygen FILE\n\nWrites 32 random bytes to FILE with mode 0600; never overwrites.\n", {},
+       keygen},
+      {{"dashboard", "create"},
+       "usage: keyledger dashboard create --name NAME --admin-email EMAIL --admin-password PASSWORD [options]\n\n"
+       "Creates a dashboard, its first admin and its RCS key directly in the store (the server must not be\n"
+       "running on it; with a server, use POST /v1/dashboards). The password may come from\n"
+       "KEYLEDGER_ADMIN_PASSWORD instead.\n" + std::string(kStoreOptions),
+       {"name", "admin-email", "admin-password", "store", "master-key-file"}, create_dashboard},
+      {{"rebuild"},
+       "usage: keyledger rebuild [options]\n\nReplays the log from position 0, replaces the snapshots with one of the\n"
+       "rebuilt state and prints its SHA-256 digest.\n" + std::string(kStoreOptions),
+       {"store", "master-key-file"}, rebuild},
+      {{"audit", "verify"},
+       "usage: keyledger audit verify [--store file:DIR]\n\nRecomputes every dashboard's hash chain from the log; prints the\n"
+       "first broken position and exits 1 if any event was changed.\n",
+       {"store"}, audit_verify},
+      {{"scan"},
+       "usage: keyledger scan PATH...\n\nFinds keyledger keys in files (recursively in directories), checks their checksums\n"
+       "offline and prints file, line and the masked key. Exits 1 when it found any.\n",
+       {}, scan},
+  };
+  return table;
 }
 
 }  // namespace
@@ -130,16 +386,32 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;
   }
-  std::string command = args[0];
-  std::vector<std::string> rest(args.begin() + 1, args.end());
-  bool wants_help = !rest.empty() && (rest[0] == "--help" || rest[0] == "-h");
-  if (command == "serve") {
-    if (wants_help) {
-      std::cout << kServeUsage;
+  for (const auto& command : commands()) {
+    if (args.size() < command.words.size() || !std::equal(command.words.begin(), command.words.end(), args.begin())) {
+      continue;
+    }
+    std::vector<std::string> rest(args.begin() + static_cast<long>(command.words.size()), args.end());
+    if (!rest.empty() && (rest[0] == "--help" || rest[0] == "-h")) {
+      std::cout << command.usage;
       return 0;
     }
-    return serve(rest);
+    std::string error;
+    auto options = Options::parse(rest, command.options, error);
+    if (!options) {
+      std::cerr << "keyledger: " << error << "\n\n" << command.usage;
+      return 2;
+    }
+    try {
+      return command.run(*options);
+    } catch (const std::exception& e) {
+      if (command.words[0] == "serve") {
+        log_line({{"level", "error"}, {"msg", "cannot serve"}, {"error", e.what()}});
+      } else {
+        std::cerr << "keyledger: " << e.what() << "\n";
+      }
+      return 1;
+    }
   }
-  std::cerr << "keyledger: unknown command '" << command << "'\n\n" << kUsage;
+  std::cerr << "keyledger: unknown command '" << args[0] << "'\n\n" << kUsage;
   return 2;
 }

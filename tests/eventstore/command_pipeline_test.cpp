@@ -47,7 +47,7 @@ struct Store {
   }
 
   std::string create_dashboard(const std::string& id) {
-    auto rcs = vault->issue(kd::Channel::rcs, id, "rcs-" + id).value();
+    auto rcs = vault->issue(kd::Channel::rcs, id, "rcs-" + id, true).value();
     plaintexts.push_back(rcs.plaintext);
     auto result = run(id, kd::CreateDashboard{id, "Acme", "ada@example.com", es::hash_password(kPassword),
                                               "rcs-" + id, rcs.sealed},
@@ -57,7 +57,7 @@ struct Store {
   }
 
   kd::SealedSecret secret(kd::Channel channel, const std::string& dashboard, const std::string& key_id) {
-    auto issued = vault->issue(channel, dashboard, key_id).value();
+    auto issued = vault->issue(channel, dashboard, key_id, true).value();
     plaintexts.push_back(issued.plaintext);
     return issued.sealed;
   }

@@ -55,7 +55,7 @@ TEST_CASE("an issued secret has a valid checksum, opens back to itself, and is s
   auto master = new_master_key(dir);
   es::FileKeyring keyring(dir / "keyring.json", master);
   es::SecretVault vault(keyring, master.fingerprint_pepper());
-  auto issued = vault.issue(kd::Channel::whatsapp, "d1", "w1").value();
+  auto issued = vault.issue(kd::Channel::whatsapp, "d1", "w1", true).value();
   REQUIRE(kd::parse_key(issued.plaintext) == kd::Channel::whatsapp);
   REQUIRE(issued.sealed.fingerprint == vault.fingerprint(issued.plaintext));
   REQUIRE(issued.sealed.masked == kd::mask_key(issued.plaintext));
@@ -72,8 +72,8 @@ TEST_CASE("two issued secrets differ, and fingerprints depend on the pepper") {
   es::FileKeyring keyring(dir / "keyring.json", master);
   es::SecretVault vault(keyring, master.fingerprint_pepper());
   es::SecretVault other(keyring, std::string(32, 'p'));
-  auto a = vault.issue(kd::Channel::email, "d1", "k1").value();
-  auto b = vault.issue(kd::Channel::email, "d1", "k2").value();
+  auto a = vault.issue(kd::Channel::email, "d1", "k1", true).value();
+  auto b = vault.issue(kd::Channel::email, "d1", "k2", true).value();
   REQUIRE(a.plaintext != b.plaintext);
   REQUIRE(vault.fingerprint(a.plaintext) != other.fingerprint(a.plaintext));
 }
@@ -86,10 +86,10 @@ TEST_CASE("the keyring survives a restart, refuses the wrong master key, and shr
   {
     es::FileKeyring keyring(dir / "keyring.json", master);
     es::SecretVault vault(keyring, master.fingerprint_pepper());
-    auto issued = vault.issue(kd::Channel::email, "d1", "k1").value();
+    auto issued = vault.issue(kd::Channel::email, "d1", "k1", true).value();
     sealed = issued.sealed;
     plaintext = issued.plaintext;
-    vault.issue(kd::Channel::email, "d2", "k2").value();
+    vault.issue(kd::Channel::email, "d2", "k2", true).value();
   }
   auto wrong = new_master_key(dir, "other.key");
   REQUIRE_THROWS_WITH(es::FileKeyring(dir / "keyring.json", wrong), Catch::Contains("right master key"));
@@ -99,7 +99,7 @@ TEST_CASE("the keyring survives a restart, refuses the wrong master key, and shr
   REQUIRE(vault.open("d1", "k1", sealed).value() == plaintext);
   REQUIRE_FALSE(keyring.destroy("d1"));
   REQUIRE(vault.open("d1", "k1", sealed).error() == es::StoreErrc::data_key_destroyed);
-  REQUIRE(vault.issue(kd::Channel::email, "d1", "k3").error() == es::StoreErrc::data_key_destroyed);
+  REQUIRE(vault.issue(kd::Channel::email, "d1", "k3", true).error() == es::StoreErrc::data_key_destroyed);
   es::FileKeyring reopened(dir / "keyring.json", master);
   REQUIRE(reopened.data_key("d1", true).error() == es::StoreErrc::data_key_destroyed);
   REQUIRE(reopened.data_key("d2", false).has_value());

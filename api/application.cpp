@@ -1,0 +1,482 @@
+#include "application.hpp"
+
+#include <chrono>
+#include <iostream>
+
+#include "eventstore/crypto.hpp"
+#include "eventstore/password_hash.hpp"
+#include "eventstore/rfc3339.hpp"
+#include "eventstore/store_error.hpp"
+#include "openapi_document.hpp"
+
+namespace keyledger::api {
+
+using nlohmann::json;
+namespace kd = keyledger::domain;
+namespace es = keyledger::eventstore;
+
+namespace {
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t pos = 1;
+  while (pos <= path.size()) {
+    auto next = path.find('/', pos);
+    if (next == std::string_view::npos) next = path.size();
+    out.push_back(path.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return out;
+}
+
+// Matches "/a/{x}/b" against a path, filling the parameters.
+bool match(const std::string& pattern, std::string_view path, std::map<std::string, std::string>& params) {
+  auto want = segments(pattern), got = segments(path);
+  if (want.size() != got.size()) return false;
+  std::map<std::string, std::string> found;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (want[i].starts_with("{")) {
+      if (got[i].empty()) return false;
+      found[std::string(want[i].substr(1, want[i].size() - 2))] = percent_decode(got[i]);
+    } else if (want[i] != got[i]) {
+      return false;
+    }
+  }
+  params = std::move(found);
+  return true;
+}
+
+std::map<std::string, std::string> parse_query(std::string_view target) {
+  std::map<std::string, std::string> query;
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return query;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    std::string value = eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+    for (auto& c : value) c = c == '+' ? ' ' : c;
+    query[percent_decode(pair.substr(0, eq))] = percent_decode(value);
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return query;
+}
+
+int status_of(kd::RejectionCode code) {
+  switch (code) {
+    case kd::RejectionCode::invalid_request: return 400;
+    case kd::RejectionCode::unauthenticated: return 401;
+    case kd::RejectionCode::forbidden:
+    case kd::RejectionCode::password_incorrect: return 403;
+    case kd::RejectionCode::not_found: return 404;
+    case kd::RejectionCode::too_many_attempts: return 429;
+    default: return 409;
+  }
+}
+
+std::string title_of(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+  }
+}
+
+kd::Timestamp wall_clock_now() {
+  return kd::Timestamp{std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch())};
+}
+
+}  // namespace
+
+HttpResponse problem_response(const ApiError& error) {
+  json body{{"type", "https://keyledger.dev/problems/" + error.code},
+            {"title", title_of(error.status)},
+            {"status", error.status},
+            {"detail", error.detail},
+            {"code", error.code}};
+  if (!error.field.empty()) body["field"] = error.field;
+  HttpResponse r{error.status, "application/problem+json", body.dump(), error.headers};
+  return r;
+}
+
+HttpResponse json_response(int status, const json& body) { return HttpResponse{status, "application/json", body.dump(), {}}; }
+
+const json& RequestContext::body() const {
+  if (!parsed_body) {
+    json j = json::parse(request.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      throw ApiError{400, "invalid_request", "the request body must be a JSON object", "body", {}};
+    }
+    parsed_body = std::move(j);
+  }
+  return *parsed_body;
+}
+
+Application::Application(ServeConfig config, es::EventLog& log, es::CommandPipeline& pipeline, es::SecretVault& vault,
+                         const es::MasterKey& master_key)
+    : config_(std::move(config)),
+      log_(log),
+      pipeline_(pipeline),
+      vault_(vault),
+      fingerprint_pepper_(master_key.fingerprint_pepper()),
+      sessions_(es::crypto::hkdf_sha256(master_key.bytes, "keyledger", "session token signing key v1", 32)) {}
+
+void Application::start() {
+  // The audit index needs every event's position, including those a snapshot folded.
+  log_.read(0, [&](const es::StoredRecord& record) {
+    if (auto e = es::decode_envelope(record.bytes)) {
+      audit_index_.record(e->dashboard_id, projections::AuditEntry{e->sequence, record.position, std::string(e->type()),
+                                                                    e->recorded.actor.id, kd::channel_of(e->recorded.event),
+                                                                    e->recorded.occurred_at});
+    }
+    return true;
+  });
+  for (const auto& id : pipeline_.dashboard_ids()) {
+    pipeline_.with_dashboard(id, [&](const es::DashboardView& view) { verify_index_.refresh_dashboard(view.state); });
+  }
+  pipeline_.subscribe([this](const es::Envelope& e, std::uint64_t position, const kd::DashboardState& state) {
+    audit_index_.record(e.dashboard_id, projections::AuditEntry{e.sequence, position, std::string(e.type()),
+                                                                 e.recorded.actor.id, kd::channel_of(e.recorded.event),
+                                                                 e.recorded.occurred_at});
+    std::visit(
+        [&](const auto& event) {
+          using E = std::decay_t<decltype(event)>;
+          if constexpr (std::is_same_v<E, kd::DashboardClosed> || std::is_same_v<E, kd::DashboardCreated>) {
+            verify_index_.refresh_dashboard(state);
+          } else if constexpr (std::is_same_v<E, kd::RcsBotRegistered> || std::is_same_v<E, kd::RcsBotRemoved>) {
+            verify_index_.refresh_bots(state.id, state.rcs_bots);
+          } else if constexpr (requires { event.key_id; }) {
+            if (auto it = state.keys.find(event.key_id); it != state.keys.end()) {
+              verify_index_.refresh_key(state.id, it->second);
+            }
+          }
+        },
+        e.recorded.event);
+  });
+  ready_.store(true);
+}
+
+const std::vector<Application::Route>& Application::routes() {
+  static const std::vector<Route> table{
+      {"POST", "/v1/dashboards", &Application::create_dashboard},
+      {"GET", "/v1/dashboards/{d}", &Application::get_dashboard},
+      {"DELETE", "/v1/dashboards/{d}", &Application::close_dashboard},
+      {"POST", "/v1/sessions", &Application::create_session},
+      {"POST", "/v1/dashboards/{d}/users", &Application::add_user},
+      {"GET", "/v1/dashboards/{d}/users", &Application::list_users},
+      {"DELETE", "/v1/dashboards/{d}/users/{email}", &Application::remove_user},
+      {"POST", "/v1/dashboards/{d}/email/keys", &Application::generate_email_key},
+      {"GET", "/v1/dashboards/{d}/email/keys", &Application::list_email_keys},
+      {"GET", "/v1/dashboards/{d}/email/keys/{id}", &Application::get_email_key},
+      {"PATCH", "/v1/dashboards/{d}/email/keys/{id}", &Application::change_email_key},
+      {"POST", "/v1/dashboards/{d}/email/keys/{id}/rotate", &Application::rotate_email_key},
+      {"POST", "/v1/dashboards/{d}/email/keys/{id}/reveal", &Application::reveal_email_key},
+      {"DELETE", "/v1/dashboards/{d}/email/keys/{id}", &Application::revoke_email_key},
+      {"POST", "/v1/dashboards/{d}/whatsapp/keys", &Application::generate_whatsapp_key},
+      {"GET", "/v1/dashboards/{d}/whatsapp/keys", &Application::list_whatsapp_keys},
+      {"GET", "/v1/dashboards/{d}/whatsapp/keys/{id}", &Application::get_whatsapp_key},
+      {"POST", "/v1/dashboards/{d}/whatsapp/keys/{id}/reveal", &Application::reveal_whatsapp_key},
+      {"POST", "/v1/dashboards/{d}/whatsapp/keys/{id}/rotate", &Application::rotate_whatsapp_key},
+      {"DELETE", "/v1/dashboards/{d}/whatsapp/keys/{id}", &Application::revoke_whatsapp_key},
+      {"POST", "/v1/dashboards/{d}/sms/numbers", &Application::register_number},
+      {"GET", "/v1/dashboards/{d}/sms/numbers", &Application::list_numbers},
+      {"GET", "/v1/dashboards/{d}/sms/numbers/{number}", &Application::get_number},
+      {"GET", "/v1/dashboards/{d}/sms/numbers/{number}/key", &Application::view_sms_key},
+      {"POST", "/v1/dashboards/{d}/sms/numbers/{number}/key/rotate", &Application::rotate_sms_key},
+      {"DELETE", "/v1/dashboards/{d}/sms/numbers/{number}", &Application::deregister_number},
+      {"POST", "/v1/dashboards/{d}/sms/keys", &Application::generate_sms_key},
+      {"GET", "/v1/dashboards/{d}/rcs/key", &Application::get_rcs_key},
+      {"POST", "/v1/dashboards/{d}/rcs/key/reveal", &Application::reveal_rcs_key},
+      {"POST", "/v1/dashboards/{d}/rcs/keys", &Application::generate_rcs_key},
+      {"POST", "/v1/dashboards/{d}/rcs/key/rotate", &Application::rotate_rcs_key},
+      {"DELETE", "/v1/dashboards/{d}/rcs/key", &Application::revoke_rcs_key},
+      {"POST", "/v1/dashboards/{d}/rcs/key/reissue", &Application::reissue_rcs_key},
+      {"POST", "/v1/dashboards/{d}/rcs/bots", &Application::register_bot},
+      {"GET", "/v1/dashboards/{d}/rcs/bots", &Application::list_bots},
+      {"DELETE", "/v1/dashboards/{d}/rcs/bots/{bot_id}", &Application::remove_bot},
+      {"POST", "/v1/verify", &Application::verify},
+      {"POST", "/v1/leaks", &Application::report_leaks},
+      {"GET", "/v1/dashboards/{d}/audit", &Application::list_audit},
+      {"GET", "/v1/dashboards/{d}/audit/export", &Application::export_audit},
+      {"GET", "/v1/dashboards/{d}/audit/verify", &Application::verify_audit},
+      {"GET", "/v1/dashboards/{d}/compliance", &Application::compliance},
+      {"GET", "/healthz", &Application::healthz},
+      {"GET", "/readyz", &Application::readyz},
+      {"GET", "/metrics", &Application::get_metrics},
+      {"GET", "/openapi.json", &Application::openapi},
+  };
+  return table;
+}
+
+bool Application::answers_without_waiting(const HttpRequest& request) {
+  std::string path = request.path();
+  return path == "/v1/verify" || path == "/healthz" || path == "/readyz" || path == "/metrics" ||
+         path == "/openapi.json";
+}
+
+HttpResponse Application::handle(const HttpRequest& request) {
+  auto started = std::chrono::steady_clock::now();
+  std::string request_id = request.header("x-request-id");
+  if (request_id.empty() || request_id.size() > 128) request_id = es::crypto::uuid_v7(wall_clock_now().time_since_epoch().count());
+  RequestContext ctx{request, {}, parse_query(request.target), {}, request_id, true, std::nullopt};
+  std::string route_name = "unmatched";
+  HttpResponse response;
+  try {
+    const Route* route = nullptr;
+    std::vector<std::string> allowed;
+    for (const auto& r : routes()) {
+      std::map<std::string, std::string> params;
+      if (!match(r.pattern, request.path(), params)) continue;
+      if (r.method == request.method) {
+        route = &r;
+        ctx.params = std::move(params);
+        break;
+      }
+      allowed.push_back(r.method);
+    }
+    if (!route) {
+      if (!allowed.empty()) {
+        std::string allow;
+        for (auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
+        throw ApiError{405, "method_not_allowed", request.method + " is not allowed here", "", {{"Allow", allow}}};
+      }
+      throw ApiError{404, "not_found", "no route for " + request.method + " " + request.path(), "", {}};
+    }
+    route_name = route->method + " " + route->pattern;
+    ctx.principal = authenticate(request);
+    response = (this->*(route->handler))(ctx);
+  } catch (const ApiError& error) {
+    response = problem_response(error);
+  } catch (const std::exception& e) {
+    std::cerr << json{{"level", "error"}, {"msg", "request failed"}, {"request_id", request_id}, {"route", route_name},
+                      {"error", e.what()}}.dump()
+              << std::endl;
+    response = problem_response({500, "internal_error", "the request failed; see the server log", "", {}});
+  }
+  response.headers.emplace_back("X-Request-Id", request_id);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.record_request(route_name, response.status, seconds);
+  if (request.path() != "/v1/verify") {
+    // One line per request; the verify hot path is counted in /metrics instead.
+    std::cerr << json{{"level", "info"},    {"msg", "request"},         {"request_id", request_id},
+                      {"route", route_name}, {"status", response.status}, {"latency_ms", seconds * 1000.0}}
+                         .dump() +
+                     "\n";
+  }
+  return response;
+}
+
+Principal Application::authenticate(const HttpRequest& request) const {
+  std::string header = request.header("authorization");
+  if (!header.starts_with("Bearer ")) return {};
+  std::string token = header.substr(7);
+  if (!config_.operator_token.empty() && es::crypto::constant_time_equal(token, config_.operator_token)) {
+    return {Principal::Kind::platform_operator, "", ""};
+  }
+  if (!config_.service_token.empty() && es::crypto::constant_time_equal(token, config_.service_token)) {
+    return {Principal::Kind::service, "", ""};
+  }
+  if (auto claims = sessions_.check(token, pipeline_.now())) {
+    return {Principal::Kind::user, claims->dashboard_id, claims->email};
+  }
+  throw ApiError{401, "unauthenticated", "the bearer token is not valid or has expired", "", {}};
+}
+
+void Application::require_principal(const RequestContext& ctx, Principal::Kind kind) const {
+  if (ctx.principal.kind == Principal::Kind::anonymous) {
+    throw ApiError{401, "unauthenticated", "this route needs a bearer token", "", {}};
+  }
+  if (ctx.principal.kind != kind) throw ApiError{403, "forbidden", "this token may not use this route", "", {}};
+}
+
+kd::Role Application::require_member(const RequestContext& ctx, std::initializer_list<kd::Role> roles) const {
+  require_principal(ctx, Principal::Kind::user);
+  const std::string& dashboard = ctx.params.at("d");
+  if (ctx.principal.dashboard_id != dashboard) {
+    throw ApiError{403, "forbidden", "this session belongs to another dashboard", "", {}};
+  }
+  std::optional<kd::Role> role;
+  pipeline_.with_dashboard(dashboard, [&](const es::DashboardView& v) {
+    if (const kd::User* user = v.state.user(ctx.principal.email); user && !v.state.closed) role = user->role;
+  });
+  if (!role) throw ApiError{401, "unauthenticated", "the session's user no longer exists", "", {}};
+  for (auto r : roles) {
+    if (r == *role) return *role;
+  }
+  throw ApiError{403, "forbidden", "the " + std::string(kd::to_string(*role)) + " role may not do this", "", {}};
+}
+
+kd::Actor Application::actor_of(const RequestContext& ctx) const {
+  const std::string& ip = ctx.request.remote_ip;
+  switch (ctx.principal.kind) {
+    case Principal::Kind::platform_operator: return {kd::ActorKind::platform_operator, "operator", ip};
+    case Principal::Kind::service: return {kd::ActorKind::service, "service", ip};
+    case Principal::Kind::user: return {kd::ActorKind::user, ctx.principal.email, ip};
+    case Principal::Kind::anonymous: break;
+  }
+  return {kd::ActorKind::user, ctx.principal.email, ip};  // a login attempt names its user
+}
+
+es::CommandResult Application::run(RequestContext& ctx, const std::string& dashboard_id, kd::Command command) {
+  // A command on a dashboard needs the caller to belong to it (or be the operator/service);
+  // its role is then judged by the decider, which also audits a refusal.
+  if (ctx.principal.kind == Principal::Kind::anonymous && !std::holds_alternative<kd::LogIn>(command)) {
+    throw ApiError{401, "unauthenticated", "this route needs a bearer token", "", {}};
+  }
+  if (ctx.principal.kind == Principal::Kind::user && ctx.principal.dashboard_id != dashboard_id) {
+    throw ApiError{403, "forbidden", "this session belongs to another dashboard", "", {}};
+  }
+  std::string key = ctx.honours_idempotency_key ? ctx.request.header("idempotency-key") : "";
+  if (key.size() > 255) throw ApiError{400, "invalid_request", "Idempotency-Key is longer than 255 characters", "Idempotency-Key", {}};
+  std::string digest;
+  if (!key.empty()) {
+    digest = es::crypto::to_hex(es::crypto::sha256(ctx.request.method + " " + ctx.request.path() + "\n" +
+                                                   ctx.request.body));
+  }
+  std::string type(kd::denied_event_type(command));
+  auto started = std::chrono::steady_clock::now();
+  auto result = pipeline_.execute(dashboard_id, std::move(command), {actor_of(ctx), ctx.request_id, key, digest});
+  if (!result.appended.empty() && !result.replayed) {
+    metrics_.record_append(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  std::string outcome = result.log_error ? "log_unavailable"
+                        : result.idempotency_conflict ? "idempotency_key_reused"
+                        : result.outcome.rejection ? std::string(kd::to_string(result.outcome.rejection->code))
+                                                   : "accepted";
+  metrics_.record_command(type, outcome);
+  return result;
+}
+
+void Application::throw_if_refused(const RequestContext& ctx, const es::CommandResult& result) {
+  if (result.log_error) {
+    std::cerr << json{{"level", "error"}, {"msg", "the event log refused a batch"}, {"request_id", ctx.request_id},
+                      {"error", result.log_error.message()}}.dump()
+              << std::endl;
+    throw ApiError{503, "log_unavailable", "the event log cannot take writes right now; nothing was changed", "",
+                   {{"Retry-After", "1"}}};
+  }
+  if (result.idempotency_conflict) {
+    throw ApiError{422, "idempotency_key_reused", "this Idempotency-Key was used for a different request", "", {}};
+  }
+  if (!result.outcome.rejection) return;
+  const auto& r = *result.outcome.rejection;
+  ApiError error{status_of(r.code), std::string(kd::to_string(r.code)), r.detail, r.field, {}};
+  if (r.code == kd::RejectionCode::too_many_attempts) {
+    std::int64_t seconds = 900;
+    pipeline_.with_dashboard(ctx.params.count("d") ? ctx.params.at("d") : "", [&](const es::DashboardView& v) {
+      if (const kd::User* u = v.state.user(ctx.principal.email); u && u->locked_until) {
+        seconds = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(*u->locked_until - pipeline_.now()).count());
+      }
+    });
+    error.headers.emplace_back("Retry-After", std::to_string(seconds));
+  }
+  throw error;
+}
+
+bool Application::step_up_password_matches(const RequestContext& ctx) {
+  const json& body = ctx.body();
+  if (!body.contains("password") || !body["password"].is_string()) {
+    throw ApiError{400, "invalid_request", "password is required to disclose a secret", "password", {}};
+  }
+  std::string hash;
+  pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
+    if (const kd::User* u = v.state.user(ctx.principal.email)) hash = u->password_hash;
+  });
+  return !hash.empty() && es::verify_password(body["password"].get<std::string>(), hash);
+}
+
+kd::SealedSecret Application::issue_secret(kd::Channel channel, const std::string& dashboard_id,
+                                          const std::string& key_id) {
+  auto issued = vault_.issue(channel, dashboard_id, key_id);
+  if (issued) return issued->sealed;
+  bool open_dashboard = false;
+  pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) { open_dashboard = !v.state.closed; });
+  if (open_dashboard) throw ApiError{503, "keyring_unavailable", "the keyring cannot seal a new secret right now", "", {}};
+  return {};
+}
+
+std::string Application::open_secret(const std::string& dashboard_id, const std::string& key_id,
+                                     const kd::SealedSecret& sealed) {
+  auto plain = vault_.open(dashboard_id, key_id, sealed);
+  if (!plain) {
+    if (plain.error() == es::StoreErrc::data_key_destroyed) {
+      throw ApiError{409, "dashboard_closed", "the dashboard was closed and its secrets destroyed", "", {}};
+    }
+    throw ApiError{503, "keyring_unavailable", "the secret cannot be decrypted right now", "", {}};
+  }
+  return *plain;
+}
+
+std::string Application::new_id(std::string_view prefix) const {
+  return std::string(prefix) + es::crypto::to_hex(es::crypto::random_bytes(10));
+}
+
+json Application::key_json(const kd::ApiKey& key, kd::Timestamp now) const {
+  json j{{"id", key.id},
+         {"channel", kd::to_string(key.channel)},
+         {"name", key.name},
+         {"masked", key.current.masked},
+         {"status", kd::to_string(key.status_at(now))},
+         {"created_at", es::format_rfc3339(key.created_at)},
+         {"secret_issued_at", es::format_rfc3339(key.secret_issued_at)}};
+  if (key.channel == kd::Channel::email) {
+    j["permissions"] = key.permissions;
+    j["ip_allowlist"] = key.ip_allowlist;
+  }
+  if (key.channel == kd::Channel::sms) j["number"] = key.number;
+  if (key.previous && now < key.previous_valid_until) {
+    j["previous_valid_until"] = es::format_rfc3339(key.previous_valid_until);
+  }
+  if (key.revoked) j["revoked_at"] = es::format_rfc3339(key.revoked_at);
+  return j;
+}
+
+json Application::key_json(const std::string& dashboard_id, const std::string& key_id) const {
+  json j;
+  pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) {
+    if (auto it = v.state.keys.find(key_id); it != v.state.keys.end()) j = key_json(it->second, pipeline_.now());
+  });
+  return j;
+}
+
+HttpResponse Application::healthz(RequestContext&) { return json_response(200, {{"status", "ok"}}); }
+
+HttpResponse Application::readyz(RequestContext&) {
+  bool ready = ready_.load();
+  return json_response(ready ? 200 : 503, {{"ready", ready}, {"log_position", pipeline_.position()}});
+}
+
+HttpResponse Application::get_metrics(RequestContext&) {
+  return HttpResponse{200, "text/plain; version=0.0.4", metrics_.render(), {}};
+}
+
+HttpResponse Application::openapi(RequestContext&) {
+  return HttpResponse{200, "application/json", std::string(openapi_document()), {}};
+}
+
+}  // namespace keyledger::api

@@ -1,0 +1,169 @@
+// The audit trail (listing, export, chain verification) and the compliance report.
+#include <algorithm>
+#include <chrono>
+
+#include "application.hpp"
+#include "eventstore/rfc3339.hpp"
+
+namespace keyledger::api {
+
+using nlohmann::json;
+namespace kd = keyledger::domain;
+namespace es = keyledger::eventstore;
+namespace pj = keyledger::projections;
+
+namespace {
+
+// Stored bytes of one event, by log position.
+std::string read_at(es::EventLog& log, std::uint64_t position) {
+  std::string bytes;
+  log.read(position, [&](const es::StoredRecord& r) {
+    bytes = r.bytes;
+    return false;
+  });
+  return bytes;
+}
+
+// What the audit API shows of an envelope: everything, except material that is safe in the
+// log but needless to readers (password hashes, sealed ciphertexts).
+json redacted(const std::string& bytes) {
+  json e = json::parse(bytes, nullptr, false);
+  if (e.is_discarded()) return json{{"error", "undecodable event"}};
+  json& data = e["data"];
+  if (data.contains("password_hash")) data["password_hash"] = "[redacted]";
+  if (data.contains("secret")) data["secret"].erase("ciphertext");
+  return e;
+}
+
+pj::AuditFilter filter_from(const RequestContext& ctx) {
+  pj::AuditFilter f;
+  auto time_param = [&](const char* name) -> std::optional<kd::Timestamp> {
+    auto it = ctx.query.find(name);
+    if (it == ctx.query.end()) return std::nullopt;
+    auto t = es::parse_rfc3339(it->second);
+    if (!t) throw ApiError{400, "invalid_request", std::string(name) + " must be an RFC 3339 UTC time", name, {}};
+    return t;
+  };
+  f.since = time_param("since");
+  f.until = time_param("until");
+  if (auto it = ctx.query.find("actor"); it != ctx.query.end()) f.actor = it->second;
+  if (auto it = ctx.query.find("type"); it != ctx.query.end()) f.type = it->second;
+  if (auto it = ctx.query.find("channel"); it != ctx.query.end()) {
+    f.channel = kd::parse_channel(it->second);
+    if (!f.channel) throw ApiError{400, "invalid_request", "channel must be email, whatsapp, sms or rcs", "channel", {}};
+  }
+  return f;
+}
+
+std::uint64_t number_param(const RequestContext& ctx, const char* name, std::uint64_t fallback, std::uint64_t min,
+                           std::uint64_t max) {
+  auto it = ctx.query.find(name);
+  if (it == ctx.query.end()) return fallback;
+  try {
+    std::size_t used = 0;
+    auto v = std::stoull(it->second, &used);
+    if (used == it->second.size() && v >= min && v <= max) return v;
+  } catch (const std::exception&) {
+  }
+  throw ApiError{400, "invalid_request",
+                 std::string(name) + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max),
+                 name, {}};
+}
+
+}  // namespace
+
+HttpResponse Application::list_audit(RequestContext& ctx) {
+  require_member(ctx, {kd::Role::admin, kd::Role::developer, kd::Role::viewer});
+  auto filter = filter_from(ctx);
+  std::size_t limit = number_param(ctx, "limit", 100, 1, 1000);
+  std::optional<std::uint64_t> cursor;
+  if (ctx.query.contains("cursor")) cursor = number_param(ctx, "cursor", 0, 1, UINT64_MAX);
+  bool descending = ctx.query.contains("order") && ctx.query.at("order") == "desc";
+  if (ctx.query.contains("order") && ctx.query.at("order") != "desc" && ctx.query.at("order") != "asc") {
+    throw ApiError{400, "invalid_request", "order must be asc or desc", "order", {}};
+  }
+  auto page = audit_index_.query(ctx.params.at("d"), filter, cursor, limit, descending);
+  json events = json::array();
+  for (auto& entry : page.entries) events.push_back(redacted(read_at(log_, entry.position)));
+  return json_response(200, {{"events", events},
+                             {"next_cursor", page.next_cursor ? json(std::to_string(*page.next_cursor)) : json(nullptr)}});
+}
+
+HttpResponse Application::export_audit(RequestContext& ctx) {
+  require_member(ctx, {kd::Role::admin});
+  std::string lines;
+  for (auto& entry : audit_index_.all(ctx.params.at("d"))) lines += redacted(read_at(log_, entry.position)).dump() + "\n";
+  return HttpResponse{200, "application/x-ndjson", std::move(lines), {}};
+}
+
+HttpResponse Application::verify_audit(RequestContext& ctx) {
+  require_member(ctx, {kd::Role::admin});
+  std::string prev = es::kGenesisHash;
+  std::uint64_t count = 0;
+  for (auto& entry : audit_index_.all(ctx.params.at("d"))) {
+    auto link = es::check_link(read_at(log_, entry.position), prev);
+    if (!link) {
+      return json_response(200, {{"ok", false}, {"events", count}, {"broken_at", entry.sequence},
+                                 {"position", entry.position}, {"reason", link.error()}});
+    }
+    prev = *link;
+    ++count;
+  }
+  return json_response(200, {{"ok", true}, {"events", count}, {"head_hash", prev}});
+}
+
+HttpResponse Application::compliance(RequestContext& ctx) {
+  require_member(ctx, {kd::Role::admin, kd::Role::viewer});
+  using namespace std::chrono;
+  const kd::Timestamp now = pipeline_.now();
+  const auto rotation_age = days(90);
+  json past_age = json::array(), unrestricted = json::array();
+  std::size_t slots_used = 0;
+  pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
+    for (auto& [id, key] : v.state.keys) {
+      if (key.revoked) continue;
+      bool rotatable = key.channel == kd::Channel::email || key.channel == kd::Channel::whatsapp;
+      if (rotatable && now - key.secret_issued_at > rotation_age) {
+        past_age.push_back({{"id", id}, {"channel", kd::to_string(key.channel)}, {"name", key.name},
+                            {"secret_issued_at", es::format_rfc3339(key.secret_issued_at)},
+                            {"age_days", duration_cast<days>(now - key.secret_issued_at).count()}});
+      }
+      if (key.channel == kd::Channel::email && key.ip_allowlist.empty()) {
+        unrestricted.push_back({{"id", id}, {"name", key.name}});
+      }
+    }
+    slots_used = v.state.active_whatsapp_keys();
+  });
+  std::map<std::string, std::size_t> disclosures;
+  pj::AuditFilter last_30_days;
+  last_30_days.since = now - days(30);
+  for (auto& e : audit_index_.all(ctx.params.at("d"))) {
+    bool disclosure = e.type.ends_with("Revealed") || e.type == "SmsKeyViewed";
+    if (disclosure && e.occurred_at >= *last_30_days.since) ++disclosures[e.actor_id];
+  }
+  json by_user = json::array();
+  for (auto& [user, n] : disclosures) by_user.push_back({{"user", user}, {"disclosures", n}});
+  json report{{"generated_at", es::format_rfc3339(now)},
+              {"rotation_age_days", 90},
+              {"keys_past_rotation_age", past_age},
+              {"email_keys_without_ip_restriction", unrestricted},
+              {"secret_disclosures_last_30_days", by_user},
+              {"whatsapp_slots", {{"used", slots_used}, {"total", kd::kWhatsAppKeyLimit}}}};
+  if (ctx.query.contains("format") && ctx.query.at("format") == "csv") {
+    std::string csv = "finding,key_id,channel,detail\n";
+    for (auto& k : past_age) {
+      csv += "past_rotation_age," + k["id"].get<std::string>() + "," + k["channel"].get<std::string>() + "," +
+             std::to_string(k["age_days"].get<long>()) + " days\n";
+    }
+    for (auto& k : unrestricted) csv += "no_ip_restriction," + k["id"].get<std::string>() + ",email,\n";
+    for (auto& u : by_user) {
+      csv += "disclosures_last_30_days,,," + u["user"].get<std::string>() + " " +
+             std::to_string(u["disclosures"].get<std::size_t>()) + "\n";
+    }
+    csv += "whatsapp_slots,,whatsapp," + std::to_string(slots_used) + "/" + std::to_string(kd::kWhatsAppKeyLimit) + "\n";
+    return HttpResponse{200, "text/csv", csv, {}};
+  }
+  return json_response(200, report);
+}
+
+}  // namespace keyledger::api

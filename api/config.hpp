@@ -1,0 +1,26 @@
+// `keyledger serve` configuration (SPEC §8): each field comes from a KEYLEDGER_* variable or
+// the flag of the same name in kebab case.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace keyledger::api {
+
+struct ServeConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string store = "file:./keyledger-data";
+  std::string master_key_file;
+  std::string operator_token;
+  std::string service_token;
+  std::string tls_cert;
+  std::string tls_key;
+  std::chrono::seconds session_ttl{3600};
+  unsigned threads = 2;           // I/O threads; blocking work runs on the worker pool
+  unsigned workers = 64;          // threads for requests that wait on the log
+  std::chrono::seconds read_timeout{10};
+  std::chrono::seconds idle_timeout{60};
+  std::uint64_t snapshot_every = 100000;  // events between automatic snapshots
+};
+
+}  // namespace keyledger::api

@@ -1,0 +1,50 @@
+// Counters and histograms for /metrics in the Prometheus text format. Thread-safe; the
+// verify counters are lock-free because they sit on the hot path.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "projections/verify_index.hpp"
+
+namespace keyledger::api {
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void observe(double value);
+  void render(std::string& out, const std::string& name, const std::string& labels) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<std::atomic<std::uint64_t>> buckets_;  // one more than bounds: +Inf
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_micros_{0};
+};
+
+class Metrics {
+ public:
+  Metrics();
+  void record_request(const std::string& route, int status, double seconds);
+  void record_command(const std::string& type, const std::string& outcome);
+  void record_verify(projections::VerifyReason reason) {
+    verify_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  }
+  void record_append(double seconds) { append_latency_.observe(seconds); }
+  std::string render() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> commands_;
+  std::array<std::atomic<std::uint64_t>, projections::kVerifyReasonCount> verify_{};
+  Histogram request_latency_;
+  Histogram append_latency_;
+};
+
+}  // namespace keyledger::api
