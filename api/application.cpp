@@ -269,6 +269,12 @@ HttpResponse Application::handle(const HttpRequest& request) {
     }
     route_name = route->method + " " + route->pattern;
     ctx.principal = authenticate(request);
+    // A session belongs to one dashboard: any route of another is refused before anything
+    // else is looked at, so nothing about the other dashboard leaks and nothing is recorded.
+    if (ctx.principal.kind == Principal::Kind::user && ctx.params.contains("d") &&
+        ctx.params.at("d") != ctx.principal.dashboard_id) {
+      throw ApiError{403, "forbidden", "this session belongs to another dashboard", "", {}};
+    }
     response = (this->*(route->handler))(ctx);
   } catch (const ApiError& error) {
     response = problem_response(error);

@@ -92,6 +92,10 @@ std::expected<std::unique_ptr<FileLog>, std::string> FileLog::open(FileLogOption
   fs::create_directories(fs::path(options.directory) / "log", ec);
   if (ec) return std::unexpected("cannot create " + options.directory + ": " + ec.message());
   std::unique_ptr<FileLog> log(new FileLog(std::move(options)));
+  if (log->options_.read_only) {
+    if (auto recovered = log->recover(); !recovered) return std::unexpected(recovered.error());
+    return log;
+  }
   std::string lock_path = log->options_.directory + "/LOCK";
   log->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (log->lock_fd_ < 0) return std::unexpected("cannot open " + lock_path + ": " + std::strerror(errno));
@@ -132,13 +136,18 @@ std::expected<void, std::string> FileLog::recover() {
   std::uint64_t next = 0;
   bool cut = false;
   for (auto& [base, path] : files) {
+    if (options_.read_only && (cut || base != next)) {
+      if (!cut && damage_.empty()) damage_ = "segment " + path + " does not start where the log ends";
+      cut = true;
+      continue;
+    }
     if (cut || base != next) {
       if (!cut) note("segment " + path + " does not start where the log ends (" + std::to_string(next) + "); removed it and every later segment");
       cut = true;
       ::unlink(path.c_str());
       continue;
     }
-    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    int fd = ::open(path.c_str(), (options_.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0) return std::unexpected("cannot open " + path + ": " + std::strerror(errno));
     struct stat st{};
     fstat(fd, &st);
@@ -165,7 +174,14 @@ std::expected<void, std::string> FileLog::recover() {
       next += count;
       at += kFrameHeader + length;
     }
-    if (!problem.empty()) {
+    bool torn = problem.starts_with("a torn");
+    if (!problem.empty() && options_.read_only && torn) {
+      cut = true;  // a crash's (or an in-flight write's) tail: not damage
+    } else if (!problem.empty() && options_.read_only) {
+      damage_ = path + " holds " + problem + " at byte " + std::to_string(at) + " (log position " +
+                std::to_string(next) + ")";
+      cut = true;
+    } else if (!problem.empty()) {
       note("recovery: " + path + " ends in " + problem + " at byte " + std::to_string(at) + "; cut " +
            std::to_string(data.size() - at) + " bytes, the log now ends at position " + std::to_string(next));
       if (::ftruncate(fd, static_cast<off_t>(at)) != 0 || ::fsync(fd) != 0) {
@@ -176,8 +192,9 @@ std::expected<void, std::string> FileLog::recover() {
     }
     segments_.push_back(Segment{base, path, fd, at});
   }
-  if (cut) sync_directory(options_.directory + "/log");
   end_.store(next, std::memory_order_release);
+  if (options_.read_only) return {};
+  if (cut) sync_directory(options_.directory + "/log");
   if (segments_.empty() && !open_new_segment(0)) return std::unexpected("cannot create the first segment");
   return {};
 }
@@ -196,6 +213,7 @@ bool FileLog::open_new_segment(std::uint64_t base) {
 }
 
 std::expected<std::uint64_t, std::error_code> FileLog::append(std::span<const AppendRecord> batch) {
+  if (options_.read_only) return std::unexpected(make_error_code(StoreErrc::log_unavailable));
   if (batch.empty()) return end();
   auto pending = std::make_unique<Pending>();
   std::string body(kBodyHeader, '\0');  // base position is filled in by the writer

@@ -28,6 +28,9 @@ struct FileLogOptions {
   std::string directory;
   std::uint64_t segment_bytes = 64ull << 20;  // a new segment starts past this size
   std::function<void(const std::string&)> report = nullptr;  // recovery notes, one sentence each
+  // Read-only: no lock, no truncation, no appends. Reading stops before the first bad
+  // batch, and damage() says what it found there (for audits of a log at rest).
+  bool read_only = false;
 };
 
 struct FileLogStats {
@@ -47,6 +50,8 @@ class FileLog final : public EventLog {
   std::uint64_t end() const override { return end_.load(std::memory_order_acquire); }
 
   FileLogStats stats() const;
+  // Read-only logs: the first bad batch found, as a sentence; empty when the log is whole.
+  const std::string& damage() const { return damage_; }
 
  private:
   struct Segment {
@@ -86,6 +91,7 @@ class FileLog final : public EventLog {
   std::deque<std::unique_ptr<Pending>> queue_;
   bool stopping_ = false;
   bool broken_ = false;  // a failed write could not be undone: refuse appends from now on
+  std::string damage_;
   std::atomic<std::uint64_t> batches_{0}, syncs_{0};
   std::thread writer_;
 };

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <csignal>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -152,6 +153,9 @@ std::unique_ptr<es::FileStore> open_store(const Options& options, bool use_snaps
 }
 
 int serve(const Options& options) {
+  // A full disk or a file size limit must surface as a write error (503), not kill us.
+  std::signal(SIGXFSZ, SIG_IGN);
+  std::signal(SIGPIPE, SIG_IGN);
   keyledger::api::ServeConfig config;
   config.listen = options.get("listen", config.listen);
   config.store = options.get("store", config.store);
@@ -277,7 +281,8 @@ int rebuild(const Options& options) {
 
 int audit_verify(const Options& options) {
   std::string dir = file_store_directory(options.get("store", "file:./keyledger-data"));
-  auto log = es::FileLog::open({dir, 64ull << 20, nullptr});
+  // Read-only: an audit never repairs (truncates) what it inspects, and needs no lock.
+  auto log = es::FileLog::open({dir, 64ull << 20, nullptr, /*read_only=*/true});
   if (!log) throw std::runtime_error(log.error());
   std::map<std::string, std::string> heads;
   std::map<std::string, std::uint64_t> counts;
@@ -296,6 +301,9 @@ int audit_verify(const Options& options) {
     ++counts[dashboard];
     return true;
   });
+  if (!broken && !(*log)->damage().empty()) {
+    broken = json{{"ok", false}, {"position", (*log)->end()}, {"reason", (*log)->damage()}};
+  }
   if (broken) {
     std::cout << broken->dump() << "\n";
     return 1;
@@ -367,8 +375,9 @@ const std::vector<Command>& commands() {
        "rebuilt state and prints its SHA-256 digest.\n" + std::string(kStoreOptions),
        {"store", "master-key-file"}, rebuild},
       {{"audit", "verify"},
-       "usage: keyledger audit verify [--store file:DIR]\n\nRecomputes every dashboard's hash chain from the log; prints the\n"
-       "first broken position and exits 1 if any event was changed.\n",
+       "usage: keyledger audit verify [--store file:DIR]\n\nRecomputes every dashboard's hash chain from the log, read-only; prints the\n"
+       "first broken position and exits 1 if any event was changed or a batch fails its checksum.\n"
+       "Run it on a stopped store, or expect the batch being written at that instant to look torn.\n",
        {"store"}, audit_verify},
       {{"scan"},
        "usage: keyledger scan PATH...\n\nFinds keyledger keys in files (recursively in directories), checks their checksums\n"

@@ -3,47 +3,91 @@
 #include <nlohmann/json.hpp>
 
 #include "support/server_process.hpp"
+#include "support/temp_dir.hpp"
 
 using keyledger::testing::ServerProcess;
+using keyledger::testing::TempDir;
 
 TEST_CASE("keyledger serve answers GET /healthz over a real socket and logs where it listens") {
-  ServerProcess server;
+  TempDir dir;
+  ServerProcess server(dir.path());
   REQUIRE(server.address().rfind("127.0.0.1:", 0) == 0);
   REQUIRE(server.address() != "127.0.0.1:0");
   auto reply = server.request("GET", "/healthz");
   REQUIRE(reply.status == 200);
   REQUIRE(nlohmann::json::parse(reply.body)["status"] == "ok");
+  REQUIRE(server.request("GET", "/readyz").status == 200);
+  // The first line logged once requests are accepted is the listening line.
+  auto log = server.log();
+  auto listening = log.find("\"msg\":\"listening\"");
+  REQUIRE(listening != std::string::npos);
+  REQUIRE(log.find("\"msg\":\"request\"") > listening);
 }
 
-TEST_CASE("an unknown route is a 404 problem+json") {
-  ServerProcess server;
+TEST_CASE("an unknown route is a 404 problem+json, a known one with the wrong method a 405") {
+  TempDir dir;
+  ServerProcess server(dir.path());
   auto reply = server.request("GET", "/nope");
   REQUIRE(reply.status == 404);
   REQUIRE(reply.headers["content-type"] == "application/problem+json");
   auto body = nlohmann::json::parse(reply.body);
   REQUIRE(body["code"] == "not_found");
   REQUIRE(body["status"] == 404);
+  for (auto field : {"type", "title", "detail"}) REQUIRE(body.contains(field));
+  auto wrong_method = server.request("PUT", "/healthz");
+  REQUIRE(wrong_method.status == 405);
+  REQUIRE(wrong_method.headers["allow"] == "GET");
 }
 
 TEST_CASE("a body over 64 KiB is refused with 413") {
-  ServerProcess server;
-  auto reply = server.request("POST", "/healthz", std::string(64 * 1024 + 1, 'x'));
+  TempDir dir;
+  ServerProcess server(dir.path());
+  auto reply = server.request("POST", "/v1/verify", std::string(64 * 1024 + 1, 'x'));
   REQUIRE(reply.status == 413);
+  REQUIRE(nlohmann::json::parse(reply.body)["code"] == "payload_too_large");
 }
 
-TEST_CASE("a client that never finishes its request is cut off, and others are still served") {
-  ServerProcess server({}, {{"KEYLEDGER_READ_TIMEOUT", "1"}});
-  // Half a request line, then silence: the server must close the connection on its own.
-  auto started = std::chrono::steady_clock::now();
-  std::string answer = keyledger::testing::raw_exchange(server.address(), "GET /heal", 5000);
-  auto waited = std::chrono::steady_clock::now() - started;
-  REQUIRE(answer.empty());
-  REQUIRE(waited < std::chrono::seconds(4));
+TEST_CASE("oversized headers are refused and do not stop other clients") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  auto reply = server.request("GET", "/healthz", "", {{"X-Padding", std::string(20000, 'p')}});
+  REQUIRE(reply.status == 431);
   REQUIRE(server.request("GET", "/healthz").status == 200);
+}
+
+TEST_CASE("a client that never finishes its request is cut off, and others are still served meanwhile") {
+  TempDir dir;
+  ServerProcess server(dir.path(), {{"KEYLEDGER_READ_TIMEOUT", "1"}});
+  std::thread slowloris([&] {
+    // Half a request line, then silence: the server must close the connection on its own.
+    auto started = std::chrono::steady_clock::now();
+    std::string answer = keyledger::testing::raw_exchange(server.address(), "GET /heal", 5000);
+    auto waited = std::chrono::steady_clock::now() - started;
+    CHECK(answer.empty());
+    CHECK(waited < std::chrono::seconds(4));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(server.request("GET", "/healthz").status == 200);
+  slowloris.join();
+}
+
+TEST_CASE("serve refuses to start without a master key, saying how to make one") {
+  TempDir dir;
+  REQUIRE_THROWS_WITH(ServerProcess(dir.path(), {{"KEYLEDGER_MASTER_KEY_FILE", ""}}),
+                      Catch::Contains("keyledger keygen"));
+}
+
+TEST_CASE("a second serve on the same data directory fails at once with a clear message") {
+  TempDir dir;
+  ServerProcess first(dir.path());
+  REQUIRE_THROWS_WITH(ServerProcess(dir.path()), Catch::Contains("in use by another keyledger process"));
+  REQUIRE(first.request("GET", "/healthz").status == 200);
 }
 
 TEST_CASE("SIGTERM stops the server with exit status 0") {
-  ServerProcess server;
+  TempDir dir;
+  ServerProcess server(dir.path());
   REQUIRE(server.request("GET", "/healthz").status == 200);
   REQUIRE(server.terminate() == 0);
+  REQUIRE(server.log().find("\"msg\":\"stopped\"") != std::string::npos);
 }

@@ -54,16 +54,57 @@ std::string read_until_closed(int fd, int timeout_ms) {
 
 }  // namespace
 
-ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string, std::string> env) {
+int run_keyledger(const std::vector<std::string>& args, std::string* output,
+                  const std::map<std::string, std::string>& env) {
   int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
     dup2(pipe_fds[1], STDERR_FILENO);
     close(pipe_fds[0]);
     close(pipe_fds[1]);
-    setenv("KEYLEDGER_LISTEN", "127.0.0.1:0", 1);
+    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<std::string> argv_strings{KEYLEDGER_BINARY};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : argv_strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    execv(KEYLEDGER_BINARY, argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (output) *output = out;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+ServerProcess::ServerProcess(const std::string& data_dir, std::map<std::string, std::string> env,
+                             std::vector<std::string> args) {
+  std::string key_file = data_dir + "/master.key";
+  if (access(key_file.c_str(), F_OK) != 0 && run_keyledger({"keygen", key_file}) != 0) {
+    throw std::runtime_error("keyledger keygen failed");
+  }
+  env.try_emplace("KEYLEDGER_MASTER_KEY_FILE", key_file);
+  env.try_emplace("KEYLEDGER_STORE", "file:" + data_dir + "/data");
+  env.try_emplace("KEYLEDGER_OPERATOR_TOKEN", kOperatorToken);
+  env.try_emplace("KEYLEDGER_SERVICE_TOKEN", kServiceToken);
+  env.try_emplace("KEYLEDGER_LISTEN", "127.0.0.1:0");
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    dup2(pipe_fds[1], STDERR_FILENO);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
     for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<std::string> argv_strings{KEYLEDGER_BINARY, "serve"};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
@@ -75,25 +116,42 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string
   }
   close(pipe_fds[1]);
   stderr_fd_ = pipe_fds[0];
+  log_reader_ = std::thread([this] {
+    char buf[8192];
+    ssize_t n;
+    while ((n = read(stderr_fd_, buf, sizeof buf)) > 0) {
+      std::lock_guard lock(log_mutex_);
+      log_.append(buf, static_cast<std::size_t>(n));
+    }
+  });
   // Wait for {"msg":"listening","address":"..."}.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
-    log_ += read_until_closed(stderr_fd_, 50);
-    auto at = log_.find("\"msg\":\"listening\"");
+    std::string seen = log();
+    auto at = seen.find("\"msg\":\"listening\"");
     if (at != std::string::npos) {
-      auto key = log_.find("\"address\":\"", at);
-      auto end = log_.find('"', key + 11);
-      address_ = log_.substr(key + 11, end - key - 11);
-      fcntl(stderr_fd_, F_SETFL, O_NONBLOCK);
+      auto line_start = seen.rfind('\n', at);
+      line_start = line_start == std::string::npos ? 0 : line_start + 1;
+      auto line = seen.substr(line_start, seen.find('\n', at) - line_start);
+      auto key = line.find("\"address\":\"");
+      auto end = line.find('"', key + 11);
+      address_ = line.substr(key + 11, end - key - 11);
       return;
     }
     int status;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      throw std::runtime_error("keyledger serve exited before listening: " + log_);
+      log_reader_.join();
+      close(stderr_fd_);
+      throw std::runtime_error("keyledger serve exited before listening: " + log());
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  throw std::runtime_error("keyledger serve did not start listening: " + log_);
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  log_reader_.join();
+  close(stderr_fd_);
+  throw std::runtime_error("keyledger serve did not start listening: " + log());
 }
 
 ServerProcess::~ServerProcess() {
@@ -101,6 +159,7 @@ ServerProcess::~ServerProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  if (log_reader_.joinable()) log_reader_.join();
   if (stderr_fd_ >= 0) close(stderr_fd_);
 }
 
@@ -110,11 +169,12 @@ int ServerProcess::terminate() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+  if (log_reader_.joinable()) log_reader_.join();
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::string ServerProcess::log() const {
-  log_ += read_until_closed(stderr_fd_, 10);
+  std::lock_guard lock(log_mutex_);
   return log_;
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <map>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -15,11 +17,16 @@ struct HttpReply {
   std::string body;
 };
 
+inline const std::string kOperatorToken = "operator-token-for-tests-0001";
+inline const std::string kServiceToken = "service-token-for-tests-0001";
+
 class ServerProcess {
  public:
-  // Starts the binary with `args` after "serve" and waits for its "listening" line.
-  explicit ServerProcess(std::vector<std::string> args = {},
-                         std::map<std::string, std::string> env = {});
+  // Starts `keyledger serve` on a free loopback port with its store in `data_dir` (a master
+  // key is created there on first use), the test operator and service tokens, `env` on top,
+  // and `args` after "serve"; waits for its "listening" line.
+  explicit ServerProcess(const std::string& data_dir, std::map<std::string, std::string> env = {},
+                         std::vector<std::string> args = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -31,13 +38,20 @@ class ServerProcess {
   int terminate();
   // Everything the server wrote to stderr so far.
   std::string log() const;
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
   int stderr_fd_ = -1;
   std::string address_;
-  mutable std::string log_;
+  mutable std::mutex log_mutex_;
+  std::string log_;
+  std::thread log_reader_;  // drains the server's stderr so it never blocks on a full pipe
 };
+
+// Runs the keyledger binary with `args` and returns its exit status; output goes to `output`.
+int run_keyledger(const std::vector<std::string>& args, std::string* output = nullptr,
+                  const std::map<std::string, std::string>& env = {});
 
 // Sends raw bytes to `address` and returns whatever comes back before the peer closes or
 // `timeout_ms` passes.

@@ -1,0 +1,137 @@
+// Every error code of SPEC §7 over HTTP: the status, the problem+json body, and that a
+// refused request changed nothing.
+#include <catch2/catch.hpp>
+
+#include <sys/resource.h>
+
+#include <filesystem>
+
+#include "support/api_client.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace keyledger::testing;
+using nlohmann::json;
+
+namespace {
+void require_problem(const ApiReply& reply, int status, const std::string& code) {
+  INFO(reply.body);
+  REQUIRE(reply.status == status);
+  REQUIRE(reply.headers.at("content-type") == "application/problem+json");
+  REQUIRE(reply.json["code"] == code);
+  REQUIRE(reply.json["status"] == status);
+  for (auto field : {"type", "title", "detail"}) REQUIRE(reply.json.contains(field));
+}
+}  // namespace
+
+TEST_CASE("e2e: bad input is a 400 naming the field, and changes nothing") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  auto bad_permission = api.post(d.path + "/email/keys", {{"name", "k"}, {"permissions", {"mail.send", "mail.fly"}}}, d.admin);
+  require_problem(bad_permission, 400, "invalid_request");
+  REQUIRE(bad_permission.json["field"] == "permissions[1]");
+  auto bad_cidr = api.post(d.path + "/email/keys", {{"name", "k"}, {"ip_allowlist", {"10.0.0.1/24"}}}, d.admin);
+  REQUIRE(bad_cidr.json["field"] == "ip_allowlist[0]");
+  REQUIRE(bad_cidr.json["detail"].get<std::string>().find("10.0.0.0/24") != std::string::npos);
+  REQUIRE(api.post(d.path + "/email/keys", {{"permissions", {"all"}}}, d.admin).json["field"] == "name");
+  REQUIRE(api.post(d.path + "/email/keys", {{"name", 7}}, d.admin).json["field"] == "name");
+  auto not_json = api.call("POST", d.path + "/email/keys", std::nullopt, d.admin);
+  require_problem(not_json, 400, "invalid_request");
+  REQUIRE(api.post(d.path + "/sms/numbers", {{"number", "0800 123"}}, d.admin).json["field"] == "number");
+  REQUIRE(api.post(d.path + "/email/keys/x/rotate", {{"grace_seconds", 604801}}, d.admin).json["field"] == "grace_seconds");
+  REQUIRE(api.post(d.path + "/users", {{"email", "x@example.com"}, {"role", "root"}, {"password", "long enough"}}, d.admin)
+              .json["field"] == "role");
+  auto short_password = api.post(d.path + "/users", {{"email", "x@example.com"}, {"role", "viewer"}, {"password", "short"}}, d.admin);
+  REQUIRE(short_password.json["field"] == "password");
+  REQUIRE(short_password.body.find("short\"") == std::string::npos);
+  REQUIRE(api.get(d.path + "/email/keys", d.admin).json["keys"].empty());
+  REQUIRE(api.get(d.path + "/audit?type=EmailKeyGenerationDenied", d.admin).json["events"].empty());
+  require_problem(api.get(d.path + "/audit?limit=0", d.admin), 400, "invalid_request");
+}
+
+TEST_CASE("e2e: 401, 403, 404, 405 and the 409 invariant codes") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  require_problem(api.get(d.path), 401, "unauthenticated");
+  require_problem(api.get(d.path, "klsess_garbage"), 401, "unauthenticated");
+  require_problem(api.post(d.path + "/whatsapp/keys", {{"name", "w"}}, d.developer), 403, "forbidden");
+  require_problem(api.get(d.path + "/email/keys/key_missing", d.admin), 404, "not_found");
+  require_problem(api.del(d.path + "/email/keys/key_missing", d.admin), 404, "not_found");
+  require_problem(api.call("PUT", d.path + "/email/keys", json::object(), d.admin), 405, "method_not_allowed");
+  require_problem(api.post(d.path + "/users", {{"email", d.viewer_email}, {"role", "viewer"}, {"password", "long enough"}}, d.admin),
+                  409, "user_exists");
+  require_problem(api.post(d.path + "/sms/keys", json::object(), d.admin), 409, "sms_key_auto_assigned");
+  require_problem(api.post(d.path + "/rcs/keys", json::object(), d.admin), 409, "rcs_key_fixed");
+  for (int i = 0; i < 3; ++i) api.post(d.path + "/whatsapp/keys", {{"name", "w"}}, d.admin);
+  require_problem(api.post(d.path + "/whatsapp/keys", {{"name", "w"}}, d.admin), 409, "whatsapp_key_limit_reached");
+  api.post(d.path + "/sms/numbers", {{"number", "+14155550100"}}, d.admin);
+  require_problem(api.post(d.path + "/sms/numbers", {{"number", "+14155550100"}}, d.admin), 409, "number_already_registered");
+  std::string key_id = api.post(d.path + "/email/keys", {{"name", "k"}}, d.admin).json["id"];
+  REQUIRE(api.del(d.path + "/email/keys/" + key_id, d.admin).status == 200);
+  require_problem(api.del(d.path + "/email/keys/" + key_id, d.admin), 409, "key_revoked");
+  require_problem(api.post(d.path + "/email/keys/" + key_id + "/reveal", {{"password", "wrong password"}}, d.admin), 403,
+                  "password_incorrect");
+}
+
+TEST_CASE("e2e: an Idempotency-Key returns the first result, and 422 for another body") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  std::map<std::string, std::string> idem{{"Idempotency-Key", "create-billing-key"}};
+  auto first = api.call("POST", d.path + "/email/keys", json{{"name", "billing"}}, d.admin, idem);
+  REQUIRE(first.status == 201);
+  auto retry = api.call("POST", d.path + "/email/keys", json{{"name", "billing"}}, d.admin, idem);
+  REQUIRE(retry.status == 200);
+  REQUIRE(retry.json["id"] == first.json["id"]);
+  REQUIRE(retry.json["key"] == first.json["key"]);
+  REQUIRE(api.get(d.path + "/email/keys", d.admin).json["keys"].size() == 1);
+  require_problem(api.call("POST", d.path + "/email/keys", json{{"name", "other"}}, d.admin, idem), 422,
+                  "idempotency_key_reused");
+}
+
+TEST_CASE("e2e: five wrong passwords lock step-up and login with 429 and Retry-After") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  for (int i = 0; i < 5; ++i) {
+    require_problem(api.post(d.path + "/rcs/key/reveal", {{"password", "guess " + std::to_string(i)}}, d.developer), 403,
+                    "password_incorrect");
+  }
+  auto locked = api.post(d.path + "/rcs/key/reveal", {{"password", kDeveloperPassword}}, d.developer);
+  require_problem(locked, 429, "too_many_attempts");
+  int retry_after = std::stoi(locked.headers.at("retry-after"));
+  REQUIRE(retry_after > 800);
+  REQUIRE(retry_after <= 900);
+  REQUIRE_FALSE(locked.json.contains("key"));
+  auto login = api.post("/v1/sessions", {{"dashboard_id", d.id}, {"email", d.developer_email}, {"password", kDeveloperPassword}});
+  require_problem(login, 429, "too_many_attempts");
+  REQUIRE(api.post(d.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, d.admin).status == 200);
+  auto trail = api.get(d.path + "/audit?type=UserLockedOut", d.admin);
+  REQUIRE(trail.json["events"].size() == 1);
+}
+
+TEST_CASE("e2e: when the log cannot take writes, commands get 503 and no secret leaves; service resumes") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  std::string key_id = api.post(d.path + "/email/keys", {{"name", "k"}}, d.admin).json["id"];
+  // A file size limit at the segment's current size makes every further append fail for real.
+  std::uintmax_t size = std::filesystem::file_size(dir.path() + "/data/log/00000000000000000000.seg");
+  rlimit tight{size, RLIM_INFINITY}, previous{};
+  REQUIRE(prlimit(server.pid(), RLIMIT_FSIZE, &tight, &previous) == 0);
+  auto reveal = api.post(d.path + "/email/keys/" + key_id + "/reveal", {{"password", kAdminPassword}}, d.admin);
+  require_problem(reveal, 503, "log_unavailable");
+  REQUIRE_FALSE(reveal.json.contains("key"));
+  require_problem(api.post(d.path + "/email/keys", {{"name", "k2"}}, d.admin), 503, "log_unavailable");
+  REQUIRE(api.get(d.path + "/email/keys", d.admin).json["keys"].size() == 1);
+  rlimit open{RLIM_INFINITY, RLIM_INFINITY};
+  REQUIRE(prlimit(server.pid(), RLIMIT_FSIZE, &open, nullptr) == 0);
+  REQUIRE(api.post(d.path + "/email/keys/" + key_id + "/reveal", {{"password", kAdminPassword}}, d.admin).status == 200);
+  REQUIRE(api.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
+}
