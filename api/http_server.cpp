@@ -252,18 +252,21 @@ void HttpServer::Impl::do_accept() {
       if (ec != net::error::operation_aborted) fail(ec, "accept");
       if (!acceptor.is_open()) return;
     } else {
-      std::shared_ptr<SessionBase> session;
+      // Registered before it starts: a session may finish (and forget itself) on another
+      // thread before this handler would otherwise get to it.
+      auto track = [this](const std::shared_ptr<SessionBase>& s) {
+        std::lock_guard lock(sessions_mutex);
+        sessions.insert(s);
+      };
       if (tls) {
         auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket), *tls);
-        session = s;
+        track(s);
         s->start();
       } else {
         auto s = std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket));
-        session = s;
+        track(s);
         s->start();
       }
-      std::lock_guard lock(sessions_mutex);
-      sessions.insert(session);
     }
     if (acceptor.is_open()) do_accept();
   });

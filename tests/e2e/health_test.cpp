@@ -84,10 +84,16 @@ TEST_CASE("a second serve on the same data directory fails at once with a clear 
   REQUIRE(first.request("GET", "/healthz").status == 200);
 }
 
-TEST_CASE("SIGTERM stops the server with exit status 0") {
+TEST_CASE("SIGTERM stops the server with exit status 0, without waiting on closed connections") {
   TempDir dir;
   ServerProcess server(dir.path());
-  REQUIRE(server.request("GET", "/healthz").status == 200);
+  // Short connections answered at once used to be able to outlive their own bookkeeping
+  // and hold the drain for its full timeout.
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(server.request(i % 2 ? "POST" : "GET", "/healthz").status == (i % 2 ? 405 : 200));
+  }
+  auto started = std::chrono::steady_clock::now();
   REQUIRE(server.terminate() == 0);
+  REQUIRE(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
   REQUIRE(server.log().find("\"msg\":\"stopped\"") != std::string::npos);
 }
