@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
+#include <unistd.h>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -24,7 +26,8 @@
 #include "domain/validation.hpp"
 #include "eventstore/crypto.hpp"
 #include "eventstore/envelope.hpp"
-#include "eventstore/file_store.hpp"
+#include "eventstore/file_log.hpp"
+#include "eventstore/store.hpp"
 #include "eventstore/password_hash.hpp"
 #include "eventstore/snapshot_store.hpp"
 
@@ -68,7 +71,15 @@ Every option is also an environment variable; a flag wins over the variable.
   --workers N               KEYLEDGER_WORKERS, threads for requests that write, default 64
   --read-timeout SECONDS    KEYLEDGER_READ_TIMEOUT, default 10: time for a whole request
   --idle-timeout SECONDS    KEYLEDGER_IDLE_TIMEOUT, default 60: keep-alive wait
-  --snapshot-every N        KEYLEDGER_SNAPSHOT_EVERY, default 100000 events
+  --snapshot-every N        KEYLEDGER_SNAPSHOT_EVERY, default 100000 events (file stores)
+
+With --store kafka://HOST:PORT[,HOST:PORT]/TOPIC:
+  --kafka-transactional-id ID  KEYLEDGER_KAFKA_TRANSACTIONAL_ID, default keyledger-TOPIC; a second
+                            instance with the same id fences the first
+  --kafka-partitions N      KEYLEDGER_KAFKA_PARTITIONS, default 3 (when the topic is created)
+  --kafka-replication N     KEYLEDGER_KAFKA_REPLICATION, default 1 (when the topic is created)
+  KEYLEDGER_KAFKA_<SETTING> any librdkafka setting, e.g. KEYLEDGER_KAFKA_SECURITY_PROTOCOL=SASL_SSL
+                            for security.protocol (dots written as underscores)
 
 Logs are one JSON object per line on stderr. The first line once requests are accepted is
 {"msg":"listening","address":...}. SIGTERM drains in-flight requests and exits 0.
@@ -136,18 +147,36 @@ class Options {
 
 std::string file_store_directory(const std::string& store) {
   if (store.rfind("file:", 0) == 0 && store.size() > 5) return store.substr(5);
-  if (store.rfind("kafka://", 0) == 0) {
-    throw std::runtime_error("the Kafka store is not available in this build yet; use file:DIR");
-  }
-  throw std::runtime_error("KEYLEDGER_STORE must be file:DIR or kafka://HOST:PORT/TOPIC, got '" + store + "'");
+  throw std::runtime_error("this command works on a file store (file:DIR), got '" + store + "'");
 }
 
-std::unique_ptr<es::FileStore> open_store(const Options& options, bool use_snapshots = true) {
-  std::string dir = file_store_directory(options.get("store", "file:./keyledger-data"));
-  auto store = es::FileStore::open(dir, options.get("master-key-file"),
-                                   {use_snapshots, [](const std::string& note) {
-                                      log_line({{"level", "warn"}, {"msg", "recovery"}, {"detail", note}});
-                                    }});
+// KEYLEDGER_KAFKA_<SETTING> variables pass librdkafka settings through, e.g.
+// KEYLEDGER_KAFKA_SECURITY_PROTOCOL=SASL_SSL becomes security.protocol=SASL_SSL.
+std::map<std::string, std::string> kafka_settings_from_environment() {
+  std::map<std::string, std::string> settings;
+  const std::set<std::string> ours{"KEYLEDGER_KAFKA_TRANSACTIONAL_ID", "KEYLEDGER_KAFKA_PARTITIONS",
+                                   "KEYLEDGER_KAFKA_REPLICATION"};
+  for (char** env = environ; *env; ++env) {
+    std::string entry(*env);
+    auto eq = entry.find('=');
+    std::string name = entry.substr(0, eq);
+    if (name.rfind("KEYLEDGER_KAFKA_", 0) != 0 || ours.contains(name)) continue;
+    std::string key = name.substr(16);
+    for (auto& c : key) c = c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    settings[key] = entry.substr(eq + 1);
+  }
+  return settings;
+}
+
+std::unique_ptr<es::Store> open_store(const Options& options, bool use_snapshots = true) {
+  es::StoreOptions store_options;
+  store_options.use_snapshots = use_snapshots;
+  store_options.kafka_settings = kafka_settings_from_environment();
+  store_options.kafka_transactional_id = options.get("kafka-transactional-id");
+  store_options.kafka_partitions = static_cast<int>(options.number("kafka-partitions", 3));
+  store_options.kafka_replication = static_cast<int>(options.number("kafka-replication", 1));
+  store_options.report = [](const std::string& note) { log_line({{"level", "warn"}, {"msg", "store"}, {"detail", note}}); };
+  auto store = es::Store::open(options.get("store", "file:./keyledger-data"), options.get("master-key-file"), store_options);
   if (!store) throw std::runtime_error(store.error());
   return std::move(*store);
 }
@@ -206,7 +235,7 @@ int serve(const Options& options) {
   bool stopping = false;
   std::uint64_t snapshot_at = store->snapshot_position;
   auto take_snapshot = [&] {
-    if (store->pipeline->position() == snapshot_at) return;
+    if (!store->snapshots_supported() || store->pipeline->position() == snapshot_at) return;
     if (auto written = es::write_snapshot(store->directory, *store->pipeline)) {
       snapshot_at = written->position;
       log_line({{"level", "info"}, {"msg", "snapshot written"}, {"position", written->position}});
@@ -270,8 +299,10 @@ int create_dashboard(const Options& options) {
 
 int rebuild(const Options& options) {
   auto store = open_store(options, /*use_snapshots=*/false);
-  auto written = es::write_snapshot(store->directory, *store->pipeline, 1);
-  if (!written) throw std::runtime_error("cannot write the rebuilt snapshot");
+  if (store->snapshots_supported()) {
+    auto written = es::write_snapshot(store->directory, *store->pipeline, 1);
+    if (!written) throw std::runtime_error("cannot write the rebuilt snapshot");
+  }
   std::string digest = es::crypto::to_hex(es::crypto::sha256(store->pipeline->snapshot()));
   std::cout << json{{"events", store->log->end()}, {"dashboards", store->pipeline->dashboard_ids().size()},
                     {"state_sha256", digest}}.dump()
@@ -360,7 +391,8 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table{
       {{"serve"}, std::string(kServeUsage),
        {"listen", "store", "master-key-file", "operator-token", "service-token", "tls-cert", "tls-key", "session-ttl",
-        "threads", "workers", "read-timeout", "idle-timeout", "snapshot-every"},
+        "threads", "workers", "read-timeout", "idle-timeout", "snapshot-every", "kafka-transactional-id",
+        "kafka-partitions", "kafka-replication"},
        serve},
       {{"keygen"}, "usage: keyledger keygen FILE\n\nWrites 32 random bytes to FILE with mode 0600; never overwrites.\n", {},
        keygen},

@@ -1,0 +1,87 @@
+#include "store.hpp"
+
+#include <chrono>
+
+#include "file_keyring.hpp"
+#include "file_log.hpp"
+#include "kafka_keyring.hpp"
+#include "kafka_log.hpp"
+#include "snapshot_store.hpp"
+
+namespace keyledger::eventstore {
+
+domain::Timestamp system_now() {
+  return domain::Timestamp{
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())};
+}
+
+namespace {
+
+std::expected<void, std::string> open_file_parts(Store& store, const std::string& directory, const StoreOptions& options) {
+  store.directory = directory;
+  auto log = FileLog::open({directory, 64ull << 20, options.report});
+  if (!log) return std::unexpected(log.error());
+  store.log = std::move(*log);
+  try {
+    store.keyring = std::make_unique<FileKeyring>(directory + "/keyring.json", store.master_key);
+  } catch (const std::exception& e) {
+    return std::unexpected(e.what());
+  }
+  return {};
+}
+
+std::expected<void, std::string> open_kafka_parts(Store& store, const std::string& url, const StoreOptions& options) {
+  auto kafka = parse_kafka_url(url);
+  if (!kafka) return std::unexpected(kafka.error());
+  kafka->client_config = options.kafka_settings;
+  kafka->transactional_id = options.kafka_transactional_id;
+  kafka->partitions = options.kafka_partitions;
+  kafka->replication = options.kafka_replication;
+  kafka->report = options.report;
+  // The keyring first: its topic is small, and a wrong master key should stop us early.
+  auto keyring = KafkaKeyring::open(*kafka, store.master_key);
+  if (!keyring) return std::unexpected(keyring.error());
+  store.keyring = std::move(*keyring);
+  auto log = KafkaLog::open(*kafka);
+  if (!log) return std::unexpected(log.error());
+  store.log = std::move(*log);
+  return {};
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string& url, const std::string& master_key_file,
+                                                               StoreOptions options) {
+  auto store = std::make_unique<Store>();
+  store->url = url;
+  auto master = load_master_key(master_key_file);
+  if (!master) return std::unexpected(master.error());
+  store->master_key = std::move(*master);
+  std::expected<void, std::string> opened;
+  if (url.rfind("file:", 0) == 0 && url.size() > 5) {
+    opened = open_file_parts(*store, url.substr(5), options);
+  } else if (url.rfind("kafka://", 0) == 0) {
+    opened = open_kafka_parts(*store, url, options);
+  } else {
+    return std::unexpected("KEYLEDGER_STORE must be file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC, got '" + url + "'");
+  }
+  if (!opened) return std::unexpected(opened.error());
+  store->vault = std::make_unique<SecretVault>(*store->keyring, store->master_key.fingerprint_pepper());
+  store->pipeline = std::make_unique<CommandPipeline>(*store->log, system_now);
+  if (options.use_snapshots && store->snapshots_supported()) {
+    std::string problem;
+    if (auto restored = restore_latest_snapshot(store->directory, *store->pipeline, store->log->end(), &problem)) {
+      store->snapshot_position = restored->position;
+    } else if (!problem.empty()) {
+      if (options.report) options.report("ignored an unreadable snapshot, replaying the whole log: " + problem);
+      store->pipeline = std::make_unique<CommandPipeline>(*store->log, system_now);
+    }
+  }
+  std::string problem;
+  if (auto ec = store->pipeline->catch_up(&problem)) {
+    return std::unexpected("cannot replay the log: " + (problem.empty() ? ec.message() : problem));
+  }
+  return store;
+}
+
+}  // namespace keyledger::eventstore

@@ -1,0 +1,52 @@
+// A store assembled from configuration (SPEC §8's KEYLEDGER_STORE): the event log, the
+// keyring beside it, the secret vault and the command pipeline, caught up with the log.
+//   file:DIR                      DIR/LOCK, DIR/log/*.seg, DIR/snapshots/*.json, DIR/keyring.json
+//   kafka://HOST:PORT[,...]/TOPIC the TOPIC of events and the compacted TOPIC-keyring
+#pragma once
+
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "command_pipeline.hpp"
+#include "event_log.hpp"
+#include "keyring.hpp"
+#include "master_key.hpp"
+#include "secret_vault.hpp"
+
+namespace keyledger::eventstore {
+
+struct StoreOptions {
+  bool use_snapshots = true;                           // file stores only
+  std::map<std::string, std::string> kafka_settings;   // KEYLEDGER_KAFKA_* pass-through
+  std::string kafka_transactional_id;                  // default "keyledger-" + topic
+  int kafka_partitions = 3;
+  int kafka_replication = 1;
+  std::function<void(const std::string&)> report;      // one sentence per note
+};
+
+struct Store {
+  std::string url;
+  std::string directory;  // file stores only; empty for Kafka
+  MasterKey master_key;
+  std::unique_ptr<EventLog> log;
+  std::unique_ptr<Keyring> keyring;
+  std::unique_ptr<SecretVault> vault;
+  std::unique_ptr<CommandPipeline> pipeline;
+  std::uint64_t snapshot_position = 0;  // where the state was restored from (0: none)
+
+  bool snapshots_supported() const { return !directory.empty(); }
+
+  // Every failure is a sentence for the operator (locked directory, wrong master key,
+  // unreachable brokers, ...).
+  static std::expected<std::unique_ptr<Store>, std::string> open(const std::string& url,
+                                                                 const std::string& master_key_file,
+                                                                 StoreOptions options);
+};
+
+// The system clock in the domain's resolution; the only clock the product reads.
+domain::Timestamp system_now();
+
+}  // namespace keyledger::eventstore
