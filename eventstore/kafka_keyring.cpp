@@ -47,10 +47,8 @@ std::expected<std::unique_ptr<KafkaKeyring>, std::string> KafkaKeyring::open(con
   settings["enable.idempotence"] = "true";
   settings["acks"] = "all";
   settings["message.timeout.ms"] = std::to_string(options.command_timeout.count());
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  for (auto& [k, v] : settings) {
-    if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) return std::unexpected("Kafka setting " + k + ": " + error);
-  }
+  auto conf = make_kafka_conf(settings, error);
+  if (!conf) return std::unexpected(error);
   keyring->delivery_ = std::make_unique<Delivery>();
   conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(keyring->delivery_.get()), error);
   keyring->producer_.reset(RdKafka::Producer::create(conf.get(), error));
@@ -60,8 +58,8 @@ std::expected<std::unique_ptr<KafkaKeyring>, std::string> KafkaKeyring::open(con
   consumer_settings["group.id"] = "keyledger-keyring-" + crypto::to_hex(crypto::random_bytes(6));
   consumer_settings["enable.auto.commit"] = "false";
   consumer_settings["enable.partition.eof"] = "true";
-  std::unique_ptr<RdKafka::Conf> consumer_conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  for (auto& [k, v] : consumer_settings) consumer_conf->set(k, v, error);
+  auto consumer_conf = make_kafka_conf(consumer_settings, error);
+  if (!consumer_conf) return std::unexpected(error);
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(consumer_conf.get(), error));
   if (!consumer) return std::unexpected("cannot create the keyring consumer: " + error);
   std::vector<RdKafka::TopicPartition*> partitions{

@@ -3,6 +3,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <iostream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "crypto.hpp"
@@ -12,7 +14,27 @@ namespace keyledger::eventstore {
 
 namespace {
 
+// librdkafka's own log lines and errors, as the one-JSON-object-per-line logs of keyledger.
+class JsonLogEvents : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override {
+    const char* level = nullptr;
+    if (event.type() == RdKafka::Event::EVENT_ERROR) {
+      level = event.fatal() ? "error" : "warn";
+    } else if (event.type() == RdKafka::Event::EVENT_LOG) {
+      level = event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR     ? "error"
+              : event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING ? "warn"
+                                                                            : "info";
+    }
+    if (!level) return;
+    nlohmann::json line{{"level", level}, {"msg", "kafka client"}, {"detail", event.str()}};
+    if (event.type() == RdKafka::Event::EVENT_LOG) line["facility"] = event.fac();
+    std::cerr << line.dump() + "\n" << std::flush;
+  }
+};
+
 std::unique_ptr<RdKafka::Conf> make_conf(const std::map<std::string, std::string>& settings, std::string& error) {
+  static JsonLogEvents json_log_events;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   for (auto& [k, v] : settings) {
     if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) {
@@ -20,8 +42,17 @@ std::unique_ptr<RdKafka::Conf> make_conf(const std::map<std::string, std::string
       return nullptr;
     }
   }
+  conf->set("event_cb", static_cast<RdKafka::EventCb*>(&json_log_events), error);
   return conf;
 }
+
+}  // namespace
+
+std::unique_ptr<RdKafka::Conf> make_kafka_conf(const std::map<std::string, std::string>& settings, std::string& error) {
+  return make_conf(settings, error);
+}
+
+namespace {
 
 // Owns an RdKafka::Error* and says whether it is one.
 struct ErrorHolder {

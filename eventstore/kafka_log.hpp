@@ -29,6 +29,7 @@
 #include "event_log.hpp"
 
 namespace RdKafka {
+class Conf;
 class Producer;
 }
 
@@ -50,6 +51,10 @@ std::expected<KafkaOptions, std::string> parse_kafka_url(const std::string& url)
 
 // librdkafka settings shared by the log and the keyring: brokers plus pass-through config.
 std::map<std::string, std::string> kafka_base_config(const KafkaOptions& options);
+
+// A librdkafka configuration of `settings` whose client logs as JSON lines on stderr;
+// nullptr (and `error`) when a setting is refused.
+std::unique_ptr<RdKafka::Conf> make_kafka_conf(const std::map<std::string, std::string>& settings, std::string& error);
 
 // Creates `topic` when missing (partitions, replication, `configs`); an error sentence otherwise.
 std::expected<void, std::string> ensure_kafka_topic(const KafkaOptions& options, const std::string& topic,

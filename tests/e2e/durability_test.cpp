@@ -79,7 +79,7 @@ TEST_CASE("e2e: a server killed with SIGKILL recovers every acknowledged command
   REQUIRE(api.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
 }
 
-TEST_CASE("e2e: no secret or password reaches the data directory or the server log") {
+TEST_CASE("e2e: no secret or password reaches the data directory or the server log", "[file]") {
   TempDir dir;
   std::vector<std::string> secrets{kAdminPassword, kDeveloperPassword, kViewerPassword, kOperatorToken, kServiceToken};
   std::string log;
@@ -123,7 +123,7 @@ TEST_CASE("e2e: no secret or password reaches the data directory or the server l
   REQUIRE(files >= 3);
 }
 
-TEST_CASE("e2e: closing a dashboard shreds its secrets while its history stays verifiable") {
+TEST_CASE("e2e: closing a dashboard shreds its secrets while its history stays verifiable", "[file]") {
   TempDir dir;
   ServerProcess server(dir.path());
   ApiClient api(server);
@@ -141,7 +141,7 @@ TEST_CASE("e2e: closing a dashboard shreds its secrets while its history stays v
   (void)id;
 }
 
-TEST_CASE("e2e: keyledger audit verify finds the first changed byte of a stored event") {
+TEST_CASE("e2e: keyledger audit verify finds the first changed byte of a stored event", "[file]") {
   TempDir dir;
   {
     ServerProcess server(dir.path());
@@ -200,7 +200,7 @@ TEST_CASE("e2e: SIGTERM lets an in-flight request finish, then exits 0") {
   REQUIRE(reply.status == 201);
 }
 
-TEST_CASE("e2e: dashboard create, rebuild and scan work from the shell") {
+TEST_CASE("e2e: dashboard create, rebuild and scan work from the shell", "[file]") {
   TempDir dir;
   auto env = store_env(dir);
   REQUIRE(run_keyledger({"keygen", dir.path() + "/master.key"}) == 0);

@@ -77,7 +77,7 @@ TEST_CASE("serve refuses to start without a master key, saying how to make one")
                       Catch::Contains("keyledger keygen"));
 }
 
-TEST_CASE("a second serve on the same data directory fails at once with a clear message") {
+TEST_CASE("a second serve on the same data directory fails at once with a clear message", "[file]") {
   TempDir dir;
   ServerProcess first(dir.path());
   REQUIRE_THROWS_WITH(ServerProcess(dir.path()), Catch::Contains("in use by another keyledger process"));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -54,6 +55,19 @@ std::string read_until_closed(int fd, int timeout_ms) {
 
 }  // namespace
 
+std::string test_store_url(const std::string& data_dir) {
+  const char* backend = std::getenv("KEYLEDGER_TEST_BACKEND");
+  if (!backend || std::string(backend) != "kafka") return "file:" + data_dir + "/data";
+  const char* bootstrap = std::getenv("KEYLEDGER_TEST_KAFKA_BOOTSTRAP");
+  if (!bootstrap || !*bootstrap) {
+    throw std::runtime_error("KEYLEDGER_TEST_KAFKA_BOOTSTRAP is not set: run tools/test, or start a broker with "
+                             "tools/kafka start DIR and export its address");
+  }
+  // One topic per test directory: a restarted server finds its own events again.
+  std::string name = data_dir.substr(data_dir.find_last_of('/') + 1);
+  return "kafka://" + std::string(bootstrap) + "/" + name;
+}
+
 int run_keyledger(const std::vector<std::string>& args, std::string* output,
                   const std::map<std::string, std::string>& env) {
   int pipe_fds[2];
@@ -92,7 +106,7 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::map<std::string, 
     throw std::runtime_error("keyledger keygen failed");
   }
   env.try_emplace("KEYLEDGER_MASTER_KEY_FILE", key_file);
-  env.try_emplace("KEYLEDGER_STORE", "file:" + data_dir + "/data");
+  env.try_emplace("KEYLEDGER_STORE", test_store_url(data_dir));
   env.try_emplace("KEYLEDGER_OPERATOR_TOKEN", kOperatorToken);
   env.try_emplace("KEYLEDGER_SERVICE_TOKEN", kServiceToken);
   env.try_emplace("KEYLEDGER_LISTEN", "127.0.0.1:0");

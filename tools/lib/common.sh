@@ -10,6 +10,10 @@ KEYLEDGER_PACKAGES=(
   curl jq
 )
 
+# What tools/test adds: a JVM and Maven for the Kafka broker, kcat to read the topic as an
+# outside consumer would, iproute2 for finding free ports.
+KEYLEDGER_TEST_PACKAGES=(openjdk-17-jre-headless maven kcat iproute2)
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 as_root() {
