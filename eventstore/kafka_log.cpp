@@ -155,7 +155,9 @@ std::expected<void, std::string> KafkaLog::start() {
   settings["enable.idempotence"] = "true";
   settings["acks"] = "all";
   settings["linger.ms"] = "0";
-  settings["message.timeout.ms"] = std::to_string(options_.command_timeout.count());
+  // Undeliverable records fail the transaction well before a command's time is up, so that
+  // the abort still fits in it.
+  settings["message.timeout.ms"] = std::to_string(options_.command_timeout.count() * 3 / 5);
   settings["transaction.timeout.ms"] = std::to_string(std::max<long>(options_.command_timeout.count() * 2, 10000));
   std::string error;
   auto conf = make_conf(settings, error);
@@ -297,16 +299,22 @@ std::error_code KafkaLog::commit_group(std::deque<std::unique_ptr<Pending>>& gro
          options_.transactional_id);
     return make_error_code(StoreErrc::fenced);
   };
-  // Settles an aborted attempt; retried until the broker answers, so the next transaction
-  // never starts on top of an unknown one.
-  auto abort_transaction = [&]() -> std::error_code {
-    while (true) {
-      ErrorHolder e{producer_->abort_transaction(timeout_ms)};
-      if (!e) return make_error_code(StoreErrc::log_unavailable);
-      if (e->is_fatal()) return fence(e->str());
-      if (!e->is_retriable()) return make_error_code(StoreErrc::log_unavailable);
-    }
+  // An abandoned transaction is never committed, so its batches are known to have failed at
+  // once; the abort itself may wait for the broker, and is retried before the next begin.
+  auto abandon = [&]() -> std::error_code {
+    ErrorHolder e{producer_->abort_transaction(timeout_ms)};
+    needs_abort_ = false;
+    if (!e) return make_error_code(StoreErrc::log_unavailable);
+    if (e->is_fatal()) return fence(e->str());
+    needs_abort_ = true;
+    return make_error_code(StoreErrc::log_unavailable);
   };
+  if (needs_abort_) {
+    ErrorHolder e{producer_->abort_transaction(timeout_ms)};
+    if (e && e->is_fatal()) return fence(e->str());
+    if (e) return make_error_code(StoreErrc::log_unavailable);  // the broker is still away: fail fast
+    needs_abort_ = false;
+  }
   if (ErrorHolder e{producer_->begin_transaction()}) {
     if (e->is_fatal()) return fence(e->str());
     return make_error_code(StoreErrc::log_unavailable);
@@ -326,7 +334,7 @@ std::error_code KafkaLog::commit_group(std::deque<std::unique_ptr<Pending>>& gro
       if (err != RdKafka::ERR_NO_ERROR) {
         delete headers;
         note("cannot produce to " + options_.topic + ": " + RdKafka::err2str(err));
-        return abort_transaction();
+        return abandon();
       }
     }
   }
@@ -346,12 +354,11 @@ std::error_code KafkaLog::commit_group(std::deque<std::unique_ptr<Pending>>& gro
     if (e->is_fatal()) return fence(e->str());
     if (e->txn_requires_abort()) {
       note("a Kafka transaction was aborted: " + e->str());
-      auto aborted = abort_transaction();
-      return aborted == StoreErrc::fenced ? aborted : make_error_code(StoreErrc::log_unavailable);
+      return abandon();
     }
     if (!e->is_retriable()) {
       note("a Kafka commit failed: " + e->str());
-      return abort_transaction();
+      return abandon();
     }
     note("a Kafka commit is waiting on the broker: " + e->str());
     std::lock_guard lock(queue_mutex_);

@@ -99,6 +99,7 @@ class KafkaLog final : public EventLog {
   bool stopping_ = false;
   bool fenced_ = false;   // another instance took the transactional id: never append again
   bool stalled_ = false;  // a commit's outcome is unknown until the broker answers: refuse new batches
+  bool needs_abort_ = false;  // an abandoned transaction still to be aborted (writer thread only)
   std::thread writer_;
 };
 

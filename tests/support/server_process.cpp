@@ -201,7 +201,7 @@ HttpReply ServerProcess::request(const std::string& method, const std::string& t
   }
   for (auto& [k, v] : headers) wire += k + ": " + v + "\r\n";
   wire += "\r\n" + body;
-  std::string raw = raw_exchange(address_, wire, 10000);
+  std::string raw = raw_exchange(address_, wire, 30000);
   HttpReply reply;
   auto head_end = raw.find("\r\n\r\n");
   if (raw.rfind("HTTP/1.1 ", 0) != 0 || head_end == std::string::npos) {

@@ -12,7 +12,7 @@ KEYLEDGER_PACKAGES=(
 
 # What tools/test adds: a JVM and Maven for the Kafka broker, kcat to read the topic as an
 # outside consumer would, iproute2 for finding free ports.
-KEYLEDGER_TEST_PACKAGES=(openjdk-17-jre-headless maven kcat iproute2)
+KEYLEDGER_TEST_PACKAGES=(openjdk-17-jre-headless maven kcat iproute2 python3 python3-jsonschema)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

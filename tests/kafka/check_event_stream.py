@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Reads every keyledger events topic on a broker with kcat, as an outside consumer would,
+and checks the contract of docs/events/: each record's key and CloudEvents headers, its
+envelope and data against the JSON Schemas, each dashboard's hash chain and sequence, and
+that no record holds a secret (anything shaped like a keyledger key with a valid checksum,
+or one of the test suite's passwords).
+
+usage: check_event_stream.py BOOTSTRAP SCHEMA_DIR TOPIC_PREFIX [--require-all-types]
+"""
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import zlib
+
+import jsonschema
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+KEY_SHAPE = re.compile(r"kl[ewsr]_[0-9A-Za-z]{36}")
+TEST_PASSWORDS = ["admin password one", "developer password two", "viewer password three",
+                  "correct horse battery staple", "a wrong password typed"]
+
+
+def is_real_key(text):
+    """A keyledger key's last 6 characters are base62 of CRC32 over the rest (SPEC §4)."""
+    crc = zlib.crc32(text[:-6].encode())
+    digits = ""
+    for _ in range(6):
+        digits = BASE62[crc % 62] + digits
+        crc //= 62
+    return digits == text[-6:]
+
+
+def canonical(envelope):
+    return json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def main():
+    bootstrap, schema_dir, prefix = sys.argv[1:4]
+    require_all = "--require-all-types" in sys.argv
+    schemas = {}
+    for name in os.listdir(schema_dir):
+        if name.endswith(".schema.json"):
+            with open(os.path.join(schema_dir, name)) as f:
+                schema = json.load(f)
+            schemas[name] = schema
+    store = {s["$id"]: s for s in schemas.values()}
+    def validator(name):
+        schema = schemas[name]
+        resolver = jsonschema.RefResolver(base_uri=schema["$id"], referrer=schema, store=store)
+        return jsonschema.Draft202012Validator(schema, resolver=resolver)
+    envelope_validator = validator("envelope.schema.json")
+    data_validators = {n[:-len(".schema.json")]: validator(n) for n in schemas
+                       if n not in ("envelope.schema.json", "sealed-secret.schema.json")}
+
+    listing = json.loads(subprocess.run(["kcat", "-b", bootstrap, "-L", "-J"], check=True,
+                                        capture_output=True, text=True).stdout)
+    topics = sorted(t["topic"] for t in listing["topics"]
+                    if t["topic"].startswith(prefix) and not t["topic"].endswith("-keyring"))
+    problems, seen_types, count = [], set(), 0
+    for topic in topics:
+        out = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-e", "-q", "-J",
+                              "-X", "isolation.level=read_committed"],
+                             check=True, capture_output=True, text=True).stdout
+        heads = {}
+        for line in out.splitlines():
+            if not line.strip():
+                continue
+            message = json.loads(line)
+            count += 1
+            where = f"{topic}[{message['partition']}]@{message['offset']}"
+            raw = message["payload"] or ""
+            headers = dict(zip(message["headers"][0::2], message["headers"][1::2])) if message.get("headers") else {}
+            for secret in KEY_SHAPE.findall(raw + json.dumps(headers)):
+                if is_real_key(secret):
+                    problems.append(f"{where}: holds a plaintext keyledger key")
+            for password in TEST_PASSWORDS:
+                if password in raw:
+                    problems.append(f"{where}: holds a plaintext password")
+            envelope = json.loads(raw)
+            for error in envelope_validator.iter_errors(envelope):
+                problems.append(f"{where}: envelope: {error.message}")
+            kind = envelope.get("type", "")
+            seen_types.add("Denied" if kind.endswith("Denied") else kind)
+            data_validator = data_validators.get("Denied" if kind.endswith("Denied") else kind)
+            if data_validator is None:
+                problems.append(f"{where}: no schema for event type {kind}")
+            else:
+                for error in data_validator.iter_errors(envelope.get("data")):
+                    problems.append(f"{where}: {kind}.data: {error.message}")
+            expected_headers = {"ce_specversion": "1.0", "ce_id": envelope.get("id"), "ce_type": kind,
+                                "ce_source": f"/keyledger/dashboards/{envelope.get('dashboard_id')}",
+                                "ce_time": envelope.get("occurred_at"), "content-type": "application/json"}
+            for name, value in expected_headers.items():
+                if headers.get(name) != value:
+                    problems.append(f"{where}: header {name} is {headers.get(name)!r}, expected {value!r}")
+            if message.get("key") != envelope.get("dashboard_id"):
+                problems.append(f"{where}: message key is not the dashboard id")
+            dashboard = envelope.get("dashboard_id")
+            prev_hash, prev_sequence = heads.get(dashboard, ("0" * 64, 0))
+            if envelope.get("prev_hash") != prev_hash or envelope.get("sequence") != prev_sequence + 1:
+                problems.append(f"{where}: breaks the hash chain or sequence of dashboard {dashboard}")
+            content = dict(envelope)
+            recorded = content.pop("hash", None)
+            if hashlib.sha256(canonical(content).encode()).hexdigest() != recorded:
+                problems.append(f"{where}: hash does not match the envelope's content")
+            heads[dashboard] = (recorded, envelope.get("sequence"))
+    print(f"checked {count} events in {len(topics)} topics; event types seen: {len(seen_types)}")
+    if count == 0:
+        problems.append("no events found: the end-to-end suite produced none on this broker")
+    if require_all:
+        missing = sorted(set(data_validators) - seen_types)
+        if missing:
+            problems.append("event types with a schema that the suite never produced: " + ", ".join(missing))
+    for p in problems[:50]:
+        print("FAIL", p)
+    if problems:
+        print(f"{len(problems)} problems")
+        return 1
+    print("event stream contract: passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

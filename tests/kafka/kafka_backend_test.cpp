@@ -1,0 +1,137 @@
+// The Kafka backend against a real broker: fencing of a second writer, a broker outage,
+// and the topic as an outside consumer reads it. These never skip: without a broker they fail.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "support/api_client.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace keyledger::testing;
+using nlohmann::json;
+
+namespace {
+
+std::string required_env(const char* name) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) FAIL(std::string(name) + " is not set: run tools/test, which starts a Kafka broker");
+  return value;
+}
+
+std::string kafka_store(const std::string& bootstrap, const TempDir& dir) {
+  return "kafka://" + bootstrap + "/" + dir.path().substr(dir.path().find_last_of('/') + 1);
+}
+
+int kafka_script(const std::string& verb, const std::string& dir, std::string* output = nullptr) {
+  std::string command = required_env("KEYLEDGER_TEST_KAFKA_SCRIPT") + " " + verb + " " + dir + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (pipe && fgets(buf, sizeof buf, pipe)) out += buf;
+  int status = pipe ? pclose(pipe) : -1;
+  if (output) *output = out;
+  return status;
+}
+
+}  // namespace
+
+TEST_CASE("kafka: a second instance with the same transactional id fences the first, which never appends again") {
+  TempDir dir;
+  std::map<std::string, std::string> env{{"KEYLEDGER_STORE", kafka_store(required_env("KEYLEDGER_TEST_KAFKA_BOOTSTRAP"), dir)},
+                                         {"KEYLEDGER_KAFKA_TRANSACTIONAL_ID", "keyledger-fencing-" + dir.path().substr(dir.path().size() - 6)}};
+  ServerProcess first(dir.path(), env);
+  ApiClient a(first);
+  auto d = make_dashboard(a);
+  REQUIRE(a.post(d.path + "/email/keys", {{"name", "before"}}, d.admin).status == 201);
+
+  ServerProcess second(dir.path(), env);  // takes over the transactional id
+  ApiClient b(second);
+  auto refused = a.post(d.path + "/email/keys", {{"name", "zombie"}}, d.admin);
+  REQUIRE(refused.status == 503);
+  REQUIRE(refused.json["code"] == "log_unavailable");
+  REQUIRE(a.post(d.path + "/email/keys", {{"name", "zombie again"}}, d.admin).status == 503);
+  REQUIRE(first.log().find("fenced") != std::string::npos);
+
+  // The new instance has every event the first committed, and none of its refused ones.
+  auto listing = b.get(d.path + "/email/keys", d.admin);
+  REQUIRE(listing.json["keys"].size() == 1);
+  REQUIRE(listing.json["keys"][0]["name"] == "before");
+  REQUIRE(b.post(d.path + "/email/keys", {{"name", "after"}}, d.admin).status == 201);
+  REQUIRE(b.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
+}
+
+TEST_CASE("kafka: with the broker down commands fail fast with 503 and change nothing; they succeed once it is back") {
+  TempDir broker, dir;
+  std::string started;
+  REQUIRE(kafka_script("start", broker.path() + "/kafka", &started) == 0);
+  std::string bootstrap = started.substr(started.find_last_of('\n', started.size() - 2) + 1);
+  bootstrap.erase(bootstrap.find_last_not_of("\n") + 1);
+  struct StopBroker {
+    std::string dir;
+    ~StopBroker() { kafka_script("stop", dir); }
+  } stop_at_end{broker.path() + "/kafka"};
+
+  ServerProcess server(dir.path(), {{"KEYLEDGER_STORE", kafka_store(bootstrap, dir)}});
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  REQUIRE(api.post(d.path + "/email/keys", {{"name", "first"}}, d.admin).status == 201);
+
+  REQUIRE(kafka_script("stop", broker.path() + "/kafka") == 0);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto started_at = std::chrono::steady_clock::now();
+    auto refused = api.post(d.path + "/email/keys", {{"name", "while down"}}, d.admin);
+    auto took = std::chrono::steady_clock::now() - started_at;
+    INFO("attempt " << attempt << ": " << refused.body);
+    REQUIRE(refused.status == 503);
+    REQUIRE(refused.json["code"] == "log_unavailable");
+    REQUIRE(took < std::chrono::seconds(20));
+  }
+  // Reads are served from state, which did not change; a reveal fails closed.
+  REQUIRE(api.get(d.path + "/email/keys", d.admin).json["keys"].size() == 1);
+  auto reveal = api.post(d.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, d.admin);
+  REQUIRE(reveal.status == 503);
+  REQUIRE_FALSE(reveal.json.contains("key"));
+
+  REQUIRE(kafka_script("resume", broker.path() + "/kafka") == 0);
+  ApiReply created;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    created = api.post(d.path + "/email/keys", {{"name", "after"}}, d.admin);
+    if (created.status == 201) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  REQUIRE(created.status == 201);
+  auto names = api.get(d.path + "/email/keys", d.admin).json["keys"];
+  REQUIRE(names.size() == 2);
+  REQUIRE(api.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
+
+  // A fresh instance reads exactly the committed history: nothing from the outage.
+  server.terminate();
+  ServerProcess again(dir.path(), {{"KEYLEDGER_STORE", kafka_store(bootstrap, dir)}});
+  ApiClient api2(again);
+  REQUIRE(api2.get(d.path + "/email/keys", d.admin).json["keys"].size() == 2);
+}
+
+TEST_CASE("kafka: closing a dashboard writes a tombstone for its data key on the compacted keyring topic") {
+  TempDir dir;
+  std::string bootstrap = required_env("KEYLEDGER_TEST_KAFKA_BOOTSTRAP");
+  std::string store = kafka_store(bootstrap, dir);
+  ServerProcess server(dir.path(), {{"KEYLEDGER_STORE", store}});
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  std::string key = api.post(d.path + "/email/keys", {{"name", "k"}}, d.admin).json["key"];
+  REQUIRE(api.del(d.path, kOperatorToken).status == 200);
+  std::string topic = store.substr(store.find_last_of('/') + 1) + "-keyring";
+  std::string command = "kcat -b " + bootstrap + " -C -t " + topic + " -e -q -f '%k=%S\\n'";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, pipe)) out += buf;
+  REQUIRE(pclose(pipe) == 0);
+  REQUIRE(out.find(d.id + "=-1") != std::string::npos);  // kcat prints a null value's size as -1
+  REQUIRE(out.find(key) == std::string::npos);
+  server.terminate();
+  // Restarted, the dashboard's secrets stay unreadable: its data key is gone.
+  ServerProcess again(dir.path(), {{"KEYLEDGER_STORE", store}});
+  ApiClient api2(again);
+  REQUIRE(verify(api2, key).json["reason"] == "revoked");
+}
