@@ -36,7 +36,7 @@ TEST_CASE("reissuing the RCS key needs the operator and a reason") {
   REQUIRE(rejected_field(no_reason) == "reason");
 }
 
-TEST_CASE("admins and developers reveal the RCS key with their password; viewers cannot") {
+TEST_CASE("admins and developers reveal the RCS key with their password, viewers cannot") {
   auto spec = a_dashboard();
   for (auto actor : {admin(), developer()}) {
     REQUIRE(spec.when(kd::RevealRcsKey{true}, actor).events == std::vector<kd::Event>{kd::RcsKeyRevealed{"rcs1"}});

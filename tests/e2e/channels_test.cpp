@@ -126,7 +126,7 @@ TEST_CASE("e2e: WhatsApp keys are admin-only, at most three, and shown only afte
   REQUIRE(audit_count(r.api, d, "WhatsAppKeyGenerationDenied") == "2");
 }
 
-TEST_CASE("e2e: registering a number assigns its one SMS key; nobody can generate one") {
+TEST_CASE("e2e: registering a number assigns its one SMS key, and nobody can generate one") {
   Running r;
   auto d = make_dashboard(r.api);
   auto other = make_dashboard(r.api, "Other");

@@ -115,7 +115,7 @@ TEST_CASE("e2e: five wrong passwords lock step-up and login with 429 and Retry-A
   REQUIRE(trail.json["events"].size() == 1);
 }
 
-TEST_CASE("e2e: when the log cannot take writes, commands get 503 and no secret leaves; service resumes", "[file]") {
+TEST_CASE("e2e: when the log cannot take writes, commands get 503 and no secret leaves, then service resumes", "[file]") {
   TempDir dir;
   ServerProcess server(dir.path());
   ApiClient api(server);

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "support/server_process.hpp"
@@ -96,4 +97,30 @@ TEST_CASE("SIGTERM stops the server with exit status 0, without waiting on close
   REQUIRE(server.terminate() == 0);
   REQUIRE(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
   REQUIRE(server.log().find("\"msg\":\"stopped\"") != std::string::npos);
+}
+
+TEST_CASE("with a certificate and key configured, serve speaks HTTPS only") {
+  TempDir dir;
+  std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + dir.path() + "/key.pem -out " +
+                          dir.path() + "/cert.pem -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 " +
+                          "> /dev/null 2>&1";
+  REQUIRE(std::system(make_cert.c_str()) == 0);
+  ServerProcess server(dir.path(), {{"KEYLEDGER_TLS_CERT", dir.path() + "/cert.pem"},
+                                    {"KEYLEDGER_TLS_KEY", dir.path() + "/key.pem"}});
+  REQUIRE(server.log().find("\"scheme\":\"https\"") != std::string::npos);
+  std::string curl = "curl -sS --max-time 10 --cacert " + dir.path() + "/cert.pem https://" + server.address() + "/healthz";
+  FILE* pipe = popen(curl.c_str(), "r");
+  std::string body;
+  char buf[256];
+  while (fgets(buf, sizeof buf, pipe)) body += buf;
+  REQUIRE(pclose(pipe) == 0);
+  REQUIRE(nlohmann::json::parse(body)["status"] == "ok");
+  // Plain HTTP on the TLS port gets no HTTP answer.
+  REQUIRE_THROWS(server.request("GET", "/healthz"));
+}
+
+TEST_CASE("a certificate without its key is refused at start-up") {
+  TempDir dir;
+  REQUIRE_THROWS_WITH(ServerProcess(dir.path(), {{"KEYLEDGER_TLS_CERT", dir.path() + "/missing.pem"}}),
+                      Catch::Contains("KEYLEDGER_TLS_KEY"));
 }

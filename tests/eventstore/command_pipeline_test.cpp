@@ -13,7 +13,9 @@
 #include "eventstore/password_hash.hpp"
 #include "eventstore/secret_vault.hpp"
 #include "eventstore/snapshot_store.hpp"
+#include "eventstore/store.hpp"
 #include "eventstore/store_error.hpp"
+#include "support/server_process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace es = keyledger::eventstore;
@@ -26,19 +28,19 @@ const kd::Actor kOperator{kd::ActorKind::platform_operator, "operator", "127.0.0
 const kd::Actor kAdmin{kd::ActorKind::user, "ada@example.com", "127.0.0.1"};
 constexpr const char* kPassword = "a long admin password";
 
-// A real store on a temporary directory: file log, keyring, vault and pipeline.
+// A real store: the file log in a temporary directory, or with KEYLEDGER_TEST_BACKEND=kafka
+// a topic named after that directory on the test broker, opened as `keyledger serve` would.
 struct Store {
-  explicit Store(const std::string& dir) : directory(dir) {
+  explicit Store(const std::string& dir, bool use_snapshots = true) : directory(dir) {
     if (!std::filesystem::exists(dir + "/master.key")) REQUIRE(es::write_new_master_key(dir + "/master.key"));
-    master = es::load_master_key(dir + "/master.key").value();
-    log = std::move(es::FileLog::open({dir, 64ull << 20, nullptr}).value());
-    keyring = std::make_unique<es::FileKeyring>(dir + "/keyring.json", master);
-    vault = std::make_unique<es::SecretVault>(*keyring, master.fingerprint_pepper());
-    pipeline = std::make_unique<es::CommandPipeline>(*log, [] {
-      return kd::Timestamp{std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())};
-    });
-    REQUIRE_FALSE(pipeline->catch_up());
+    es::StoreOptions options;
+    options.use_snapshots = use_snapshots;
+    auto opened = es::Store::open(keyledger::testing::test_store_url(dir), dir + "/master.key", options);
+    if (!opened) FAIL(opened.error());
+    store = std::move(*opened);
+    log = store->log.get();
+    vault = store->vault.get();
+    pipeline = store->pipeline.get();
   }
 
   es::CommandResult run(const std::string& dashboard, kd::Command command, kd::Actor actor = kAdmin,
@@ -63,11 +65,10 @@ struct Store {
   }
 
   std::string directory;
-  es::MasterKey master;
-  std::unique_ptr<es::FileLog> log;
-  std::unique_ptr<es::FileKeyring> keyring;
-  std::unique_ptr<es::SecretVault> vault;
-  std::unique_ptr<es::CommandPipeline> pipeline;
+  std::unique_ptr<es::Store> store;
+  es::EventLog* log;
+  es::SecretVault* vault;
+  es::CommandPipeline* pipeline;
   std::vector<std::string> plaintexts;
 };
 
@@ -97,7 +98,7 @@ TEST_CASE("pipeline: accepted commands are appended as a hash chain in the dashb
   });
 }
 
-TEST_CASE("pipeline: a refused command appends its audit event; bad input appends nothing") {
+TEST_CASE("pipeline: a refused command appends its audit event, and bad input appends nothing") {
   TempDir dir;
   Store store(dir.path());
   store.create_dashboard("d1");
@@ -113,7 +114,7 @@ TEST_CASE("pipeline: a refused command appends its audit event; bad input append
   REQUIRE(store.log->end() == before + 1);
 }
 
-TEST_CASE("pipeline: when the log cannot take a batch the command fails and state does not change") {
+TEST_CASE("pipeline: when the log cannot take a batch the command fails and state does not change", "[file]") {
   TempDir dir;
   Store store(dir.path());
   store.create_dashboard("d1");
@@ -122,7 +123,7 @@ TEST_CASE("pipeline: when the log cannot take a batch the command fails and stat
   rlimit original{};
   getrlimit(RLIMIT_FSIZE, &original);
   rlimit tight = original;
-  tight.rlim_cur = std::filesystem::file_size(dir.path() + "/log/00000000000000000000.seg");
+  tight.rlim_cur = std::filesystem::file_size(dir.path() + "/data/log/00000000000000000000.seg");
   REQUIRE(setrlimit(RLIMIT_FSIZE, &tight) == 0);
   auto failed = store.run("d1", kd::GenerateWhatsAppKey{"w1", "n", store.secret(kd::Channel::whatsapp, "d1", "w1")});
   REQUIRE(setrlimit(RLIMIT_FSIZE, &original) == 0);
@@ -176,10 +177,10 @@ TEST_CASE("pipeline: an idempotency key returns the first result, survives a res
     Store store(dir.path());
     store.create_dashboard("d1");
     auto first = store.run("d1", kd::GenerateEmailKey{"e1", "n", {"all"}, {}, store.secret(kd::Channel::email, "d1", "e1")}, kAdmin,
-                           "idem-1", "digest-a");
+                           "idem-1", std::string(64, 'a'));
     REQUIRE(first.accepted());
     auto again = store.run("d1", kd::GenerateEmailKey{"e2", "n", {"all"}, {}, store.secret(kd::Channel::email, "d1", "e2")}, kAdmin,
-                           "idem-1", "digest-a");
+                           "idem-1", std::string(64, 'a'));
     REQUIRE(again.replayed);
     REQUIRE(again.appended.size() == 1);
     REQUIRE(again.appended[0].id == first.appended[0].id);
@@ -187,34 +188,34 @@ TEST_CASE("pipeline: an idempotency key returns the first result, survives a res
   }
   Store restarted(dir.path());
   auto after_restart = restarted.run("d1", kd::GenerateEmailKey{"e3", "n", {"all"}, {}, restarted.secret(kd::Channel::email, "d1", "e3")},
-                                     kAdmin, "idem-1", "digest-a");
+                                     kAdmin, "idem-1", std::string(64, 'a'));
   REQUIRE(after_restart.replayed);
   REQUIRE(std::get<kd::EmailKeyGenerated>(after_restart.outcome.events[0]).key_id == "e1");
-  auto conflict = restarted.run("d1", kd::RevokeEmailKey{"e1"}, kAdmin, "idem-1", "digest-b");
+  auto conflict = restarted.run("d1", kd::RevokeEmailKey{"e1"}, kAdmin, "idem-1", std::string(64, 'b'));
   REQUIRE(conflict.idempotency_conflict);
   REQUIRE_FALSE(conflict.accepted());
 }
 
-TEST_CASE("pipeline: a snapshot plus the tail rebuilds exactly the state a full replay does") {
+TEST_CASE("pipeline: a snapshot plus the tail rebuilds exactly the state a full replay does", "[file]") {
   TempDir dir;
   {
     Store store(dir.path());
     store.create_dashboard("d1");
     store.run("d1", kd::RegisterSmsNumber{"+14155550100", "s1", store.secret(kd::Channel::sms, "d1", "s1"), ""});
-    REQUIRE(es::write_snapshot(dir.path(), *store.pipeline).has_value());
+    REQUIRE(es::write_snapshot(dir.path() + "/data", *store.pipeline).has_value());
     store.run("d1", kd::GenerateWhatsAppKey{"w1", "n", store.secret(kd::Channel::whatsapp, "d1", "w1")});
     store.create_dashboard("d2");
   }
   std::string full, from_snapshot;
   {
-    Store replayed(dir.path());  // catch_up from position 0
+    Store replayed(dir.path(), /*use_snapshots=*/false);  // catch_up from position 0
     full = replayed.pipeline->snapshot();
   }
   {
     auto master = es::load_master_key(dir.path() + "/master.key").value();
-    auto log = std::move(es::FileLog::open({dir.path(), 64ull << 20, nullptr}).value());
+    auto log = std::move(es::FileLog::open({dir.path() + "/data", 64ull << 20, nullptr}).value());
     es::CommandPipeline pipeline(*log, [] { return kd::Timestamp{}; });
-    auto restored = es::restore_latest_snapshot(dir.path(), pipeline, log->end());
+    auto restored = es::restore_latest_snapshot(dir.path() + "/data", pipeline, log->end());
     REQUIRE(restored.has_value());
     REQUIRE(restored->position == 5);
     REQUIRE_FALSE(pipeline.catch_up());
@@ -227,7 +228,7 @@ TEST_CASE("pipeline: a snapshot plus the tail rebuilds exactly the state a full 
   REQUIRE(full == from_snapshot);
 }
 
-TEST_CASE("pipeline: no file in the data directory holds a plaintext secret or password") {
+TEST_CASE("pipeline: no file in the data directory holds a plaintext secret or password", "[file]") {
   TempDir dir;
   std::vector<std::string> plaintexts;
   {
@@ -238,7 +239,7 @@ TEST_CASE("pipeline: no file in the data directory holds a plaintext secret or p
     store.run("d1", kd::RotateWhatsAppKey{"w1", 60, store.secret(kd::Channel::whatsapp, "d1", "w1")});
     store.run("d1", kd::RegisterSmsNumber{"+14155550100", "s1", store.secret(kd::Channel::sms, "d1", "s1"), ""});
     store.run("d1", kd::AddUser{"dev@example.com", kd::Role::developer, es::hash_password("developer password 1")});
-    es::write_snapshot(dir.path(), *store.pipeline);
+    es::write_snapshot(dir.path() + "/data", *store.pipeline);
     plaintexts = store.plaintexts;
   }
   plaintexts.push_back(kPassword);

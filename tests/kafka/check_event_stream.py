@@ -6,6 +6,7 @@ that no record holds a secret (anything shaped like a keyledger key with a valid
 or one of the test suite's passwords).
 
 usage: check_event_stream.py BOOTSTRAP SCHEMA_DIR TOPIC_PREFIX [--require-all-types]
+       check_event_stream.py --kcat-json FILE SCHEMA_DIR   (records as `kcat -J` prints them)
 """
 import hashlib
 import json
@@ -37,9 +38,28 @@ def canonical(envelope):
     return json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def kcat_records(bootstrap, prefix):
+    """Every committed record of every events topic named PREFIX*, as kcat -J prints them."""
+    listing = json.loads(subprocess.run(["kcat", "-b", bootstrap, "-L", "-J"], check=True,
+                                        capture_output=True, text=True).stdout)
+    topics = sorted(t["topic"] for t in listing["topics"]
+                    if t["topic"].startswith(prefix) and not t["topic"].endswith("-keyring"))
+    for topic in topics:
+        out = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-e", "-q", "-J",
+                              "-X", "isolation.level=read_committed"],
+                             check=True, capture_output=True, text=True).stdout
+        yield topic, out.splitlines()
+
+
 def main():
-    bootstrap, schema_dir, prefix = sys.argv[1:4]
-    require_all = "--require-all-types" in sys.argv
+    if sys.argv[1] == "--kcat-json":
+        with open(sys.argv[2]) as f:
+            sources = [("file", f.read().splitlines())]
+        schema_dir, require_all = sys.argv[3], False
+    else:
+        bootstrap, schema_dir, prefix = sys.argv[1:4]
+        require_all = "--require-all-types" in sys.argv
+        sources = kcat_records(bootstrap, prefix)
     schemas = {}
     for name in os.listdir(schema_dir):
         if name.endswith(".schema.json"):
@@ -55,17 +75,11 @@ def main():
     data_validators = {n[:-len(".schema.json")]: validator(n) for n in schemas
                        if n not in ("envelope.schema.json", "sealed-secret.schema.json")}
 
-    listing = json.loads(subprocess.run(["kcat", "-b", bootstrap, "-L", "-J"], check=True,
-                                        capture_output=True, text=True).stdout)
-    topics = sorted(t["topic"] for t in listing["topics"]
-                    if t["topic"].startswith(prefix) and not t["topic"].endswith("-keyring"))
-    problems, seen_types, count = [], set(), 0
-    for topic in topics:
-        out = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-e", "-q", "-J",
-                              "-X", "isolation.level=read_committed"],
-                             check=True, capture_output=True, text=True).stdout
+    problems, seen_types, count, topics = [], set(), 0, 0
+    for topic, lines in sources:
+        topics += 1
         heads = {}
-        for line in out.splitlines():
+        for line in lines:
             if not line.strip():
                 continue
             message = json.loads(line)
@@ -79,7 +93,11 @@ def main():
             for password in TEST_PASSWORDS:
                 if password in raw:
                     problems.append(f"{where}: holds a plaintext password")
-            envelope = json.loads(raw)
+            try:
+                envelope = json.loads(raw)
+            except ValueError:
+                problems.append(f"{where}: the value is not JSON")
+                continue
             for error in envelope_validator.iter_errors(envelope):
                 problems.append(f"{where}: envelope: {error.message}")
             kind = envelope.get("type", "")
@@ -107,7 +125,7 @@ def main():
             if hashlib.sha256(canonical(content).encode()).hexdigest() != recorded:
                 problems.append(f"{where}: hash does not match the envelope's content")
             heads[dashboard] = (recorded, envelope.get("sequence"))
-    print(f"checked {count} events in {len(topics)} topics; event types seen: {len(seen_types)}")
+    print(f"checked {count} events in {topics} topics; event types seen: {len(seen_types)}")
     if count == 0:
         problems.append("no events found: the end-to-end suite produced none on this broker")
     if require_all:

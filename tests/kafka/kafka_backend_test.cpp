@@ -60,7 +60,7 @@ TEST_CASE("kafka: a second instance with the same transactional id fences the fi
   REQUIRE(b.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
 }
 
-TEST_CASE("kafka: with the broker down commands fail fast with 503 and change nothing; they succeed once it is back") {
+TEST_CASE("kafka: with the broker down commands fail fast with 503 and change nothing, and succeed once it is back") {
   TempDir broker, dir;
   std::string started;
   REQUIRE(kafka_script("start", broker.path() + "/kafka", &started) == 0);

@@ -7,7 +7,7 @@ KEYLEDGER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KEYLEDGER_PACKAGES=(
   cmake ninja-build ccache g++ pkg-config
   libboost-dev libboost-system-dev librdkafka-dev nlohmann-json3-dev libssl-dev catch2
-  curl jq
+  curl jq openssl
 )
 
 # What tools/test adds: a JVM and Maven for the Kafka broker, kcat to read the topic as an
