@@ -71,11 +71,14 @@ struct HttpServer::Impl {
   RequestHandler handler;
   ServerOptions options;
   net::io_context io;
+  // The acceptor, the signals and the drain run on this one strand: closing the acceptor
+  // while an accept completes on another thread would be a data race.
+  net::strand<net::io_context::executor_type> control{net::make_strand(io)};
   std::optional<net::thread_pool> workers;
   std::optional<ssl::context> tls;
-  tcp::acceptor acceptor{io};
-  net::signal_set signals{io, SIGTERM, SIGINT};
-  net::steady_timer drain_timer{io};
+  tcp::acceptor acceptor{control};
+  net::signal_set signals{control, SIGTERM, SIGINT};
+  net::steady_timer drain_timer{control};
   std::atomic<bool> draining{false};
   std::mutex sessions_mutex;
   std::set<std::shared_ptr<SessionBase>> sessions;
@@ -289,7 +292,7 @@ void HttpServer::Impl::begin_drain() {
     if (!wait_ec) io.stop();
   });
   // Poll until the last session is gone, then let the loop run out of work.
-  auto poll = std::make_shared<net::steady_timer>(io);
+  auto poll = std::make_shared<net::steady_timer>(control);
   auto check = std::make_shared<std::function<void()>>();
   *check = [this, poll, check] {
     std::size_t remaining;
@@ -354,7 +357,7 @@ void HttpServer::run(unsigned threads) {
   impl_->signals.async_wait([this](beast::error_code ec, int) {
     if (!ec) impl_->begin_drain();
   });
-  impl_->do_accept();
+  net::dispatch(impl_->control, [this] { impl_->do_accept(); });
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([this] { impl_->io.run(); });
   impl_->io.run();
@@ -363,7 +366,7 @@ void HttpServer::run(unsigned threads) {
 }
 
 void HttpServer::stop() {
-  net::post(impl_->io, [this] { impl_->begin_drain(); });
+  net::post(impl_->control, [this] { impl_->begin_drain(); });
 }
 
 }  // namespace keyledger::api
