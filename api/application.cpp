@@ -144,6 +144,7 @@ Application::Application(ServeConfig config, es::EventLog& log, es::CommandPipel
       pipeline_(pipeline),
       vault_(vault),
       fingerprint_pepper_(master_key.fingerprint_pepper()),
+      checkpoint_seed_(master_key.checkpoint_signing_seed()),
       sessions_(es::crypto::hkdf_sha256(master_key.bytes, "keyledger", "session token signing key v1", 32)) {}
 
 void Application::start() {
@@ -225,6 +226,10 @@ const std::vector<Application::Route>& Application::routes() {
       {"GET", "/v1/dashboards/{d}/audit/export", &Application::export_audit},
       {"GET", "/v1/dashboards/{d}/audit/verify", &Application::verify_audit},
       {"GET", "/v1/dashboards/{d}/compliance", &Application::compliance},
+      {"POST", "/v1/dashboards/{d}/audit/checkpoints", &Application::sign_checkpoint},
+      {"GET", "/v1/dashboards/{d}/audit/checkpoints/latest", &Application::latest_checkpoint},
+      {"GET", "/v1/audit/public-key", &Application::checkpoint_public_key},
+      {"GET", "/v1/projections", &Application::list_projections},
       {"GET", "/healthz", &Application::healthz},
       {"GET", "/readyz", &Application::readyz},
       {"GET", "/metrics", &Application::get_metrics},
@@ -459,6 +464,8 @@ json Application::key_json(const kd::ApiKey& key, kd::Timestamp now) const {
     j["previous_valid_until"] = es::format_rfc3339(key.previous_valid_until);
   }
   if (key.revoked) j["revoked_at"] = es::format_rfc3339(key.revoked_at);
+  j["uses"] = key.uses;
+  j["last_used_at"] = key.last_used_at ? json(es::format_rfc3339(*key.last_used_at)) : json(nullptr);
   return j;
 }
 

@@ -74,6 +74,12 @@ class Application {
   static bool answers_without_waiting(const HttpRequest& request);
 
   static const std::vector<Route>& routes();
+
+  // Background duties of `serve` (each runs on the caller's thread):
+  // signs a checkpoint for every open dashboard whose history grew since its last one;
+  void sign_due_checkpoints();
+  // records the verifications counted since the last call, one KeyUsageRecorded per dashboard.
+  void record_key_usage();
   Metrics& metrics() { return metrics_; }
   void set_ready(bool ready) { ready_.store(ready); }
 
@@ -143,6 +149,13 @@ class Application {
   HttpResponse export_audit(RequestContext&);
   HttpResponse verify_audit(RequestContext&);
   HttpResponse compliance(RequestContext&);
+  HttpResponse sign_checkpoint(RequestContext&);
+  HttpResponse latest_checkpoint(RequestContext&);
+  HttpResponse checkpoint_public_key(RequestContext&);
+  HttpResponse list_projections(RequestContext&);
+  // Signs the dashboard's current head as `actor`; the appended result.
+  eventstore::CommandResult sign(const std::string& dashboard_id, const domain::Actor& actor,
+                                 const std::string& request_id);
   // --- operations (application.cpp) ---
   HttpResponse healthz(RequestContext&);
   HttpResponse readyz(RequestContext&);
@@ -154,6 +167,7 @@ class Application {
   eventstore::CommandPipeline& pipeline_;
   eventstore::SecretVault& vault_;
   std::string fingerprint_pepper_;
+  std::string checkpoint_seed_;
   SessionTokens sessions_;
   projections::VerifyIndex verify_index_;
   projections::AuditIndex audit_index_;

@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "application.hpp"
+#include "eventstore/crypto.hpp"
+#include <iostream>
 #include "eventstore/rfc3339.hpp"
 
 namespace keyledger::api {
@@ -116,7 +118,8 @@ HttpResponse Application::compliance(RequestContext& ctx) {
   require_member(ctx, {kd::Role::admin, kd::Role::viewer});
   using namespace std::chrono;
   const kd::Timestamp now = pipeline_.now();
-  const auto rotation_age = days(90);
+  const auto rotation_age = days(config_.rotation_age_days);
+  json unused = json::array();
   json past_age = json::array(), unrestricted = json::array();
   std::size_t slots_used = 0;
   pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
@@ -127,6 +130,11 @@ HttpResponse Application::compliance(RequestContext& ctx) {
         past_age.push_back({{"id", id}, {"channel", kd::to_string(key.channel)}, {"name", key.name},
                             {"secret_issued_at", es::format_rfc3339(key.secret_issued_at)},
                             {"age_days", duration_cast<days>(now - key.secret_issued_at).count()}});
+      }
+      kd::Timestamp last_activity = key.last_used_at.value_or(key.created_at);
+      if (now - last_activity > days(90)) {
+        unused.push_back({{"id", id}, {"channel", kd::to_string(key.channel)}, {"name", key.name},
+                          {"last_used_at", key.last_used_at ? json(es::format_rfc3339(*key.last_used_at)) : json(nullptr)}});
       }
       if (key.channel == kd::Channel::email && key.ip_allowlist.empty()) {
         unrestricted.push_back({{"id", id}, {"name", key.name}});
@@ -144,7 +152,8 @@ HttpResponse Application::compliance(RequestContext& ctx) {
   json by_user = json::array();
   for (auto& [user, n] : disclosures) by_user.push_back({{"user", user}, {"disclosures", n}});
   json report{{"generated_at", es::format_rfc3339(now)},
-              {"rotation_age_days", 90},
+              {"rotation_age_days", config_.rotation_age_days},
+              {"keys_unused_90_days", unused},
               {"keys_past_rotation_age", past_age},
               {"email_keys_without_ip_restriction", unrestricted},
               {"secret_disclosures_last_30_days", by_user},
@@ -156,6 +165,9 @@ HttpResponse Application::compliance(RequestContext& ctx) {
              std::to_string(k["age_days"].get<long>()) + " days\n";
     }
     for (auto& k : unrestricted) csv += "no_ip_restriction," + k["id"].get<std::string>() + ",email,\n";
+    for (auto& k : unused) {
+      csv += "unused_90_days," + k["id"].get<std::string>() + "," + k["channel"].get<std::string>() + ",\n";
+    }
     for (auto& u : by_user) {
       csv += "disclosures_last_30_days,,," + u["user"].get<std::string>() + " " +
              std::to_string(u["disclosures"].get<std::size_t>()) + "\n";
@@ -164,6 +176,99 @@ HttpResponse Application::compliance(RequestContext& ctx) {
     return HttpResponse{200, "text/csv", csv, {}};
   }
   return json_response(200, report);
+}
+
+es::CommandResult Application::sign(const std::string& dashboard_id, const kd::Actor& actor,
+                                   const std::string& request_id) {
+  std::uint64_t sequence = 0;
+  std::string head;
+  pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) {
+    sequence = v.sequence;
+    head = v.head_hash;
+  });
+  std::string signed_at = es::format_rfc3339(pipeline_.now());
+  std::string signature = es::crypto::ed25519_sign(checkpoint_seed_, kd::checkpoint_text(dashboard_id, sequence, head, signed_at));
+  return pipeline_.execute(dashboard_id,
+                           kd::SignAuditCheckpoint{sequence, head, signed_at,
+                                                   es::crypto::to_hex(es::crypto::ed25519_public_key(checkpoint_seed_)),
+                                                   es::crypto::to_hex(signature)},
+                           {actor, request_id, "", ""});
+}
+
+namespace {
+json checkpoint_json(const std::string& dashboard_id, const kd::AuditCheckpointSigned& c) {
+  return json{{"dashboard_id", dashboard_id}, {"sequence", c.sequence}, {"head_hash", c.head_hash},
+              {"signed_at", c.signed_at},    {"algorithm", "Ed25519"},  {"public_key", c.public_key},
+              {"signature", c.signature}};
+}
+}  // namespace
+
+HttpResponse Application::sign_checkpoint(RequestContext& ctx) {
+  if (ctx.principal.kind == Principal::Kind::anonymous) {
+    throw ApiError{401, "unauthenticated", "this route needs a bearer token", "", {}};
+  }
+  const std::string& d = ctx.params.at("d");
+  auto result = sign(d, actor_of(ctx), ctx.request_id);
+  throw_if_refused(ctx, result);
+  return json_response(201, checkpoint_json(d, std::get<kd::AuditCheckpointSigned>(result.outcome.events.front())));
+}
+
+HttpResponse Application::latest_checkpoint(RequestContext& ctx) {
+  require_member(ctx, {kd::Role::admin, kd::Role::developer, kd::Role::viewer});
+  json out;
+  pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
+    if (v.state.last_checkpoint) out = checkpoint_json(v.state.id, *v.state.last_checkpoint);
+  });
+  if (out.is_null()) throw ApiError{404, "not_found", "no checkpoint was signed for this dashboard yet", "", {}};
+  return json_response(200, out);
+}
+
+HttpResponse Application::checkpoint_public_key(RequestContext&) {
+  return json_response(200, {{"algorithm", "Ed25519"},
+                             {"public_key", es::crypto::to_hex(es::crypto::ed25519_public_key(checkpoint_seed_))}});
+}
+
+HttpResponse Application::list_projections(RequestContext& ctx) {
+  require_principal(ctx, Principal::Kind::platform_operator);
+  auto digest = [](const std::string& text) { return es::crypto::to_hex(es::crypto::sha256(text)); };
+  std::string snapshot = pipeline_.snapshot();
+  json state_digest = digest(snapshot.substr(snapshot.find("\"dashboards\"")));
+  return json_response(200, {{"projections",
+                              {{{"name", "verify_index"}, {"position", pipeline_.position()},
+                                {"sha256", digest(verify_index_.canonical_dump())}},
+                               {{"name", "audit_index"}, {"position", audit_index_.position()},
+                                {"sha256", digest(audit_index_.canonical_dump())}},
+                               {{"name", "dashboard_state"}, {"position", pipeline_.position()},
+                                {"sha256", state_digest}}}}});
+}
+
+void Application::sign_due_checkpoints() {
+  for (const auto& id : pipeline_.dashboard_ids()) {
+    bool due = false;
+    pipeline_.with_dashboard(id, [&](const es::DashboardView& v) {
+      // A checkpoint is itself an event: only the events after the last one make a new one due.
+      std::uint64_t covered = v.state.last_checkpoint ? v.state.last_checkpoint->sequence + 1 : 0;
+      due = !v.state.closed && v.sequence > covered;
+    });
+    if (!due) continue;
+    auto result = sign(id, {kd::ActorKind::system, "keyledger", ""}, "checkpoint-timer");
+    if (result.log_error) {
+      std::cerr << json{{"level", "warn"}, {"msg", "checkpoint not signed"}, {"dashboard_id", id},
+                        {"error", result.log_error.message()}}.dump() + "\n";
+    }
+  }
+}
+
+void Application::record_key_usage() {
+  for (auto& [dashboard, usage] : verify_index_.drain_usage()) {
+    kd::RecordKeyUsage command;
+    for (auto& u : usage) command.usage.push_back({u.key_id, u.uses, u.last_used_at});
+    auto result = pipeline_.execute(dashboard, std::move(command), {{kd::ActorKind::system, "keyledger", ""}, "usage-timer", "", ""});
+    if (result.log_error) {
+      std::cerr << json{{"level", "warn"}, {"msg", "key usage not recorded"}, {"dashboard_id", dashboard},
+                        {"error", result.log_error.message()}}.dump() + "\n";
+    }
+  }
 }
 
 }  // namespace keyledger::api

@@ -21,6 +21,9 @@ struct ServeConfig {
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::uint64_t snapshot_every = 100000;  // events between automatic snapshots
+  std::chrono::seconds checkpoint_every{3600};  // signed audit checkpoints
+  std::chrono::seconds usage_interval{60};      // one KeyUsageRecorded per dashboard and interval
+  int rotation_age_days = 90;                   // compliance: Email and WhatsApp keys older than this
 };
 
 }  // namespace keyledger::api

@@ -14,6 +14,7 @@
 
 #include "actor.hpp"
 #include "sealed_secret.hpp"
+#include "time.hpp"
 
 namespace keyledger::domain {
 
@@ -174,6 +175,29 @@ struct ReportKeyLeak {
   std::optional<SealedSecret> replacement;
 };
 
+// --- audit and usage ------------------------------------------------------------------------
+// A signature over the dashboard's chain head at `sequence` (SPEC §5's tamper evidence made
+// portable: an auditor who keeps it can later prove no earlier event was rewritten).
+struct SignAuditCheckpoint {
+  static constexpr std::string_view denied_as = "AuditCheckpointDenied";
+  std::uint64_t sequence = 0;
+  std::string head_hash;
+  std::string signed_at;   // RFC 3339, part of the signed text
+  std::string public_key;  // hex Ed25519 public key that verifies the signature
+  std::string signature;   // hex Ed25519 signature over checkpoint_text(...)
+};
+struct KeyUsage {
+  std::string key_id;
+  std::uint64_t uses = 0;
+  Timestamp last_used_at{};
+  friend bool operator==(const KeyUsage&, const KeyUsage&) = default;
+};
+// Verification counts of one interval, recorded once per interval, never once per call.
+struct RecordKeyUsage {
+  static constexpr std::string_view denied_as = "KeyUsageRecordingDenied";
+  std::vector<KeyUsage> usage;
+};
+
 using Command = std::variant<CreateDashboard, CloseDashboard, AddUser, RemoveUser, LogIn,
                              GenerateEmailKey, ChangeEmailKeyRestrictions, RotateEmailKey,
                              RevokeEmailKey, RevealEmailKey, GenerateWhatsAppKey,
@@ -181,7 +205,11 @@ using Command = std::variant<CreateDashboard, CloseDashboard, AddUser, RemoveUse
                              RegisterSmsNumber, ViewSmsKey, RotateSmsKey, DeregisterSmsNumber,
                              GenerateSmsKey, RevealRcsKey, GenerateRcsKey, RotateRcsKey,
                              RevokeRcsKey, ReissueRcsKey, RegisterRcsBot, RemoveRcsBot,
-                             ReportKeyLeak>;
+                             ReportKeyLeak, SignAuditCheckpoint, RecordKeyUsage>;
+
+// The text an audit checkpoint's signature covers.
+std::string checkpoint_text(std::string_view dashboard_id, std::uint64_t sequence, std::string_view head_hash,
+                            std::string_view signed_at);
 
 // The audit event type recorded when this command is refused.
 std::string_view denied_event_type(const Command& command);

@@ -165,6 +165,17 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
           s.rcs_bots.insert(e.bot_id);
         } else if constexpr (std::is_same_v<E, RcsBotRemoved>) {
           s.rcs_bots.erase(e.bot_id);
+        } else if constexpr (std::is_same_v<E, AuditCheckpointSigned>) {
+          s.last_checkpoint = e;
+        } else if constexpr (std::is_same_v<E, KeyUsageRecorded>) {
+          for (const auto& entry : e.keys) {
+            auto it = s.keys.find(entry.key_id);
+            if (it == s.keys.end()) continue;
+            it->second.uses += entry.uses;
+            if (!it->second.last_used_at || *it->second.last_used_at < entry.last_used_at) {
+              it->second.last_used_at = entry.last_used_at;
+            }
+          }
         } else if constexpr (std::is_same_v<E, CommandDenied>) {
           if (e.code == RejectionCode::password_incorrect &&
               recorded.actor.kind == ActorKind::user) {

@@ -44,6 +44,8 @@ struct ApiKey {
   std::vector<std::string> permissions;   // Email only
   std::vector<std::string> ip_allowlist;  // Email only, canonical ranges; empty = any
   std::string number;                     // SMS only
+  std::uint64_t uses = 0;                 // verifications, as recorded by KeyUsageRecorded
+  std::optional<Timestamp> last_used_at;
 
   KeyStatus status_at(Timestamp now) const;
   SecretMatch match(std::string_view fingerprint, Timestamp now) const;
@@ -78,6 +80,7 @@ struct DashboardState {
   std::map<std::string, SmsNumber> numbers;  // registered numbers, by E.164 text
   std::string rcs_key_id;
   std::set<std::string> rcs_bots;
+  std::optional<AuditCheckpointSigned> last_checkpoint;
 
   const User* user(std::string_view email) const;
   const ApiKey* key(std::string_view key_id, Channel channel) const;

@@ -113,5 +113,7 @@ Outcome decide_one(const DashboardState&, const ReissueRcsKey&, const Context&);
 Outcome decide_one(const DashboardState&, const RegisterRcsBot&, const Context&);
 Outcome decide_one(const DashboardState&, const RemoveRcsBot&, const Context&);
 Outcome decide_one(const DashboardState&, const ReportKeyLeak&, const Context&);
+Outcome decide_one(const DashboardState&, const SignAuditCheckpoint&, const Context&);
+Outcome decide_one(const DashboardState&, const RecordKeyUsage&, const Context&);
 
 }  // namespace keyledger::domain::detail

@@ -41,7 +41,8 @@ std::string stream_of(const Event& event) {
           return "user:" + e.email;
         } else {
           static_assert(std::is_same_v<E, DashboardCreated> || std::is_same_v<E, DashboardClosed> ||
-                        std::is_same_v<E, CommandDenied>);
+                        std::is_same_v<E, CommandDenied> || std::is_same_v<E, AuditCheckpointSigned> ||
+                        std::is_same_v<E, KeyUsageRecorded>);
           return "dashboard";
         }
       },

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -190,6 +191,28 @@ struct RcsBotRemoved {
   friend bool operator==(const RcsBotRemoved&, const RcsBotRemoved&) = default;
 };
 
+// --- audit and usage ------------------------------------------------------------------------
+struct AuditCheckpointSigned {
+  static constexpr std::string_view type = "AuditCheckpointSigned";
+  std::uint64_t sequence = 0;  // the checkpoint covers events 1..sequence
+  std::string head_hash;       // the hash of event `sequence`
+  std::string signed_at;
+  std::string public_key;
+  std::string signature;
+  friend bool operator==(const AuditCheckpointSigned&, const AuditCheckpointSigned&) = default;
+};
+struct KeyUsageEntry {
+  std::string key_id;
+  std::uint64_t uses = 0;
+  Timestamp last_used_at{};
+  friend bool operator==(const KeyUsageEntry&, const KeyUsageEntry&) = default;
+};
+struct KeyUsageRecorded {
+  static constexpr std::string_view type = "KeyUsageRecorded";
+  std::vector<KeyUsageEntry> keys;
+  friend bool operator==(const KeyUsageRecorded&, const KeyUsageRecorded&) = default;
+};
+
 // --- leaks and refusals ------------------------------------------------------------------
 enum class LeakResponse { revoked, rotated, flagged_for_operator, already_inactive };
 std::string_view to_string(LeakResponse response);
@@ -221,7 +244,8 @@ using Event =
                  WhatsAppKeyRotated, WhatsAppKeyRevoked, WhatsAppKeyRevealed,
                  SmsNumberRegistered, SmsKeyAssigned, SmsKeyViewed, SmsKeyRotated,
                  SmsNumberDeregistered, RcsKeyProvisioned, RcsKeyRevealed, RcsKeyReissued,
-                 RcsBotRegistered, RcsBotRemoved, KeyLeakReported, CommandDenied>;
+                 RcsBotRegistered, RcsBotRemoved, KeyLeakReported, AuditCheckpointSigned, KeyUsageRecorded,
+                 CommandDenied>;
 
 std::string_view event_type(const Event& event);
 // The aggregate an event belongs to, the envelope's `stream`: "dashboard", "user:<email>",

@@ -29,6 +29,12 @@ std::string to_hex(std::string_view bytes);
 std::string base64_encode(std::string_view bytes);
 std::optional<std::string> base64_decode(std::string_view text);
 
+// Ed25519 from a 32-byte seed: the public key (32 bytes) and signatures (64 bytes).
+std::string ed25519_public_key(std::string_view seed);
+std::string ed25519_sign(std::string_view seed, std::string_view message);
+bool ed25519_verify(std::string_view public_key, std::string_view message, std::string_view signature);
+std::optional<std::string> from_hex(std::string_view hex);
+
 // Compares in time that depends only on the lengths, never on where the bytes differ.
 bool constant_time_equal(std::string_view a, std::string_view b);
 

@@ -80,6 +80,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RcsKeyReissued, key_id, reason, 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RcsBotRegistered, bot_id)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RcsBotRemoved, bot_id)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeyLeakReported, key_id, channel, url, source, response)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AuditCheckpointSigned, sequence, head_hash, signed_at, public_key,
+                                                signature)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeyUsageEntry, key_id, uses, last_used_at)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeyUsageRecorded, keys)
 // The event type of a refusal is the envelope's `type`, so it is not repeated in `data`.
 inline void to_json(json& j, const CommandDenied& e) {
   j = json{{"code", e.code}, {"subject", e.subject}, {"detail", e.detail}};
@@ -107,6 +111,8 @@ inline void to_json(json& j, const ApiKey& k) {
     j["previous"] = *k.previous;
     j["previous_valid_until"] = k.previous_valid_until;
   }
+  j["uses"] = k.uses;
+  if (k.last_used_at) j["last_used_at"] = *k.last_used_at;
 }
 inline void from_json(const json& j, ApiKey& k) {
   k.id = j.at("id").get<std::string>();
@@ -124,9 +130,29 @@ inline void from_json(const json& j, ApiKey& k) {
     k.previous = j.at("previous").get<SealedSecret>();
     k.previous_valid_until = j.at("previous_valid_until").get<Timestamp>();
   }
+  k.uses = j.value("uses", std::uint64_t{0});
+  if (j.contains("last_used_at")) k.last_used_at = j.at("last_used_at").get<Timestamp>();
 }
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SmsNumber, number, key_id, registered_at)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DashboardState, exists, closed, id, name, created_at, users, keys, numbers,
-                                   rcs_key_id, rcs_bots)
+inline void to_json(json& j, const DashboardState& s) {
+  j = json{{"exists", s.exists},   {"closed", s.closed},   {"id", s.id},
+           {"name", s.name},       {"created_at", s.created_at}, {"users", s.users},
+           {"keys", s.keys},       {"numbers", s.numbers}, {"rcs_key_id", s.rcs_key_id},
+           {"rcs_bots", s.rcs_bots}};
+  if (s.last_checkpoint) j["last_checkpoint"] = *s.last_checkpoint;
+}
+inline void from_json(const json& j, DashboardState& s) {
+  s.exists = j.at("exists").get<bool>();
+  s.closed = j.at("closed").get<bool>();
+  s.id = j.at("id").get<std::string>();
+  s.name = j.at("name").get<std::string>();
+  s.created_at = j.at("created_at").get<Timestamp>();
+  s.users = j.at("users").get<std::map<std::string, User>>();
+  s.keys = j.at("keys").get<std::map<std::string, ApiKey>>();
+  s.numbers = j.at("numbers").get<std::map<std::string, SmsNumber>>();
+  s.rcs_key_id = j.at("rcs_key_id").get<std::string>();
+  s.rcs_bots = j.at("rcs_bots").get<std::set<std::string>>();
+  if (j.contains("last_checkpoint")) s.last_checkpoint = j.at("last_checkpoint").get<AuditCheckpointSigned>();
+}
 
 }  // namespace keyledger::domain

@@ -19,6 +19,10 @@ std::string MasterKey::fingerprint_pepper() const {
   return crypto::hkdf_sha256(bytes, "keyledger", "secret fingerprint pepper v1", 32);
 }
 
+std::string MasterKey::checkpoint_signing_seed() const {
+  return crypto::hkdf_sha256(bytes, "keyledger", "audit checkpoint signing key v1", 32);
+}
+
 std::expected<MasterKey, std::string> load_master_key(const std::string& path) {
   if (path.empty()) {
     return std::unexpected(

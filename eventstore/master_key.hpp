@@ -13,6 +13,7 @@ struct MasterKey {
   // Separate keys derived with HKDF, so no single key is used for two purposes.
   std::string key_encryption_key() const;
   std::string fingerprint_pepper() const;
+  std::string checkpoint_signing_seed() const;  // Ed25519 seed for audit checkpoints
 };
 
 // Reads the file; the error text says exactly what is wrong (missing, wrong size, readable

@@ -1,5 +1,6 @@
 #include "audit_index.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 namespace keyledger::projections {
@@ -48,6 +49,28 @@ AuditPage AuditIndex::query(const std::string& dashboard_id, const AuditFilter& 
     page.entries.push_back(list[static_cast<std::size_t>(i)]);
   }
   return page;
+}
+
+std::uint64_t AuditIndex::position() const {
+  std::shared_lock lock(mutex_);
+  std::uint64_t highest = 0;
+  for (auto& [d, list] : entries_) {
+    if (!list.empty()) highest = std::max(highest, list.back().position + 1);
+  }
+  return highest;
+}
+
+std::string AuditIndex::canonical_dump() const {
+  std::shared_lock lock(mutex_);
+  std::string out;
+  for (auto& [dashboard, list] : entries_) {
+    for (auto& e : list) {
+      out += dashboard + " " + std::to_string(e.sequence) + " @" + std::to_string(e.position) + " " + e.type + " " +
+             e.actor_id + " " + (e.channel ? std::string(domain::to_string(*e.channel)) : "-") + " " +
+             std::to_string(e.occurred_at.time_since_epoch().count()) + "\n";
+    }
+  }
+  return out;
 }
 
 std::vector<AuditEntry> AuditIndex::all(const std::string& dashboard_id) const {

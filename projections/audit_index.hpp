@@ -47,6 +47,10 @@ class AuditIndex {
   AuditPage query(const std::string& dashboard_id, const AuditFilter& filter, std::optional<std::uint64_t> cursor,
                   std::size_t limit, bool descending) const;
   std::vector<AuditEntry> all(const std::string& dashboard_id) const;
+  // The highest log position recorded (the read model's position), and a canonical text of
+  // the whole read model, for comparing it before and after a rebuild.
+  std::uint64_t position() const;
+  std::string canonical_dump() const;
 
  private:
   mutable std::shared_mutex mutex_;

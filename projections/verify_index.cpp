@@ -104,6 +104,9 @@ VerifyResult VerifyIndex::verify(const VerifyRequest& request, const Fingerprint
       return fail(VerifyReason::unknown_bot);
     }
   }
+  UsageCounter& usage = usage_[found->second.key];
+  usage.uses.fetch_add(1, std::memory_order_relaxed);
+  usage.last_used_ms.store(now.time_since_epoch().count(), std::memory_order_relaxed);
   return result;
 }
 
@@ -129,6 +132,7 @@ void VerifyIndex::refresh_key(const std::string& dashboard_id, const domain::Api
   std::uint32_t slot = slot_it->second;
   if (inserted) {
     keys_.push_back(std::move(mirrored));
+    usage_.emplace_back();
   } else {
     Key& old = keys_[slot];
     for (auto* f : {&old.current, &old.previous}) {
@@ -157,6 +161,50 @@ std::optional<VerifyIndex::Located> VerifyIndex::locate(const Fingerprint& finge
   if (found == secrets_.end()) return std::nullopt;
   const Key& key = keys_[found->second.key];
   return Located{key.dashboard_id, key.key_id, key.channel};
+}
+
+std::map<std::string, std::vector<VerifyIndex::Usage>> VerifyIndex::drain_usage() {
+  std::map<std::string, std::vector<Usage>> drained;
+  std::shared_lock lock(mutex_);
+  for (std::size_t i = 0; i < keys_.size(); ++i) {
+    std::uint64_t uses = usage_[i].uses.exchange(0, std::memory_order_relaxed);
+    if (uses == 0) continue;
+    domain::Timestamp last{std::chrono::milliseconds{usage_[i].last_used_ms.load(std::memory_order_relaxed)}};
+    drained[keys_[i].dashboard_id].push_back(Usage{keys_[i].key_id, uses, last});
+  }
+  return drained;
+}
+
+std::string VerifyIndex::canonical_dump() const {
+  std::shared_lock lock(mutex_);
+  std::map<std::string, std::string> lines;  // ordered by dashboard/key, whatever the insertion order
+  auto hex = [](const std::optional<Fingerprint>& f) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    if (f) {
+      for (unsigned char c : *f) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+      }
+    }
+    return out;
+  };
+  for (const auto& k : keys_) {
+    std::string line = std::string(domain::to_string(k.channel)) + " revoked=" + (k.revoked ? "1" : "0") +
+                       " perms=" + std::to_string(k.permissions) + " number=" + k.number + " current=" + hex(k.current) +
+                       " previous=" + hex(k.previous) + " until=" +
+                       std::to_string(k.previous_valid_until.time_since_epoch().count()) + " allow=";
+    for (auto& r : k.allowlist) line += r.to_string() + ",";
+    lines[k.dashboard_id + "/" + k.key_id] = line;
+  }
+  std::string out;
+  for (auto& [id, line] : lines) out += id + " " + line + "\n";
+  for (auto& [dashboard, bots] : bots_) {
+    out += dashboard + " bots:";
+    for (auto& b : bots) out += " " + b;
+    out += "\n";
+  }
+  return out;
 }
 
 std::size_t VerifyIndex::live_secrets() const {

@@ -8,6 +8,9 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <deque>
+#include <map>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -76,6 +79,17 @@ class VerifyIndex {
 
   std::size_t live_secrets() const;
 
+  // Verifications counted since the last drain, per dashboard: the counters are reset.
+  struct Usage {
+    std::string key_id;
+    std::uint64_t uses;
+    domain::Timestamp last_used_at;
+  };
+  std::map<std::string, std::vector<Usage>> drain_usage();
+
+  // A canonical text of the whole read model, for comparing it before and after a rebuild.
+  std::string canonical_dump() const;
+
  private:
   struct Key {
     std::string dashboard_id;
@@ -96,8 +110,15 @@ class VerifyIndex {
     std::size_t operator()(const Fingerprint& f) const noexcept;  // its first 8 bytes: already uniform
   };
 
+  struct UsageCounter {
+    std::atomic<std::uint64_t> uses{0};
+    std::atomic<std::int64_t> last_used_ms{0};
+  };
+
   mutable std::shared_mutex mutex_;
   std::vector<Key> keys_;
+  // One per keys_ entry; a deque so that counters never move while verify() bumps them.
+  mutable std::deque<UsageCounter> usage_;
   std::unordered_map<std::string, std::uint32_t> key_slots_;  // dashboard/key id -> keys_ index
   std::unordered_map<Fingerprint, Secret, FingerprintHash> secrets_;
   std::unordered_map<std::string, std::set<std::string>> bots_;

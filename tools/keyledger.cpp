@@ -72,6 +72,11 @@ Every option is also an environment variable; a flag wins over the variable.
   --read-timeout SECONDS    KEYLEDGER_READ_TIMEOUT, default 10: time for a whole request
   --idle-timeout SECONDS    KEYLEDGER_IDLE_TIMEOUT, default 60: keep-alive wait
   --snapshot-every N        KEYLEDGER_SNAPSHOT_EVERY, default 100000 events (file stores)
+  --checkpoint-every S      KEYLEDGER_CHECKPOINT_EVERY, default 3600: sign each changed dashboard's
+                            chain head (Ed25519) this often
+  --usage-interval S        KEYLEDGER_USAGE_INTERVAL, default 60: record verification counts per
+                            key as one event per dashboard this often
+  --rotation-age-days N     KEYLEDGER_ROTATION_AGE_DAYS, default 90: compliance report's rotation age
 
 With --store kafka://HOST:PORT[,HOST:PORT]/TOPIC:
   --kafka-transactional-id ID  KEYLEDGER_KAFKA_TRANSACTIONAL_ID, default keyledger-TOPIC; a second
@@ -199,6 +204,9 @@ int serve(const Options& options) {
   config.read_timeout = std::chrono::seconds(options.number("read-timeout", 10));
   config.idle_timeout = std::chrono::seconds(options.number("idle-timeout", 60));
   config.snapshot_every = options.number("snapshot-every", 100000);
+  config.checkpoint_every = std::chrono::seconds(options.number("checkpoint-every", 3600));
+  config.usage_interval = std::chrono::seconds(options.number("usage-interval", 60));
+  config.rotation_age_days = static_cast<int>(options.number("rotation-age-days", 90));
   if (config.operator_token.size() < 16 && !config.operator_token.empty()) {
     throw std::runtime_error("KEYLEDGER_OPERATOR_TOKEN must be at least 16 characters");
   }
@@ -243,9 +251,21 @@ int serve(const Options& options) {
       log_line({{"level", "warn"}, {"msg", "snapshot failed"}, {"directory", store->directory}});
     }
   };
-  std::thread snapshots([&] {
+  // Background duties on one thread: snapshots, signed audit checkpoints, key usage.
+  std::thread duties([&] {
+    auto next_checkpoint = std::chrono::steady_clock::now() + config.checkpoint_every;
+    auto next_usage = std::chrono::steady_clock::now() + config.usage_interval;
     std::unique_lock lock(snapshot_mutex);
-    while (!snapshot_cv.wait_for(lock, std::chrono::seconds(2), [&] { return stopping; })) {
+    while (!snapshot_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping; })) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next_usage) {
+        app.record_key_usage();
+        next_usage = now + config.usage_interval;
+      }
+      if (now >= next_checkpoint) {
+        app.sign_due_checkpoints();
+        next_checkpoint = now + config.checkpoint_every;
+      }
       if (store->pipeline->position() - snapshot_at >= config.snapshot_every) take_snapshot();
     }
   });
@@ -260,7 +280,8 @@ int serve(const Options& options) {
     stopping = true;
   }
   snapshot_cv.notify_all();
-  snapshots.join();
+  duties.join();
+  app.record_key_usage();  // the last interval's counts are not lost at shutdown
   take_snapshot();
   log_line({{"level", "info"}, {"msg", "stopped"}});
   return 0;
@@ -310,6 +331,45 @@ int rebuild(const Options& options) {
   return 0;
 }
 
+// Checks a saved checkpoint against the log: its signature, and that the dashboard's chain
+// still reaches the signed head at the signed sequence.
+std::optional<json> check_checkpoint(const json& checkpoint, es::EventLog& log, const std::string& expected_key) {
+  auto fail = [](std::string why) { return json{{"ok", false}, {"checkpoint", false}, {"reason", std::move(why)}}; };
+  try {
+    std::string dashboard = checkpoint.at("dashboard_id");
+    std::uint64_t sequence = checkpoint.at("sequence");
+    std::string head = checkpoint.at("head_hash"), signed_at = checkpoint.at("signed_at");
+    std::string public_key_hex = checkpoint.at("public_key");
+    if (!expected_key.empty() && expected_key != public_key_hex) return fail("signed by another key than --public-key");
+    auto public_key = es::crypto::from_hex(public_key_hex);
+    auto signature = es::crypto::from_hex(checkpoint.at("signature").get<std::string>());
+    if (!public_key || !signature ||
+        !es::crypto::ed25519_verify(*public_key, kd::checkpoint_text(dashboard, sequence, head, signed_at), *signature)) {
+      return fail("the checkpoint's signature does not verify");
+    }
+    std::string prev = es::kGenesisHash;
+    std::uint64_t seen = 0;
+    std::optional<json> problem;
+    log.read(0, [&](const es::StoredRecord& record) {
+      auto envelope = es::decode_envelope(record.bytes);
+      if (!envelope || envelope->dashboard_id != dashboard) return true;
+      auto link = es::check_link(record.bytes, prev);
+      if (!link) {
+        problem = json{{"ok", false}, {"position", record.position}, {"reason", link.error()}};
+        return false;
+      }
+      prev = *link;
+      return ++seen < sequence;
+    });
+    if (problem) return problem;
+    if (seen < sequence) return fail("the log holds only " + std::to_string(seen) + " of the dashboard's events");
+    if (prev != head) return fail("the history up to the checkpoint was rewritten: its head hash differs");
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return fail(std::string("not a checkpoint: ") + e.what());
+  }
+}
+
 int audit_verify(const Options& options) {
   std::string dir = file_store_directory(options.get("store", "file:./keyledger-data"));
   // Read-only: an audit never repairs (truncates) what it inspects, and needs no lock.
@@ -334,6 +394,11 @@ int audit_verify(const Options& options) {
   });
   if (!broken && !(*log)->damage().empty()) {
     broken = json{{"ok", false}, {"position", (*log)->end()}, {"reason", (*log)->damage()}};
+  }
+  if (!broken && !options.get("checkpoint").empty()) {
+    std::ifstream in(options.get("checkpoint"));
+    json checkpoint = json::parse(in, nullptr, false);
+    broken = check_checkpoint(checkpoint, **log, options.get("public-key"));
   }
   if (broken) {
     std::cout << broken->dump() << "\n";
@@ -391,7 +456,8 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table{
       {{"serve"}, std::string(kServeUsage),
        {"listen", "store", "master-key-file", "operator-token", "service-token", "tls-cert", "tls-key", "session-ttl",
-        "threads", "workers", "read-timeout", "idle-timeout", "snapshot-every", "kafka-transactional-id",
+        "threads", "workers", "read-timeout", "idle-timeout", "snapshot-every", "checkpoint-every",
+        "usage-interval", "rotation-age-days", "kafka-transactional-id",
         "kafka-partitions", "kafka-replication"},
        serve},
       {{"keygen"}, "usage: keyledger keygen FILE\n\nWrites 32 random bytes to FILE with mode 0600; never overwrites.\n", {},
@@ -407,10 +473,14 @@ const std::vector<Command>& commands() {
        "rebuilt state and prints its SHA-256 digest.\n" + std::string(kStoreOptions),
        {"store", "master-key-file"}, rebuild},
       {{"audit", "verify"},
-       "usage: keyledger audit verify [--store file:DIR]\n\nRecomputes every dashboard's hash chain from the log, read-only; prints the\n"
-       "first broken position and exits 1 if any event was changed or a batch fails its checksum.\n"
-       "Run it on a stopped store, or expect the batch being written at that instant to look torn.\n",
-       {"store"}, audit_verify},
+       "usage: keyledger audit verify [--store file:DIR] [--checkpoint FILE [--public-key HEX]]\n\n"
+       "Recomputes every dashboard's hash chain from the log, read-only; prints the first broken\n"
+       "position and exits 1 if any event was changed or a batch fails its checksum. With\n"
+       "--checkpoint (a checkpoint saved from GET .../audit/checkpoints/latest), also checks its\n"
+       "Ed25519 signature (against --public-key, from GET /v1/audit/public-key, when given) and that\n"
+       "the dashboard's history still leads to the signed head. Run it on a stopped store, or expect\n"
+       "the batch being written at that instant to look torn.\n",
+       {"store", "checkpoint", "public-key"}, audit_verify},
       {{"scan"},
        "usage: keyledger scan PATH...\n\nFinds keyledger keys in files (recursively in directories), checks their checksums\n"
        "offline and prints file, line and the masked key. Exits 1 when it found any.\n",

@@ -30,6 +30,8 @@ std::vector<kd::Event> one_of_each() {
           kd::RcsKeyRevealed{"r1"}, kd::RcsKeyReissued{"r1", "incident", s}, kd::RcsBotRegistered{"b1"},
           kd::RcsBotRemoved{"b1"},
           kd::KeyLeakReported{"k1", kd::Channel::email, "https://x", "github", kd::LeakResponse::revoked},
+          kd::AuditCheckpointSigned{12, std::string(64, 'a'), "2026-11-28T10:20:30.456Z", "ab", "cd"},
+          kd::KeyUsageRecorded{{{"k1", 42, kAt}}},
           kd::CommandDenied{"WhatsAppKeyGenerationDenied", kd::RejectionCode::whatsapp_key_limit_reached, "w4",
                             "limit"}};
 }

@@ -1,0 +1,211 @@
+// The audit trail's read side (issue: projections): filters and cursors, signed checkpoints
+// that survive a consistent rewrite of history, key usage summaries, the compliance report,
+// and read models that a rebuild reproduces exactly.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "eventstore/envelope.hpp"
+#include "eventstore/file_log.hpp"
+#include "support/api_client.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace keyledger::testing;
+using nlohmann::json;
+namespace es = keyledger::eventstore;
+
+namespace {
+std::map<std::string, std::string> store_env(const TempDir& dir) {
+  return {{"KEYLEDGER_STORE", "file:" + dir.path() + "/data"}, {"KEYLEDGER_MASTER_KEY_FILE", dir.path() + "/master.key"}};
+}
+
+// Rewrites one dashboard's history the way a careful forger would: the event holding `from`
+// gets `to`, and every hash, link and batch checksum after it is recomputed, so that the
+// chain on its own verifies again.
+void forge_history(const std::string& data_dir, const std::string& from, const std::string& to) {
+  std::vector<std::string> records;
+  {
+    auto log = es::FileLog::open({data_dir, 64ull << 20, nullptr, true}).value();
+    log->read(0, [&](const es::StoredRecord& r) {
+      records.push_back(r.bytes);
+      return true;
+    });
+  }
+  std::map<std::string, std::string> heads;
+  bool forged = false;
+  for (auto& bytes : records) {
+    auto envelope = es::decode_envelope(bytes).value();
+    std::string original = bytes;
+    auto& prev = heads.try_emplace(envelope.dashboard_id, es::kGenesisHash).first->second;
+    if (!forged && bytes.find(from) != std::string::npos) {
+      auto j = json::parse(bytes);
+      j["data"]["name"] = to;
+      envelope = es::decode_envelope(j.dump()).value();
+      forged = true;
+    }
+    envelope.prev_hash = prev;
+    bytes = es::seal_envelope(envelope);
+    prev = envelope.hash;
+  }
+  REQUIRE(forged);
+  std::filesystem::remove_all(data_dir + "/log");
+  std::filesystem::remove_all(data_dir + "/snapshots");
+  std::filesystem::remove(data_dir + "/LOCK");
+  auto log = es::FileLog::open({data_dir, 64ull << 20, nullptr}).value();
+  for (auto& bytes : records) REQUIRE(log->append(std::vector<es::AppendRecord>{{"", "", "", "", bytes}}).has_value());
+}
+}  // namespace
+
+TEST_CASE("e2e: a signed checkpoint proves later that no earlier history was rewritten", "[file]") {
+  TempDir dir;
+  std::string checkpoint_file = dir.path() + "/checkpoint.json", public_key;
+  {
+    ServerProcess server(dir.path());
+    ApiClient api(server);
+    auto d = make_dashboard(api);
+    api.post(d.path + "/email/keys", {{"name", "payroll"}}, d.admin);
+    REQUIRE(api.post(d.path + "/audit/checkpoints", json::object(), d.developer).status == 403);
+    auto signed_now = api.post(d.path + "/audit/checkpoints", json::object(), d.admin);
+    REQUIRE(signed_now.status == 201);
+    REQUIRE(signed_now.json["algorithm"] == "Ed25519");
+    auto latest = api.get(d.path + "/audit/checkpoints/latest", d.viewer);
+    REQUIRE(latest.json == signed_now.json);
+    std::ofstream(checkpoint_file) << latest.body;
+    public_key = api.get("/v1/audit/public-key").json["public_key"];
+    REQUIRE(public_key == signed_now.json["public_key"]);
+    api.post(d.path + "/email/keys", {{"name", "after the checkpoint"}}, d.admin);
+    server.terminate();
+  }
+  std::string out;
+  auto env = store_env(dir);
+  REQUIRE(run_keyledger({"audit", "verify", "--checkpoint", checkpoint_file, "--public-key", public_key}, &out, env) == 0);
+  REQUIRE(run_keyledger({"audit", "verify", "--checkpoint", checkpoint_file, "--public-key", std::string(64, '0')}, &out,
+                        env) == 1);
+
+  forge_history(dir.path() + "/data", "payroll", "payr0ll");
+  // The rewritten chain is consistent on its own...
+  REQUIRE(run_keyledger({"audit", "verify"}, &out, env) == 0);
+  // ...but not with what was signed before.
+  REQUIRE(run_keyledger({"audit", "verify", "--checkpoint", checkpoint_file, "--public-key", public_key}, &out, env) == 1);
+  REQUIRE(out.find("rewritten") != std::string::npos);
+}
+
+TEST_CASE("e2e: checkpoints are also signed periodically by keyledger itself") {
+  TempDir dir;
+  ServerProcess server(dir.path(), {{"KEYLEDGER_CHECKPOINT_EVERY", "1"}});
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  ApiReply latest;
+  for (int i = 0; i < 40 && latest.status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    latest = api.get(d.path + "/audit/checkpoints/latest", d.admin);
+  }
+  REQUIRE(latest.status == 200);
+  auto trail = api.get(d.path + "/audit?type=AuditCheckpointSigned", d.admin);
+  REQUIRE(trail.json["events"][0]["actor"]["type"] == "system");
+}
+
+TEST_CASE("e2e: verify counts each key's uses and records them once per interval") {
+  TempDir dir;
+  ServerProcess server(dir.path(), {{"KEYLEDGER_USAGE_INTERVAL", "1"}});
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  auto generated = api.post(d.path + "/email/keys", {{"name", "k"}}, d.admin);
+  REQUIRE(generated.json["uses"] == 0);
+  REQUIRE(generated.json["last_used_at"].is_null());
+  for (int i = 0; i < 3; ++i) REQUIRE(verify(api, generated.json["key"]).json["valid"] == true);
+  verify(api, "kle_" + std::string(36, 'A'));  // malformed: counts for no key
+  json key;
+  for (int i = 0; i < 40; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    key = api.get(d.path + "/email/keys/" + generated.json["id"].get<std::string>(), d.admin).json;
+    if (key["uses"] == 3) break;
+  }
+  REQUIRE(key["uses"] == 3);
+  REQUIRE(key["last_used_at"].is_string());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  REQUIRE(api.get(d.path + "/audit?type=KeyUsageRecorded", d.admin).json["events"].size() == 1);  // none for idle intervals
+}
+
+TEST_CASE("e2e: the audit trail filters by type, actor and channel and pages with a stable cursor") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  for (int i = 0; i < 5; ++i) api.post(d.path + "/email/keys", {{"name", "k" + std::to_string(i)}}, d.developer);
+  api.post(d.path + "/whatsapp/keys", {{"name", "w"}}, d.admin);
+  auto page = api.get(d.path + "/audit?channel=email&limit=2", d.viewer);
+  REQUIRE(page.json["events"].size() == 2);
+  std::string cursor = page.json["next_cursor"];
+  // New events arriving between pages do not shift the next page.
+  api.post(d.path + "/email/keys", {{"name", "late"}}, d.developer);
+  auto next = api.get(d.path + "/audit?channel=email&limit=2&cursor=" + cursor, d.viewer);
+  REQUIRE(next.json["events"][0]["sequence"] == std::stoi(cursor));
+  REQUIRE(next.json["events"][0]["sequence"].get<int>() > page.json["events"][1]["sequence"].get<int>());
+  std::size_t total = 0;
+  std::string at = "";
+  do {
+    auto p = api.get(d.path + "/audit?channel=email&limit=2" + (at.empty() ? "" : "&cursor=" + at), d.viewer);
+    total += p.json["events"].size();
+    at = p.json["next_cursor"].is_null() ? "" : p.json["next_cursor"].get<std::string>();
+  } while (!at.empty());
+  REQUIRE(total == 6);
+  auto by_actor = api.get(d.path + "/audit?actor=" + d.developer_email + "&type=EmailKeyGenerated", d.admin);
+  REQUIRE(by_actor.json["events"].size() == 6);
+  auto newest = api.get(d.path + "/audit?order=desc&limit=1", d.admin);
+  REQUIRE(newest.json["events"][0]["type"] == "EmailKeyGenerated");
+  auto future = api.get(d.path + "/audit?since=2999-01-01T00:00:00Z", d.admin);
+  REQUIRE(future.json["events"].empty());
+  auto exported = api.get(d.path + "/audit/export", d.admin);
+  REQUIRE(exported.headers["content-type"] == "application/x-ndjson");
+  REQUIRE(std::count(exported.body.begin(), exported.body.end(), '\n') >= 15);
+  REQUIRE(exported.body.find("password_hash\":\"scrypt") == std::string::npos);
+}
+
+TEST_CASE("e2e: the compliance report finds old, unrestricted and unused keys, in JSON and CSV") {
+  TempDir dir;
+  ServerProcess server(dir.path(), {{"KEYLEDGER_ROTATION_AGE_DAYS", "0"}});
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  api.post(d.path + "/email/keys", {{"name", "open"}}, d.admin);
+  api.post(d.path + "/email/keys", {{"name", "fenced"}, {"ip_allowlist", {"203.0.113.0/24"}}}, d.admin);
+  std::string wa = api.post(d.path + "/whatsapp/keys", {{"name", "w"}}, d.admin).json["id"];
+  api.post(d.path + "/whatsapp/keys/" + wa + "/reveal", {{"password", kAdminPassword}}, d.admin);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto report = api.get(d.path + "/compliance", d.viewer);
+  REQUIRE(report.status == 200);
+  REQUIRE(report.json["rotation_age_days"] == 0);
+  REQUIRE(report.json["keys_past_rotation_age"].size() == 3);  // RCS and SMS keys are not rotated by users
+  REQUIRE(report.json["email_keys_without_ip_restriction"].size() == 1);
+  REQUIRE(report.json["secret_disclosures_last_30_days"][0]["disclosures"] == 1);
+  REQUIRE(report.json["whatsapp_slots"] == json{{"used", 1}, {"total", 3}});
+  REQUIRE(report.json["keys_unused_90_days"].empty());
+  REQUIRE(api.get(d.path + "/compliance", d.developer).status == 403);
+  auto csv = api.get(d.path + "/compliance?format=csv", d.admin);
+  REQUIRE(csv.headers["content-type"] == "text/csv");
+  REQUIRE(csv.body.rfind("finding,key_id,channel,detail\n", 0) == 0);
+  REQUIRE(csv.body.find("no_ip_restriction,") != std::string::npos);
+}
+
+TEST_CASE("e2e: every read model is the same after keyledger rebuild", "[file]") {
+  TempDir dir;
+  json before;
+  {
+    ServerProcess server(dir.path());
+    ApiClient api(server);
+    auto d = make_dashboard(api);
+    api.post(d.path + "/email/keys", {{"name", "k"}, {"ip_allowlist", {"203.0.113.0/24"}}}, d.admin);
+    api.post(d.path + "/sms/numbers", {{"number", "+14155550100"}}, d.admin);
+    api.post(d.path + "/rcs/bots", {{"bot_id", "b"}}, d.admin);
+    before = api.get("/v1/projections", kOperatorToken).json;
+    REQUIRE(api.get("/v1/projections", d.admin).status == 403);
+    server.terminate();
+  }
+  REQUIRE(before["projections"].size() == 3);
+  std::string out;
+  REQUIRE(run_keyledger({"rebuild"}, &out, store_env(dir)) == 0);
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  REQUIRE(api.get("/v1/projections", kOperatorToken).json == before);
+}
