@@ -120,11 +120,11 @@ HttpResponse problem_response(const ApiError& error) {
             {"detail", error.detail},
             {"code", error.code}};
   if (!error.field.empty()) body["field"] = error.field;
-  HttpResponse r{error.status, "application/problem+json", body.dump(), error.headers};
+  HttpResponse r{error.status, "application/problem+json", body.dump(), error.headers, {}};
   return r;
 }
 
-HttpResponse json_response(int status, const json& body) { return HttpResponse{status, "application/json", body.dump(), {}}; }
+HttpResponse json_response(int status, const json& body) { return HttpResponse{status, "application/json", body.dump(), {}, {}}; }
 
 const json& RequestContext::body() const {
   if (!parsed_body) {
@@ -292,13 +292,11 @@ HttpResponse Application::handle(const HttpRequest& request) {
   response.headers.emplace_back("X-Request-Id", request_id);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.record_request(route_name, response.status, seconds);
-  if (request.path() != "/v1/verify") {
-    // One line per request; the verify hot path is counted in /metrics instead.
-    std::cerr << json{{"level", "info"},    {"msg", "request"},         {"request_id", request_id},
-                      {"route", route_name}, {"status", response.status}, {"latency_ms", seconds * 1000.0}}
-                         .dump() +
-                     "\n";
-  }
+  // One line per request, verify included; never a body, a token or a secret.
+  std::cerr << json{{"level", "info"},    {"msg", "request"},         {"request_id", request_id},
+                    {"route", route_name}, {"status", response.status}, {"latency_ms", seconds * 1000.0}}
+                       .dump() +
+                   "\n";
   return response;
 }
 
@@ -485,11 +483,11 @@ HttpResponse Application::readyz(RequestContext&) {
 }
 
 HttpResponse Application::get_metrics(RequestContext&) {
-  return HttpResponse{200, "text/plain; version=0.0.4", metrics_.render(), {}};
+  return HttpResponse{200, "text/plain; version=0.0.4", metrics_.render(), {}, {}};
 }
 
 HttpResponse Application::openapi(RequestContext&) {
-  return HttpResponse{200, "application/json", std::string(openapi_document()), {}};
+  return HttpResponse{200, "application/json", std::string(openapi_document()), {}, {}};
 }
 
 }  // namespace keyledger::api

@@ -93,9 +93,18 @@ HttpResponse Application::list_audit(RequestContext& ctx) {
 
 HttpResponse Application::export_audit(RequestContext& ctx) {
   require_member(ctx, {kd::Role::admin});
-  std::string lines;
-  for (auto& entry : audit_index_.all(ctx.params.at("d"))) lines += redacted(read_at(log_, entry.position)).dump() + "\n";
-  return HttpResponse{200, "application/x-ndjson", std::move(lines), {}};
+  // Streamed: only the positions are listed up front; events are read 256 at a time.
+  auto entries = std::make_shared<std::vector<pj::AuditEntry>>(audit_index_.all(ctx.params.at("d")));
+  auto next = std::make_shared<std::size_t>(0);
+  HttpResponse response{200, "application/x-ndjson", "", {}, {}};
+  response.stream = [this, entries, next](std::string& chunk) {
+    if (*next >= entries->size()) return false;
+    for (std::size_t end = std::min(entries->size(), *next + 256); *next < end; ++*next) {
+      chunk += redacted(read_at(log_, (*entries)[*next].position)).dump() + "\n";
+    }
+    return true;
+  };
+  return response;
 }
 
 HttpResponse Application::verify_audit(RequestContext& ctx) {
@@ -173,7 +182,7 @@ HttpResponse Application::compliance(RequestContext& ctx) {
              std::to_string(u["disclosures"].get<std::size_t>()) + "\n";
     }
     csv += "whatsapp_slots,,whatsapp," + std::to_string(slots_used) + "/" + std::to_string(kd::kWhatsAppKeyLimit) + "\n";
-    return HttpResponse{200, "text/csv", csv, {}};
+    return HttpResponse{200, "text/csv", csv, {}, {}};
   }
   return json_response(200, report);
 }

@@ -87,7 +87,7 @@ HttpResponse Application::rotate_sms_key(RequestContext& ctx) {
 HttpResponse Application::deregister_number(RequestContext& ctx) {
   auto result = run(ctx, ctx.params.at("d"), kd::DeregisterSmsNumber{ctx.params.at("number")});
   throw_if_refused(ctx, result);
-  return HttpResponse{204, "application/json", "", {}};
+  return HttpResponse{204, "application/json", "", {}, {}};
 }
 
 HttpResponse Application::generate_sms_key(RequestContext& ctx) {
@@ -164,7 +164,7 @@ HttpResponse Application::list_bots(RequestContext& ctx) {
 HttpResponse Application::remove_bot(RequestContext& ctx) {
   auto result = run(ctx, ctx.params.at("d"), kd::RemoveRcsBot{ctx.params.at("bot_id")});
   throw_if_refused(ctx, result);
-  return HttpResponse{204, "application/json", "", {}};
+  return HttpResponse{204, "application/json", "", {}, {}};
 }
 
 }  // namespace keyledger::api

@@ -137,7 +137,7 @@ HttpResponse Application::list_users(RequestContext& ctx) {
 HttpResponse Application::remove_user(RequestContext& ctx) {
   auto result = run(ctx, ctx.params.at("d"), kd::RemoveUser{ctx.params.at("email")});
   throw_if_refused(ctx, result);
-  return HttpResponse{204, "application/json", "", {}};
+  return HttpResponse{204, "application/json", "", {}, {}};
 }
 
 }  // namespace keyledger::api

@@ -10,7 +10,7 @@ HttpResponse problem(int status, std::string code, std::string title, std::strin
                       {"status", status},
                       {"detail", std::move(detail)},
                       {"code", std::move(code)}};
-  return HttpResponse{status, "application/problem+json", body.dump(), {}};
+  return HttpResponse{status, "application/problem+json", body.dump(), {}, {}};
 }
 
 }  // namespace keyledger::api

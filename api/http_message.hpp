@@ -2,6 +2,7 @@
 // handlers, so that handlers compile without Boost and are testable as functions.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -28,6 +29,10 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is produced piece by piece and sent chunked, so a large answer is
+  // never held whole in memory; `body` is then ignored. Each call fills `chunk` and returns
+  // false once there is nothing more. Called on a worker thread.
+  std::function<bool(std::string& chunk)> stream;
 };
 
 // RFC 9457 problem+json with the machine-readable `code` of SPEC §7.

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <future>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -196,6 +197,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // May wait on the log: run on the worker pool, answer back on this session's strand.
     net::post(*server_.workers, [self = this->shared_from_this(), request, keep_alive, version] {
       auto response = std::make_shared<HttpResponse>(self->call_handler(*request));
+      if (response->stream) return self->write_stream(*response, keep_alive, version);
       net::post(self->stream_.get_executor(), [self, response, keep_alive, version] {
         self->write(std::move(*response), keep_alive, version);
       });
@@ -227,6 +229,51 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       }
       if (res->need_eof()) return self->close();
       self->do_read();
+    });
+  }
+
+  // Runs `start(done)` on the session's strand and waits for `done(ec)`: the worker thread
+  // producing a streamed body hands each piece to the socket one at a time.
+  template <class Start>
+  beast::error_code on_strand(Start start) {
+    std::promise<beast::error_code> finished;
+    net::post(stream_.get_executor(), [&] {
+      beast::get_lowest_layer(stream_).expires_after(limits().read_timeout);
+      start([&](beast::error_code ec) { finished.set_value(ec); });
+    });
+    return finished.get_future().get();
+  }
+
+  // On a worker thread: a chunked response whose body comes from response.stream.
+  void write_stream(HttpResponse& response, bool keep_alive, unsigned version) {
+    http::response<http::empty_body> res{static_cast<http::status>(response.status), version};
+    res.set(http::field::server, "keyledger");
+    res.set(http::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) res.set(name, value);
+    res.keep_alive(keep_alive && !server_.draining);
+    res.chunked(true);
+    http::response_serializer<http::empty_body> serializer{res};
+    auto ec = on_strand([&](auto done) {
+      http::async_write_header(stream_, serializer, [done](beast::error_code e, std::size_t) { done(e); });
+    });
+    std::string chunk;
+    while (!ec && response.stream(chunk)) {
+      if (chunk.empty()) continue;
+      ec = on_strand([&](auto done) {
+        net::async_write(stream_, http::make_chunk(net::buffer(chunk)),
+                         [done](beast::error_code e, std::size_t) { done(e); });
+      });
+      chunk.clear();
+    }
+    if (!ec) {
+      ec = on_strand([&](auto done) {
+        net::async_write(stream_, http::make_chunk_last(), [done](beast::error_code e, std::size_t) { done(e); });
+      });
+    }
+    bool reuse = !ec && res.keep_alive();
+    net::post(stream_.get_executor(), [self = this->shared_from_this(), reuse] {
+      if (reuse) return self->do_read();
+      self->close();
     });
   }
 

@@ -159,6 +159,7 @@ TEST_CASE("e2e: the audit trail filters by type, actor and channel and pages wit
   REQUIRE(future.json["events"].empty());
   auto exported = api.get(d.path + "/audit/export", d.admin);
   REQUIRE(exported.headers["content-type"] == "application/x-ndjson");
+  REQUIRE(exported.headers["transfer-encoding"] == "chunked");  // streamed, not built whole
   REQUIRE(std::count(exported.body.begin(), exported.body.end(), '\n') >= 15);
   REQUIRE(exported.body.find("password_hash\":\"scrypt") == std::string::npos);
 }

@@ -218,6 +218,18 @@ HttpReply ServerProcess::request(const std::string& method, const std::string& t
     line = eol + 2;
   }
   reply.body = raw.substr(head_end + 4);
+  if (reply.headers["transfer-encoding"] == "chunked") {
+    std::string decoded;
+    std::size_t at = 0;
+    while (at < reply.body.size()) {
+      auto eol = reply.body.find("\r\n", at);
+      std::size_t size = std::stoul(reply.body.substr(at, eol - at), nullptr, 16);
+      if (size == 0) break;
+      decoded += reply.body.substr(eol + 2, size);
+      at = eol + 2 + size + 2;
+    }
+    reply.body = decoded;
+  }
   return reply;
 }
 
