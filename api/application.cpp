@@ -441,6 +441,14 @@ std::string Application::open_secret(const std::string& dashboard_id, const std:
   return *plain;
 }
 
+json Application::key_with_secret(const std::string& dashboard_id, const std::string& key_id) {
+  json out = key_json(dashboard_id, key_id);
+  kd::SealedSecret sealed;
+  pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) { sealed = v.state.keys.at(key_id).current; });
+  out["key"] = open_secret(dashboard_id, key_id, sealed);
+  return out;
+}
+
 std::string Application::new_id(std::string_view prefix) const {
   return std::string(prefix) + es::crypto::to_hex(es::crypto::random_bytes(10));
 }

@@ -99,6 +99,9 @@ class Application {
   domain::SealedSecret issue_secret(domain::Channel channel, const std::string& dashboard_id, const std::string& key_id);
   std::string open_secret(const std::string& dashboard_id, const std::string& key_id, const domain::SealedSecret& s);
   std::string new_id(std::string_view prefix) const;
+  // A key's listing with its current secret: for disclosures, once the event recording
+  // the disclosure is durable.
+  nlohmann::json key_with_secret(const std::string& dashboard_id, const std::string& key_id);
   nlohmann::json key_json(const domain::ApiKey& key, domain::Timestamp now) const;
   nlohmann::json key_json(const std::string& dashboard_id, const std::string& key_id) const;
 

@@ -61,12 +61,7 @@ HttpResponse Application::view_sms_key(RequestContext& ctx) {
   const std::string& d = ctx.params.at("d");
   auto result = run(ctx, d, kd::ViewSmsKey{ctx.params.at("number")});
   throw_if_refused(ctx, result);  // the disclosure is durable in the audit trail first
-  const auto& viewed = std::get<kd::SmsKeyViewed>(result.outcome.events.front());
-  json out = key_json(d, viewed.key_id);
-  kd::SealedSecret sealed;
-  pipeline_.with_dashboard(d, [&](const es::DashboardView& v) { sealed = v.state.keys.at(viewed.key_id).current; });
-  out["key"] = open_secret(d, viewed.key_id, sealed);
-  return json_response(200, out);
+  return json_response(200, key_with_secret(d, std::get<kd::SmsKeyViewed>(result.outcome.events.front()).key_id));
 }
 
 HttpResponse Application::rotate_sms_key(RequestContext& ctx) {
@@ -110,12 +105,7 @@ HttpResponse Application::reveal_rcs_key(RequestContext& ctx) {
   bool matched = ctx.principal.kind == Principal::Kind::user && step_up_password_matches(ctx);
   auto result = run(ctx, d, kd::RevealRcsKey{matched});
   throw_if_refused(ctx, result);
-  const auto& revealed = std::get<kd::RcsKeyRevealed>(result.outcome.events.front());
-  json out = key_json(d, revealed.key_id);
-  kd::SealedSecret sealed;
-  pipeline_.with_dashboard(d, [&](const es::DashboardView& v) { sealed = v.state.keys.at(revealed.key_id).current; });
-  out["key"] = open_secret(d, revealed.key_id, sealed);
-  return json_response(200, out);
+  return json_response(200, key_with_secret(d, std::get<kd::RcsKeyRevealed>(result.outcome.events.front()).key_id));
 }
 
 HttpResponse Application::generate_rcs_key(RequestContext& ctx) {

@@ -89,11 +89,7 @@ HttpResponse Application::reveal_email_key(RequestContext& ctx) {
   bool matched = ctx.principal.kind == Principal::Kind::user && step_up_password_matches(ctx);
   auto result = run(ctx, d, kd::RevealEmailKey{id, matched});
   throw_if_refused(ctx, result);  // audit fails closed: no durable event, no secret
-  json out = key_json(d, id);
-  kd::SealedSecret sealed;
-  pipeline_.with_dashboard(d, [&](const es::DashboardView& v) { sealed = v.state.keys.at(id).current; });
-  out["key"] = open_secret(d, id, sealed);
-  return json_response(200, out);
+  return json_response(200, key_with_secret(d, id));
 }
 
 HttpResponse Application::revoke_email_key(RequestContext& ctx) {
@@ -141,11 +137,7 @@ HttpResponse Application::reveal_whatsapp_key(RequestContext& ctx) {
   bool matched = ctx.principal.kind == Principal::Kind::user && step_up_password_matches(ctx);
   auto result = run(ctx, d, kd::RevealWhatsAppKey{id, matched});
   throw_if_refused(ctx, result);
-  json out = key_json(d, id);
-  kd::SealedSecret sealed;
-  pipeline_.with_dashboard(d, [&](const es::DashboardView& v) { sealed = v.state.keys.at(id).current; });
-  out["key"] = open_secret(d, id, sealed);
-  return json_response(200, out);
+  return json_response(200, key_with_secret(d, id));
 }
 
 HttpResponse Application::rotate_whatsapp_key(RequestContext& ctx) {

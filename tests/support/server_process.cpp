@@ -68,31 +68,40 @@ std::string test_store_url(const std::string& data_dir) {
   return "kafka://" + std::string(bootstrap) + "/" + name;
 }
 
-int run_keyledger(const std::vector<std::string>& args, std::string* output,
-                  const std::map<std::string, std::string>& env) {
+// Starts the keyledger binary with `args` and `env` added to ours, its stdout and stderr
+// going to the returned pipe's read end.
+pid_t spawn_keyledger(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                      int& output_fd) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     dup2(pipe_fds[1], STDOUT_FILENO);
     dup2(pipe_fds[1], STDERR_FILENO);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
     for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<std::string> argv_strings{KEYLEDGER_BINARY};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
-    for (auto& s : argv_strings) argv.push_back(s.data());
+    for (auto& a : argv_strings) argv.push_back(a.data());
     argv.push_back(nullptr);
     execv(KEYLEDGER_BINARY, argv.data());
     _exit(127);
   }
   close(pipe_fds[1]);
+  output_fd = pipe_fds[0];
+  return pid;
+}
+
+int run_keyledger(const std::vector<std::string>& args, std::string* output,
+                  const std::map<std::string, std::string>& env) {
+  int fd = -1;
+  pid_t pid = spawn_keyledger(args, env, fd);
   std::string out;
   char buf[4096];
   ssize_t n;
-  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  close(pipe_fds[0]);
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  close(fd);
   int status = 0;
   waitpid(pid, &status, 0);
   if (output) *output = out;
@@ -110,26 +119,9 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::map<std::string, 
   env.try_emplace("KEYLEDGER_OPERATOR_TOKEN", kOperatorToken);
   env.try_emplace("KEYLEDGER_SERVICE_TOKEN", kServiceToken);
   env.try_emplace("KEYLEDGER_LISTEN", "127.0.0.1:0");
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    dup2(pipe_fds[1], STDOUT_FILENO);
-    dup2(pipe_fds[1], STDERR_FILENO);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<std::string> argv_strings{KEYLEDGER_BINARY, "serve"};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : argv_strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    execv(KEYLEDGER_BINARY, argv.data());
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  stderr_fd_ = pipe_fds[0];
+  std::vector<std::string> serve_args{"serve"};
+  serve_args.insert(serve_args.end(), args.begin(), args.end());
+  pid_ = spawn_keyledger(serve_args, env, stderr_fd_);
   log_reader_ = std::thread([this] {
     char buf[8192];
     ssize_t n;
