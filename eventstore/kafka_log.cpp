@@ -150,28 +150,10 @@ std::expected<void, std::string> KafkaLog::start() {
       !created) {
     return std::unexpected(created.error());
   }
-  auto settings = kafka_base_config(options_);
-  settings["transactional.id"] = options_.transactional_id;
-  settings["enable.idempotence"] = "true";
-  settings["acks"] = "all";
-  settings["linger.ms"] = "0";
-  // Undeliverable records fail the transaction well before a command's time is up, so that
-  // the abort still fits in it.
-  settings["message.timeout.ms"] = std::to_string(options_.command_timeout.count() * 3 / 5);
-  settings["transaction.timeout.ms"] = std::to_string(std::max<long>(options_.command_timeout.count() * 2, 10000));
-  std::string error;
-  auto conf = make_conf(settings, error);
-  if (!conf) return std::unexpected(error);
-  producer_.reset(RdKafka::Producer::create(conf.get(), error));
-  if (!producer_) return std::unexpected("cannot create the Kafka producer: " + error);
-  // Fences any earlier instance with this transactional id and settles its open transaction,
-  // so that the topic's committed end is final before we read it.
-  if (ErrorHolder e{producer_->init_transactions(30000)}) {
-    return std::unexpected("cannot initialise Kafka transactions (transactional id " + options_.transactional_id +
-                           "): " + e->str());
-  }
+  if (auto ready = init_producer(); !ready) return std::unexpected(ready.error());
 
   // Read the whole topic, committed records only, into the local replica.
+  std::string error;
   auto consumer_settings = kafka_base_config(options_);
   consumer_settings["group.id"] = "keyledger-replay-" + crypto::to_hex(crypto::random_bytes(6));
   consumer_settings["enable.auto.commit"] = "false";
@@ -222,6 +204,33 @@ std::expected<void, std::string> KafkaLog::start() {
   consumer->close();
   note("read " + std::to_string(replica_.size()) + " committed events from topic " + options_.topic);
   writer_ = std::thread([this] { writer_loop(); });
+  return {};
+}
+
+std::expected<void, std::string> KafkaLog::init_producer() {
+  auto settings = kafka_base_config(options_);
+  settings["transactional.id"] = options_.transactional_id;
+  settings["enable.idempotence"] = "true";
+  settings["acks"] = "all";
+  settings["linger.ms"] = "0";
+  // Undeliverable records fail the transaction well before a command's time is up, so that
+  // the abort still fits in it.
+  settings["message.timeout.ms"] = std::to_string(options_.command_timeout.count() * 3 / 5);
+  // Long enough to outlast a broker outage: a coordinator that times our transaction out
+  // bumps the producer epoch. An abandoned transaction of a crashed instance is aborted at
+  // once by the next instance's init_transactions.
+  settings["transaction.timeout.ms"] = "900000";
+  std::string error;
+  auto conf = make_conf(settings, error);
+  if (!conf) return std::unexpected(error);
+  producer_.reset(RdKafka::Producer::create(conf.get(), error));
+  if (!producer_) return std::unexpected("cannot create the Kafka producer: " + error);
+  // Fences any earlier instance with this transactional id and settles its open transaction,
+  // so that the topic's committed end is final before we read it.
+  if (ErrorHolder e{producer_->init_transactions(30000)}) {
+    return std::unexpected("cannot initialise Kafka transactions (transactional id " + options_.transactional_id +
+                           "): " + e->str());
+  }
   return {};
 }
 
@@ -287,6 +296,17 @@ void KafkaLog::writer_loop() {
 
 std::error_code KafkaLog::commit_group(std::deque<std::unique_ptr<Pending>>& group) {
   const int timeout_ms = static_cast<int>(options_.command_timeout.count());
+  if (needs_producer_) {
+    // A new producer with our transactional id: init_transactions settles whatever our old
+    // one left open. Until it succeeds, batches fail fast.
+    if (auto ready = init_producer(); !ready) {
+      note("the Kafka producer is not back yet: " + ready.error());
+      return make_error_code(StoreErrc::log_unavailable);
+    }
+    needs_producer_ = false;
+    needs_abort_ = false;
+    note("a new Kafka producer took over after a fatal producer error");
+  }
   auto fence = [&](const std::string& why) {
     {
       std::lock_guard lock(queue_mutex_);
@@ -299,24 +319,37 @@ std::error_code KafkaLog::commit_group(std::deque<std::unique_ptr<Pending>>& gro
          options_.transactional_id);
     return make_error_code(StoreErrc::fenced);
   };
+  // A fatal error fences us for good only when another producer took our transactional id;
+  // any other fatal error (e.g. a transaction state the broker lost during an outage) is
+  // recovered from with a new producer before the next batch.
+  auto fatal = [&](const ErrorHolder& e) -> std::error_code {
+    auto code = e->code();
+    if (code == RdKafka::ERR__FENCED || code == RdKafka::ERR_PRODUCER_FENCED ||
+        code == RdKafka::ERR_INVALID_PRODUCER_EPOCH) {
+      return fence(e->str());
+    }
+    note("the Kafka producer failed fatally (" + e->str() + "); a new one will take over");
+    needs_producer_ = true;
+    return make_error_code(StoreErrc::log_unavailable);
+  };
   // An abandoned transaction is never committed, so its batches are known to have failed at
   // once; the abort itself may wait for the broker, and is retried before the next begin.
   auto abandon = [&]() -> std::error_code {
     ErrorHolder e{producer_->abort_transaction(timeout_ms)};
     needs_abort_ = false;
     if (!e) return make_error_code(StoreErrc::log_unavailable);
-    if (e->is_fatal()) return fence(e->str());
+    if (e->is_fatal()) return fatal(e);
     needs_abort_ = true;
     return make_error_code(StoreErrc::log_unavailable);
   };
   if (needs_abort_) {
     ErrorHolder e{producer_->abort_transaction(timeout_ms)};
-    if (e && e->is_fatal()) return fence(e->str());
+    if (e && e->is_fatal()) return fatal(e);
     if (e) return make_error_code(StoreErrc::log_unavailable);  // the broker is still away: fail fast
     needs_abort_ = false;
   }
   if (ErrorHolder e{producer_->begin_transaction()}) {
-    if (e->is_fatal()) return fence(e->str());
+    if (e->is_fatal()) return fatal(e);
     return make_error_code(StoreErrc::log_unavailable);
   }
   for (auto& p : group) {
@@ -351,7 +384,7 @@ std::error_code KafkaLog::commit_group(std::deque<std::unique_ptr<Pending>>& gro
   while (true) {
     ErrorHolder e{producer_->commit_transaction(timeout_ms)};
     if (!e) return {};
-    if (e->is_fatal()) return fence(e->str());
+    if (e->is_fatal()) return fatal(e);
     if (e->txn_requires_abort()) {
       note("a Kafka transaction was aborted: " + e->str());
       return abandon();

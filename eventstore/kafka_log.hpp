@@ -82,6 +82,9 @@ class KafkaLog final : public EventLog {
 
   explicit KafkaLog(KafkaOptions options);
   std::expected<void, std::string> start();
+  // Creates the transactional producer and initialises its transactions (fencing older
+  // instances). Also used to recover from a fatal producer error that was not a fence.
+  std::expected<void, std::string> init_producer();
   void writer_loop();
   // One transaction for every queued batch; the definitive outcome for each.
   std::error_code commit_group(std::deque<std::unique_ptr<Pending>>& group);
@@ -100,6 +103,7 @@ class KafkaLog final : public EventLog {
   bool fenced_ = false;   // another instance took the transactional id: never append again
   bool stalled_ = false;  // a commit's outcome is unknown until the broker answers: refuse new batches
   bool needs_abort_ = false;  // an abandoned transaction still to be aborted (writer thread only)
+  bool needs_producer_ = false;  // the producer failed fatally without being fenced: make a new one
   std::thread writer_;
 };
 

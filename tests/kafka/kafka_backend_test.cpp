@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "support/api_client.hpp"
@@ -37,6 +38,21 @@ int kafka_script(const std::string& verb, const std::string& dir, std::string* o
   return status;
 }
 
+// A broker of the test's own (tools/kafka start), for tests that stop and restart it.
+struct OwnBroker {
+  std::string dir;
+  std::string bootstrap;
+  explicit OwnBroker(std::string directory) : dir(std::move(directory)) {
+    std::string started;
+    REQUIRE(kafka_script("start", dir, &started) == 0);
+    bootstrap = started.substr(started.find_last_of('\n', started.size() - 2) + 1);
+    bootstrap.erase(bootstrap.find_last_not_of('\n') + 1);
+  }
+  ~OwnBroker() { kafka_script("stop", dir); }
+  void stop() const { REQUIRE(kafka_script("stop", dir) == 0); }
+  void resume() const { REQUIRE(kafka_script("resume", dir) == 0); }
+};
+
 }  // namespace
 
 TEST_CASE("kafka: a second instance with the same transactional id fences the first, which never appends again") {
@@ -66,21 +82,15 @@ TEST_CASE("kafka: a second instance with the same transactional id fences the fi
 
 TEST_CASE("kafka: with the broker down commands fail fast with 503 and change nothing, and succeed once it is back") {
   TempDir broker, dir;
-  std::string started;
-  REQUIRE(kafka_script("start", broker.path() + "/kafka", &started) == 0);
-  std::string bootstrap = started.substr(started.find_last_of('\n', started.size() - 2) + 1);
-  bootstrap.erase(bootstrap.find_last_not_of("\n") + 1);
-  struct StopBroker {
-    std::string dir;
-    ~StopBroker() { kafka_script("stop", dir); }
-  } stop_at_end{broker.path() + "/kafka"};
+  OwnBroker own(broker.path() + "/kafka");
+  const std::string& bootstrap = own.bootstrap;
 
   ServerProcess server(dir.path(), {{"KEYLEDGER_STORE", kafka_store(bootstrap, dir)}});
   ApiClient api(server);
   auto d = make_dashboard(api);
   REQUIRE(api.post(d.path + "/email/keys", {{"name", "first"}}, d.admin).status == 201);
 
-  REQUIRE(kafka_script("stop", broker.path() + "/kafka") == 0);
+  own.stop();
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto started_at = std::chrono::steady_clock::now();
     auto refused = api.post(d.path + "/email/keys", {{"name", "while down"}}, d.admin);
@@ -96,7 +106,7 @@ TEST_CASE("kafka: with the broker down commands fail fast with 503 and change no
   REQUIRE(reveal.status == 503);
   REQUIRE_FALSE(reveal.json.contains("key"));
 
-  REQUIRE(kafka_script("resume", broker.path() + "/kafka") == 0);
+  own.resume();
   ApiReply created;
   for (int attempt = 0; attempt < 30; ++attempt) {
     created = api.post(d.path + "/email/keys", {{"name", "after"}}, d.admin);
@@ -142,14 +152,8 @@ TEST_CASE("kafka: closing a dashboard writes a tombstone for its data key on the
 
 TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged event and duplicates none") {
   TempDir broker, dir;
-  std::string started;
-  REQUIRE(kafka_script("start", broker.path() + "/kafka", &started) == 0);
-  std::string bootstrap = started.substr(started.find_last_of('\n', started.size() - 2) + 1);
-  bootstrap.erase(bootstrap.find_last_not_of("\n") + 1);
-  struct StopBroker {
-    std::string dir;
-    ~StopBroker() { kafka_script("stop", dir); }
-  } stop_at_end{broker.path() + "/kafka"};
+  OwnBroker own(broker.path() + "/kafka");
+  const std::string& bootstrap = own.bootstrap;
   std::string store = kafka_store(bootstrap, dir);
   ServerProcess server(dir.path(), {{"KEYLEDGER_STORE", store}});
   ApiClient api(server);
@@ -181,9 +185,9 @@ TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged eve
     });
   }
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  REQUIRE(kafka_script("stop", broker.path() + "/kafka") == 0);
+  own.stop();
   std::this_thread::sleep_for(std::chrono::seconds(10));
-  REQUIRE(kafka_script("resume", broker.path() + "/kafka") == 0);
+  own.resume();
   std::size_t before_outage_end;
   {
     std::lock_guard lock(mutex);
@@ -197,6 +201,16 @@ TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged eve
   }
   stop = true;
   for (auto& t : writers) t.join();
+  std::string notes;
+  {
+    std::istringstream lines(server.log());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("\"msg\":\"request\"") == std::string::npos && line.find("refused a batch") == std::string::npos) {
+        notes += line + "\n";
+      }
+    }
+  }
+  INFO(notes);
   REQUIRE(unexpected == 0);
   REQUIRE(refused > 0);
   REQUIRE(acknowledged.size() > before_outage_end + 20);
