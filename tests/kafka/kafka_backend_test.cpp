@@ -193,8 +193,8 @@ TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged eve
     std::lock_guard lock(mutex);
     before_outage_end = acknowledged.size();
   }
-  // Writes resume without restarting keyledger.
-  for (int i = 0; i < 60; ++i) {
+  // Writes resume without restarting keyledger (the coordinator may take a while to reload).
+  for (int i = 0; i < 120; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     std::lock_guard lock(mutex);
     if (acknowledged.size() > before_outage_end + 20) break;
