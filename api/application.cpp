@@ -143,9 +143,9 @@ Application::Application(ServeConfig config, es::EventLog& log, es::CommandPipel
       log_(log),
       pipeline_(pipeline),
       vault_(vault),
-      fingerprint_pepper_(master_key.fingerprint_pepper()),
       checkpoint_seed_(master_key.checkpoint_signing_seed()),
-      sessions_(es::crypto::hkdf_sha256(master_key.bytes, "keyledger", "session token signing key v1", 32)) {}
+      sessions_(es::crypto::hkdf_sha256(master_key.bytes, "keyledger", "session token signing key v1", 32)),
+      verify_index_(master_key.fingerprint_pepper()) {}
 
 void Application::start() {
   // The audit index needs every event's position, including those a snapshot folded.
@@ -491,7 +491,15 @@ HttpResponse Application::readyz(RequestContext&) {
 }
 
 HttpResponse Application::get_metrics(RequestContext&) {
-  return HttpResponse{200, "text/plain; version=0.0.4", metrics_.render(), {}, {}};
+  auto stats = log_.stats();
+  std::string text = metrics_.render();
+  text += "# HELP keyledger_log_batches_total Batches (one per accepted command) the log made durable.\n";
+  text += "# TYPE keyledger_log_batches_total counter\n";
+  text += "keyledger_log_batches_total " + std::to_string(stats.batches) + "\n";
+  text += "# HELP keyledger_log_syncs_total Durability points that covered them: fdatasync calls (file) or committed transactions (Kafka).\n";
+  text += "# TYPE keyledger_log_syncs_total counter\n";
+  text += "keyledger_log_syncs_total " + std::to_string(stats.syncs) + "\n";
+  return HttpResponse{200, "text/plain; version=0.0.4", std::move(text), {}, {}};
 }
 
 HttpResponse Application::openapi(RequestContext&) {

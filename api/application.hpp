@@ -169,7 +169,6 @@ class Application {
   eventstore::EventLog& log_;
   eventstore::CommandPipeline& pipeline_;
   eventstore::SecretVault& vault_;
-  std::string fingerprint_pepper_;
   std::string checkpoint_seed_;
   SessionTokens sessions_;
   projections::VerifyIndex verify_index_;

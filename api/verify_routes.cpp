@@ -1,10 +1,7 @@
 // The sending services' routes: verify (the hot path: no log write, no lock but the index's
 // shared one) and leak reports from secret scanners.
-#include <cstring>
-
 #include "application.hpp"
 #include "domain/key_format.hpp"
-#include "eventstore/crypto.hpp"
 #include "request_fields.hpp"
 
 namespace keyledger::api {
@@ -13,15 +10,6 @@ using nlohmann::json;
 namespace kd = keyledger::domain;
 namespace es = keyledger::eventstore;
 namespace pj = keyledger::projections;
-
-namespace {
-pj::Fingerprint fingerprint_of(const std::string& pepper, std::string_view key) {
-  std::string mac = es::crypto::hmac_sha256(pepper, key);
-  pj::Fingerprint f;
-  std::memcpy(f.data(), mac.data(), f.size());
-  return f;
-}
-}  // namespace
 
 HttpResponse Application::verify(RequestContext& ctx) {
   require_principal(ctx, Principal::Kind::service);
@@ -33,13 +21,7 @@ HttpResponse Application::verify(RequestContext& ctx) {
   auto permission = optional_string(body, "permission");
   auto number = optional_string(body, "number");
   auto bot_id = optional_string(body, "bot_id");
-  pj::VerifyResult result;
-  if (!kd::parse_key(key)) {
-    result.reason = pj::VerifyReason::malformed_key;
-  } else {
-    pj::VerifyRequest request{key, *ip, permission, number, bot_id};
-    result = verify_index_.verify(request, fingerprint_of(fingerprint_pepper_, key), pipeline_.now());
-  }
+  pj::VerifyResult result = verify_index_.verify({key, *ip, permission, number, bot_id}, pipeline_.now());
   metrics_.record_verify(result.reason);
   if (result.reason != pj::VerifyReason::valid) {
     return json_response(200, {{"valid", false}, {"reason", pj::to_string(result.reason)}});
@@ -68,9 +50,7 @@ HttpResponse Application::report_leaks(RequestContext& ctx) {
     std::string source = optional_string(report, "source").value_or("");
     std::string type = optional_string(report, "type").value_or("");
     json answer{{"token_type", type}, {"url", url}, {"masked", kd::mask_key(token)}, {"label", "false_positive"}};
-    std::optional<pj::VerifyIndex::Located> located;
-    if (kd::parse_key(token)) located = verify_index_.locate(fingerprint_of(fingerprint_pepper_, token));
-    if (located) {
+    if (auto located = verify_index_.locate(token)) {
       kd::ReportKeyLeak leak{located->key_id, url, source, std::nullopt};
       if (located->channel == kd::Channel::sms) {
         leak.replacement = issue_secret(kd::Channel::sms, located->dashboard_id, located->key_id);

@@ -7,7 +7,7 @@ namespace {
 constexpr std::string_view kBase62 =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-std::array<std::uint32_t, 256> make_crc_table() {
+constexpr std::array<std::uint32_t, 256> make_crc_table() {
   std::array<std::uint32_t, 256> table{};
   for (std::uint32_t i = 0; i < 256; ++i) {
     std::uint32_t c = i;
@@ -17,10 +17,18 @@ std::array<std::uint32_t, 256> make_crc_table() {
   return table;
 }
 
+constexpr std::array<std::int8_t, 256> make_base62_values() {
+  std::array<std::int8_t, 256> values{};
+  values.fill(-1);
+  for (std::size_t i = 0; i < kBase62.size(); ++i) values[static_cast<unsigned char>(kBase62[i])] = static_cast<std::int8_t>(i);
+  return values;
+}
+constexpr auto kBase62Values = make_base62_values();
+
 // 62^6 > 2^32, so six base62 digits hold any CRC32 value.
-std::string checksum_digits(std::string_view body) {
+std::array<char, kKeyChecksumLength> checksum_digits(std::string_view body) {
   std::uint32_t crc = crc32(body);
-  std::string out(kKeyChecksumLength, '0');
+  std::array<char, kKeyChecksumLength> out;
   for (std::size_t i = kKeyChecksumLength; i-- > 0;) {
     out[i] = kBase62[crc % 62];
     crc /= 62;
@@ -31,7 +39,7 @@ std::string checksum_digits(std::string_view body) {
 }  // namespace
 
 std::uint32_t crc32(std::string_view bytes) {
-  static const auto table = make_crc_table();
+  static constexpr auto table = make_crc_table();
   std::uint32_t c = 0xFFFFFFFFu;
   for (unsigned char b : bytes) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
@@ -40,7 +48,8 @@ std::uint32_t crc32(std::string_view bytes) {
 std::string format_key(Channel channel, const std::array<std::uint8_t, kKeyRandomLength>& digits) {
   std::string key(key_prefix(channel));
   for (std::uint8_t d : digits) key += kBase62[d % 62];
-  key += checksum_digits(key);
+  auto checksum = checksum_digits(key);
+  key.append(checksum.data(), checksum.size());
   return key;
 }
 
@@ -52,10 +61,11 @@ std::optional<Channel> parse_key(std::string_view text) {
   }
   if (!channel) return std::nullopt;
   for (char ch : text.substr(4)) {
-    if (kBase62.find(ch) == std::string_view::npos) return std::nullopt;
+    if (kBase62Values[static_cast<unsigned char>(ch)] < 0) return std::nullopt;
   }
   std::string_view body = text.substr(0, text.size() - kKeyChecksumLength);
-  if (checksum_digits(body) != text.substr(body.size())) return std::nullopt;
+  auto checksum = checksum_digits(body);
+  if (std::string_view(checksum.data(), checksum.size()) != text.substr(body.size())) return std::nullopt;
   return channel;
 }
 

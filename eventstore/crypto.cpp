@@ -6,7 +6,9 @@
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -44,6 +46,53 @@ std::string sha256(std::string_view data) {
   }
   return out;
 }
+
+// The keyed HMAC copies two precomputed SHA-256 states per MAC. OpenSSL 3's EVP interface
+// allocates a provider context on every copy, which costs more than the hash itself here;
+// the SHA256_CTX functions (deprecated in 3.0, still shipped, SHA-NI accelerated) copy as
+// plain structs. Only this block uses them.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+struct HmacSha256Key::Pads {
+  SHA256_CTX inner, outer;
+};
+
+HmacSha256Key::HmacSha256Key(std::string_view key) : pads_(std::make_unique<Pads>()) {
+  unsigned char block[SHA256_CBLOCK] = {};
+  if (key.size() > sizeof block) {
+    SHA256(bytes(key), key.size(), block);
+  } else {
+    std::copy(key.begin(), key.end(), reinterpret_cast<char*>(block));
+  }
+  unsigned char pad[SHA256_CBLOCK];
+  for (std::size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x36;
+  SHA256_Init(&pads_->inner);
+  SHA256_Update(&pads_->inner, pad, sizeof pad);
+  for (std::size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x5c;
+  SHA256_Init(&pads_->outer);
+  SHA256_Update(&pads_->outer, pad, sizeof pad);
+  OPENSSL_cleanse(block, sizeof block);
+  OPENSSL_cleanse(pad, sizeof pad);
+}
+
+HmacSha256Key::~HmacSha256Key() {
+  if (pads_) OPENSSL_cleanse(pads_.get(), sizeof(Pads));
+}
+HmacSha256Key::HmacSha256Key(HmacSha256Key&&) noexcept = default;
+HmacSha256Key& HmacSha256Key::operator=(HmacSha256Key&&) noexcept = default;
+
+std::array<unsigned char, 32> HmacSha256Key::mac(std::string_view data) const {
+  std::array<unsigned char, 32> out;
+  SHA256_CTX ctx = pads_->inner;
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(out.data(), &ctx);
+  ctx = pads_->outer;
+  SHA256_Update(&ctx, out.data(), out.size());
+  SHA256_Final(out.data(), &ctx);
+  OPENSSL_cleanse(&ctx, sizeof ctx);
+  return out;
+}
+#pragma GCC diagnostic pop
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   std::string out(32, '\0');

@@ -2,7 +2,9 @@
 // AES-256-GCM, base64 and constant-time comparison. Every function is thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +16,23 @@ std::string random_bytes(std::size_t count);
 
 std::string sha256(std::string_view data);  // raw 32 bytes
 std::string hmac_sha256(std::string_view key, std::string_view data);
+
+// HMAC-SHA256 under one fixed key with the key's inner and outer pads absorbed once, so a
+// MAC costs two SHA-256 finalisations and no allocation: the verify path fingerprints every
+// presented key with it. mac() is const and safe from any number of threads.
+class HmacSha256Key {
+ public:
+  explicit HmacSha256Key(std::string_view key);
+  ~HmacSha256Key();
+  HmacSha256Key(HmacSha256Key&&) noexcept;
+  HmacSha256Key& operator=(HmacSha256Key&&) noexcept;
+  std::array<unsigned char, 32> mac(std::string_view data) const;
+
+ private:
+  struct Pads;
+  std::unique_ptr<Pads> pads_;
+};
+
 // HKDF-SHA256 (RFC 5869) of `length` bytes.
 std::string hkdf_sha256(std::string_view key, std::string_view salt, std::string_view info,
                         std::size_t length);

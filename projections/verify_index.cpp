@@ -4,6 +4,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "domain/key_format.hpp"
 #include "domain/validation.hpp"
 
 namespace keyledger::projections {
@@ -67,8 +68,11 @@ std::size_t VerifyIndex::FingerprintHash::operator()(const Fingerprint& f) const
   return h;
 }
 
-VerifyResult VerifyIndex::verify(const VerifyRequest& request, const Fingerprint& fingerprint,
-                                 domain::Timestamp now) const {
+VerifyIndex::VerifyIndex(std::string_view fingerprint_pepper) : fingerprinter_(fingerprint_pepper) {}
+
+VerifyResult VerifyIndex::verify(const VerifyRequest& request, domain::Timestamp now) const {
+  if (!domain::parse_key(request.key)) return {VerifyReason::malformed_key, {}, {}, {}};
+  const Fingerprint fingerprint = fingerprinter_.mac(request.key);
   std::shared_lock lock(mutex_);
   auto found = secrets_.find(fingerprint);
   if (found == secrets_.end()) return {VerifyReason::unknown_key, {}, {}, {}};
@@ -155,7 +159,9 @@ void VerifyIndex::refresh_dashboard(const domain::DashboardState& state) {
   refresh_bots(state.id, state.rcs_bots);
 }
 
-std::optional<VerifyIndex::Located> VerifyIndex::locate(const Fingerprint& fingerprint) const {
+std::optional<VerifyIndex::Located> VerifyIndex::locate(std::string_view presented_key) const {
+  if (!domain::parse_key(presented_key)) return std::nullopt;
+  const Fingerprint fingerprint = fingerprinter_.mac(presented_key);
   std::shared_lock lock(mutex_);
   auto found = secrets_.find(fingerprint);
   if (found == secrets_.end()) return std::nullopt;

@@ -1,7 +1,8 @@
 // The verify hot path's read model: every live secret of every dashboard, keyed by its
 // HMAC fingerprint, with the key's restrictions precompiled (CIDR ranges parsed, permissions
-// as a bitmask). Verification does no I/O, no log write and no allocation of its own beyond
-// the result.
+// as a bitmask). Verification checks the presented key's format and checksum, fingerprints
+// it with the server pepper (a precomputed HMAC state) and looks it up: no I/O, no log write
+// and no allocation of its own beyond the result.
 //
 // Threading: verify() runs on any number of threads at once (shared lock); refresh_*() run
 // from the command pipeline's listener (exclusive lock, brief).
@@ -22,6 +23,7 @@
 
 #include "domain/dashboard_state.hpp"
 #include "domain/ip_range.hpp"
+#include "eventstore/crypto.hpp"
 
 namespace keyledger::projections {
 
@@ -58,9 +60,11 @@ using Fingerprint = std::array<unsigned char, 32>;
 
 class VerifyIndex {
  public:
-  // `fingerprint` is the raw HMAC of the presented key (computed by the caller with the
-  // server pepper); the key's format and checksum were already checked.
-  VerifyResult verify(const VerifyRequest& request, const Fingerprint& fingerprint, domain::Timestamp now) const;
+  // `fingerprint_pepper` is the HMAC key of SealedSecret::fingerprint (MasterKey's pepper).
+  explicit VerifyIndex(std::string_view fingerprint_pepper);
+
+  // malformed_key when the key's format or checksum is wrong (no lookup is made then).
+  VerifyResult verify(const VerifyRequest& request, domain::Timestamp now) const;
 
   // Mirrors one key of a dashboard as the state now has it.
   void refresh_key(const std::string& dashboard_id, const domain::ApiKey& key);
@@ -75,7 +79,7 @@ class VerifyIndex {
     std::string key_id;
     domain::Channel channel;
   };
-  std::optional<Located> locate(const Fingerprint& fingerprint) const;
+  std::optional<Located> locate(std::string_view presented_key) const;
 
   std::size_t live_secrets() const;
 
@@ -115,6 +119,7 @@ class VerifyIndex {
     std::atomic<std::int64_t> last_used_ms{0};
   };
 
+  eventstore::crypto::HmacSha256Key fingerprinter_;
   mutable std::shared_mutex mutex_;
   std::vector<Key> keys_;
   // One per keys_ entry; a deque so that counters never move while verify() bumps them.
