@@ -27,6 +27,13 @@ struct StoredRecord {
   std::string bytes;
 };
 
+// How a log has been making batches durable since it was opened.
+struct LogStats {
+  std::uint64_t batches = 0;  // appended batches (one per command)
+  std::uint64_t syncs = 0;    // durability points that covered them: fdatasync calls (file
+                              // log) or committed transactions (Kafka)
+};
+
 class EventLog {
  public:
   virtual ~EventLog() = default;
@@ -43,6 +50,8 @@ class EventLog {
 
   // One past the last durable record.
   virtual std::uint64_t end() const = 0;
+
+  virtual LogStats stats() const = 0;
 };
 
 }  // namespace keyledger::eventstore

@@ -331,8 +331,8 @@ std::error_code FileLog::read(std::uint64_t from, const std::function<bool(const
   return {};
 }
 
-FileLogStats FileLog::stats() const {
-  return FileLogStats{batches_.load(std::memory_order_relaxed), syncs_.load(std::memory_order_relaxed)};
+LogStats FileLog::stats() const {
+  return LogStats{batches_.load(std::memory_order_relaxed), syncs_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace keyledger::eventstore

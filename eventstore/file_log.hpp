@@ -33,11 +33,6 @@ struct FileLogOptions {
   bool read_only = false;
 };
 
-struct FileLogStats {
-  std::uint64_t batches = 0;  // appended batches (commands)
-  std::uint64_t syncs = 0;    // fdatasync calls that covered them
-};
-
 class FileLog final : public EventLog {
  public:
   // Locks the directory, validates every segment and truncates a torn or corrupt tail.
@@ -49,7 +44,7 @@ class FileLog final : public EventLog {
   std::error_code read(std::uint64_t from, const std::function<bool(const StoredRecord&)>& visit) override;
   std::uint64_t end() const override { return end_.load(std::memory_order_acquire); }
 
-  FileLogStats stats() const;
+  LogStats stats() const override;
   // Read-only logs: the first bad batch found, as a sentence; empty when the log is whole.
   const std::string& damage() const { return damage_; }
 

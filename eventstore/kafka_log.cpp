@@ -279,6 +279,8 @@ void KafkaLog::writer_loop() {
       for (auto& p : group) p->done.set_value(std::unexpected(ec));
       continue;
     }
+    batches_.fetch_add(group.size(), std::memory_order_relaxed);
+    commits_.fetch_add(1, std::memory_order_relaxed);
     std::uint64_t first;
     {
       std::unique_lock lock(replica_mutex_);
@@ -405,6 +407,10 @@ std::error_code KafkaLog::read(std::uint64_t from, const std::function<bool(cons
     if (!visit(StoredRecord{p, replica_[p]})) break;
   }
   return {};
+}
+
+LogStats KafkaLog::stats() const {
+  return LogStats{batches_.load(std::memory_order_relaxed), commits_.load(std::memory_order_relaxed)};
 }
 
 std::uint64_t KafkaLog::end() const {

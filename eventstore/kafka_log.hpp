@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <expected>
@@ -71,6 +72,7 @@ class KafkaLog final : public EventLog {
   std::expected<std::uint64_t, std::error_code> append(std::span<const AppendRecord> batch) override;
   std::error_code read(std::uint64_t from, const std::function<bool(const StoredRecord&)>& visit) override;
   std::uint64_t end() const override;
+  LogStats stats() const override;
 
   bool fenced() const;
 
@@ -104,6 +106,7 @@ class KafkaLog final : public EventLog {
   bool stalled_ = false;  // a commit's outcome is unknown until the broker answers: refuse new batches
   bool needs_abort_ = false;  // an abandoned transaction still to be aborted (writer thread only)
   bool needs_producer_ = false;  // the producer failed fatally without being fenced: make a new one
+  std::atomic<std::uint64_t> batches_{0}, commits_{0};
   std::thread writer_;
 };
 

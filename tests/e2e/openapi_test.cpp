@@ -81,4 +81,15 @@ TEST_CASE("e2e: /metrics reports requests, commands, verify results and log appe
     INFO(expected);
     REQUIRE(metrics.body.find(expected) != std::string::npos);
   }
+  // The log's durability counters: every accepted command was one batch, covered by a sync.
+  auto counter = [&](const std::string& name) {
+    auto at = metrics.body.find("\n" + name + " ");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(metrics.body.substr(at + name.size() + 2));
+  };
+  auto batches = counter("keyledger_log_batches_total");
+  auto syncs = counter("keyledger_log_syncs_total");
+  CHECK(batches >= 7);  // dashboard, 3 log-ins, 2 users, 1 key
+  CHECK(syncs >= 1);
+  CHECK(syncs <= batches);
 }
