@@ -10,7 +10,7 @@
 
 #include <array>
 #include <atomic>
-#include <deque>
+#include <memory>
 #include <map>
 #include <cstdint>
 #include <optional>
@@ -58,6 +58,34 @@ struct VerifyResult {
 
 using Fingerprint = std::array<unsigned char, 32>;
 
+// `count` default-constructed objects in memory aligned to 2 MiB and advised for huge pages:
+// the verify tables are read at random, and with 4 KiB pages each lookup would also miss
+// the TLB.
+template <class T>
+class HugePageArray {
+ public:
+  HugePageArray() = default;
+  explicit HugePageArray(std::size_t count);
+  ~HugePageArray();
+  HugePageArray(HugePageArray&& other) noexcept { swap(other); }
+  HugePageArray& operator=(HugePageArray&& other) noexcept {
+    swap(other);
+    return *this;
+  }
+  void swap(HugePageArray& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+  }
+  T& operator[](std::size_t i) const { return data_[i]; }
+  T* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 class VerifyIndex {
  public:
   // `fingerprint_pepper` is the HMAC key of SealedSecret::fingerprint (MasterKey's pepper).
@@ -95,37 +123,60 @@ class VerifyIndex {
   std::string canonical_dump() const;
 
  private:
+  // A key's mirror. Hot fields (what every verification reads) come first, so that a
+  // lookup touches one slot of the table and the start of one Key.
   struct Key {
-    std::string dashboard_id;
-    std::string key_id;
-    domain::Channel channel = domain::Channel::email;
+    Fingerprint current{}, previous{};
+    bool has_current = false, has_previous = false;
     bool revoked = false;
+    domain::Channel channel = domain::Channel::email;
     std::uint16_t permissions = 0xffff;  // bit i: catalogue entry i; all bits: "all"
-    std::vector<domain::IpRange> allowlist;
-    std::string number;
-    std::optional<Fingerprint> current, previous;
     domain::Timestamp previous_valid_until{};
-  };
-  struct Secret {
-    std::uint32_t key;  // index into keys_
-    bool previous;
-  };
-  struct FingerprintHash {
-    std::size_t operator()(const Fingerprint& f) const noexcept;  // its first 8 bytes: already uniform
-  };
+    // Verifications since the last drain_usage(); bumped under the shared lock.
+    mutable std::atomic<std::uint64_t> uses{0};
+    mutable std::atomic<std::int64_t> last_used_ms{0};
+    std::vector<domain::IpRange> allowlist;
+    // The ids inline (ids the API makes are 24 characters), so that a valid verification
+    // copies them into its result from the cache lines it already read; longer ids live on
+    // the heap.
+    static constexpr std::size_t kInlineId = 31;
+    std::uint8_t dashboard_id_size = 0, key_id_size = 0;  // 0xff: too long, see long_ids
+    char inline_dashboard_id[kInlineId], inline_key_id[kInlineId];
+    std::unique_ptr<std::pair<std::string, std::string>> long_ids;
+    std::string number;
 
-  struct UsageCounter {
-    std::atomic<std::uint64_t> uses{0};
-    std::atomic<std::int64_t> last_used_ms{0};
+    void set_ids(const std::string& dashboard, const std::string& key);
+    std::string_view dashboard_view() const;
+    std::string_view key_view() const;
   };
+  // Keys live in fixed-size chunks: their addresses never change (the counters are atomics
+  // bumped without the exclusive lock), and the chunk table stays small enough to be cached.
+  static constexpr std::size_t kChunkBits = 13;
+  Key& key_at(std::uint32_t index) const { return chunks_[index >> kChunkBits][index & ((1u << kChunkBits) - 1)]; }
+
+  // The fingerprint table: open addressing with linear probing over a power-of-two array,
+  // at most half full; a slot holds the fingerprint's first 8 bytes (already uniform, being
+  // an HMAC) and which secret of which key it is. Removal shifts later entries back, so
+  // there are no tombstones.
+  struct Slot {
+    std::uint64_t tag = 0;
+    std::uint32_t key = kEmpty;  // index into the chunks
+    std::uint32_t previous = 0;  // 1: the key's previous secret
+  };
+  static constexpr std::uint32_t kEmpty = 0xffffffffu;
+  static std::uint64_t tag_of(const Fingerprint& f);
+  const Slot* find_slot(const Fingerprint& f) const;
+  void insert_secret(const Fingerprint& f, std::uint32_t key, bool previous);
+  void erase_secret(const Fingerprint& f);
+  void grow();
 
   eventstore::crypto::HmacSha256Key fingerprinter_;
   mutable std::shared_mutex mutex_;
-  std::vector<Key> keys_;
-  // One per keys_ entry; a deque so that counters never move while verify() bumps them.
-  mutable std::deque<UsageCounter> usage_;
-  std::unordered_map<std::string, std::uint32_t> key_slots_;  // dashboard/key id -> keys_ index
-  std::unordered_map<Fingerprint, Secret, FingerprintHash> secrets_;
+  std::vector<HugePageArray<Key>> chunks_;
+  std::uint32_t key_count_ = 0;
+  HugePageArray<Slot> slots_;
+  std::size_t secret_count_ = 0;
+  std::unordered_map<std::string, std::uint32_t> key_slots_;  // dashboard/key id -> key index
   std::unordered_map<std::string, std::set<std::string>> bots_;
 };
 
