@@ -135,7 +135,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits().header_limit));
     parser_->body_limit(limits().body_limit);
-    if (buffer_.size() > 0) return read_request();
+    if (buffer_.size() > 0) {
+      beast::error_code ec;
+      if (parse_buffered(ec)) return on_read(ec);
+      return read_request();
+    }
     // Waiting for the first byte of a request: the keep-alive idle timeout applies.
     idle_ = true;
     beast::get_lowest_layer(stream_).expires_after(limits().idle_timeout);
@@ -147,8 +151,28 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                                 return self->close();
                               }
                               self->buffer_.commit(n);
+                              // Usually the whole request came in this one read: answer it
+                              // without another asynchronous round.
+                              beast::error_code parse_ec;
+                              if (self->parse_buffered(parse_ec)) return self->on_read(parse_ec);
                               self->read_request();
                             });
+  }
+
+  // Feeds the buffered bytes to the parser. True when that settled the request: parsed
+  // whole, or malformed (`ec`); false when more bytes must be read.
+  bool parse_buffered(beast::error_code& ec) {
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        return false;
+      }
+      if (ec) return true;
+      if (used == 0) return false;
+    }
+    return parser_->is_done();
   }
 
   // The whole request must arrive within read_timeout of its first byte (no slowloris).

@@ -9,7 +9,9 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -245,14 +247,34 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 }
 
 std::string uuid_v7(std::int64_t unix_ms) {
-  std::string b = random_bytes(16);
+  // CSPRNG output drawn 4 KiB at a time per thread: a UUID takes 16 bytes, and RAND_bytes'
+  // fixed cost per call is many times that of copying them. (keyledger never forks without
+  // exec, so no two processes share a pool.)
+  thread_local std::array<unsigned char, 4096> pool;
+  thread_local std::size_t used = pool.size();
+  if (used + 16 > pool.size()) {
+    if (RAND_bytes(pool.data(), static_cast<int>(pool.size())) != 1) {
+      throw std::runtime_error("the system random generator failed");
+    }
+    used = 0;
+  }
+  unsigned char b[16];
+  std::memcpy(b, pool.data() + used, sizeof b);
+  OPENSSL_cleanse(pool.data() + used, sizeof b);
+  used += sizeof b;
   auto ms = static_cast<std::uint64_t>(unix_ms);
-  for (int i = 0; i < 6; ++i) b[i] = static_cast<char>((ms >> (40 - 8 * i)) & 0xff);
-  b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);  // version 7
-  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);  // RFC 9562 variant
-  std::string hex = to_hex(b);
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-         hex.substr(20);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>((ms >> (40 - 8 * i)) & 0xff);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x70);  // version 7
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 9562 variant
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += digits[b[i] >> 4];
+    out += digits[b[i] & 15];
+  }
+  return out;
 }
 
 }  // namespace keyledger::eventstore::crypto
