@@ -6,6 +6,13 @@
 
 namespace keyledger::api {
 
+namespace {
+std::string mac_of(const eventstore::crypto::HmacSha256Key& key, std::string_view body) {
+  auto mac = key.mac(body);
+  return std::string(mac.begin(), mac.end());
+}
+}  // namespace
+
 namespace crypto = eventstore::crypto;
 
 namespace {
@@ -31,7 +38,7 @@ std::string SessionTokens::issue(const SessionClaims& claims) const {
                          {"x", claims.expires_at.time_since_epoch().count()},
                          {"n", to_base64url(crypto::random_bytes(12))}};
   std::string body = to_base64url(payload.dump());
-  return std::string(kPrefix) + body + "." + to_base64url(crypto::hmac_sha256(key_, body));
+  return std::string(kPrefix) + body + "." + to_base64url(mac_of(key_, body));
 }
 
 std::optional<SessionClaims> SessionTokens::check(std::string_view token, domain::Timestamp now) const {
@@ -41,7 +48,7 @@ std::optional<SessionClaims> SessionTokens::check(std::string_view token, domain
   if (dot == std::string_view::npos) return std::nullopt;
   std::string_view body = token.substr(0, dot);
   auto mac = from_base64url(token.substr(dot + 1));
-  if (!mac || !crypto::constant_time_equal(*mac, crypto::hmac_sha256(key_, body))) return std::nullopt;
+  if (!mac || !crypto::constant_time_equal(*mac, mac_of(key_, body))) return std::nullopt;
   auto json_text = from_base64url(body);
   if (!json_text) return std::nullopt;
   auto payload = nlohmann::json::parse(*json_text, nullptr, false);

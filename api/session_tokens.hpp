@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "domain/time.hpp"
+#include "eventstore/crypto.hpp"
 
 namespace keyledger::api {
 
@@ -20,13 +21,13 @@ struct SessionClaims {
 
 class SessionTokens {
  public:
-  explicit SessionTokens(std::string signing_key) : key_(std::move(signing_key)) {}
+  explicit SessionTokens(std::string_view signing_key) : key_(signing_key) {}
   std::string issue(const SessionClaims& claims) const;
   // nullopt when the token is malformed, forged, or expired at `now`.
   std::optional<SessionClaims> check(std::string_view token, domain::Timestamp now) const;
 
  private:
-  std::string key_;
+  eventstore::crypto::HmacSha256Key key_;  // the pads precomputed: one check per request
 };
 
 }  // namespace keyledger::api
