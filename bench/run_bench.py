@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""tools/bench's driver: runs each benchmark of docs/performance.md against a baseline
+measured in the same run, prints a table and writes bench-results.json.
+
+Called by tools/bench with the Release build directory; not meant to be run by hand."""
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+OPERATOR_TOKEN = "bench-operator-" + secrets.token_hex(16)
+SERVICE_TOKEN = "bench-service-" + secrets.token_hex(16)
+
+
+def say(text):
+    print(f"==> {text}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, token=None, timeout=10):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+class Server:
+    """`keyledger serve` on a store, as an operator would start it."""
+
+    def __init__(self, bench, store, name):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(bench.work, f"{name}.log")
+        command = [bench.keyledger, "serve", "--listen", f"127.0.0.1:{self.port}", "--store", store,
+                   "--master-key-file", bench.master_key, "--operator-token", OPERATOR_TOKEN,
+                   "--service-token", SERVICE_TOKEN, "--threads", "2"]
+        self.started = time.monotonic()
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        self.ready_seconds = self.wait_ready()
+
+    def wait_ready(self, timeout=600):
+        while time.monotonic() - self.started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"keyledger serve exited; see {self.log_path}")
+            try:
+                status, _ = http("GET", self.url + "/readyz", timeout=1)
+                if status == 200:
+                    return time.monotonic() - self.started
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.005)
+        raise RuntimeError("keyledger serve did not become ready")
+
+    def metrics(self):
+        _, body = http("GET", self.url + "/metrics")
+        values = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def parse_wrk(output):
+    def seconds(text):
+        number, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+        return float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p99 = seconds(re.search(r"\s99%\s+(\S+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    return {"rps": rps, "p99_ms": p99 * 1000, "requests": requests,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else ""}
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.full = args.full
+        self.build = os.path.abspath(args.build)
+        self.keyledger = os.path.join(self.build, "tools", "keyledger")
+        self.tool = os.path.join(self.build, "bench", "keyledger-bench")
+        self.root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.work = tempfile.mkdtemp(prefix="keyledger-bench-", dir=args.work_dir)
+        os.chmod(self.work, 0o700)
+        self.master_key = os.path.join(self.work, "master.key")
+        subprocess.run([self.keyledger, "keygen", self.master_key], check=True, stdout=subprocess.DEVNULL)
+        self.results = []
+        self.duration = 20 if self.full else 5
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def tool_json(self, *arguments):
+        done = subprocess.run([self.tool, *arguments], check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def seed(self, store, dashboards, email_keys, all_channels=False, keys_out=None, tokens_out=None):
+        arguments = ["seed", "--store", store, "--master-key-file", self.master_key, "--operator-token", OPERATOR_TOKEN,
+                     "--dashboards", str(dashboards), "--email-keys", str(email_keys)]
+        if all_channels:
+            arguments.append("--all-channels")
+        if keys_out:
+            arguments += ["--keys-out", keys_out]
+        if tokens_out:
+            arguments += ["--tokens-out", tokens_out]
+        return self.tool_json(*arguments)
+
+    def wrk(self, url, script, script_argument, seconds, connections=64):
+        env = dict(os.environ, BENCH_SERVICE_TOKEN=SERVICE_TOKEN)
+        command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+                   os.path.join(self.root, "bench", script), url, "--", script_argument]
+        done = subprocess.run(command, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        return parse_wrk(done.stdout)
+
+    def add(self, name, value, unit, baseline, target, met, note=""):
+        ratio = None if baseline in (None, 0) else value / baseline
+        row = {"name": name, "value": round(value, 3), "unit": unit,
+               "baseline": None if baseline is None else round(baseline, 3),
+               "ratio": None if ratio is None else round(ratio, 3), "target": target, "met": bool(met)}
+        if note:
+            row["note"] = note
+        self.results.append(row)
+        say(f"{name}: {row['value']} {unit} (baseline {row['baseline']}, ratio {row['ratio']}, target {target}: "
+            f"{'met' if met else 'MISSED'})")
+
+    # --- 1. verify over HTTP against nginx ----------------------------------------------
+
+    def verify_http(self):
+        say("verify_http: seeding 10,000 live keys of all four channels")
+        data = os.path.join(self.work, "verify-store")
+        keys = os.path.join(self.work, "verify-keys.txt")
+        seeded = self.seed("file:" + data, 20, 486, all_channels=True, keys_out=keys)
+        server = Server(self, "file:" + data, "verify-server")
+        try:
+            # Every key of the pool verifies as valid before we measure anything.
+            with open(keys) as f:
+                pool = [line.strip() for line in f if line.strip()]
+            status, body = http("POST", server.url + "/v1/verify", {"key": pool[0], "source_ip": "203.0.113.10"},
+                                SERVICE_TOKEN)
+            if status != 200 or not json.loads(body)["valid"]:
+                raise RuntimeError(f"a seeded key does not verify: {status} {body!r}")
+            before = server.metrics()
+            self.wrk(server.url, "verify.lua", keys, 2)  # warm-up
+            ours = self.wrk(server.url, "verify.lua", keys, self.duration)
+            after = server.metrics()
+        finally:
+            server.stop()
+        valid = after['keyledger_verify_total{reason="valid"}'] - before['keyledger_verify_total{reason="valid"}']
+        counted = sum(after[k] - before.get(k, 0) for k in after if k.startswith("keyledger_verify_total"))
+        if counted == 0 or valid != counted or ours["non2xx"]:
+            raise RuntimeError(f"verify_http: {counted - valid:.0f} of {counted:.0f} verifications were not valid, "
+                               f"{ours['non2xx']} non-2xx answers")
+
+        say("verify_http: the same requests against nginx answering `return 200` with a body of the same size")
+        nginx = self.start_nginx(len(body))
+        try:
+            self.wrk(nginx["url"], "verify.lua", keys, 2)
+            theirs = self.wrk(nginx["url"], "verify.lua", keys, self.duration)
+        finally:
+            self.stop_nginx(nginx)
+        note = f"{len(pool)} keys ({seeded['keys']} seeded), 64 connections, wrk -t2, {self.duration} s each"
+        self.add("verify_http_rps", ours["rps"], "requests/s", theirs["rps"], "≥ 0.9× nginx",
+                 ours["rps"] >= 0.9 * theirs["rps"], note)
+        self.add("verify_http_p99", ours["p99_ms"], "ms", theirs["p99_ms"], "≤ nginx p99", ours["p99_ms"] <= theirs["p99_ms"])
+
+    def start_nginx(self, body_size):
+        directory = os.path.join(self.work, "nginx")
+        os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
+        port = free_port()
+        body = '{"valid":true,"pad":"' + "x" * max(0, body_size - 23) + '"}'
+        assert len(body) == body_size
+        config = f"""
+worker_processes 2;
+daemon off;
+pid {directory}/nginx.pid;
+error_log {directory}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path {directory}/body;
+  proxy_temp_path {directory}/proxy;
+  fastcgi_temp_path {directory}/fastcgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ default_type application/json; return 200 '{body}'; }}
+  }}
+}}
+"""
+        path = os.path.join(directory, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(config)
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        process = subprocess.Popen([nginx, "-c", path, "-p", directory], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(500):
+            try:
+                if http("POST", url + "/v1/verify", {"key": "x"})[0] == 200:
+                    return {"process": process, "url": url}
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.01)
+        raise RuntimeError("nginx did not start")
+
+    @staticmethod
+    def stop_nginx(nginx):
+        nginx["process"].send_signal(signal.SIGQUIT)
+        nginx["process"].wait(timeout=30)
+
+    # --- 2. verify in-process -----------------------------------------------------------
+
+    def verify_inprocess(self):
+        say("verify_inprocess: one thread over 1,000,000 live keys")
+        measured = self.tool_json("verify-inprocess", "--keys", "1000000", "--seconds", str(self.duration))
+        self.add("verify_inprocess", measured["per_second"], "verifications/s", measured["hmac_per_second"],
+                 "≥ 1,000,000/s", measured["per_second"] >= 1_000_000,
+                 "baseline: the keyed HMAC-SHA256 alone over the same keys")
+
+    # --- 3 and 4. commands over HTTP ----------------------------------------------------
+
+    def commands(self, store, label):
+        tokens = os.path.join(self.work, f"{label}-tokens.txt")
+        seeded = self.seed(store, 64, 0, tokens_out=tokens)
+        server = Server(self, store, f"{label}-server")
+        try:
+            self.wrk(server.url, "commands.lua", tokens, 2)
+            before = server.metrics()
+            measured = self.wrk(server.url, "commands.lua", tokens, self.duration)
+            after = server.metrics()
+            total_batches = after["keyledger_log_batches_total"]
+        finally:
+            server.stop()
+        if measured["non2xx"]:
+            raise RuntimeError(f"{label}: {measured['non2xx']} commands were not accepted")
+        measured["batches"] = after["keyledger_log_batches_total"] - before["keyledger_log_batches_total"]
+        measured["syncs"] = after["keyledger_log_syncs_total"] - before["keyledger_log_syncs_total"]
+        # Events in the log: the seeded ones plus one per accepted command of the server.
+        measured["events"] = seeded["events"] + total_batches
+        return measured
+
+    def commands_file(self):
+        say("commands_file: GenerateEmailKey from 64 clients on the embedded log")
+        data = os.path.join(self.work, "commands-store")
+        measured = self.commands("file:" + data, "commands-file")
+        log_bytes = sum(os.path.getsize(os.path.join(data, "log", n)) for n in os.listdir(os.path.join(data, "log")))
+        self.event_bytes = int(log_bytes / measured["events"])
+        baseline = self.tool_json("fsync-baseline", "--dir", data, "--seconds", str(min(self.duration, 5)))
+        self.add("commands_file", measured["rps"], "commands/s", baseline["per_second"], "≥ 10,000/s",
+                 measured["rps"] >= 10_000, "baseline: 4 KiB write + fdatasync per op in the same directory")
+        per_sync = measured["batches"] / measured["syncs"] if measured["syncs"] else 0
+        self.add("commands_file_per_fsync", per_sync, "commands/fsync", None, "≥ 20", per_sync >= 20)
+        self.add("commands_file_p99", measured["p99_ms"], "ms", None, "(reported)", True)
+
+    def commands_kafka(self, bootstrap):
+        say("commands_kafka: GenerateEmailKey from 64 clients on the Kafka broker")
+        topic = "bench-" + secrets.token_hex(4)
+        measured = self.commands(f"kafka://{bootstrap}/{topic}", "commands-kafka")
+        batches, syncs = measured["batches"], measured["syncs"]
+        record_size = int(getattr(self, "event_bytes", 1024))
+        records = 200_000 if not self.full else 1_000_000
+        say(f"commands_kafka: Kafka's ProducerPerformance, acks=all, {records} records of {record_size} bytes")
+        kafka = os.path.join(self.root, "tools", "kafka")
+        subprocess.run([kafka, "topics", "--bootstrap-server", bootstrap, "--create", "--topic", topic + "-perf",
+                        "--partitions", "3", "--replication-factor", "1"], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        done = subprocess.run([kafka, "perf", "--topic", topic + "-perf",
+                               "--num-records", str(records), "--record-size", str(record_size), "--throughput", "-1",
+                               "--producer-props", f"bootstrap.servers={bootstrap}", "acks=all"],
+                              check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+        perf = re.findall(r"([\d.]+) records/sec", done.stdout)
+        baseline = float(perf[-1])
+        self.add("commands_kafka", measured["rps"], "commands/s", baseline, "≥ 0.5× ProducerPerformance",
+                 measured["rps"] >= 0.5 * baseline,
+                 f"{batches / syncs if syncs else 0:.1f} commands per transaction; record size {record_size} B")
+
+    # --- 5 and 6. start-up and memory ---------------------------------------------------
+
+    def startup_and_memory(self):
+        events = 1_000_000 if self.full else 200_000
+        dashboards = 64
+        per_dashboard = events // dashboards
+        say(f"startup: seeding {dashboards * per_dashboard} Email keys (one event each) through the API")
+        data = os.path.join(self.work, "startup-store")
+        seeded = self.seed("file:" + data, dashboards, per_dashboard)
+
+        empty = Server(self, "file:" + os.path.join(self.work, "empty-store"), "empty-server")
+        empty_rss = rss_bytes(empty.process.pid)
+        empty.stop()
+
+        shutil.rmtree(os.path.join(data, "snapshots"), ignore_errors=True)
+        cold = Server(self, "file:" + data, "startup-cold")
+        cold_seconds = cold.ready_seconds
+        rss = rss_bytes(cold.process.pid)
+        cold.stop()  # writes a snapshot on the way out
+        warm = Server(self, "file:" + data, "startup-warm")
+        warm_seconds = warm.ready_seconds
+        warm.stop()
+
+        total = seeded["events"]
+        self.add("startup_with_snapshots", warm_seconds, "s", cold_seconds, "≤ 2 s", warm_seconds <= 2,
+                 f"{total} events; baseline: the same start without a snapshot")
+        self.add("replay_rate", total / cold_seconds, "events/s", None, "≥ 500,000/s", total / cold_seconds >= 500_000,
+                 "events / time to ready without a snapshot")
+        per_key = (rss - empty_rss) / seeded["keys"]
+        self.add("memory_per_key", per_key, "bytes", empty_rss, "≤ 512 B", per_key <= 512,
+                 f"(RSS with {seeded['keys']} keys − RSS empty) / keys; baseline: RSS of an empty server")
+
+    def run(self):
+        bootstrap = self.args.kafka_bootstrap
+        steps = {"verify_inprocess": self.verify_inprocess, "verify_http": self.verify_http,
+                 "commands_file": self.commands_file, "commands_kafka": lambda: self.commands_kafka(bootstrap),
+                 "startup": self.startup_and_memory}
+        if not bootstrap:
+            raise SystemExit("run_bench.py: --kafka-bootstrap is required (tools/bench starts a broker)")
+        for name, step in steps.items():
+            if not self.args.only or name in self.args.only.split(","):
+                step()
+        machine = f"{platform.node()}: {os.cpu_count()} cores, " + cpu_model() + f", {memory_gib():.0f} GiB, " + \
+                  platform.platform()
+        report = {"machine": machine, "mode": "full" if self.full else "quick",
+                  "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": self.results}
+        with open(self.args.out, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+        print_table(report)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def memory_gib():
+    with open("/proc/meminfo") as f:
+        return int(f.readline().split()[1]) / (1024 * 1024)
+
+
+def print_table(report):
+    print(f"\nkeyledger bench ({report['mode']}) on {report['machine']}\n")
+    header = f"{'figure':<26} {'value':>14} {'unit':<16} {'baseline':>14} {'ratio':>8}  {'target':<28} met"
+    print(header)
+    print("-" * len(header))
+    for r in report["results"]:
+        baseline = "" if r["baseline"] is None else f"{r['baseline']:,.2f}"
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
+        print(f"{r['name']:<26} {r['value']:>14,.2f} {r['unit']:<16} {baseline:>14} {ratio:>8}  {r['target']:<28} "
+              f"{'yes' if r['met'] else 'NO'}")
+    print()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build", required=True)
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--kafka-bootstrap", default="")
+    parser.add_argument("--work-dir", default=None)
+    parser.add_argument("--out", default="bench-results.json")
+    parser.add_argument("--only", default="", help="comma-separated benchmarks (for working on one)")
+    args = parser.parse_args()
+    Bench(args).run()
+
+
+if __name__ == "__main__":
+    main()
