@@ -118,11 +118,16 @@ HttpResponse problem_response(const ApiError& error) {
             {"detail", error.detail},
             {"code", error.code}};
   if (!error.field.empty()) body["field"] = error.field;
-  HttpResponse r{error.status, "application/problem+json", body.dump(), error.headers, {}};
+  HttpResponse r{error.status, "application/problem+json", body.dump(-1, ' ', false, json::error_handler_t::replace),
+                 error.headers, {}};
   return r;
 }
 
-HttpResponse json_response(int status, const json& body) { return HttpResponse{status, "application/json", body.dump(), {}, {}}; }
+// Invalid UTF-8 (which a handler could only have cut out of a caller's text) is replaced, not
+// thrown on: an answer is always sent.
+HttpResponse json_response(int status, const json& body) {
+  return HttpResponse{status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace), {}, {}};
+}
 
 const json& RequestContext::body() const {
   if (!parsed_body) {
@@ -143,7 +148,8 @@ Application::Application(ServeConfig config, es::EventLog& log, es::CommandPipel
       vault_(vault),
       checkpoint_seed_(master_key.checkpoint_signing_seed()),
       sessions_(es::crypto::hkdf_sha256(master_key.bytes, "keyledger", "session token signing key v1", 32)),
-      verify_index_(master_key.fingerprint_pepper()) {}
+      verify_index_(master_key.fingerprint_pepper()),
+      idempotency_digest_key_(es::crypto::hkdf_sha256(master_key.bytes, "keyledger", "idempotency request digest v1", 32)) {}
 
 void Application::start() {
   // The audit index needs every event's position, including those a snapshot folded.
@@ -377,8 +383,13 @@ es::CommandResult Application::run(RequestContext& ctx, const std::string& dashb
   if (key.size() > 255) throw ApiError{400, "invalid_request", "Idempotency-Key is longer than 255 characters", "Idempotency-Key", {}};
   std::string digest;
   if (!key.empty()) {
-    digest = es::crypto::to_hex(es::crypto::sha256(ctx.request.method + " " + ctx.request.path() + "\n" +
-                                                   ctx.request.body));
+    // Keyed, so that the stored digest of a body holding a password cannot be checked
+    // against guesses offline; and bound to the caller, so that nobody else replaying the
+    // same request with the same key gets its answer (a generated secret, say).
+    const kd::Actor actor = actor_of(ctx);
+    auto mac = idempotency_digest_key_.mac(std::string(kd::to_string(actor.kind)) + "\n" + actor.id + "\n" +
+                                           ctx.request.method + " " + ctx.request.path() + "\n" + ctx.request.body);
+    digest = es::crypto::to_hex(std::string(mac.begin(), mac.end()));
   }
   std::string type(kd::denied_event_type(command));
   auto started = std::chrono::steady_clock::now();

@@ -32,6 +32,18 @@ HttpResponse Application::register_number(RequestContext& ctx) {
       out["key"] = key_json(v.state.keys.at(it->second.key_id), pipeline_.now());
     }
   });
+  if (out.is_null()) {
+    // A replayed registration whose number was deregistered since: the registration as it
+    // was recorded.
+    for (const auto& event : result.outcome.events) {
+      if (const auto* assigned = std::get_if<kd::SmsKeyAssigned>(&event)) {
+        out = json{{"number", assigned->number},
+                   {"key_id", assigned->key_id},
+                   {"masked", assigned->secret.masked},
+                   {"registered_at", es::format_rfc3339(result.appended.front().recorded.occurred_at)}};
+      }
+    }
+  }
   return json_response(result.replayed ? 200 : 201, out);
 }
 

@@ -71,7 +71,16 @@ std::optional<Channel> parse_key(std::string_view text) {
 
 std::string mask_key(std::string_view key) {
   if (key.size() < 8) return "…";
-  return std::string(key.substr(0, 4)) + "…" + std::string(key.substr(key.size() - 4));
+  // Shown to callers as text: anything but printable ASCII (say, half of a UTF-8 sequence of
+  // an arbitrary token) becomes '?'.
+  auto shown = [](std::string_view part) {
+    std::string out(part);
+    for (char& c : out) {
+      if (c < 0x20 || c > 0x7e) c = '?';
+    }
+    return out;
+  };
+  return shown(key.substr(0, 4)) + "…" + shown(key.substr(key.size() - 4));
 }
 
 }  // namespace keyledger::domain

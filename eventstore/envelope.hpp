@@ -26,7 +26,7 @@ struct Envelope {
   std::string correlation_id;
   std::string causation_id;
   std::string idempotency_key;      // empty when the request carried none
-  std::string request_digest;       // SHA-256 of the request an idempotency key was used for
+  std::string request_digest;       // keyed HMAC of the caller and request an idempotency key was used for
   std::string prev_hash;
   std::string hash;
 

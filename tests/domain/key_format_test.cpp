@@ -37,6 +37,10 @@ TEST_CASE("the checksum tells a real key from noise offline") {
 TEST_CASE("a masked key shows the prefix and the last four characters") {
   std::string key = kd::format_key(kd::Channel::sms, digits(1));
   REQUIRE(kd::mask_key(key) == "kls_…" + key.substr(36));
+  // Arbitrary text (a leak report's token) is masked to printable ASCII, never half a
+  // UTF-8 sequence.
+  REQUIRE(kd::mask_key("ab\xc3\xa9" "cdefgh\xe2\x82\xac") == "ab??…h???");
+  REQUIRE(kd::mask_key("\x01\x02\x7f\x80xyz\n1234") == "????…1234");
 }
 
 TEST_CASE("crc32 is the IEEE polynomial") { REQUIRE(kd::crc32("123456789") == 0xCBF43926u); }
