@@ -162,6 +162,7 @@ TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged eve
   std::mutex mutex;
   std::set<std::string> acknowledged;
   std::atomic<int> refused{0}, unexpected{0};
+  std::vector<std::string> unexpected_answers;  // what they were, for the failure message
   std::atomic<bool> stop{false};
   std::vector<std::thread> writers;
   for (int w = 0; w < 8; ++w) {
@@ -170,8 +171,10 @@ TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged eve
         ApiReply reply;
         try {
           reply = api.post(d.path + "/email/keys", {{"name", "w" + std::to_string(w) + "-" + std::to_string(i)}}, d.developer);
-        } catch (const std::exception&) {
+        } catch (const std::exception& e) {
           ++unexpected;  // no answer within 30 s: not a bounded failure
+          std::lock_guard lock(mutex);
+          unexpected_answers.push_back(std::string("no answer: ") + e.what());
           continue;
         }
         if (reply.status == 201) {
@@ -179,6 +182,10 @@ TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged eve
           acknowledged.insert(reply.json["id"].get<std::string>());
         } else {
           (reply.status == 503 ? refused : unexpected)++;
+          if (reply.status != 503) {
+            std::lock_guard lock(mutex);
+            unexpected_answers.push_back(std::to_string(reply.status) + " " + reply.body);
+          }
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
       }
@@ -211,6 +218,7 @@ TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged eve
     }
   }
   INFO(notes);
+  for (auto& answer : unexpected_answers) UNSCOPED_INFO("unexpected answer: " << answer);
   REQUIRE(unexpected == 0);
   REQUIRE(refused > 0);
   REQUIRE(acknowledged.size() > before_outage_end + 20);

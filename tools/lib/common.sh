@@ -12,7 +12,10 @@ KEYLEDGER_PACKAGES=(
 
 # What tools/test adds: a JVM and Maven for the Kafka broker, kcat to read the topic as an
 # outside consumer would, iproute2 for finding free ports.
-KEYLEDGER_TEST_PACKAGES=(openjdk-17-jre-headless maven kcat iproute2 python3 python3-jsonschema)
+KEYLEDGER_TEST_PACKAGES=(openjdk-17-jre-headless maven kcat iproute2 python3 python3-jsonschema python3-venv)
+
+# schemathesis (PyPI) for the API fuzzing test, in a virtualenv in the user's cache.
+SCHEMATHESIS_VERSION=4.32.5
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -30,6 +33,18 @@ ensure_packages() {
   log "installing ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Installs schemathesis into its virtualenv once; prints the path of its executable.
+ensure_schemathesis() {
+  local venv=${XDG_CACHE_HOME:-$HOME/.cache}/keyledger/schemathesis-$SCHEMATHESIS_VERSION
+  if [[ ! -x $venv/bin/schemathesis ]]; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
+  fi
+  echo "$venv/bin/schemathesis"
 }
 
 # Configures (once) and builds into $1 with build type $2.

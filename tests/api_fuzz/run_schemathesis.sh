@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# API fuzzing: schemathesis generates requests from the /openapi.json of a running server and
+# checks every answer: never a 5xx, a documented status code and content type, a body that
+# matches the documented schema. It runs once as a dashboard admin (the dashboard routes,
+# with {d} pinned to a real dashboard so requests get past authorization), once as the
+# platform operator, and once as a sending service, each for a bounded time.
+#
+# usage: run_schemathesis.sh KEYLEDGER_BINARY SECONDS_PER_PRINCIPAL
+# The schemathesis executable comes from KEYLEDGER_SCHEMATHESIS (tools/test installs it into
+# a virtualenv under ~/.cache/keyledger); without it the test fails, it never skips.
+set -euo pipefail
+keyledger=$1
+seconds=$2
+schemathesis=${KEYLEDGER_SCHEMATHESIS:-}
+if [[ -z $schemathesis || ! -x $schemathesis ]]; then
+  echo "KEYLEDGER_SCHEMATHESIS must name the schemathesis executable (tools/test sets it up)" >&2
+  exit 1
+fi
+
+work=$(mktemp -d -t keyledger-schemathesis-XXXXXX)
+server=
+cleanup() {
+  [[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+operator=operator-token-$RANDOM$RANDOM$RANDOM$RANDOM
+service=service-token-$RANDOM$RANDOM$RANDOM$RANDOM
+"$keyledger" keygen "$work/master.key" >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+api=http://127.0.0.1:$port
+"$keyledger" serve --listen "127.0.0.1:$port" --store "file:$work/data" --master-key-file "$work/master.key" \
+  --operator-token "$operator" --service-token "$service" 2>"$work/server.log" &
+server=$!
+for _ in $(seq 200); do curl -fsS "$api/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+
+post() { curl -sS -X POST "$api$1" -H 'Content-Type: application/json' -H "Authorization: Bearer $2" -d "$3"; }
+dashboard=$(post /v1/dashboards "$operator" \
+  '{"name":"Fuzzed","admin":{"email":"ada@example.com","password":"a fuzzing admin password"}}' | jq -r .id)
+admin=$(post /v1/sessions "" \
+  "{\"dashboard_id\":\"$dashboard\",\"email\":\"ada@example.com\",\"password\":\"a fuzzing admin password\"}" | jq -r .token)
+[[ $dashboard == dsh_* && -n $admin && $admin != null ]] || { echo "could not set up a dashboard" >&2; exit 1; }
+
+cat > "$work/schemathesis.toml" <<TOML
+[parameters]
+"path.d" = "$dashboard"
+TOML
+
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
+status=0
+for principal in "admin:$admin" "operator:$operator" "service:$service"; do
+  name=${principal%%:*}
+  token=${principal#*:}
+  echo "==> schemathesis as the $name for ${seconds}s"
+  (cd "$work" && "$schemathesis" --config-file "$work/schemathesis.toml" run "$api/openapi.json" \
+     --checks "$checks" --header "Authorization: Bearer $token" --max-time "$seconds" \
+     --phases examples,coverage,fuzzing --workers 2 --no-color) || status=1
+done
+if grep -q '"level":"error"' "$work/server.log"; then
+  echo "the server logged errors:" >&2
+  grep '"level":"error"' "$work/server.log" | head -20 >&2
+  status=1
+fi
+exit $status
