@@ -200,8 +200,8 @@ VerifyResult VerifyIndex::verify(const VerifyRequest& request, domain::Timestamp
     return fail(VerifyReason::wrong_number);
   }
   if (request.bot_id && key.channel == domain::Channel::rcs) {
-    auto bots = bots_.find(std::string(key.dashboard_view()));
-    if (bots == bots_.end() || !bots->second.contains(std::string(*request.bot_id))) {
+    auto bots = bots_.find(key.dashboard_view());
+    if (bots == bots_.end() || !bots->second.contains(*request.bot_id)) {
       return fail(VerifyReason::unknown_bot);
     }
   }
@@ -245,7 +245,7 @@ void VerifyIndex::refresh_key(const std::string& dashboard_id, const domain::Api
 
 void VerifyIndex::refresh_bots(const std::string& dashboard_id, const std::set<std::string>& bots) {
   std::unique_lock lock(mutex_);
-  bots_[dashboard_id] = bots;
+  bots_[dashboard_id] = std::set<std::string, std::less<>>(bots.begin(), bots.end());
 }
 
 void VerifyIndex::refresh_dashboard(const domain::DashboardState& state) {

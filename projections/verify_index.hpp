@@ -177,7 +177,12 @@ class VerifyIndex {
   HugePageArray<Slot> slots_;
   std::size_t secret_count_ = 0;
   std::unordered_map<std::string, std::uint32_t> key_slots_;  // dashboard/key id -> key index
-  std::unordered_map<std::string, std::set<std::string>> bots_;
+  // Looked up by string_view on the verify path: no temporary strings.
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::set<std::string, std::less<>>, StringHash, std::equal_to<>> bots_;
 };
 
 // Parses a fingerprint in hex (as SealedSecret holds it).
