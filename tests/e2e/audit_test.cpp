@@ -73,7 +73,7 @@ TEST_CASE("e2e: a signed checkpoint proves later that no earlier history was rew
     REQUIRE(latest.json == signed_now.json);
     std::ofstream(checkpoint_file) << latest.body;
     public_key = api.get("/v1/audit/public-key").json["public_key"];
-    REQUIRE(public_key == signed_now.json["public_key"]);
+    REQUIRE(public_key == signed_now.json["public_key"].get<std::string>());
     api.post(d.path + "/email/keys", {{"name", "after the checkpoint"}}, d.admin);
     server.terminate();
   }

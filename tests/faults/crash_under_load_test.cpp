@@ -42,7 +42,7 @@ TEST_CASE("faults: SIGKILL under 32 concurrent writers loses no acknowledged com
     std::vector<std::thread> writers;
     for (int w = 0; w < 32; ++w) {
       writers.emplace_back([&, w] {
-        for (int i = 0; !stop; ++i) {
+        while (!stop) {
           ApiReply reply;
           try {
             reply = api.post(d.path + "/email/keys", {{"name", "r" + std::to_string(round) + "w" + std::to_string(w)}},
