@@ -103,6 +103,17 @@ bool prefix_matches(const std::array<std::uint8_t, 16>& a, const std::array<std:
 
 }  // namespace
 
+namespace {
+
+IpAddress mapped(const IpAddress& v4) {
+  IpAddress v6{true, {}};
+  v6.bytes[10] = v6.bytes[11] = 0xff;
+  for (int i = 0; i < 4; ++i) v6.bytes[12 + i] = v4.bytes[i];
+  return v6;
+}
+
+}  // namespace
+
 IpAddress IpAddress::unmapped() const {
   if (!v6) return *this;
   for (int i = 0; i < 10; ++i) {
@@ -147,7 +158,9 @@ std::string IpAddress::to_string() const {
 
 bool IpRange::contains(const IpAddress& address) const {
   IpAddress candidate = address.unmapped();
-  if (candidate.v6 != base.v6) return false;
+  if (!base.v6) return !candidate.v6 && prefix_matches(candidate.bytes, base.bytes, prefix_length);
+  // An IPv6 range sees an IPv4 client as a dual-stack socket does: ::ffff:a.b.c.d.
+  if (!candidate.v6) candidate = mapped(candidate);
   return prefix_matches(candidate.bytes, base.bytes, prefix_length);
 }
 
@@ -178,7 +191,9 @@ std::expected<IpRange, IpParseError> parse_ip_range(std::string_view text) {
   if (!address) return std::unexpected(address.error());
   int host = address->v6 ? 128 : 32;
   IpRange range{*address, host};
-  if (slash == std::string_view::npos) return range;
+  if (slash == std::string_view::npos) {
+    return address->unmapped().v6 ? range : IpRange{address->unmapped(), 32};
+  }
   std::string_view prefix = text.substr(slash + 1);
   int length = -1;
   auto [ptr, ec] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), length);
@@ -194,6 +209,11 @@ std::expected<IpRange, IpParseError> parse_ip_range(std::string_view text) {
   if (network.base != range.base) {
     return std::unexpected("has host bits set below the prefix; the network is " +
                            network.to_string());
+  }
+  // An IPv4-mapped range (inside ::ffff:0:0/96) is the IPv4 range it maps, so that it prints
+  // and matches as one.
+  if (range.base.v6 && range.prefix_length >= 96 && !range.base.unmapped().v6) {
+    return IpRange{range.base.unmapped(), range.prefix_length - 96};
   }
   return range;
 }

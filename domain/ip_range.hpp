@@ -35,7 +35,9 @@ using IpParseError = std::string;
 
 std::expected<IpAddress, IpParseError> parse_ip_address(std::string_view text);
 // An address (a host range) or a CIDR range. Host bits set below the prefix are an error,
-// so "10.0.0.1/24" is refused rather than silently widened.
+// so "10.0.0.1/24" is refused rather than silently widened. A range inside ::ffff:0:0/96 is
+// the IPv4 range it maps ("::ffff:192.0.2.0/120" is "192.0.2.0/24"); other IPv6 ranges see
+// IPv4 clients in their mapped form.
 std::expected<IpRange, IpParseError> parse_ip_range(std::string_view text);
 
 }  // namespace keyledger::domain

@@ -40,6 +40,27 @@ TEST_CASE("CIDR ranges contain exactly their addresses, IPv4-mapped IPv6 include
   REQUIRE_FALSE(kd::parse_ip_range("10.0.0.1")->contains(*kd::parse_ip_address("10.0.0.2")));
 }
 
+// Found by fuzz/input_parsers_fuzz: "::ffff:c000:201" was kept as an IPv6 range, which no
+// client address ever matched, since clients' mapped addresses are compared as IPv4.
+TEST_CASE("an allowlist entry written as IPv4-mapped IPv6 is the IPv4 range and matches its clients") {
+  for (auto [text, canonical] : {std::pair{"::ffff:192.0.2.1", "192.0.2.1"}, std::pair{"::ffff:c000:201", "192.0.2.1"},
+                                 std::pair{"::ffff:192.0.2.0/120", "192.0.2.0/24"}, std::pair{"::ffff:0:0/96", "0.0.0.0/0"}}) {
+    INFO(text);
+    auto range = kd::parse_ip_range(text);
+    REQUIRE(range.has_value());
+    REQUIRE(range->to_string() == canonical);
+    REQUIRE(range->contains(*kd::parse_ip_address("192.0.2.1")));
+    REQUIRE(range->contains(*kd::parse_ip_address("::ffff:192.0.2.1")));
+    REQUIRE(range->contains(range->base));
+  }
+  REQUIRE_FALSE(kd::parse_ip_range("::ffff:192.0.2.0/120")->contains(*kd::parse_ip_address("192.0.3.1")));
+  // An IPv6 range that covers the mapped block covers the IPv4 clients in it as well.
+  auto wide = kd::parse_ip_range("::/64");
+  REQUIRE(wide->contains(*kd::parse_ip_address("192.0.2.1")));
+  REQUIRE(wide->contains(*kd::parse_ip_address("::1")));
+  REQUIRE_FALSE(kd::parse_ip_range("2001:db8::/32")->contains(*kd::parse_ip_address("192.0.2.1")));
+}
+
 TEST_CASE("CIDR ranges with host bits set or prefixes out of range are refused with the reason") {
   auto host_bits = kd::parse_ip_range("10.0.0.1/24");
   REQUIRE_FALSE(host_bits.has_value());
