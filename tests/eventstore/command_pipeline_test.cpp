@@ -16,7 +16,7 @@
 #include "eventstore/snapshot_store.hpp"
 #include "eventstore/store.hpp"
 #include "eventstore/store_error.hpp"
-#include "support/server_process.hpp"
+#include "support/test_store.hpp"
 #include "support/temp_dir.hpp"
 
 namespace es = keyledger::eventstore;

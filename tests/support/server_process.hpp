@@ -9,6 +9,8 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "support/test_store.hpp"
+
 namespace keyledger::testing {
 
 struct HttpReply {
@@ -48,11 +50,6 @@ class ServerProcess {
   std::string log_;
   std::thread log_reader_;  // drains the server's stderr so it never blocks on a full pipe
 };
-
-// The store a test server uses: file:DATA_DIR/data, or with KEYLEDGER_TEST_BACKEND=kafka a
-// topic named after DATA_DIR on the broker at KEYLEDGER_TEST_KAFKA_BOOTSTRAP (never a skip:
-// a missing broker is an error).
-std::string test_store_url(const std::string& data_dir);
 
 // Runs the keyledger binary with `args` and returns its exit status; output goes to `output`.
 int run_keyledger(const std::vector<std::string>& args, std::string* output = nullptr,
