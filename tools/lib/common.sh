@@ -57,3 +57,64 @@ build_keyledger() {
   log "building"
   cmake --build "$dir"
 }
+
+# Debian's Clang for the sanitizer and libFuzzer builds (GCC has no libFuzzer).
+KEYLEDGER_CLANG_PACKAGES=(clang-16 libclang-rt-16-dev)
+
+# Configures (once) and builds the given targets into $1 with Clang 16 and the sanitizers
+# in $2 (e.g. address,undefined). Optimised lightly and with line tables only: the suites
+# run fast enough and the build stays cheap. $3 is ON to add the libFuzzer harnesses.
+build_sanitized() {
+  local dir=$1 sanitizers=$2 fuzz=$3
+  shift 3
+  if [[ ! -f $dir/build.ninja ]]; then
+    log "configuring the $sanitizers build in $dir (clang-16)"
+    CXX=clang++-16 cmake -S "$KEYLEDGER_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+      -DKEYLEDGER_SANITIZE="$sanitizers" -DKEYLEDGER_FUZZ="$fuzz" >/dev/null
+  fi
+  log "building $* in $dir"
+  cmake --build "$dir" --target "$@"
+}
+
+# The libFuzzer harnesses of fuzz/, by name (fuzz/NAME_fuzz.cpp).
+KEYLEDGER_FUZZERS=(event_decoder log_recovery command_requests input_parsers key_parser)
+
+# Runs each named harness of build tree $1 for $2 seconds, two at a time, from the seed
+# corpus in fuzz/corpus/NAME plus what earlier runs found (in $1/fuzz-corpus/NAME). A crash
+# or a violated property is saved in $1/fuzz-crashes/NAME and fails the run.
+run_fuzzers() {
+  local dir=$1 seconds=$2
+  shift 2
+  local failed=() pids=() names=()
+  for name in "$@"; do
+    mkdir -p "$dir/fuzz-corpus/$name" "$dir/fuzz-crashes/$name"
+    log "fuzzing $name for ${seconds}s"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      "$dir/fuzz/${name}_fuzz" -max_total_time="$seconds" -print_final_stats=1 \
+        -artifact_prefix="$dir/fuzz-crashes/$name/" \
+        "$dir/fuzz-corpus/$name" "$KEYLEDGER_ROOT/fuzz/corpus/$name" >"$dir/fuzz-$name.log" 2>&1 &
+    pids+=($!) names+=("$name")
+    if [[ ${#pids[@]} == 2 ]]; then
+      wait "${pids[0]}" || failed+=("${names[0]}")
+      pids=("${pids[@]:1}") names=("${names[@]:1}")
+    fi
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || failed+=("${names[$i]}")
+  done
+  for name in "$@"; do
+    local runs cov
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/fuzz-$name.log")
+    cov=$(grep -o 'cov: [0-9]*' "$dir/fuzz-$name.log" | tail -1)
+    log "  $name: ${runs:-?} inputs, $cov"
+  done
+  if [[ ${#failed[@]} -gt 0 ]]; then
+    for name in "${failed[@]}"; do
+      log "fuzzer $name failed; its output ($dir/fuzz-$name.log) ends:"
+      tail -40 "$dir/fuzz-$name.log" >&2
+      log "the input is in $dir/fuzz-crashes/$name/; replay it with $dir/fuzz/${name}_fuzz FILE"
+    done
+    return 1
+  fi
+}
