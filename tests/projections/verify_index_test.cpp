@@ -164,7 +164,8 @@ TEST_CASE("verify index: after many rotations exactly the live secrets verify") 
 
 // The server verifies on its I/O threads while the pipeline applies events and the usage
 // recorder drains counters. Run under TSan by tools/test.
-TEST_CASE("verify index: concurrent verifications during rotations and usage drains count every use once") {
+TEST_CASE("verify index: concurrent verifications during rotations and usage drains count every use once",
+          "[concurrency]") {
   std::mt19937_64 rng(11);
   pj::VerifyIndex index(kPepper);
   constexpr int kStable = 200, kChurning = 200;
