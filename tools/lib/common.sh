@@ -17,7 +17,7 @@ KEYLEDGER_TEST_PACKAGES=(openjdk-17-jre-headless maven kcat iproute2 python3 pyt
 # schemathesis (PyPI) for the API fuzzing test, in a virtualenv in the user's cache.
 SCHEMATHESIS_VERSION=4.32.5
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> [%4ss] %s\n' "$SECONDS" "$*" >&2; }  # seconds since the command started
 
 as_root() {
   if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi
