@@ -87,9 +87,26 @@ std::string seal_envelope(Envelope& envelope) {
   return content.dump();
 }
 
+namespace {
+
+// Every number in an envelope is an integer. A fraction, an exponent or a value beyond 64
+// bits parses as floating point, and converting that to an integer field is undefined.
+bool holds_non_integer(const json& j) {
+  if (j.is_number_float()) return true;
+  if (j.is_structured()) {
+    for (const auto& item : j) {
+      if (holds_non_integer(item)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::expected<Envelope, std::string> decode_envelope(std::string_view bytes) {
   json j = json::parse(bytes, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::unexpected("not a JSON object");
+  if (holds_non_integer(j)) return std::unexpected("malformed envelope: a number that is not an integer");
   try {
     Envelope e;
     e.id = j.at("id").get<std::string>();

@@ -125,6 +125,28 @@ TEST_CASE("envelope: malformed stored bytes are reported, not crashed on") {
   }
 }
 
+// Found by fuzz/event_decoder_fuzz: a number too large for its field (here 3.3e21 as a
+// stream_version) is parsed as a floating-point value, and converting it to an integer was
+// undefined behaviour. Every number in an envelope is an integer, so anything else is refused.
+TEST_CASE("envelope: a number that is not an integer is refused wherever it is") {
+  es::Envelope sample = envelope_of(kd::KeyUsageRecorded{{{"k1", 42, kAt}}});
+  std::string sealed = es::seal_envelope(sample);
+  REQUIRE(es::decode_envelope(sealed).has_value());
+  for (auto [field, value] : {std::pair{"\"stream_version\":", "3333333333333333333333"},
+                              std::pair{"\"sequence\":", "1.5"}, std::pair{"\"schema_version\":", "1e0"},
+                              std::pair{"\"uses\":", "1e300"}}) {
+    INFO(field << value);
+    std::string bad = sealed;
+    auto at = bad.find(field);
+    REQUIRE(at != std::string::npos);
+    auto start = at + std::string(field).size();
+    bad.replace(start, bad.find_first_of(",}", start) - start, value);
+    auto decoded = es::decode_envelope(bad);
+    REQUIRE_FALSE(decoded.has_value());
+    CHECK(decoded.error().find("integer") != std::string::npos);
+  }
+}
+
 TEST_CASE("UUIDv7 ids carry their millisecond and version, and sort by time") {
   std::string a = es::crypto::uuid_v7(1764325230456);
   std::string b = es::crypto::uuid_v7(1764325230457);
