@@ -14,8 +14,9 @@ KEYLEDGER_PACKAGES=(
 # outside consumer would, iproute2 for finding free ports.
 KEYLEDGER_TEST_PACKAGES=(openjdk-17-jre-headless maven kcat iproute2 python3 python3-jsonschema python3-venv)
 
-# schemathesis (PyPI) for the API fuzzing test, in a virtualenv in the user's cache.
-SCHEMATHESIS_VERSION=4.32.5
+# schemathesis (PyPI) for the API fuzzing test, in a virtualenv in the user's cache, with every
+# package it pulls in pinned by version and hash in tests/api_fuzz/requirements.lock.
+SCHEMATHESIS_LOCK=$KEYLEDGER_ROOT/tests/api_fuzz/requirements.lock
 
 log() { printf '==> [%4ss] %s\n' "$SECONDS" "$*" >&2; }  # seconds since the command started
 
@@ -35,14 +36,17 @@ ensure_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Installs schemathesis into its virtualenv once; prints the path of its executable.
+# Installs the locked schemathesis into its virtualenv once per lock file; prints the path of
+# its executable.
 ensure_schemathesis() {
-  local venv=${XDG_CACHE_HOME:-$HOME/.cache}/keyledger/schemathesis-$SCHEMATHESIS_VERSION
+  local digest venv
+  digest=$(sha256sum "$SCHEMATHESIS_LOCK" | cut -c1-16)
+  venv=${XDG_CACHE_HOME:-$HOME/.cache}/keyledger/schemathesis-$digest
   if [[ ! -x $venv/bin/schemathesis ]]; then
-    log "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $venv"
+    log "installing schemathesis from PyPI as pinned in tests/api_fuzz/requirements.lock into $venv"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --require-hashes -r "$SCHEMATHESIS_LOCK" >&2
   fi
   echo "$venv/bin/schemathesis"
 }
