@@ -3,7 +3,7 @@
 #include <chrono>
 #include <iostream>
 
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "eventstore/password_hash.hpp"
 #include "eventstore/rfc3339.hpp"
 #include "eventstore/store_error.hpp"
@@ -147,25 +147,29 @@ Application::Application(ServeConfig config, es::EventLog& log, es::CommandPipel
       pipeline_(pipeline),
       vault_(vault),
       checkpoint_seed_(master_key.checkpoint_signing_seed()),
-      sessions_(es::crypto::hkdf_sha256(master_key.bytes, "keyledger", "session token signing key v1", 32)),
+      sessions_(crypto::hkdf_sha256(master_key.bytes, "keyledger", "session token signing key v1", 32)),
       verify_index_(master_key.fingerprint_pepper()),
-      idempotency_digest_key_(es::crypto::hkdf_sha256(master_key.bytes, "keyledger", "idempotency request digest v1", 32)) {}
+      idempotency_digest_key_(crypto::hkdf_sha256(master_key.bytes, "keyledger", "idempotency request digest v1", 32)) {}
 
 void Application::start() {
   // The audit index needs every event's position, including those a snapshot folded.
-  log_.read(0, [&](const es::StoredRecord& record) {
-    if (auto e = es::decode_envelope(record.bytes)) {
-      audit_index_.record(e->dashboard_id, projections::AuditEntry{e->sequence, record.position, std::string(e->type()),
-                                                                    e->recorded.actor.id, kd::channel_of(e->recorded.event),
-                                                                    e->recorded.occurred_at});
-    }
-    return true;
-  });
+  for (std::uint32_t p = 0; p < log_.partitions(); ++p) {
+    log_.read(p, 0, log_.end(p), [&](const es::StoredRecord& record) {
+      if (auto e = es::decode_envelope(record.bytes)) {
+        audit_index_.record(e->dashboard_id,
+                            projections::AuditEntry{e->sequence, record.position.partition, record.position.offset,
+                                                    std::string(e->type()), e->recorded.actor.id,
+                                                    kd::channel_of(e->recorded.event), e->recorded.occurred_at});
+      }
+      return true;
+    });
+  }
   for (const auto& id : pipeline_.dashboard_ids()) {
     pipeline_.with_dashboard(id, [&](const es::DashboardView& view) { verify_index_.refresh_dashboard(view.state); });
   }
-  pipeline_.subscribe([this](const es::Envelope& e, std::uint64_t position, const kd::DashboardState& state) {
-    audit_index_.record(e.dashboard_id, projections::AuditEntry{e.sequence, position, std::string(e.type()),
+  pipeline_.subscribe([this](const es::Envelope& e, es::LogPosition position, const kd::DashboardState& state) {
+    audit_index_.record(e.dashboard_id, projections::AuditEntry{e.sequence, position.partition, position.offset,
+                                                                 std::string(e.type()),
                                                                  e.recorded.actor.id, kd::channel_of(e.recorded.event),
                                                                  e.recorded.occurred_at});
     std::visit(
@@ -255,7 +259,7 @@ const std::string kVerifyRoute = "POST /v1/verify";
 HttpResponse Application::handle(const HttpRequest& request) {
   auto started = std::chrono::steady_clock::now();
   std::string request_id = request.header("x-request-id");
-  if (request_id.empty() || request_id.size() > 128) request_id = es::crypto::uuid_v7(wall_clock_now().time_since_epoch().count());
+  if (request_id.empty() || request_id.size() > 128) request_id = crypto::uuid_v7(wall_clock_now().time_since_epoch().count());
   RequestContext ctx{request, {}, parse_query(request.target), {}, request_id, true, std::nullopt};
   std::string route_name = "unmatched";
   HttpResponse response;
@@ -323,10 +327,10 @@ Principal Application::authenticate(const HttpRequest& request) const {
   std::string header = request.header("authorization");
   if (!header.starts_with("Bearer ")) return {};
   std::string token = header.substr(7);
-  if (!config_.operator_token.empty() && es::crypto::constant_time_equal(token, config_.operator_token)) {
+  if (!config_.operator_token.empty() && crypto::constant_time_equal(token, config_.operator_token)) {
     return {Principal::Kind::platform_operator, "", ""};
   }
-  if (!config_.service_token.empty() && es::crypto::constant_time_equal(token, config_.service_token)) {
+  if (!config_.service_token.empty() && crypto::constant_time_equal(token, config_.service_token)) {
     return {Principal::Kind::service, "", ""};
   }
   if (auto claims = sessions_.check(token, pipeline_.now())) {
@@ -389,7 +393,7 @@ es::CommandResult Application::run(RequestContext& ctx, const std::string& dashb
     const kd::Actor actor = actor_of(ctx);
     auto mac = idempotency_digest_key_.mac(std::string(kd::to_string(actor.kind)) + "\n" + actor.id + "\n" +
                                            ctx.request.method + " " + ctx.request.path() + "\n" + ctx.request.body);
-    digest = es::crypto::to_hex(std::string(mac.begin(), mac.end()));
+    digest = crypto::to_hex(std::string(mac.begin(), mac.end()));
   }
   std::string type(kd::denied_event_type(command));
   auto started = std::chrono::steady_clock::now();
@@ -474,7 +478,7 @@ json Application::key_with_secret(const std::string& dashboard_id, const std::st
 }
 
 std::string Application::new_id(std::string_view prefix) const {
-  return std::string(prefix) + es::crypto::to_hex(es::crypto::random_bytes(10));
+  return std::string(prefix) + crypto::to_hex(crypto::random_bytes(10));
 }
 
 json Application::key_json(const kd::ApiKey& key, kd::Timestamp now) const {
@@ -511,7 +515,7 @@ HttpResponse Application::healthz(RequestContext&) { return json_response(200, {
 
 HttpResponse Application::readyz(RequestContext&) {
   bool ready = ready_.load();
-  return json_response(ready ? 200 : 503, {{"ready", ready}, {"log_position", pipeline_.position()}});
+  return json_response(ready ? 200 : 503, {{"ready", ready}, {"log_position", pipeline_.events()}});
 }
 
 HttpResponse Application::get_metrics(RequestContext&) {

@@ -172,7 +172,7 @@ class Application {
   std::string checkpoint_seed_;
   SessionTokens sessions_;
   projections::VerifyIndex verify_index_;
-  eventstore::crypto::HmacSha256Key idempotency_digest_key_;
+  crypto::HmacSha256Key idempotency_digest_key_;
   projections::AuditIndex audit_index_;
   Metrics metrics_;
   std::atomic<bool> ready_{false};

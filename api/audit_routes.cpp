@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "application.hpp"
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include <iostream>
 #include "eventstore/rfc3339.hpp"
 
@@ -16,14 +16,9 @@ namespace pj = keyledger::projections;
 
 namespace {
 
-// Stored bytes of one event, by log position.
-std::string read_at(es::EventLog& log, std::uint64_t position) {
-  std::string bytes;
-  log.read(position, [&](const es::StoredRecord& r) {
-    bytes = r.bytes;
-    return false;
-  });
-  return bytes;
+// Stored bytes of one event of the audit index.
+std::string read_at(es::EventLog& log, const pj::AuditEntry& entry) {
+  return log.read_one(es::LogPosition{entry.partition, entry.offset});
 }
 
 // What the audit API shows of an envelope: everything, except material that is safe in the
@@ -86,7 +81,7 @@ HttpResponse Application::list_audit(RequestContext& ctx) {
   }
   auto page = audit_index_.query(ctx.params.at("d"), filter, cursor, limit, descending);
   json events = json::array();
-  for (auto& entry : page.entries) events.push_back(redacted(read_at(log_, entry.position)));
+  for (auto& entry : page.entries) events.push_back(redacted(read_at(log_, entry)));
   return json_response(200, {{"events", events},
                              {"next_cursor", page.next_cursor ? json(std::to_string(*page.next_cursor)) : json(nullptr)}});
 }
@@ -100,7 +95,7 @@ HttpResponse Application::export_audit(RequestContext& ctx) {
   response.stream = [this, entries, next](std::string& chunk) {
     if (*next >= entries->size()) return false;
     for (std::size_t end = std::min(entries->size(), *next + 256); *next < end; ++*next) {
-      chunk += redacted(read_at(log_, (*entries)[*next].position)).dump() + "\n";
+      chunk += redacted(read_at(log_, (*entries)[*next])).dump() + "\n";
     }
     return true;
   };
@@ -112,10 +107,11 @@ HttpResponse Application::verify_audit(RequestContext& ctx) {
   std::string prev = es::kGenesisHash;
   std::uint64_t count = 0;
   for (auto& entry : audit_index_.all(ctx.params.at("d"))) {
-    auto link = es::check_link(read_at(log_, entry.position), prev);
+    auto link = es::check_link(read_at(log_, entry), prev);
     if (!link) {
       return json_response(200, {{"ok", false}, {"events", count}, {"broken_at", entry.sequence},
-                                 {"position", entry.position}, {"reason", link.error()}});
+                                 {"partition", entry.partition}, {"position", entry.offset},
+                                 {"reason", link.error()}});
     }
     prev = *link;
     ++count;
@@ -196,11 +192,11 @@ es::CommandResult Application::sign(const std::string& dashboard_id, const kd::A
     head = v.head_hash;
   });
   std::string signed_at = es::format_rfc3339(pipeline_.now());
-  std::string signature = es::crypto::ed25519_sign(checkpoint_seed_, kd::checkpoint_text(dashboard_id, sequence, head, signed_at));
+  std::string signature = crypto::ed25519_sign(checkpoint_seed_, kd::checkpoint_text(dashboard_id, sequence, head, signed_at));
   return pipeline_.execute(dashboard_id,
                            kd::SignAuditCheckpoint{sequence, head, signed_at,
-                                                   es::crypto::to_hex(es::crypto::ed25519_public_key(checkpoint_seed_)),
-                                                   es::crypto::to_hex(signature)},
+                                                   crypto::to_hex(crypto::ed25519_public_key(checkpoint_seed_)),
+                                                   crypto::to_hex(signature)},
                            {actor, request_id, "", ""});
 }
 
@@ -234,20 +230,20 @@ HttpResponse Application::latest_checkpoint(RequestContext& ctx) {
 
 HttpResponse Application::checkpoint_public_key(RequestContext&) {
   return json_response(200, {{"algorithm", "Ed25519"},
-                             {"public_key", es::crypto::to_hex(es::crypto::ed25519_public_key(checkpoint_seed_))}});
+                             {"public_key", crypto::to_hex(crypto::ed25519_public_key(checkpoint_seed_))}});
 }
 
 HttpResponse Application::list_projections(RequestContext& ctx) {
   require_principal(ctx, Principal::Kind::platform_operator);
-  auto digest = [](const std::string& text) { return es::crypto::to_hex(es::crypto::sha256(text)); };
+  auto digest = [](const std::string& text) { return crypto::to_hex(crypto::sha256(text)); };
   std::string snapshot = pipeline_.snapshot();
   json state_digest = digest(snapshot.substr(snapshot.find("\"dashboards\"")));
   return json_response(200, {{"projections",
-                              {{{"name", "verify_index"}, {"position", pipeline_.position()},
+                              {{{"name", "verify_index"}, {"position", pipeline_.events()},
                                 {"sha256", digest(verify_index_.canonical_dump())}},
-                               {{"name", "audit_index"}, {"position", audit_index_.position()},
+                               {{"name", "audit_index"}, {"position", audit_index_.events()},
                                 {"sha256", digest(audit_index_.canonical_dump())}},
-                               {{"name", "dashboard_state"}, {"position", pipeline_.position()},
+                               {{"name", "dashboard_state"}, {"position", pipeline_.events()},
                                 {"sha256", state_digest}}}}});
 }
 

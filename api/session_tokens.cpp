@@ -2,18 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 
 namespace keyledger::api {
 
 namespace {
-std::string mac_of(const eventstore::crypto::HmacSha256Key& key, std::string_view body) {
+std::string mac_of(const crypto::HmacSha256Key& key, std::string_view body) {
   auto mac = key.mac(body);
   return std::string(mac.begin(), mac.end());
 }
 }  // namespace
-
-namespace crypto = eventstore::crypto;
 
 namespace {
 constexpr std::string_view kPrefix = "klsess_";

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "domain/time.hpp"
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 
 namespace keyledger::api {
 
@@ -27,7 +27,7 @@ class SessionTokens {
   std::optional<SessionClaims> check(std::string_view token, domain::Timestamp now) const;
 
  private:
-  eventstore::crypto::HmacSha256Key key_;  // the pads precomputed: one check per request
+  crypto::HmacSha256Key key_;  // the pads precomputed: one check per request
 };
 
 }  // namespace keyledger::api

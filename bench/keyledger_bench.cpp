@@ -34,7 +34,7 @@
 
 #include "api/application.hpp"
 #include "domain/key_format.hpp"
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "eventstore/store.hpp"
 #include "projections/verify_index.hpp"
 
@@ -43,6 +43,7 @@ namespace {
 using nlohmann::json;
 namespace kd = keyledger::domain;
 namespace es = keyledger::eventstore;
+namespace crypto = keyledger::crypto;
 namespace pj = keyledger::projections;
 using Clock = std::chrono::steady_clock;
 
@@ -90,9 +91,9 @@ int verify_inprocess(const Args& args) {
   const std::uint64_t count = args.number("keys", 1'000'000);
   const double seconds = static_cast<double>(args.number("seconds", 5));
   std::mt19937_64 rng(42);
-  std::string pepper = es::crypto::random_bytes(32);
+  std::string pepper = crypto::random_bytes(32);
   pj::VerifyIndex index(pepper);
-  es::crypto::HmacSha256Key fingerprinter(pepper);
+  crypto::HmacSha256Key fingerprinter(pepper);
 
   // A mix like the platform's: mostly Email keys (some with IP allowlists and limited
   // permissions), then SMS keys bound to numbers, WhatsApp keys and RCS keys.
@@ -117,7 +118,7 @@ int verify_inprocess(const Args& args) {
     key.channel = channel;
     std::string secret = random_key(channel, rng);
     auto mac = fingerprinter.mac(secret);
-    key.current.fingerprint = es::crypto::to_hex(std::string(mac.begin(), mac.end()));
+    key.current.fingerprint = crypto::to_hex(std::string(mac.begin(), mac.end()));
     if (channel == kd::Channel::email) {
       key.permissions = i % 3 == 0 ? std::vector<std::string>{"mail.send", "webhooks.manage"}
                                    : std::vector<std::string>{"all"};
@@ -313,7 +314,7 @@ int seed(const Args& args) {
   std::cout << json{{"dashboards", dashboards},
                     {"keys", keys.size()},
                     {"commands", commands.load()},
-                    {"events", (*store)->log->end()},
+                    {"events", (*store)->pipeline->events()},
                     {"seconds", seconds},
                     {"commands_per_second", static_cast<double>(commands.load()) / seconds}}
                    .dump()

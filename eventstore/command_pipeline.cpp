@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "domain_json.hpp"
 #include "rfc3339.hpp"
 #include "store_error.hpp"
@@ -21,18 +21,23 @@ struct CommandPipeline::Slot {
   std::map<std::string, std::uint64_t> stream_versions;
   struct IdempotentRequest {
     std::string digest;
-    std::uint64_t first_position;
+    LogPosition first_position;
     std::uint32_t count;
   };
   std::map<std::string, IdempotentRequest> idempotency;
 };
 
-CommandPipeline::CommandPipeline(EventLog& log, Clock clock) : log_(log), clock_(std::move(clock)) {}
+CommandPipeline::CommandPipeline(EventLog& log, Clock clock)
+    : log_(log), clock_(std::move(clock)), applied_(log.partitions()) {}
 CommandPipeline::~CommandPipeline() = default;
 
 void CommandPipeline::subscribe(Listener listener) { listeners_.push_back(std::move(listener)); }
 
-std::uint64_t CommandPipeline::position() const { return position_.load(std::memory_order_acquire); }
+std::vector<std::uint64_t> CommandPipeline::applied() const {
+  std::vector<std::uint64_t> out;
+  for (auto& a : applied_) out.push_back(a.load(std::memory_order_acquire));
+  return out;
+}
 
 CommandPipeline::Slot* CommandPipeline::find_slot(const std::string& dashboard_id) const {
   std::shared_lock lock(slots_mutex_);
@@ -49,7 +54,7 @@ CommandPipeline::Slot& CommandPipeline::slot_for_creation(const std::string& das
 
 // Folds one durable event into its dashboard's slot and the platform-wide indexes.
 // Runs with the slot's mutex held (or single-threaded during catch-up).
-void CommandPipeline::apply(Slot& slot, const Envelope& e, std::uint64_t position) {
+void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position) {
   domain::evolve(slot.state, e.recorded);
   slot.sequence = e.sequence;
   slot.head_hash = e.hash;
@@ -77,32 +82,40 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, std::uint64_t positio
   if (!e.idempotency_key.empty()) {
     auto [it, inserted] = slot.idempotency.try_emplace(e.idempotency_key,
                                                        Slot::IdempotentRequest{e.request_digest, position, 0});
-    if (it->second.first_position + it->second.count == position) ++it->second.count;
+    if (it->second.first_position.partition == position.partition &&
+        it->second.first_position.offset + it->second.count == position.offset) {
+      ++it->second.count;
+    }
     (void)inserted;
   }
   for (auto& listener : listeners_) listener(e, position, slot.state);
-  std::uint64_t next = position + 1;
-  std::uint64_t current = position_.load(std::memory_order_relaxed);
-  while (current < next && !position_.compare_exchange_weak(current, next, std::memory_order_acq_rel)) {
+  events_.fetch_add(1, std::memory_order_relaxed);
+  auto& applied = applied_[position.partition];
+  std::uint64_t next = position.offset + 1;
+  std::uint64_t current = applied.load(std::memory_order_relaxed);
+  while (current < next && !applied.compare_exchange_weak(current, next, std::memory_order_acq_rel)) {
   }
 }
 
 std::error_code CommandPipeline::catch_up(std::string* problem) {
   std::error_code failure;
-  auto ec = log_.read(position(), [&](const StoredRecord& record) {
-    auto envelope = decode_envelope(record.bytes);
-    if (!envelope) {
-      if (problem) *problem = "event at position " + std::to_string(record.position) + ": " + envelope.error();
-      failure = make_error_code(StoreErrc::decode_failed);
-      return false;
-    }
-    Slot* slot = find_slot(envelope->dashboard_id);
-    if (!slot) slot = &slot_for_creation(envelope->dashboard_id);
-    std::lock_guard lock(slot->mutex);
-    apply(*slot, *envelope, record.position);
-    return true;
-  });
-  return failure ? failure : ec;
+  for (std::uint32_t p = 0; p < applied_.size() && !failure; ++p) {
+    auto ec = log_.read(p, applied_[p].load(), log_.end(p), [&](const StoredRecord& record) {
+      auto envelope = decode_envelope(record.bytes);
+      if (!envelope) {
+        if (problem) *problem = "event at position " + record.position.to_string() + ": " + envelope.error();
+        failure = make_error_code(StoreErrc::decode_failed);
+        return false;
+      }
+      Slot* slot = find_slot(envelope->dashboard_id);
+      if (!slot) slot = &slot_for_creation(envelope->dashboard_id);
+      std::lock_guard lock(slot->mutex);
+      apply(*slot, *envelope, record.position);
+      return true;
+    });
+    if (ec && !failure) failure = ec;
+  }
+  return failure;
 }
 
 CommandResult CommandPipeline::replay_result(const Slot& slot, const std::string& key, const std::string& digest) {
@@ -114,8 +127,8 @@ CommandResult CommandPipeline::replay_result(const Slot& slot, const std::string
   }
   result.replayed = true;
   result.first_position = request.first_position;
-  log_.read(request.first_position, [&](const StoredRecord& record) {
-    if (record.position >= request.first_position + request.count) return false;
+  const LogPosition first = request.first_position;
+  log_.read(first.partition, first.offset, first.offset + request.count, [&](const StoredRecord& record) {
     if (auto envelope = decode_envelope(record.bytes)) {
       result.outcome.events.push_back(envelope->recorded.event);
       if (auto* denied = std::get_if<domain::CommandDenied>(&envelope->recorded.event); denied && !result.outcome.rejection) {
@@ -217,7 +230,9 @@ CommandResult CommandPipeline::execute(const std::string& dashboard_id, domain::
     return result;
   }
   result.first_position = *position;
-  for (std::size_t i = 0; i < result.appended.size(); ++i) apply(slot, result.appended[i], *position + i);
+  for (std::size_t i = 0; i < result.appended.size(); ++i) {
+    apply(slot, result.appended[i], LogPosition{position->partition, position->offset + i});
+  }
   if (!slot.state.exists) release_reservation();
   return result;
 }
@@ -241,17 +256,18 @@ std::vector<std::string> CommandPipeline::dashboard_ids() const {
 
 std::string CommandPipeline::snapshot() const {
   json dashboards = json::object();
-  std::uint64_t at;
+  std::vector<std::uint64_t> at;
   {
     std::unique_lock gate(gate_);  // no command between reading the position and the states
-    at = position();
+    at = applied();
     std::shared_lock lock(slots_mutex_);
     for (auto& [id, slot] : slots_) {
       std::lock_guard slot_lock(slot->mutex);
       if (!slot->state.exists) continue;
       json idempotency = json::object();
       for (auto& [key, request] : slot->idempotency) {
-        idempotency[key] = json{{"digest", request.digest}, {"first_position", request.first_position},
+        idempotency[key] = json{{"digest", request.digest},
+                                {"first_position", {request.first_position.partition, request.first_position.offset}},
                                 {"count", request.count}};
       }
       dashboards[id] = json{{"state", slot->state},
@@ -267,8 +283,9 @@ std::string CommandPipeline::snapshot() const {
     creation_keys = creation_keys_;
   }
   return json{{"format", "keyledger-snapshot"},
-              {"version", 1},
-              {"position", at},
+              {"version", 2},
+              {"positions", at},
+              {"events", events()},
               {"dashboards", dashboards},
               {"creation_keys", creation_keys}}
       .dump();
@@ -277,8 +294,8 @@ std::string CommandPipeline::snapshot() const {
 std::error_code CommandPipeline::restore(std::string_view snapshot_json, std::string* problem) {
   json doc = json::parse(snapshot_json, nullptr, false);
   try {
-    if (doc.is_discarded() || doc.value("format", "") != "keyledger-snapshot" || doc.value("version", 0) != 1) {
-      throw std::invalid_argument("not a keyledger snapshot of version 1");
+    if (doc.is_discarded() || doc.value("format", "") != "keyledger-snapshot" || doc.value("version", 0) != 2) {
+      throw std::invalid_argument("not a keyledger snapshot of version 2");
     }
     for (auto& [id, d] : doc.at("dashboards").items()) {
       Slot& slot = slot_for_creation(id);
@@ -288,7 +305,8 @@ std::error_code CommandPipeline::restore(std::string_view snapshot_json, std::st
       slot.stream_versions = d.at("stream_versions").get<std::map<std::string, std::uint64_t>>();
       for (auto& [key, request] : d.at("idempotency").items()) {
         slot.idempotency[key] = Slot::IdempotentRequest{request.at("digest").get<std::string>(),
-                                                        request.at("first_position").get<std::uint64_t>(),
+                                                        LogPosition{request.at("first_position").at(0).get<std::uint32_t>(),
+                                                                    request.at("first_position").at(1).get<std::uint64_t>()},
                                                         request.at("count").get<std::uint32_t>()};
       }
       std::lock_guard numbers(numbers_mutex_);
@@ -300,7 +318,10 @@ std::error_code CommandPipeline::restore(std::string_view snapshot_json, std::st
       std::lock_guard lock(creation_keys_mutex_);
       creation_keys_ = doc.at("creation_keys").get<std::map<std::string, std::string>>();
     }
-    position_.store(doc.at("position").get<std::uint64_t>(), std::memory_order_release);
+    auto positions = doc.at("positions").get<std::vector<std::uint64_t>>();
+    if (positions.size() != applied_.size()) throw std::invalid_argument("the snapshot is of a log with other partitions");
+    for (std::size_t p = 0; p < positions.size(); ++p) applied_[p].store(positions[p], std::memory_order_release);
+    events_.store(doc.at("events").get<std::uint64_t>(), std::memory_order_relaxed);
     return {};
   } catch (const std::exception& e) {
     if (problem) *problem = e.what();

@@ -35,7 +35,7 @@ struct CommandMeta {
 struct CommandResult {
   domain::Outcome outcome;         // what was decided (replayed: rebuilt from the log)
   std::vector<Envelope> appended;  // as stored; empty when nothing was appended
-  std::uint64_t first_position = 0;
+  LogPosition first_position;      // of the first appended event; the others follow it
   std::error_code log_error;       // the log refused the batch: nothing changed at all
   bool replayed = false;           // the idempotency key named an earlier, identical request
   bool idempotency_conflict = false;  // the key was used before for a different request
@@ -56,18 +56,22 @@ class CommandPipeline {
   // Called for every event once it is durable and folded, in log order per dashboard, with
   // the dashboard's lock held and its state after the event. Listeners must not call back
   // into the pipeline.
-  using Listener =
-      std::function<void(const Envelope&, std::uint64_t position, const domain::DashboardState& after)>;
+  using Listener = std::function<void(const Envelope&, LogPosition position, const domain::DashboardState& after)>;
 
   CommandPipeline(EventLog& log, Clock clock);
   ~CommandPipeline();
 
   void subscribe(Listener listener);
 
-  // Folds every log record from the current position to the log's end into the state.
-  // Returns an error (and a sentence in `problem`) when a record does not decode.
+  // Folds every log record from the applied positions to the log's end into the state,
+  // partition by partition. Returns an error (and a sentence in `problem`) when a record
+  // does not decode.
   std::error_code catch_up(std::string* problem = nullptr);
-  std::uint64_t position() const;
+  // Per partition, one past the offset of the last event folded into state: every event
+  // before it is applied.
+  std::vector<std::uint64_t> applied() const;
+  // Events folded into state since position 0 (a snapshot's events included).
+  std::uint64_t events() const { return events_.load(std::memory_order_relaxed); }
 
   CommandResult execute(const std::string& dashboard_id, domain::Command command, const CommandMeta& meta);
 
@@ -87,7 +91,7 @@ class CommandPipeline {
   struct Slot;
   Slot* find_slot(const std::string& dashboard_id) const;
   Slot& slot_for_creation(const std::string& dashboard_id);
-  void apply(Slot& slot, const Envelope& envelope, std::uint64_t position);
+  void apply(Slot& slot, const Envelope& envelope, LogPosition position);
   CommandResult replay_result(const Slot& slot, const std::string& key, const std::string& digest);
 
   EventLog& log_;
@@ -99,7 +103,8 @@ class CommandPipeline {
   mutable std::shared_mutex gate_;
   mutable std::shared_mutex slots_mutex_;
   std::map<std::string, std::unique_ptr<Slot>> slots_;
-  std::atomic<std::uint64_t> position_{0};
+  std::vector<std::atomic<std::uint64_t>> applied_;  // per partition; sized once
+  std::atomic<std::uint64_t> events_{0};
 
   // Platform-wide phone number ownership (SPEC §3's cross-dashboard invariant). A number
   // is reserved here before its registration is decided, so two concurrent registrations

@@ -4,7 +4,7 @@
 #include <map>
 #include <utility>
 
-#include "crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "domain_json.hpp"
 #include "rfc3339.hpp"
 

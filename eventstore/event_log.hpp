@@ -1,16 +1,31 @@
-// The log interface both backends implement (embedded file log, Kafka). A position is the
-// 0-based index of a record in the whole log; a batch holds the events of one command, all
-// for one dashboard, and is appended atomically: all of it or none.
+// The log interface both backends implement (embedded file log, Kafka).
+//
+// A log is a set of partitions, each a sequence of records at increasing offsets: the file
+// log is one partition whose offsets are 0, 1, 2, ...; a Kafka topic's partitions keep the
+// offsets the brokers gave (with gaps where transaction markers sit). A position names one
+// record the same way in every process that reads the log. A batch holds the events of one
+// command, all for one dashboard (hence one partition), and is appended atomically: all of
+// it or none, at consecutive offsets.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <expected>
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace keyledger::eventstore {
+
+struct LogPosition {
+  std::uint32_t partition = 0;
+  std::uint64_t offset = 0;
+  friend auto operator<=>(const LogPosition&, const LogPosition&) = default;
+  std::string to_string() const { return std::to_string(partition) + ":" + std::to_string(offset); }
+};
 
 // One event on its way into the log: the sealed envelope plus what a backend may need
 // without parsing it (Kafka's message key and CloudEvents headers).
@@ -22,10 +37,18 @@ struct AppendRecord {
   std::string bytes;        // the envelope's canonical JSON
 };
 
+// A record as a read hands it to its visitor: `bytes` is valid only during the visit.
 struct StoredRecord {
-  std::uint64_t position = 0;
-  std::string bytes;
+  LogPosition position;
+  std::string_view bytes;
 };
+// Returns false to stop reading.
+using RecordVisitor = std::function<bool(const StoredRecord&)>;
+
+using AppendResult = std::expected<LogPosition, std::error_code>;
+// Completes one append: the position of the batch's first record, or why none of it is in
+// the log. Runs on the log's writer thread: it must be quick and must not append.
+using AppendDone = std::move_only_function<void(AppendResult)>;
 
 // How a log has been making batches durable since it was opened.
 struct LogStats {
@@ -38,20 +61,30 @@ class EventLog {
  public:
   virtual ~EventLog() = default;
 
-  // Appends the batch durably and returns the position of its first record; the others
-  // follow contiguously. Blocks until durable (fsync, or the Kafka transaction committed).
-  // Thread-safe; the log has one writer process (enforced by each backend).
-  virtual std::expected<std::uint64_t, std::error_code> append(std::span<const AppendRecord> batch) = 0;
+  // Queues the batch and calls `done` once it is durable (fsynced, or its Kafka transaction
+  // committed) or refused. Thread-safe; the log has one writer process (each backend
+  // enforces it).
+  virtual void append(std::vector<AppendRecord> batch, AppendDone done) = 0;
+  // The same, waiting for the answer on the caller's thread.
+  AppendResult append(std::span<const AppendRecord> batch);
 
-  // Calls `visit` for every record from `from` up to the end as of the call, in order;
-  // stops early when `visit` returns false. Thread-safe, concurrent with appends.
-  virtual std::error_code read(std::uint64_t from,
-                               const std::function<bool(const StoredRecord&)>& visit) = 0;
+  virtual std::uint32_t partitions() const = 0;
+  // One past the offset of the partition's last durable record.
+  virtual std::uint64_t end(std::uint32_t partition) const = 0;
 
-  // One past the last durable record.
-  virtual std::uint64_t end() const = 0;
+  // Calls `visit` for every record of `partition` with an offset in [from, to), in order,
+  // stopping early when it returns false. Costs what it reads: finding `from` is O(log n).
+  // Thread-safe, concurrent with appends. An error when a record cannot be read back.
+  virtual std::error_code read(std::uint32_t partition, std::uint64_t from, std::uint64_t to,
+                               const RecordVisitor& visit) = 0;
 
   virtual LogStats stats() const = 0;
+
+  // The bytes of one record (empty when there is none at that position).
+  std::string read_one(LogPosition position);
+  // The end of every partition, indexed by partition: where a reader that started now
+  // would stop.
+  std::vector<std::uint64_t> ends() const;
 };
 
 }  // namespace keyledger::eventstore

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "durable_file.hpp"
 #include "store_error.hpp"
 

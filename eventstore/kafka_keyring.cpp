@@ -5,7 +5,7 @@
 #include <atomic>
 #include <set>
 
-#include "crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "store_error.hpp"
 
 namespace keyledger::eventstore {
@@ -54,40 +54,26 @@ std::expected<std::unique_ptr<KafkaKeyring>, std::string> KafkaKeyring::open(con
   keyring->producer_.reset(RdKafka::Producer::create(conf.get(), error));
   if (!keyring->producer_) return std::unexpected("cannot create the keyring producer: " + error);
 
-  auto consumer_settings = kafka_base_config(options);
-  consumer_settings["group.id"] = "keyledger-keyring-" + crypto::to_hex(crypto::random_bytes(6));
-  consumer_settings["enable.auto.commit"] = "false";
-  consumer_settings["enable.partition.eof"] = "true";
-  auto consumer_conf = make_kafka_conf(consumer_settings, error);
-  if (!consumer_conf) return std::unexpected(error);
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(consumer_conf.get(), error));
-  if (!consumer) return std::unexpected("cannot create the keyring consumer: " + error);
-  std::vector<RdKafka::TopicPartition*> partitions{
-      RdKafka::TopicPartition::create(keyring->topic_, 0, RdKafka::Topic::OFFSET_BEGINNING)};
-  consumer->assign(partitions);
-  RdKafka::TopicPartition::destroy(partitions);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (true) {
-    if (std::chrono::steady_clock::now() > deadline) return std::unexpected("reading the keyring took over 60 s");
-    std::unique_ptr<RdKafka::Message> m(consumer->consume(500));
-    if (m->err() == RdKafka::ERR__PARTITION_EOF) break;
-    if (m->err() == RdKafka::ERR__TIMED_OUT) continue;
-    if (m->err() != RdKafka::ERR_NO_ERROR) return std::unexpected("reading the keyring: " + m->errstr());
-    std::string dashboard = m->key() ? *m->key() : "";
-    if (!m->payload()) {
-      keyring->keys_[dashboard] = std::nullopt;  // tombstone
-      continue;
-    }
-    std::string wrapped(static_cast<const char*>(m->payload()), m->len());
-    auto sealed = crypto::base64_decode(wrapped);
-    auto key = sealed ? crypto::aes256gcm_open(keyring->kek_, *sealed, wrap_aad(dashboard)) : std::nullopt;
-    if (!key) {
-      return std::unexpected("keyring topic " + keyring->topic_ + ": the data key of dashboard " + dashboard +
-                             " does not unwrap; is this the right master key?");
-    }
-    keyring->keys_[dashboard] = *key;
-  }
-  consumer->close();
+  std::string problem;
+  auto read = read_kafka_topic(options, keyring->topic_, /*read_committed=*/false, std::chrono::seconds(60),
+                               [&](RdKafka::Message& m) {
+                                 std::string dashboard = m.key() ? *m.key() : "";
+                                 if (!m.payload()) {
+                                   keyring->keys_[dashboard] = std::nullopt;  // tombstone
+                                   return;
+                                 }
+                                 std::string wrapped(static_cast<const char*>(m.payload()), m.len());
+                                 auto sealed = crypto::base64_decode(wrapped);
+                                 auto key = sealed ? crypto::aes256gcm_open(keyring->kek_, *sealed, wrap_aad(dashboard))
+                                                   : std::nullopt;
+                                 if (!key && problem.empty()) {
+                                   problem = "keyring topic " + keyring->topic_ + ": the data key of dashboard " +
+                                             dashboard + " does not unwrap; is this the right master key?";
+                                 }
+                                 if (key) keyring->keys_[dashboard] = *key;
+                               });
+  if (!read) return std::unexpected(read.error());
+  if (!problem.empty()) return std::unexpected(problem);
   return keyring;
 }
 

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <optional>
 
-#include "kafka_log.hpp"
+#include "kafka_client.hpp"
 #include "keyring.hpp"
 #include "master_key.hpp"
 

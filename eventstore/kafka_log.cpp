@@ -1,134 +1,31 @@
 #include "kafka_log.hpp"
 
-#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
-#include <iostream>
-#include <nlohmann/json.hpp>
-#include <set>
+#include <algorithm>
+#include <mutex>
 
-#include "crypto.hpp"
 #include "store_error.hpp"
 
 namespace keyledger::eventstore {
 
-namespace {
-
-// librdkafka's own log lines and errors, as the one-JSON-object-per-line logs of keyledger.
-class JsonLogEvents : public RdKafka::EventCb {
+// Where each record of the transaction in flight landed, from its delivery report. Reports
+// are served on the writer thread (commit_transaction flushes and polls).
+class KafkaLog::DeliveryReports : public RdKafka::DeliveryReportCb {
  public:
-  void event_cb(RdKafka::Event& event) override {
-    const char* level = nullptr;
-    if (event.type() == RdKafka::Event::EVENT_ERROR) {
-      level = event.fatal() ? "error" : "warn";
-    } else if (event.type() == RdKafka::Event::EVENT_LOG) {
-      level = event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR     ? "error"
-              : event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING ? "warn"
-                                                                            : "info";
-    }
-    if (!level) return;
-    nlohmann::json line{{"level", level}, {"msg", "kafka client"}, {"detail", event.str()}};
-    if (event.type() == RdKafka::Event::EVENT_LOG) line["facility"] = event.fac();
-    std::cerr << line.dump() + "\n" << std::flush;
+  struct Landed {
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+    RdKafka::ErrorCode error = RdKafka::ERR__STATE;
+  };
+  void dr_cb(RdKafka::Message& message) override {
+    auto* landed = static_cast<Landed*>(message.msg_opaque());
+    if (!landed) return;
+    landed->partition = message.partition();
+    landed->offset = message.offset();
+    landed->error = message.err();
   }
 };
-
-std::unique_ptr<RdKafka::Conf> make_conf(const std::map<std::string, std::string>& settings, std::string& error) {
-  static JsonLogEvents json_log_events;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  for (auto& [k, v] : settings) {
-    if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) {
-      error = "Kafka setting " + k + ": " + error;
-      return nullptr;
-    }
-  }
-  conf->set("event_cb", static_cast<RdKafka::EventCb*>(&json_log_events), error);
-  return conf;
-}
-
-}  // namespace
-
-std::unique_ptr<RdKafka::Conf> make_kafka_conf(const std::map<std::string, std::string>& settings, std::string& error) {
-  return make_conf(settings, error);
-}
-
-namespace {
-
-// Owns an RdKafka::Error* and says whether it is one.
-struct ErrorHolder {
-  std::unique_ptr<RdKafka::Error> error;
-  explicit ErrorHolder(RdKafka::Error* e) : error(e) {}
-  explicit operator bool() const { return error != nullptr; }
-  RdKafka::Error* operator->() const { return error.get(); }
-};
-
-}  // namespace
-
-std::expected<KafkaOptions, std::string> parse_kafka_url(const std::string& url) {
-  const std::string scheme = "kafka://";
-  if (url.rfind(scheme, 0) != 0) return std::unexpected("a Kafka store is kafka://HOST:PORT[,HOST:PORT]/TOPIC");
-  auto slash = url.find('/', scheme.size());
-  if (slash == std::string::npos || slash + 1 >= url.size() || slash == scheme.size()) {
-    return std::unexpected("a Kafka store is kafka://HOST:PORT[,HOST:PORT]/TOPIC, got " + url);
-  }
-  KafkaOptions options;
-  options.brokers = url.substr(scheme.size(), slash - scheme.size());
-  options.topic = url.substr(slash + 1);
-  for (char c : options.topic) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return std::unexpected("a Kafka topic name is made of A-Z a-z 0-9 . _ -, got " + options.topic);
-    }
-  }
-  return options;
-}
-
-std::map<std::string, std::string> kafka_base_config(const KafkaOptions& options) {
-  std::map<std::string, std::string> config{{"bootstrap.servers", options.brokers}, {"client.id", "keyledger"}};
-  for (auto& [k, v] : options.client_config) config[k] = v;
-  return config;
-}
-
-std::expected<void, std::string> ensure_kafka_topic(const KafkaOptions& options, const std::string& topic,
-                                                    int partitions, const std::map<std::string, std::string>& configs) {
-  std::string error;
-  auto conf = make_conf(kafka_base_config(options), error);
-  if (!conf) return std::unexpected(error);
-  std::unique_ptr<RdKafka::Producer> admin(RdKafka::Producer::create(conf.get(), error));
-  if (!admin) return std::unexpected("cannot create a Kafka client: " + error);
-  rd_kafka_t* rk = admin->c_ptr();
-  char errstr[512];
-  rd_kafka_NewTopic_t* new_topic =
-      rd_kafka_NewTopic_new(topic.c_str(), partitions, options.replication, errstr, sizeof errstr);
-  if (!new_topic) return std::unexpected(std::string("invalid topic settings: ") + errstr);
-  for (auto& [k, v] : configs) rd_kafka_NewTopic_set_config(new_topic, k.c_str(), v.c_str());
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t* admin_options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_request_timeout(admin_options, 15000, errstr, sizeof errstr);
-  rd_kafka_CreateTopics(rk, &new_topic, 1, admin_options, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 20000);
-  std::string problem;
-  if (!event) {
-    problem = "the Kafka brokers at " + options.brokers + " did not answer within 20 s";
-  } else if (rd_kafka_event_error(event)) {
-    problem = std::string("cannot create topic ") + topic + ": " + rd_kafka_event_error_string(event);
-  } else {
-    size_t count = 0;
-    const rd_kafka_topic_result_t** results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
-    for (size_t i = 0; i < count; ++i) {
-      rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
-      if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        problem = std::string("cannot create topic ") + topic + ": " + rd_kafka_topic_result_error_string(results[i]);
-      }
-    }
-  }
-  if (event) rd_kafka_event_destroy(event);
-  rd_kafka_AdminOptions_destroy(admin_options);
-  rd_kafka_NewTopic_destroy(new_topic);
-  rd_kafka_queue_destroy(queue);
-  if (!problem.empty()) return std::unexpected(problem);
-  return {};
-}
 
 KafkaLog::KafkaLog(KafkaOptions options) : options_(std::move(options)) {}
 
@@ -150,60 +47,27 @@ std::expected<void, std::string> KafkaLog::start() {
       !created) {
     return std::unexpected(created.error());
   }
+  // Fences any earlier writer and settles its open transaction first, so that the topic's
+  // committed end is final before we read it.
   if (auto ready = init_producer(); !ready) return std::unexpected(ready.error());
-
-  // Read the whole topic, committed records only, into the local replica.
-  std::string error;
-  auto consumer_settings = kafka_base_config(options_);
-  consumer_settings["group.id"] = "keyledger-replay-" + crypto::to_hex(crypto::random_bytes(6));
-  consumer_settings["enable.auto.commit"] = "false";
-  consumer_settings["isolation.level"] = "read_committed";
-  consumer_settings["enable.partition.eof"] = "true";
-  consumer_settings["auto.offset.reset"] = "earliest";
-  auto consumer_conf = make_conf(consumer_settings, error);
-  if (!consumer_conf) return std::unexpected(error);
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(consumer_conf.get(), error));
-  if (!consumer) return std::unexpected("cannot create the Kafka consumer: " + error);
-  RdKafka::Metadata* raw_metadata = nullptr;
-  std::unique_ptr<RdKafka::Topic> topic_handle(RdKafka::Topic::create(producer_.get(), options_.topic, nullptr, error));
-  if (producer_->metadata(false, topic_handle.get(), &raw_metadata, 15000) != RdKafka::ERR_NO_ERROR || !raw_metadata) {
-    return std::unexpected("cannot read the metadata of topic " + options_.topic);
-  }
-  std::unique_ptr<RdKafka::Metadata> metadata(raw_metadata);
-  std::vector<RdKafka::TopicPartition*> partitions;
-  for (auto* t : *metadata->topics()) {
-    if (t->topic() != options_.topic) continue;
-    for (auto* p : *t->partitions()) {
-      partitions.push_back(RdKafka::TopicPartition::create(options_.topic, p->id(), RdKafka::Topic::OFFSET_BEGINNING));
-    }
-  }
-  if (partitions.empty()) return std::unexpected("topic " + options_.topic + " has no partitions");
-  std::set<int32_t> open_partitions;
-  for (auto* p : partitions) open_partitions.insert(p->partition());
-  consumer->assign(partitions);
-  RdKafka::TopicPartition::destroy(partitions);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!open_partitions.empty()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return std::unexpected("reading topic " + options_.topic + " to its end took over 120 s");
-    }
-    std::unique_ptr<RdKafka::Message> message(consumer->consume(500));
-    switch (message->err()) {
-      case RdKafka::ERR_NO_ERROR:
-        replica_.emplace_back(static_cast<const char*>(message->payload()), message->len());
-        break;
-      case RdKafka::ERR__PARTITION_EOF:
-        open_partitions.erase(message->partition());
-        break;
-      case RdKafka::ERR__TIMED_OUT:
-        break;
-      default:
-        return std::unexpected("reading topic " + options_.topic + ": " + message->errstr());
-    }
-  }
-  consumer->close();
-  note("read " + std::to_string(replica_.size()) + " committed events from topic " + options_.topic);
-  writer_ = std::thread([this] { writer_loop(); });
+  // Asked of the producer itself, which then knows the topic's partitions before its first
+  // transaction (otherwise that transaction waits for a metadata refresh).
+  auto partition_count = kafka_partition_count(*producer_, options_.topic);
+  if (!partition_count) return std::unexpected(partition_count.error());
+  replica_.resize(static_cast<std::size_t>(*partition_count));
+  std::uint64_t events = 0;
+  auto read = read_kafka_topic(options_, options_.topic, /*read_committed=*/true, std::chrono::seconds(120),
+                               [&](RdKafka::Message& message) {
+                                 auto& p = replica_.at(static_cast<std::size_t>(message.partition()));
+                                 p.offsets.push_back(static_cast<std::uint64_t>(message.offset()));
+                                 p.records.emplace_back(static_cast<const char*>(message.payload()), message.len());
+                                 p.end = static_cast<std::uint64_t>(message.offset()) + 1;
+                                 ++events;
+                               });
+  if (!read) return std::unexpected(read.error());
+  note("read " + std::to_string(events) + " committed events from topic " + options_.topic);
+  queue_ = std::make_unique<GroupCommitQueue>(
+      [this](std::span<PendingBatch> group) { return commit_group(group); }, GroupCommitSettings{});
   return {};
 }
 
@@ -221,13 +85,13 @@ std::expected<void, std::string> KafkaLog::init_producer() {
   // once by the next instance's init_transactions.
   settings["transaction.timeout.ms"] = "900000";
   std::string error;
-  auto conf = make_conf(settings, error);
+  auto conf = make_kafka_conf(settings, error);
   if (!conf) return std::unexpected(error);
+  if (!delivery_) delivery_ = std::make_unique<DeliveryReports>();
+  conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(delivery_.get()), error);
   producer_.reset(RdKafka::Producer::create(conf.get(), error));
   if (!producer_) return std::unexpected("cannot create the Kafka producer: " + error);
-  // Fences any earlier instance with this transactional id and settles its open transaction,
-  // so that the topic's committed end is final before we read it.
-  if (ErrorHolder e{producer_->init_transactions(30000)}) {
+  if (KafkaError e{producer_->init_transactions(30000)}) {
     return std::unexpected("cannot initialise Kafka transactions (transactional id " + options_.transactional_id +
                            "): " + e->str());
   }
@@ -235,127 +99,77 @@ std::expected<void, std::string> KafkaLog::init_producer() {
 }
 
 KafkaLog::~KafkaLog() {
-  {
-    std::lock_guard lock(queue_mutex_);
-    stopping_ = true;
-  }
-  queue_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  queue_.reset();  // commits what is queued, then stops the writer
   if (producer_) producer_->flush(5000);
 }
 
-bool KafkaLog::fenced() const {
-  auto* self = const_cast<KafkaLog*>(this);
-  std::lock_guard lock(self->queue_mutex_);
-  return fenced_;
+void KafkaLog::append(std::vector<AppendRecord> batch, AppendDone done) {
+  if (batch.empty()) return done(LogPosition{});
+  queue_->submit(PendingBatch{std::move(batch), std::move(done)});
 }
 
-std::expected<std::uint64_t, std::error_code> KafkaLog::append(std::span<const AppendRecord> batch) {
-  if (batch.empty()) return end();
-  auto pending = std::make_unique<Pending>();
-  pending->records.assign(batch.begin(), batch.end());
-  auto result = pending->done.get_future();
-  {
-    std::lock_guard lock(queue_mutex_);
-    if (fenced_) return std::unexpected(make_error_code(StoreErrc::fenced));
-    if (stalled_) return std::unexpected(make_error_code(StoreErrc::log_unavailable));  // fail fast
-    if (stopping_) return std::unexpected(make_error_code(StoreErrc::log_unavailable));
-    queue_.push_back(std::move(pending));
-  }
-  queue_cv_.notify_one();
-  return result.get();
+std::error_code KafkaLog::fence(const std::string& why) {
+  fenced_ = true;
+  const auto code = make_error_code(StoreErrc::fenced);
+  queue_->refuse(code);
+  queue_->fail_queued(code);  // batches queued behind this group will never be written either
+  note("fenced: this instance will not append again (" + why + "); another keyledger took transactional id " +
+       options_.transactional_id);
+  return code;
 }
 
-void KafkaLog::writer_loop() {
-  while (true) {
-    std::deque<std::unique_ptr<Pending>> group;
-    {
-      std::unique_lock lock(queue_mutex_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
-      group.swap(queue_);
-    }
-    if (auto ec = commit_group(group)) {
-      for (auto& p : group) p->done.set_value(std::unexpected(ec));
-      continue;
-    }
-    batches_.fetch_add(group.size(), std::memory_order_relaxed);
-    commits_.fetch_add(1, std::memory_order_relaxed);
-    std::uint64_t first;
-    {
-      std::unique_lock lock(replica_mutex_);
-      first = replica_.size();
-      for (auto& p : group) {
-        for (auto& r : p->records) replica_.push_back(r.bytes);
-      }
-    }
-    for (auto& p : group) {
-      p->done.set_value(first);
-      first += p->records.size();
-    }
-  }
-}
-
-std::error_code KafkaLog::commit_group(std::deque<std::unique_ptr<Pending>>& group) {
+std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(std::span<PendingBatch> group) {
   const int timeout_ms = static_cast<int>(options_.command_timeout.count());
+  const auto unavailable = make_error_code(StoreErrc::log_unavailable);
+  if (fenced_) return std::unexpected(make_error_code(StoreErrc::fenced));
   if (needs_producer_) {
     // A new producer with our transactional id: init_transactions settles whatever our old
     // one left open. Until it succeeds, batches fail fast.
     if (auto ready = init_producer(); !ready) {
       note("the Kafka producer is not back yet: " + ready.error());
-      return make_error_code(StoreErrc::log_unavailable);
+      return std::unexpected(unavailable);
     }
     needs_producer_ = false;
     needs_abort_ = false;
     note("a new Kafka producer took over after a fatal producer error");
   }
-  auto fence = [&](const std::string& why) {
-    {
-      std::lock_guard lock(queue_mutex_);
-      fenced_ = true;
-      // Batches queued behind this one will never be written either.
-      for (auto& p : queue_) p->done.set_value(std::unexpected(make_error_code(StoreErrc::fenced)));
-      queue_.clear();
-    }
-    note("fenced: this instance will not append again (" + why + "); another keyledger took transactional id " +
-         options_.transactional_id);
-    return make_error_code(StoreErrc::fenced);
-  };
   // A fatal error fences us for good only when another producer took our transactional id;
   // any other fatal error (e.g. a transaction state the broker lost during an outage) is
-  // recovered from with a new producer before the next batch.
-  auto fatal = [&](const ErrorHolder& e) -> std::error_code {
+  // recovered from with a new producer before the next group.
+  auto fatal = [&](const KafkaError& e) -> std::error_code {
     auto code = e->code();
-    if (code == RdKafka::ERR__FENCED || code == RdKafka::ERR_PRODUCER_FENCED ||
-        code == RdKafka::ERR_INVALID_PRODUCER_EPOCH) {
+    if (code == RdKafka::ERR__FENCED || code == RdKafka::ERR_PRODUCER_FENCED || code == RdKafka::ERR_INVALID_PRODUCER_EPOCH) {
       return fence(e->str());
     }
     note("the Kafka producer failed fatally (" + e->str() + "); a new one will take over");
     needs_producer_ = true;
-    return make_error_code(StoreErrc::log_unavailable);
+    return unavailable;
   };
   // An abandoned transaction is never committed, so its batches are known to have failed at
   // once; the abort itself may wait for the broker, and is retried before the next begin.
   auto abandon = [&]() -> std::error_code {
-    ErrorHolder e{producer_->abort_transaction(timeout_ms)};
+    KafkaError e{producer_->abort_transaction(timeout_ms)};
     needs_abort_ = false;
-    if (!e) return make_error_code(StoreErrc::log_unavailable);
+    if (!e) return unavailable;
     if (e->is_fatal()) return fatal(e);
     needs_abort_ = true;
-    return make_error_code(StoreErrc::log_unavailable);
+    return unavailable;
   };
   if (needs_abort_) {
-    ErrorHolder e{producer_->abort_transaction(timeout_ms)};
-    if (e && e->is_fatal()) return fatal(e);
-    if (e) return make_error_code(StoreErrc::log_unavailable);  // the broker is still away: fail fast
+    KafkaError e{producer_->abort_transaction(timeout_ms)};
+    if (e && e->is_fatal()) return std::unexpected(fatal(e));
+    if (e) return std::unexpected(unavailable);  // the broker is still away: fail fast
     needs_abort_ = false;
   }
-  if (ErrorHolder e{producer_->begin_transaction()}) {
-    if (e->is_fatal()) return fatal(e);
-    return make_error_code(StoreErrc::log_unavailable);
+  if (KafkaError e{producer_->begin_transaction()}) {
+    return std::unexpected(e->is_fatal() ? fatal(e) : unavailable);
   }
-  for (auto& p : group) {
-    for (auto& r : p->records) {
+  std::size_t total = 0;
+  for (auto& b : group) total += b.records.size();
+  std::vector<DeliveryReports::Landed> landed(total);
+  std::size_t next = 0;
+  for (auto& b : group) {
+    for (auto& r : b.records) {
       RdKafka::Headers* headers = RdKafka::Headers::create();
       headers->add("ce_specversion", "1.0");
       headers->add("ce_id", r.event_id);
@@ -365,57 +179,89 @@ std::error_code KafkaLog::commit_group(std::deque<std::unique_ptr<Pending>>& gro
       headers->add("content-type", "application/json");
       auto err = producer_->produce(options_.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                                     const_cast<char*>(r.bytes.data()), r.bytes.size(), r.dashboard_id.data(),
-                                    r.dashboard_id.size(), 0, headers, nullptr);
+                                    r.dashboard_id.size(), 0, headers, &landed[next++]);
       if (err != RdKafka::ERR_NO_ERROR) {
         delete headers;
         note("cannot produce to " + options_.topic + ": " + RdKafka::err2str(err));
-        return abandon();
+        return std::unexpected(abandon());
       }
     }
   }
-  // Committing waits for every record's acks=all delivery. A commit whose outcome is
-  // unknown (the broker went away mid-way) is retried until it is known: answering before
-  // that could report a failure for events that later turn out committed.
-  struct Unstall {
-    KafkaLog& log;
-    ~Unstall() {
-      std::lock_guard lock(log.queue_mutex_);
-      log.stalled_ = false;
-    }
-  } unstall{*this};
+  // Committing waits for every record's acks=all delivery (and serves the delivery
+  // reports). A commit whose outcome is unknown (the broker went away mid-way) is retried
+  // until it is known: answering before that could report a failure for events that later
+  // turn out committed. Meanwhile new batches fail fast.
+  bool stalled = false;
+  std::error_code failed;
   while (true) {
-    ErrorHolder e{producer_->commit_transaction(timeout_ms)};
-    if (!e) return {};
-    if (e->is_fatal()) return fatal(e);
-    if (e->txn_requires_abort()) {
+    KafkaError e{producer_->commit_transaction(timeout_ms)};
+    if (!e) break;
+    if (e->is_fatal()) {
+      failed = fatal(e);
+    } else if (e->txn_requires_abort()) {
       note("a Kafka transaction was aborted: " + e->str());
-      return abandon();
-    }
-    if (!e->is_retriable()) {
+      failed = abandon();
+    } else if (!e->is_retriable()) {
       note("a Kafka commit failed: " + e->str());
-      return abandon();
+      failed = abandon();
+    } else {
+      note("a Kafka commit is waiting on the broker: " + e->str());
+      if (!stalled) queue_->refuse(unavailable);
+      stalled = true;
+      continue;
     }
-    note("a Kafka commit is waiting on the broker: " + e->str());
-    std::lock_guard lock(queue_mutex_);
-    stalled_ = true;
+    break;
   }
+  if (stalled && !fenced_) queue_->allow();
+  if (failed) return std::unexpected(failed);
+  // Every report has come once the commit succeeded; poll for any not yet served.
+  for (int i = 0; i < 100 && std::any_of(landed.begin(), landed.end(), [](auto& l) { return l.offset < 0; }); ++i) {
+    producer_->poll(10);
+  }
+  for (auto& l : landed) {
+    if (l.offset < 0 || l.partition < 0 || static_cast<std::size_t>(l.partition) >= replica_.size() ||
+        l.error != RdKafka::ERR_NO_ERROR) {
+      // Committed, yet we cannot say where: refuse to serve a replica with a hole in it.
+      note("a committed Kafka record has no delivery report; this instance stops appending");
+      return std::unexpected(fence("a committed record's position is unknown"));
+    }
+  }
+  std::vector<LogPosition> positions;
+  {
+    std::unique_lock lock(replica_mutex_);
+    next = 0;
+    for (auto& b : group) {
+      positions.push_back(LogPosition{static_cast<std::uint32_t>(landed[next].partition),
+                                      static_cast<std::uint64_t>(landed[next].offset)});
+      for (auto& r : b.records) {
+        auto& l = landed[next++];
+        auto& p = replica_[static_cast<std::size_t>(l.partition)];
+        p.offsets.push_back(static_cast<std::uint64_t>(l.offset));
+        p.records.push_back(std::move(r.bytes));
+        p.end = static_cast<std::uint64_t>(l.offset) + 1;
+      }
+    }
+  }
+  return positions;
 }
 
-std::error_code KafkaLog::read(std::uint64_t from, const std::function<bool(const StoredRecord&)>& visit) {
+std::error_code KafkaLog::read(std::uint32_t partition, std::uint64_t from, std::uint64_t to,
+                               const RecordVisitor& visit) {
   std::shared_lock lock(replica_mutex_);
-  for (std::uint64_t p = from; p < replica_.size(); ++p) {
-    if (!visit(StoredRecord{p, replica_[p]})) break;
+  if (partition >= replica_.size()) return {};
+  const auto& p = replica_[partition];
+  auto i = static_cast<std::size_t>(std::lower_bound(p.offsets.begin(), p.offsets.end(), from) - p.offsets.begin());
+  for (; i < p.offsets.size() && p.offsets[i] < to; ++i) {
+    if (!visit(StoredRecord{LogPosition{partition, p.offsets[i]}, p.records[i]})) break;
   }
   return {};
 }
 
-LogStats KafkaLog::stats() const {
-  return LogStats{batches_.load(std::memory_order_relaxed), commits_.load(std::memory_order_relaxed)};
-}
+LogStats KafkaLog::stats() const { return queue_ ? queue_->stats() : LogStats{}; }
 
-std::uint64_t KafkaLog::end() const {
+std::uint64_t KafkaLog::end(std::uint32_t partition) const {
   std::shared_lock lock(replica_mutex_);
-  return replica_.size();
+  return partition < replica_.size() ? replica_[partition].end : 0;
 }
 
 }  // namespace keyledger::eventstore

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "crypto.hpp"
+#include "crypto/crypto.hpp"
 
 namespace keyledger::eventstore {
 

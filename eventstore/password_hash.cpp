@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "crypto.hpp"
+#include "crypto/crypto.hpp"
 
 namespace keyledger::eventstore {
 

@@ -1,6 +1,6 @@
 #include "secret_vault.hpp"
 
-#include "crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "domain/key_format.hpp"
 #include "store_error.hpp"
 

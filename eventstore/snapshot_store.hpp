@@ -11,7 +11,8 @@
 namespace keyledger::eventstore {
 
 struct SnapshotInfo {
-  std::uint64_t position = 0;
+  std::uint64_t position = 0;  // the file log's offset it was taken at
+  std::uint64_t events = 0;    // events folded into it
   std::string path;
 };
 

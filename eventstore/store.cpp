@@ -5,6 +5,7 @@
 #include "file_keyring.hpp"
 #include "file_log.hpp"
 #include "kafka_keyring.hpp"
+#include "kafka_client.hpp"
 #include "kafka_log.hpp"
 #include "snapshot_store.hpp"
 
@@ -70,8 +71,8 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
   store->pipeline = std::make_unique<CommandPipeline>(*store->log, system_now);
   if (options.use_snapshots && store->snapshots_supported()) {
     std::string problem;
-    if (auto restored = restore_latest_snapshot(store->directory, *store->pipeline, store->log->end(), &problem)) {
-      store->snapshot_position = restored->position;
+    if (auto restored = restore_latest_snapshot(store->directory, *store->pipeline, store->log->end(0), &problem)) {
+      store->snapshot_events = restored->events;
     } else if (!problem.empty()) {
       if (options.report) options.report("ignored an unreadable snapshot, replaying the whole log: " + problem);
       store->pipeline = std::make_unique<CommandPipeline>(*store->log, system_now);

@@ -35,7 +35,7 @@ struct Store {
   std::unique_ptr<Keyring> keyring;
   std::unique_ptr<SecretVault> vault;
   std::unique_ptr<CommandPipeline> pipeline;
-  std::uint64_t snapshot_position = 0;  // where the state was restored from (0: none)
+  std::uint64_t snapshot_events = 0;  // events the restored snapshot held (0: none)
 
   bool snapshots_supported() const { return !directory.empty(); }
 

@@ -51,13 +51,11 @@ AuditPage AuditIndex::query(const std::string& dashboard_id, const AuditFilter& 
   return page;
 }
 
-std::uint64_t AuditIndex::position() const {
+std::uint64_t AuditIndex::events() const {
   std::shared_lock lock(mutex_);
-  std::uint64_t highest = 0;
-  for (auto& [d, list] : entries_) {
-    if (!list.empty()) highest = std::max(highest, list.back().position + 1);
-  }
-  return highest;
+  std::uint64_t total = 0;
+  for (auto& [d, list] : entries_) total += list.size();
+  return total;
 }
 
 std::string AuditIndex::canonical_dump() const {
@@ -65,7 +63,7 @@ std::string AuditIndex::canonical_dump() const {
   std::string out;
   for (auto& [dashboard, list] : entries_) {
     for (auto& e : list) {
-      out += dashboard + " " + std::to_string(e.sequence) + " @" + std::to_string(e.position) + " " + e.type + " " +
+      out += dashboard + " " + std::to_string(e.sequence) + " @" + std::to_string(e.partition) + ":" + std::to_string(e.offset) + " " + e.type + " " +
              e.actor_id + " " + (e.channel ? std::string(domain::to_string(*e.channel)) : "-") + " " +
              std::to_string(e.occurred_at.time_since_epoch().count()) + "\n";
     }

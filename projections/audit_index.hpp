@@ -19,8 +19,9 @@
 namespace keyledger::projections {
 
 struct AuditEntry {
-  std::uint64_t sequence = 0;  // 1-based, per dashboard
-  std::uint64_t position = 0;  // in the log
+  std::uint64_t sequence = 0;   // 1-based, per dashboard
+  std::uint32_t partition = 0;  // where the event is in the log
+  std::uint64_t offset = 0;
   std::string type;
   std::string actor_id;
   std::optional<domain::Channel> channel;
@@ -47,9 +48,9 @@ class AuditIndex {
   AuditPage query(const std::string& dashboard_id, const AuditFilter& filter, std::optional<std::uint64_t> cursor,
                   std::size_t limit, bool descending) const;
   std::vector<AuditEntry> all(const std::string& dashboard_id) const;
-  // The highest log position recorded (the read model's position), and a canonical text of
-  // the whole read model, for comparing it before and after a rebuild.
-  std::uint64_t position() const;
+  // The events recorded (the read model's position), and a canonical text of the whole read
+  // model, for comparing it before and after a rebuild.
+  std::uint64_t events() const;
   std::string canonical_dump() const;
 
  private:

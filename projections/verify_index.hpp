@@ -23,7 +23,7 @@
 
 #include "domain/dashboard_state.hpp"
 #include "domain/ip_range.hpp"
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 
 namespace keyledger::projections {
 
@@ -170,7 +170,7 @@ class VerifyIndex {
   void erase_secret(const Fingerprint& f);
   void grow();
 
-  eventstore::crypto::HmacSha256Key fingerprinter_;
+  crypto::HmacSha256Key fingerprinter_;
   mutable std::shared_mutex mutex_;
   std::vector<HugePageArray<Key>> chunks_;
   std::uint32_t key_count_ = 0;

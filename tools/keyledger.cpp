@@ -24,7 +24,7 @@
 #include "api/http_server.hpp"
 #include "domain/key_format.hpp"
 #include "domain/validation.hpp"
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "eventstore/envelope.hpp"
 #include "eventstore/file_log.hpp"
 #include "eventstore/store.hpp"
@@ -35,6 +35,7 @@ namespace {
 
 using nlohmann::json;
 namespace es = keyledger::eventstore;
+namespace crypto = keyledger::crypto;
 namespace kd = keyledger::domain;
 
 constexpr std::string_view kUsage = R"(usage: keyledger <command> [options]
@@ -219,9 +220,9 @@ int serve(const Options& options) {
   log_line({{"level", "info"},
             {"msg", "log recovered"},
             {"store", config.store},
-            {"events", store->log->end()},
-            {"snapshot_position", store->snapshot_position},
-            {"replayed", store->log->end() - store->snapshot_position},
+            {"events", store->pipeline->events()},
+            {"snapshot_events", store->snapshot_events},
+            {"replayed", store->pipeline->events() - store->snapshot_events},
             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
 
   keyledger::api::Application app(config, *store->log, *store->pipeline, *store->vault, store->master_key);
@@ -241,11 +242,11 @@ int serve(const Options& options) {
   std::mutex snapshot_mutex;
   std::condition_variable snapshot_cv;
   bool stopping = false;
-  std::uint64_t snapshot_at = store->snapshot_position;
+  std::uint64_t snapshot_at = store->snapshot_events;
   auto take_snapshot = [&] {
-    if (!store->snapshots_supported() || store->pipeline->position() == snapshot_at) return;
+    if (!store->snapshots_supported() || store->pipeline->events() == snapshot_at) return;
     if (auto written = es::write_snapshot(store->directory, *store->pipeline)) {
-      snapshot_at = written->position;
+      snapshot_at = written->events;
       log_line({{"level", "info"}, {"msg", "snapshot written"}, {"position", written->position}});
     } else {
       log_line({{"level", "warn"}, {"msg", "snapshot failed"}, {"directory", store->directory}});
@@ -266,7 +267,7 @@ int serve(const Options& options) {
         app.sign_due_checkpoints();
         next_checkpoint = now + config.checkpoint_every;
       }
-      if (store->pipeline->position() - snapshot_at >= config.snapshot_every) take_snapshot();
+      if (store->pipeline->events() - snapshot_at >= config.snapshot_every) take_snapshot();
     }
   });
 
@@ -305,8 +306,8 @@ int create_dashboard(const Options& options) {
   auto valid = kd::validate_password("admin-password", password);
   if (!valid) throw std::runtime_error(valid.error().detail);
   auto store = open_store(options);
-  std::string id = "dsh_" + es::crypto::to_hex(es::crypto::random_bytes(10));
-  std::string rcs_id = "key_" + es::crypto::to_hex(es::crypto::random_bytes(10));
+  std::string id = "dsh_" + crypto::to_hex(crypto::random_bytes(10));
+  std::string rcs_id = "key_" + crypto::to_hex(crypto::random_bytes(10));
   auto rcs = store->vault->issue(kd::Channel::rcs, id, rcs_id, true);
   if (!rcs) throw std::runtime_error("the keyring cannot take a new data key: " + rcs.error().message());
   auto result = store->pipeline->execute(
@@ -324,8 +325,8 @@ int rebuild(const Options& options) {
     auto written = es::write_snapshot(store->directory, *store->pipeline, 1);
     if (!written) throw std::runtime_error("cannot write the rebuilt snapshot");
   }
-  std::string digest = es::crypto::to_hex(es::crypto::sha256(store->pipeline->snapshot()));
-  std::cout << json{{"events", store->log->end()}, {"dashboards", store->pipeline->dashboard_ids().size()},
+  std::string digest = crypto::to_hex(crypto::sha256(store->pipeline->snapshot()));
+  std::cout << json{{"events", store->pipeline->events()}, {"dashboards", store->pipeline->dashboard_ids().size()},
                     {"state_sha256", digest}}.dump()
             << "\n";
   return 0;
@@ -341,21 +342,21 @@ std::optional<json> check_checkpoint(const json& checkpoint, es::EventLog& log, 
     std::string head = checkpoint.at("head_hash"), signed_at = checkpoint.at("signed_at");
     std::string public_key_hex = checkpoint.at("public_key");
     if (!expected_key.empty() && expected_key != public_key_hex) return fail("signed by another key than --public-key");
-    auto public_key = es::crypto::from_hex(public_key_hex);
-    auto signature = es::crypto::from_hex(checkpoint.at("signature").get<std::string>());
+    auto public_key = crypto::from_hex(public_key_hex);
+    auto signature = crypto::from_hex(checkpoint.at("signature").get<std::string>());
     if (!public_key || !signature ||
-        !es::crypto::ed25519_verify(*public_key, kd::checkpoint_text(dashboard, sequence, head, signed_at), *signature)) {
+        !crypto::ed25519_verify(*public_key, kd::checkpoint_text(dashboard, sequence, head, signed_at), *signature)) {
       return fail("the checkpoint's signature does not verify");
     }
     std::string prev = es::kGenesisHash;
     std::uint64_t seen = 0;
     std::optional<json> problem;
-    log.read(0, [&](const es::StoredRecord& record) {
+    log.read(0, 0, log.end(0), [&](const es::StoredRecord& record) {
       auto envelope = es::decode_envelope(record.bytes);
       if (!envelope || envelope->dashboard_id != dashboard) return true;
       auto link = es::check_link(record.bytes, prev);
       if (!link) {
-        problem = json{{"ok", false}, {"position", record.position}, {"reason", link.error()}};
+        problem = json{{"ok", false}, {"position", record.position.offset}, {"reason", link.error()}};
         return false;
       }
       prev = *link;
@@ -378,13 +379,13 @@ int audit_verify(const Options& options) {
   std::map<std::string, std::string> heads;
   std::map<std::string, std::uint64_t> counts;
   std::optional<json> broken;
-  (*log)->read(0, [&](const es::StoredRecord& record) {
+  (*log)->read(0, 0, (*log)->end(0), [&](const es::StoredRecord& record) {
     auto envelope = es::decode_envelope(record.bytes);
     std::string dashboard = envelope ? envelope->dashboard_id : "?";
     auto [head, fresh] = heads.try_emplace(dashboard, es::kGenesisHash);
     auto link = es::check_link(record.bytes, head->second);
     if (!envelope || !link) {
-      broken = json{{"ok", false}, {"position", record.position}, {"dashboard_id", dashboard},
+      broken = json{{"ok", false}, {"position", record.position.offset}, {"dashboard_id", dashboard},
                     {"reason", envelope ? link.error() : envelope.error()}};
       return false;
     }
@@ -393,7 +394,7 @@ int audit_verify(const Options& options) {
     return true;
   });
   if (!broken && !(*log)->damage().empty()) {
-    broken = json{{"ok", false}, {"position", (*log)->end()}, {"reason", (*log)->damage()}};
+    broken = json{{"ok", false}, {"position", (*log)->end(0)}, {"reason", (*log)->damage()}};
   }
   if (!broken && !options.get("checkpoint").empty()) {
     std::ifstream in(options.get("checkpoint"));
@@ -406,7 +407,7 @@ int audit_verify(const Options& options) {
   }
   json dashboards = json::object();
   for (auto& [d, h] : heads) dashboards[d] = {{"events", counts[d]}, {"head_hash", h}};
-  std::cout << json{{"ok", true}, {"events", (*log)->end()}, {"dashboards", dashboards}}.dump() << "\n";
+  std::cout << json{{"ok", true}, {"events", (*log)->end(0)}, {"dashboards", dashboards}}.dump() << "\n";
   return 0;
 }
 

@@ -27,8 +27,8 @@ void forge_history(const std::string& data_dir, const std::string& from, const s
   std::vector<std::string> records;
   {
     auto log = es::FileLog::open({data_dir, 64ull << 20, nullptr, true}).value();
-    log->read(0, [&](const es::StoredRecord& r) {
-      records.push_back(r.bytes);
+    log->read(0, 0, log->end(0), [&](const es::StoredRecord& r) {
+      records.emplace_back(r.bytes);
       return true;
     });
   }

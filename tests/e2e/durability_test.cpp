@@ -5,20 +5,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "eventstore/crc32c.hpp"
+#include "eventstore/segment_format.hpp"
 #include "support/api_client.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace keyledger::testing;
 using nlohmann::json;
-
-namespace keyledger::testing {
-inline std::uint32_t le32(const std::string& s, std::size_t at) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= std::uint32_t(static_cast<unsigned char>(s[at + i])) << (8 * i);
-  return v;
-}
-}  // namespace keyledger::testing
 
 namespace {
 std::string slurp(const std::filesystem::path& path) {
@@ -47,7 +39,7 @@ TEST_CASE("e2e: state, sessions and keys are intact after a restart") {
   }
   ServerProcess server(dir.path());
   ApiClient api(server);
-  REQUIRE(server.log().find("\"snapshot_position\"") != std::string::npos);
+  REQUIRE(server.log().find("\"snapshot_events\"") != std::string::npos);
   REQUIRE(api.get(d.path + "/email/keys", d.admin).body == listing);  // the session survived too
   REQUIRE(verify(api, email_key, "203.0.113.5").json["valid"] == true);
   REQUIRE(verify(api, email_key, "198.51.100.5").json["reason"] == "ip_not_allowed");
@@ -168,11 +160,13 @@ TEST_CASE("e2e: keyledger audit verify finds the first changed byte of a stored 
   REQUIRE(slurp(segment) == tampered);  // the audit changed nothing
 
   // A careful forger recomputes the batch checksum: the hash chain still gives it away.
-  std::size_t frame = 0;
-  while (frame + 8 + keyledger::testing::le32(tampered, frame) <= at) frame += 8 + keyledger::testing::le32(tampered, frame);
-  std::uint32_t length = keyledger::testing::le32(tampered, frame);
-  std::uint32_t crc = keyledger::eventstore::crc32c(std::string_view(tampered).substr(frame + 8, length));
-  for (int i = 0; i < 4; ++i) tampered[frame + 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  namespace sf = keyledger::eventstore::segment_format;
+  for (const auto& batch : sf::recover(original, 0).batches) {
+    if (batch.offset <= at && at < batch.frame_end()) {
+      const std::size_t body_at = batch.offset + sf::kFrameHeader;
+      tampered.replace(batch.offset, batch.frame_end() - batch.offset, sf::frame(tampered.substr(body_at, batch.length)));
+    }
+  }
   std::ofstream(segment, std::ios::binary | std::ios::trunc) << tampered;
   REQUIRE(run_keyledger({"audit", "verify"}, &out, store_env(dir)) == 1);
   report = json::parse(out.substr(out.find('{')));

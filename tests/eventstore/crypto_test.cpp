@@ -1,9 +1,9 @@
 // The keyed HMAC of the verify path against OpenSSL's one-shot HMAC and RFC 4231.
 #include <catch2/catch.hpp>
 
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 
-namespace crypto = keyledger::eventstore::crypto;
+namespace crypto = keyledger::crypto;
 
 namespace {
 std::string as_string(const std::array<unsigned char, 32>& mac) { return {mac.begin(), mac.end()}; }

@@ -4,11 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "eventstore/envelope.hpp"
 #include "eventstore/rfc3339.hpp"
 
 namespace es = keyledger::eventstore;
+namespace crypto = keyledger::crypto;
 namespace kd = keyledger::domain;
 
 namespace {
@@ -40,7 +41,7 @@ std::vector<kd::Event> one_of_each() {
 
 es::Envelope envelope_of(kd::Event event, std::string prev_hash = es::kGenesisHash) {
   es::Envelope e;
-  e.id = es::crypto::uuid_v7(1764325230456);
+  e.id = crypto::uuid_v7(1764325230456);
   e.dashboard_id = "d1";
   e.stream = kd::stream_of(event);
   e.stream_version = 3;
@@ -148,8 +149,8 @@ TEST_CASE("envelope: a number that is not an integer is refused wherever it is")
 }
 
 TEST_CASE("UUIDv7 ids carry their millisecond and version, and sort by time") {
-  std::string a = es::crypto::uuid_v7(1764325230456);
-  std::string b = es::crypto::uuid_v7(1764325230457);
+  std::string a = crypto::uuid_v7(1764325230456);
+  std::string b = crypto::uuid_v7(1764325230457);
   REQUIRE(a.size() == 36);
   REQUIRE(a[14] == '7');
   REQUIRE(std::string("89ab").find(a[19]) != std::string::npos);
@@ -157,7 +158,7 @@ TEST_CASE("UUIDv7 ids carry their millisecond and version, and sort by time") {
   REQUIRE(a < b);
   // Within one millisecond, across many refills of the per-thread random pool: all distinct.
   std::set<std::string> seen;
-  for (int i = 0; i < 100000; ++i) REQUIRE(seen.insert(es::crypto::uuid_v7(1764325230456)).second);
+  for (int i = 0; i < 100000; ++i) REQUIRE(seen.insert(crypto::uuid_v7(1764325230456)).second);
 }
 
 TEST_CASE("RFC 3339 times round-trip with milliseconds") {

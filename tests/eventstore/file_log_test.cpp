@@ -36,9 +36,9 @@ std::vector<es::AppendRecord> batch_of(std::initializer_list<std::string> payloa
 std::vector<std::string> read_all(es::EventLog& log, std::uint64_t from = 0) {
   std::vector<std::string> out;
   std::uint64_t expected = from;
-  REQUIRE_FALSE(log.read(from, [&](const es::StoredRecord& r) {
-    REQUIRE(r.position == expected++);
-    out.push_back(r.bytes);
+  REQUIRE_FALSE(log.read(0, from, log.end(0), [&](const es::StoredRecord& r) {
+    REQUIRE(r.position.offset == expected++);
+    out.emplace_back(r.bytes);
     return true;
   }));
   return out;
@@ -67,16 +67,16 @@ TEST_CASE("file log: batches read back in order with contiguous positions, also 
   TempDir dir;
   {
     auto log = open_log(dir.path());
-    REQUIRE(log->append(batch_of({"a", "b"})).value() == 0);
-    REQUIRE(log->append(batch_of({"c"})).value() == 2);
-    REQUIRE(log->end() == 3);
+    REQUIRE(log->append(batch_of({"a", "b"})).value().offset == 0);
+    REQUIRE(log->append(batch_of({"c"})).value().offset == 2);
+    REQUIRE(log->end(0) == 3);
     REQUIRE(read_all(*log) == std::vector<std::string>{"a", "b", "c"});
     REQUIRE(read_all(*log, 1) == std::vector<std::string>{"b", "c"});
   }
   auto log = open_log(dir.path());
-  REQUIRE(log->end() == 3);
+  REQUIRE(log->end(0) == 3);
   REQUIRE(read_all(*log) == std::vector<std::string>{"a", "b", "c"});
-  REQUIRE(log->append(batch_of({"d"})).value() == 3);
+  REQUIRE(log->append(batch_of({"d"})).value().offset == 3);
 }
 
 TEST_CASE("file log: a second writer on the same directory is refused at once, saying why") {
@@ -126,11 +126,11 @@ TEST_CASE("file log: a cut at every byte inside the last batch keeps every compl
     std::vector<std::string> notes;
     auto log = open_log(dir.path(), &notes);
     REQUIRE(read_all(*log) == std::vector<std::string>{"first", "second", "third"});
-    REQUIRE(log->end() == 3);
+    REQUIRE(log->end(0) == 3);
     REQUIRE(std::filesystem::file_size(segment) == before_last);
     REQUIRE(notes.size() == (cut == before_last ? 0u : 1u));
     // The log takes appends again right where it was cut.
-    REQUIRE(log->append(batch_of({"again"})).value() == 3);
+    REQUIRE(log->append(batch_of({"again"})).value().offset == 3);
   }
 }
 
@@ -203,7 +203,7 @@ TEST_CASE("file log: a writer killed with SIGKILL loses none of its acknowledged
             auto pos = (*log)->append(batch_of({"r" + std::to_string(round) + "t" + std::to_string(t) + "i" +
                                                 std::to_string(i)}));
             if (!pos) _exit(4);
-            std::uint64_t p = *pos;
+            std::uint64_t p = pos->offset;
             if (write(ack_pipe[1], &p, sizeof p) != sizeof p) _exit(5);
           }
         });
@@ -224,10 +224,10 @@ TEST_CASE("file log: a writer killed with SIGKILL loses none of its acknowledged
     }
     close(ack_pipe[0]);
     auto log = open_log(dir.path(), nullptr, 4096);
-    if (count > 0) REQUIRE(log->end() > highest);
-    REQUIRE(log->end() >= acknowledged_total + count);
-    acknowledged_total = log->end();
-    REQUIRE(read_all(*log).size() == log->end());
+    if (count > 0) REQUIRE(log->end(0) > highest);
+    REQUIRE(log->end(0) >= acknowledged_total + count);
+    acknowledged_total = log->end(0);
+    REQUIRE(read_all(*log).size() == log->end(0));
   }
   REQUIRE(acknowledged_total > 0);
 }

@@ -7,11 +7,11 @@
 #include <thread>
 
 #include "domain/key_format.hpp"
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "projections/verify_index.hpp"
 
 namespace kd = keyledger::domain;
-namespace es = keyledger::eventstore;
+namespace crypto = keyledger::crypto;
 namespace pj = keyledger::projections;
 using namespace std::chrono_literals;
 
@@ -29,7 +29,7 @@ Issued issue(kd::Channel channel, std::mt19937_64& rng) {
   for (auto& d : digits) d = static_cast<std::uint8_t>(rng() % 62);
   Issued out;
   out.key = kd::format_key(channel, digits);
-  out.sealed.fingerprint = es::crypto::to_hex(es::crypto::hmac_sha256(kPepper, out.key));
+  out.sealed.fingerprint = crypto::to_hex(crypto::hmac_sha256(kPepper, out.key));
   return out;
 }
 

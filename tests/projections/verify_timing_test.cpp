@@ -11,11 +11,11 @@
 #include <random>
 
 #include "domain/key_format.hpp"
-#include "eventstore/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "projections/verify_index.hpp"
 
 namespace kd = keyledger::domain;
-namespace es = keyledger::eventstore;
+namespace crypto = keyledger::crypto;
 namespace pj = keyledger::projections;
 
 namespace {
@@ -55,7 +55,7 @@ TEST_CASE("verify timing: a near miss of a live key takes as long as a random ke
     kd::ApiKey key;
     key.id = "key_" + std::to_string(i);
     key.channel = kd::Channel::email;
-    key.current.fingerprint = es::crypto::to_hex(es::crypto::hmac_sha256(kPepper, live.back()));
+    key.current.fingerprint = crypto::to_hex(crypto::hmac_sha256(kPepper, live.back()));
     key.permissions = {"all"};
     index.refresh_key("dsh_timing", key);
   }

@@ -1,4 +1,4 @@
-#include "crypto.hpp"
+#include "crypto/crypto.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -15,7 +15,7 @@
 #include <memory>
 #include <stdexcept>
 
-namespace keyledger::eventstore::crypto {
+namespace keyledger::crypto {
 
 namespace {
 
@@ -277,4 +277,4 @@ std::string uuid_v7(std::int64_t unix_ms) {
   return out;
 }
 
-}  // namespace keyledger::eventstore::crypto
+}  // namespace keyledger::crypto

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace keyledger::eventstore::crypto {
+namespace keyledger::crypto {
 
 // Bytes from OpenSSL's CSPRNG; throws if the generator fails (nothing sensible to do then).
 std::string random_bytes(std::size_t count);
@@ -60,4 +60,4 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 // A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness; sortable by time.
 std::string uuid_v7(std::int64_t unix_ms);
 
-}  // namespace keyledger::eventstore::crypto
+}  // namespace keyledger::crypto

@@ -1,0 +1,91 @@
+#include "group_commit.hpp"
+
+#include "store_error.hpp"
+
+namespace keyledger::eventstore {
+
+GroupCommitQueue::GroupCommitQueue(MakeDurable make_durable, GroupCommitSettings settings)
+    : make_durable_(std::move(make_durable)), settings_(settings), writer_([this] { writer_loop(); }) {}
+
+GroupCommitQueue::~GroupCommitQueue() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void GroupCommitQueue::submit(PendingBatch batch) {
+  std::unique_lock lock(mutex_);
+  if (refusal_ || stopping_) {
+    std::error_code why = refusal_ ? refusal_ : make_error_code(StoreErrc::log_unavailable);
+    lock.unlock();
+    batch.done(std::unexpected(why));
+    return;
+  }
+  queue_.push_back(std::move(batch));
+  lock.unlock();
+  wake_.notify_one();
+}
+
+void GroupCommitQueue::refuse(std::error_code why) {
+  std::lock_guard lock(mutex_);
+  refusal_ = why;
+}
+
+void GroupCommitQueue::fail_queued(std::error_code why) {
+  std::deque<PendingBatch> failed;
+  {
+    std::lock_guard lock(mutex_);
+    failed.swap(queue_);
+  }
+  for (auto& b : failed) b.done(std::unexpected(why));
+}
+
+void GroupCommitQueue::allow() {
+  std::lock_guard lock(mutex_);
+  refusal_.clear();
+}
+
+LogStats GroupCommitQueue::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void GroupCommitQueue::writer_loop() {
+  while (true) {
+    std::vector<PendingBatch> group;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to write
+      if (settings_.window.count() > 0 && !stopping_ && queue_.size() < settings_.max_group_batches) {
+        // Let more batches join this group: one durability point then covers them all.
+        wake_.wait_for(lock, settings_.window,
+                       [&] { return stopping_ || queue_.size() >= settings_.max_group_batches; });
+      }
+      const std::size_t n = std::min(queue_.size(), settings_.max_group_batches);
+      group.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    auto positions = make_durable_(group);
+    if (positions) {
+      std::lock_guard lock(mutex_);
+      stats_.batches += group.size();
+      stats_.syncs += 1;
+    }
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      if (positions) {
+        group[i].done((*positions)[i]);
+      } else {
+        group[i].done(std::unexpected(positions.error()));
+      }
+    }
+  }
+}
+
+}  // namespace keyledger::eventstore

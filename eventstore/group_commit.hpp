@@ -1,0 +1,72 @@
+// Group commit, the one mechanism both logs share: appenders queue batches and return at
+// once; one writer thread takes every batch waiting (after an optional short window that
+// lets more arrive), hands the group to the backend to make durable in one step (one
+// fdatasync, one Kafka transaction), and completes each batch by its callback, in order.
+// A backend only says how a group becomes durable.
+//
+// Threading: submit(), refuse(), allow() and stats() from any thread; the backend's
+// MakeDurable and every completion run on the writer thread, one group at a time.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "event_log.hpp"
+
+namespace keyledger::eventstore {
+
+struct PendingBatch {
+  std::vector<AppendRecord> records;
+  AppendDone done;
+};
+
+struct GroupCommitSettings {
+  // How long the writer waits after the first batch of a group for others to join it. Zero
+  // makes a group of whatever queued while the previous group was being made durable.
+  std::chrono::microseconds window{0};
+  std::size_t max_group_batches = 4096;
+};
+
+class GroupCommitQueue {
+ public:
+  // Makes every batch of a group durable, all or none: the position of each batch's first
+  // record, in order, or one error for all of them (then none of them is in the log).
+  using MakeDurable = std::function<std::expected<std::vector<LogPosition>, std::error_code>(std::span<PendingBatch>)>;
+
+  GroupCommitQueue(MakeDurable make_durable, GroupCommitSettings settings);
+  // Writes what is still queued, then stops the writer thread.
+  ~GroupCommitQueue();
+  GroupCommitQueue(const GroupCommitQueue&) = delete;
+  GroupCommitQueue& operator=(const GroupCommitQueue&) = delete;
+
+  void submit(PendingBatch batch);
+
+  // From now on submit() completes at once with `why` (a fenced or broken log, a stalled
+  // commit); fail_queued also completes what is already waiting. allow() lifts a refusal.
+  void refuse(std::error_code why);
+  void fail_queued(std::error_code why);
+  void allow();
+
+  LogStats stats() const;
+
+ private:
+  void writer_loop();
+
+  MakeDurable make_durable_;
+  GroupCommitSettings settings_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<PendingBatch> queue_;
+  std::error_code refusal_;
+  bool stopping_ = false;
+  LogStats stats_;
+  std::thread writer_;
+};
+
+}  // namespace keyledger::eventstore

@@ -1,0 +1,195 @@
+#include "kafka_client.hpp"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "crypto/crypto.hpp"
+
+namespace keyledger::eventstore {
+
+namespace {
+
+// librdkafka's own log lines and errors, as the one-JSON-object-per-line logs of keyledger.
+class JsonLogEvents : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override {
+    const char* level = nullptr;
+    if (event.type() == RdKafka::Event::EVENT_ERROR) {
+      level = event.fatal() ? "error" : "warn";
+    } else if (event.type() == RdKafka::Event::EVENT_LOG) {
+      level = event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR     ? "error"
+              : event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING ? "warn"
+                                                                            : "info";
+    }
+    if (!level) return;
+    nlohmann::json line{{"level", level}, {"msg", "kafka client"}, {"detail", event.str()}};
+    if (event.type() == RdKafka::Event::EVENT_LOG) line["facility"] = event.fac();
+    std::cerr << line.dump() + "\n" << std::flush;
+  }
+};
+
+}  // namespace
+
+KafkaError::KafkaError(RdKafka::Error* e) : error(e) {}
+KafkaError::~KafkaError() = default;
+
+std::unique_ptr<RdKafka::Conf> make_kafka_conf(const std::map<std::string, std::string>& settings, std::string& error) {
+  static JsonLogEvents json_log_events;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  for (auto& [k, v] : settings) {
+    if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) {
+      error = "Kafka setting " + k + ": " + error;
+      return nullptr;
+    }
+  }
+  conf->set("event_cb", static_cast<RdKafka::EventCb*>(&json_log_events), error);
+  return conf;
+}
+
+std::expected<KafkaOptions, std::string> parse_kafka_url(const std::string& url) {
+  const std::string scheme = "kafka://";
+  if (url.rfind(scheme, 0) != 0) return std::unexpected("a Kafka store is kafka://HOST:PORT[,HOST:PORT]/TOPIC");
+  auto slash = url.find('/', scheme.size());
+  if (slash == std::string::npos || slash + 1 >= url.size() || slash == scheme.size()) {
+    return std::unexpected("a Kafka store is kafka://HOST:PORT[,HOST:PORT]/TOPIC, got " + url);
+  }
+  KafkaOptions options;
+  options.brokers = url.substr(scheme.size(), slash - scheme.size());
+  options.topic = url.substr(slash + 1);
+  for (char c : options.topic) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return std::unexpected("a Kafka topic name is made of A-Z a-z 0-9 . _ -, got " + options.topic);
+    }
+  }
+  return options;
+}
+
+std::map<std::string, std::string> kafka_base_config(const KafkaOptions& options) {
+  std::map<std::string, std::string> config{{"bootstrap.servers", options.brokers}, {"client.id", "keyledger"}};
+  for (auto& [k, v] : options.client_config) config[k] = v;
+  return config;
+}
+
+std::expected<void, std::string> ensure_kafka_topic(const KafkaOptions& options, const std::string& topic,
+                                                    int partitions, const std::map<std::string, std::string>& configs) {
+  std::string error;
+  auto conf = make_kafka_conf(kafka_base_config(options), error);
+  if (!conf) return std::unexpected(error);
+  std::unique_ptr<RdKafka::Producer> admin(RdKafka::Producer::create(conf.get(), error));
+  if (!admin) return std::unexpected("cannot create a Kafka client: " + error);
+  rd_kafka_t* rk = admin->c_ptr();
+  char errstr[512];
+  rd_kafka_NewTopic_t* new_topic =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, options.replication, errstr, sizeof errstr);
+  if (!new_topic) return std::unexpected(std::string("invalid topic settings: ") + errstr);
+  for (auto& [k, v] : configs) rd_kafka_NewTopic_set_config(new_topic, k.c_str(), v.c_str());
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* admin_options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(admin_options, 15000, errstr, sizeof errstr);
+  rd_kafka_CreateTopics(rk, &new_topic, 1, admin_options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 20000);
+  std::string problem;
+  if (!event) {
+    problem = "the Kafka brokers at " + options.brokers + " did not answer within 20 s";
+  } else if (rd_kafka_event_error(event)) {
+    problem = std::string("cannot create topic ") + topic + ": " + rd_kafka_event_error_string(event);
+  } else {
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+    for (size_t i = 0; i < count; ++i) {
+      rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+      if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        problem = std::string("cannot create topic ") + topic + ": " + rd_kafka_topic_result_error_string(results[i]);
+      }
+    }
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_AdminOptions_destroy(admin_options);
+  rd_kafka_NewTopic_destroy(new_topic);
+  rd_kafka_queue_destroy(queue);
+  if (!problem.empty()) return std::unexpected(problem);
+  return {};
+}
+
+std::expected<int, std::string> kafka_partition_count(RdKafka::Handle& client, const std::string& topic) {
+  std::string error;
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(&client, topic, nullptr, error));
+  if (!handle) return std::unexpected("cannot name topic " + topic + ": " + error);
+  // A topic created a moment ago may not be in every broker's metadata yet: ask again,
+  // briefly, until its partitions show.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  std::string problem;
+  do {
+    RdKafka::Metadata* raw = nullptr;
+    if (client.metadata(false, handle.get(), &raw, 5000) != RdKafka::ERR_NO_ERROR || !raw) {
+      problem = "cannot read the metadata of topic " + topic;
+      continue;
+    }
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    problem = "topic " + topic + " has no partitions";
+    for (auto* t : *metadata->topics()) {
+      if (t->topic() == topic && t->err() == RdKafka::ERR_NO_ERROR && !t->partitions()->empty()) {
+        return static_cast<int>(t->partitions()->size());
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return std::unexpected(problem);
+}
+
+std::expected<void, std::string> read_kafka_topic(const KafkaOptions& options, const std::string& topic,
+                                                  bool read_committed, std::chrono::seconds timeout,
+                                                  const std::function<void(RdKafka::Message&)>& visit) {
+  std::string error;
+  auto settings = kafka_base_config(options);
+  settings["group.id"] = "keyledger-reader-" + crypto::to_hex(crypto::random_bytes(6));  // never joined: assign()
+  settings["enable.auto.commit"] = "false";
+  settings["isolation.level"] = read_committed ? "read_committed" : "read_uncommitted";
+  settings["enable.partition.eof"] = "true";
+  auto conf = make_kafka_conf(settings, error);
+  if (!conf) return std::unexpected(error);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!consumer) return std::unexpected("cannot create a Kafka consumer: " + error);
+  auto partition_count = kafka_partition_count(*consumer, topic);
+  if (!partition_count) return std::unexpected(partition_count.error());
+  std::vector<RdKafka::TopicPartition*> partitions;
+  std::set<int32_t> open;
+  for (int p = 0; p < *partition_count; ++p) {
+    partitions.push_back(RdKafka::TopicPartition::create(topic, p, RdKafka::Topic::OFFSET_BEGINNING));
+    open.insert(p);
+  }
+  consumer->assign(partitions);
+  RdKafka::TopicPartition::destroy(partitions);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!open.empty()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      consumer->close();
+      return std::unexpected("reading topic " + topic + " to its end took over " + std::to_string(timeout.count()) + " s");
+    }
+    std::unique_ptr<RdKafka::Message> message(consumer->consume(500));
+    switch (message->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        visit(*message);
+        break;
+      case RdKafka::ERR__PARTITION_EOF:
+        open.erase(message->partition());
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+        break;
+      default:
+        consumer->close();
+        return std::unexpected("reading topic " + topic + ": " + message->errstr());
+    }
+  }
+  consumer->close();
+  return {};
+}
+
+}  // namespace keyledger::eventstore

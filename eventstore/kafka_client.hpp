@@ -1,0 +1,69 @@
+// What the Kafka backend's parts (the log, the keyring) share of librdkafka: the store URL
+// and options, client configuration whose own log lines come out as keyledger's JSON lines,
+// topic creation, and reading a topic to its end.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace RdKafka {
+class Conf;
+class Error;
+class Handle;
+class Message;
+}  // namespace RdKafka
+
+namespace keyledger::eventstore {
+
+struct KafkaOptions {
+  std::string brokers;  // "host:port[,host:port]"
+  std::string topic;
+  int partitions = 3;
+  int replication = 1;
+  std::string transactional_id;                      // default: "keyledger-" + topic
+  std::map<std::string, std::string> client_config;  // passed to librdkafka (security.protocol, sasl.*, ssl.*)
+  std::chrono::milliseconds command_timeout{5000};   // how long a command may wait on the broker
+  std::function<void(const std::string&)> report;    // one sentence per note
+};
+
+// Parses "kafka://HOST:PORT[,HOST:PORT]/TOPIC".
+std::expected<KafkaOptions, std::string> parse_kafka_url(const std::string& url);
+
+// librdkafka settings every client of the store starts from: brokers plus pass-through config.
+std::map<std::string, std::string> kafka_base_config(const KafkaOptions& options);
+
+// A librdkafka configuration of `settings` whose client logs as JSON lines on stderr;
+// nullptr (and `error`) when a setting is refused.
+std::unique_ptr<RdKafka::Conf> make_kafka_conf(const std::map<std::string, std::string>& settings, std::string& error);
+
+// Creates `topic` when missing (partitions, replication, `configs`); an error sentence otherwise.
+std::expected<void, std::string> ensure_kafka_topic(const KafkaOptions& options, const std::string& topic,
+                                                    int partitions,
+                                                    const std::map<std::string, std::string>& configs);
+
+// The partitions `topic` has, from the brokers' metadata as `client` sees it (which caches
+// it); an error sentence otherwise. A topic created a moment ago is waited for, briefly.
+std::expected<int, std::string> kafka_partition_count(RdKafka::Handle& client, const std::string& topic);
+
+// Reads every partition of `topic` from the beginning to its end as of the call (committed
+// records only when `read_committed`), calling `visit` for each record in each partition's
+// order; an error sentence when the brokers fail or `timeout` passes first.
+std::expected<void, std::string> read_kafka_topic(const KafkaOptions& options, const std::string& topic,
+                                                  bool read_committed, std::chrono::seconds timeout,
+                                                  const std::function<void(RdKafka::Message&)>& visit);
+
+// Owns an RdKafka::Error* and says whether there is one.
+struct KafkaError {
+  std::unique_ptr<RdKafka::Error> error;
+  explicit KafkaError(RdKafka::Error* e);
+  ~KafkaError();
+  explicit operator bool() const { return error != nullptr; }
+  RdKafka::Error* operator->() const { return error.get(); }
+};
+
+}  // namespace keyledger::eventstore
