@@ -148,45 +148,13 @@ Application::Application(ServeConfig config, es::EventLog& log, es::CommandPipel
       vault_(vault),
       checkpoint_seed_(master_key.checkpoint_signing_seed()),
       sessions_(crypto::hkdf_sha256(master_key.bytes, "keyledger", "session token signing key v1", 32)),
-      verify_index_(master_key.fingerprint_pepper()),
-      idempotency_digest_key_(crypto::hkdf_sha256(master_key.bytes, "keyledger", "idempotency request digest v1", 32)) {}
+      read_models_(master_key.fingerprint_pepper()),
+      idempotency_digest_key_(crypto::hkdf_sha256(master_key.bytes, "keyledger", "idempotency request digest v1", 32)) {
+  read_models_.attach(pipeline_);
+}
 
 void Application::start() {
-  // The audit index needs every event's position, including those a snapshot folded.
-  for (std::uint32_t p = 0; p < log_.partitions(); ++p) {
-    log_.read(p, 0, log_.end(p), [&](const es::StoredRecord& record) {
-      if (auto e = es::decode_envelope(record.bytes)) {
-        audit_index_.record(e->dashboard_id,
-                            projections::AuditEntry{e->sequence, record.position.partition, record.position.offset,
-                                                    std::string(e->type()), e->recorded.actor.id,
-                                                    kd::channel_of(e->recorded.event), e->recorded.occurred_at});
-      }
-      return true;
-    });
-  }
-  for (const auto& id : pipeline_.dashboard_ids()) {
-    pipeline_.with_dashboard(id, [&](const es::DashboardView& view) { verify_index_.refresh_dashboard(view.state); });
-  }
-  pipeline_.subscribe([this](const es::Envelope& e, es::LogPosition position, const kd::DashboardState& state) {
-    audit_index_.record(e.dashboard_id, projections::AuditEntry{e.sequence, position.partition, position.offset,
-                                                                 std::string(e.type()),
-                                                                 e.recorded.actor.id, kd::channel_of(e.recorded.event),
-                                                                 e.recorded.occurred_at});
-    std::visit(
-        [&](const auto& event) {
-          using E = std::decay_t<decltype(event)>;
-          if constexpr (std::is_same_v<E, kd::DashboardClosed> || std::is_same_v<E, kd::DashboardCreated>) {
-            verify_index_.refresh_dashboard(state);
-          } else if constexpr (std::is_same_v<E, kd::RcsBotRegistered> || std::is_same_v<E, kd::RcsBotRemoved>) {
-            verify_index_.refresh_bots(state.id, state.rcs_bots);
-          } else if constexpr (requires { event.key_id; }) {
-            if (auto it = state.keys.find(event.key_id); it != state.keys.end()) {
-              verify_index_.refresh_key(state.id, it->second);
-            }
-          }
-        },
-        e.recorded.event);
-  });
+  read_models_.serve(pipeline_);
   ready_.store(true);
 }
 

@@ -20,8 +20,7 @@
 #include "eventstore/secret_vault.hpp"
 #include "http_message.hpp"
 #include "metrics.hpp"
-#include "projections/audit_index.hpp"
-#include "projections/verify_index.hpp"
+#include "read_models.hpp"
 #include "session_tokens.hpp"
 
 namespace keyledger::api {
@@ -63,11 +62,12 @@ class Application {
   };
 
   // Opens nothing itself: the store's parts are built by the caller (see tools/keyledger.cpp).
+  // Subscribes its read models to the pipeline: construct it before the store recovers.
   Application(ServeConfig config, eventstore::EventLog& log, eventstore::CommandPipeline& pipeline,
               eventstore::SecretVault& vault, const eventstore::MasterKey& master_key);
 
-  // Builds the read models from the pipeline's state and subscribes them; call once, after
-  // the pipeline caught up and before serving.
+  // Mirrors the recovered state into the verify index and becomes ready; call once, after
+  // the store recovered and before serving.
   void start();
   HttpResponse handle(const HttpRequest& request);
   // Requests answered without waiting on the log run on the I/O threads.
@@ -171,9 +171,8 @@ class Application {
   eventstore::SecretVault& vault_;
   std::string checkpoint_seed_;
   SessionTokens sessions_;
-  projections::VerifyIndex verify_index_;
+  ReadModels read_models_;
   crypto::HmacSha256Key idempotency_digest_key_;
-  projections::AuditIndex audit_index_;
   Metrics metrics_;
   std::atomic<bool> ready_{false};
 };

@@ -79,7 +79,7 @@ HttpResponse Application::list_audit(RequestContext& ctx) {
   if (ctx.query.contains("order") && ctx.query.at("order") != "desc" && ctx.query.at("order") != "asc") {
     throw ApiError{400, "invalid_request", "order must be asc or desc", "order", {}};
   }
-  auto page = audit_index_.query(ctx.params.at("d"), filter, cursor, limit, descending);
+  auto page = read_models_.audit_index.query(ctx.params.at("d"), filter, cursor, limit, descending);
   json events = json::array();
   for (auto& entry : page.entries) events.push_back(redacted(read_at(log_, entry)));
   return json_response(200, {{"events", events},
@@ -89,7 +89,7 @@ HttpResponse Application::list_audit(RequestContext& ctx) {
 HttpResponse Application::export_audit(RequestContext& ctx) {
   require_member(ctx, {kd::Role::admin});
   // Streamed: only the positions are listed up front; events are read 256 at a time.
-  auto entries = std::make_shared<std::vector<pj::AuditEntry>>(audit_index_.all(ctx.params.at("d")));
+  auto entries = std::make_shared<std::vector<pj::AuditEntry>>(read_models_.audit_index.all(ctx.params.at("d")));
   auto next = std::make_shared<std::size_t>(0);
   HttpResponse response{200, "application/x-ndjson", "", {}, {}};
   response.stream = [this, entries, next](std::string& chunk) {
@@ -106,7 +106,7 @@ HttpResponse Application::verify_audit(RequestContext& ctx) {
   require_member(ctx, {kd::Role::admin});
   std::string prev = es::kGenesisHash;
   std::uint64_t count = 0;
-  for (auto& entry : audit_index_.all(ctx.params.at("d"))) {
+  for (auto& entry : read_models_.audit_index.all(ctx.params.at("d"))) {
     auto link = es::check_link(read_at(log_, entry), prev);
     if (!link) {
       return json_response(200, {{"ok", false}, {"events", count}, {"broken_at", entry.sequence},
@@ -150,7 +150,7 @@ HttpResponse Application::compliance(RequestContext& ctx) {
   std::map<std::string, std::size_t> disclosures;
   pj::AuditFilter last_30_days;
   last_30_days.since = now - days(30);
-  for (auto& e : audit_index_.all(ctx.params.at("d"))) {
+  for (auto& e : read_models_.audit_index.all(ctx.params.at("d"))) {
     bool disclosure = e.type.ends_with("Revealed") || e.type == "SmsKeyViewed";
     if (disclosure && e.occurred_at >= *last_30_days.since) ++disclosures[e.actor_id];
   }
@@ -236,13 +236,12 @@ HttpResponse Application::checkpoint_public_key(RequestContext&) {
 HttpResponse Application::list_projections(RequestContext& ctx) {
   require_principal(ctx, Principal::Kind::platform_operator);
   auto digest = [](const std::string& text) { return crypto::to_hex(crypto::sha256(text)); };
-  std::string snapshot = pipeline_.snapshot();
-  json state_digest = digest(snapshot.substr(snapshot.find("\"dashboards\"")));
+  json state_digest = digest(pipeline_.canonical_state());
   return json_response(200, {{"projections",
                               {{{"name", "verify_index"}, {"position", pipeline_.events()},
-                                {"sha256", digest(verify_index_.canonical_dump())}},
-                               {{"name", "audit_index"}, {"position", audit_index_.events()},
-                                {"sha256", digest(audit_index_.canonical_dump())}},
+                                {"sha256", digest(read_models_.verify_index.canonical_dump())}},
+                               {{"name", "audit_index"}, {"position", read_models_.audit_index.events()},
+                                {"sha256", digest(read_models_.audit_index.canonical_dump())}},
                                {{"name", "dashboard_state"}, {"position", pipeline_.events()},
                                 {"sha256", state_digest}}}}});
 }
@@ -265,7 +264,7 @@ void Application::sign_due_checkpoints() {
 }
 
 void Application::record_key_usage() {
-  for (auto& [dashboard, usage] : verify_index_.drain_usage()) {
+  for (auto& [dashboard, usage] : read_models_.verify_index.drain_usage()) {
     kd::RecordKeyUsage command;
     for (auto& u : usage) command.usage.push_back({u.key_id, u.uses, u.last_used_at});
     auto result = pipeline_.execute(dashboard, std::move(command), {{kd::ActorKind::system, "keyledger", ""}, "usage-timer", "", ""});

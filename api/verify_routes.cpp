@@ -21,7 +21,7 @@ HttpResponse Application::verify(RequestContext& ctx) {
   auto permission = optional_string(body, "permission");
   auto number = optional_string(body, "number");
   auto bot_id = optional_string(body, "bot_id");
-  pj::VerifyResult result = verify_index_.verify({key, *ip, permission, number, bot_id}, pipeline_.now());
+  pj::VerifyResult result = read_models_.verify_index.verify({key, *ip, permission, number, bot_id}, pipeline_.now());
   metrics_.record_verify(result.reason);
   if (result.reason != pj::VerifyReason::valid) {
     return json_response(200, {{"valid", false}, {"reason", pj::to_string(result.reason)}});
@@ -50,7 +50,7 @@ HttpResponse Application::report_leaks(RequestContext& ctx) {
     std::string source = optional_string(report, "source").value_or("");
     std::string type = optional_string(report, "type").value_or("");
     json answer{{"token_type", type}, {"url", url}, {"masked", kd::mask_key(token)}, {"label", "false_positive"}};
-    if (auto located = verify_index_.locate(token)) {
+    if (auto located = read_models_.verify_index.locate(token)) {
       kd::ReportKeyLeak leak{located->key_id, url, source, std::nullopt};
       if (located->channel == kd::Channel::sms) {
         leak.replacement = issue_secret(kd::Channel::sms, located->dashboard_id, located->key_id);

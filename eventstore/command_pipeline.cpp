@@ -1,16 +1,17 @@
 #include "command_pipeline.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <type_traits>
 
+#include "binary_codec.hpp"
 #include "crypto/crypto.hpp"
-#include "domain_json.hpp"
 #include "rfc3339.hpp"
+#include "state_codec.hpp"
 #include "store_error.hpp"
 
 namespace keyledger::eventstore {
-
-using nlohmann::json;
 
 // One dashboard: its decider state and its stream's head, guarded by one mutex.
 struct CommandPipeline::Slot {
@@ -18,6 +19,7 @@ struct CommandPipeline::Slot {
   domain::DashboardState state;
   std::uint64_t sequence = 0;
   std::string head_hash = kGenesisHash;
+  std::optional<LogPosition> last_position;  // of its last event
   std::map<std::string, std::uint64_t> stream_versions;
   struct IdempotentRequest {
     std::string digest;
@@ -32,6 +34,8 @@ CommandPipeline::CommandPipeline(EventLog& log, Clock clock)
 CommandPipeline::~CommandPipeline() = default;
 
 void CommandPipeline::subscribe(Listener listener) { listeners_.push_back(std::move(listener)); }
+
+void CommandPipeline::add_snapshot_section(SnapshotSection section) { sections_.push_back(std::move(section)); }
 
 std::vector<std::uint64_t> CommandPipeline::applied() const {
   std::vector<std::uint64_t> out;
@@ -58,6 +62,7 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position)
   domain::evolve(slot.state, e.recorded);
   slot.sequence = e.sequence;
   slot.head_hash = e.hash;
+  slot.last_position = position;
   slot.stream_versions[e.stream] = e.stream_version;
   std::visit(
       [&](const auto& event) {
@@ -90,6 +95,10 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position)
   }
   for (auto& listener : listeners_) listener(e, position, slot.state);
   events_.fetch_add(1, std::memory_order_relaxed);
+  advance(position);
+}
+
+void CommandPipeline::advance(LogPosition position) {
   auto& applied = applied_[position.partition];
   std::uint64_t next = position.offset + 1;
   std::uint64_t current = applied.load(std::memory_order_relaxed);
@@ -97,7 +106,9 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position)
   }
 }
 
-std::error_code CommandPipeline::catch_up(std::string* problem) {
+std::error_code CommandPipeline::catch_up(std::string* problem, const ReplayProgress& progress) {
+  std::uint64_t total = 0, done = 0;
+  for (std::uint32_t p = 0; p < applied_.size(); ++p) total += log_.end(p) - std::min(log_.end(p), applied_[p].load());
   std::error_code failure;
   for (std::uint32_t p = 0; p < applied_.size() && !failure; ++p) {
     auto ec = log_.read(p, applied_[p].load(), log_.end(p), [&](const StoredRecord& record) {
@@ -110,12 +121,33 @@ std::error_code CommandPipeline::catch_up(std::string* problem) {
       Slot* slot = find_slot(envelope->dashboard_id);
       if (!slot) slot = &slot_for_creation(envelope->dashboard_id);
       std::lock_guard lock(slot->mutex);
-      apply(*slot, *envelope, record.position);
+      if (envelope->sequence <= slot->sequence) {
+        advance(record.position);  // a restored snapshot holds it already
+      } else {
+        apply(*slot, *envelope, record.position);
+      }
+      if (progress && ++done % 4096 == 0) progress(done, total);
       return true;
     });
     if (ec && !failure) failure = ec;
   }
+  if (progress) progress(total, total);
+  rebuild_number_owners();
   return failure;
+}
+
+void CommandPipeline::rebuild_number_owners() {
+  std::map<std::string, std::string> owners;
+  {
+    std::shared_lock lock(slots_mutex_);
+    for (auto& [id, slot] : slots_) {
+      std::lock_guard slot_lock(slot->mutex);
+      if (!slot->state.exists || slot->state.closed) continue;
+      for (auto& [number, registration] : slot->state.numbers) owners[number] = id;
+    }
+  }
+  std::lock_guard numbers(numbers_mutex_);
+  number_owner_ = std::move(owners);
 }
 
 CommandResult CommandPipeline::replay_result(const Slot& slot, const std::string& key, const std::string& digest) {
@@ -143,7 +175,6 @@ CommandResult CommandPipeline::replay_result(const Slot& slot, const std::string
 
 CommandResult CommandPipeline::execute(const std::string& dashboard_id, domain::Command command,
                                        const CommandMeta& meta) {
-  std::shared_lock gate(gate_);
   const bool creation = std::holds_alternative<domain::CreateDashboard>(command);
   if (creation && !meta.idempotency_key.empty()) {
     std::string existing;
@@ -222,7 +253,11 @@ CommandResult CommandPipeline::execute(const std::string& dashboard_id, domain::
     result.appended.push_back(std::move(e));
   }
 
-  auto position = log_.append(records);
+  // The dashboard's lock stays held until the events are folded: a snapshot that takes it
+  // next sees them (see write_snapshot).
+  std::promise<AppendResult> durable;
+  log_.append(std::move(records), [&durable](AppendResult r) { durable.set_value(std::move(r)); });
+  auto position = durable.get_future().get();
   if (!position) {
     release_reservation();
     result.log_error = position.error();
@@ -254,79 +289,178 @@ std::vector<std::string> CommandPipeline::dashboard_ids() const {
   return ids;
 }
 
-std::string CommandPipeline::snapshot() const {
-  json dashboards = json::object();
-  std::vector<std::uint64_t> at;
+// The snapshot body: the cut, the section names, then every dashboard (its stream head,
+// idempotency records, decider state and each section's share), then creation keys.
+//   varint partitions, varint cut[p]... | varint sections, bytes name... |
+//   (u8 1 | bytes id | bytes dashboard | bytes section...)* u8 0 | varint n, (bytes key, bytes id)*
+void CommandPipeline::encode_dashboard(const std::string& id, const Slot& slot, std::string& out) const {
+  binary::Writer w(out);
+  w.varint(slot.sequence);
+  w.bytes(slot.head_hash);
+  w.boolean(slot.last_position.has_value());
+  if (slot.last_position) {
+    w.u32(slot.last_position->partition);
+    w.varint(slot.last_position->offset);
+  }
+  w.varint(slot.stream_versions.size());
+  for (auto& [stream, version] : slot.stream_versions) {
+    w.bytes(stream);
+    w.varint(version);
+  }
+  w.varint(slot.idempotency.size());
+  for (auto& [key, request] : slot.idempotency) {
+    w.bytes(key);
+    w.bytes(request.digest);
+    w.u32(request.first_position.partition);
+    w.varint(request.first_position.offset);
+    w.varint(request.count);
+  }
+  encode_state(w, slot.state);
+  (void)id;
+}
+
+bool CommandPipeline::write_snapshot(const std::function<bool(std::string_view)>& sink) const {
+  std::string buffer;
+  binary::Writer w(buffer);
+  // The cut: every event before the log's end now is folded by the time its dashboard's
+  // lock is free, because a command holds that lock from decide until it folded its events.
+  const auto cut = log_.ends();
+  w.varint(cut.size());
+  for (auto end : cut) w.varint(end);
+  w.varint(sections_.size());
+  for (auto& section : sections_) w.bytes(section.name);
+  std::vector<std::pair<std::string, Slot*>> dashboards;
   {
-    std::unique_lock gate(gate_);  // no command between reading the position and the states
-    at = applied();
-    std::shared_lock lock(slots_mutex_);
-    for (auto& [id, slot] : slots_) {
-      std::lock_guard slot_lock(slot->mutex);
+    std::shared_lock lock(slots_mutex_);  // every dashboard with an event before the cut is here
+    for (auto& [id, slot] : slots_) dashboards.emplace_back(id, slot.get());
+  }
+  std::string part;
+  for (auto& [id, slot] : dashboards) {
+    {
+      std::lock_guard lock(slot->mutex);
       if (!slot->state.exists) continue;
-      json idempotency = json::object();
-      for (auto& [key, request] : slot->idempotency) {
-        idempotency[key] = json{{"digest", request.digest},
-                                {"first_position", {request.first_position.partition, request.first_position.offset}},
-                                {"count", request.count}};
+      w.u8(1);
+      w.bytes(id);
+      part.clear();
+      encode_dashboard(id, *slot, part);
+      w.bytes(part);
+      for (auto& section : sections_) {
+        part.clear();
+        section.save(id, part);
+        w.bytes(part);
       }
-      dashboards[id] = json{{"state", slot->state},
-                            {"sequence", slot->sequence},
-                            {"head_hash", slot->head_hash},
-                            {"stream_versions", slot->stream_versions},
-                            {"idempotency", idempotency}};
+    }
+    if (buffer.size() >= (1u << 20)) {
+      if (!sink(buffer)) return false;
+      buffer.clear();
     }
   }
-  json creation_keys;
+  w.u8(0);
+  std::map<std::string, std::string> creation_keys;
   {
     std::lock_guard lock(creation_keys_mutex_);
     creation_keys = creation_keys_;
   }
-  return json{{"format", "keyledger-snapshot"},
-              {"version", 2},
-              {"positions", at},
-              {"events", events()},
-              {"dashboards", dashboards},
-              {"creation_keys", creation_keys}}
-      .dump();
+  w.varint(creation_keys.size());
+  for (auto& [key, dashboard] : creation_keys) {
+    w.bytes(key);
+    w.bytes(dashboard);
+  }
+  return sink(buffer);
 }
 
-std::error_code CommandPipeline::restore(std::string_view snapshot_json, std::string* problem) {
-  json doc = json::parse(snapshot_json, nullptr, false);
-  try {
-    if (doc.is_discarded() || doc.value("format", "") != "keyledger-snapshot" || doc.value("version", 0) != 2) {
-      throw std::invalid_argument("not a keyledger snapshot of version 2");
-    }
-    for (auto& [id, d] : doc.at("dashboards").items()) {
-      Slot& slot = slot_for_creation(id);
-      slot.state = d.at("state").get<domain::DashboardState>();
-      slot.sequence = d.at("sequence").get<std::uint64_t>();
-      slot.head_hash = d.at("head_hash").get<std::string>();
-      slot.stream_versions = d.at("stream_versions").get<std::map<std::string, std::uint64_t>>();
-      for (auto& [key, request] : d.at("idempotency").items()) {
-        slot.idempotency[key] = Slot::IdempotentRequest{request.at("digest").get<std::string>(),
-                                                        LogPosition{request.at("first_position").at(0).get<std::uint32_t>(),
-                                                                    request.at("first_position").at(1).get<std::uint64_t>()},
-                                                        request.at("count").get<std::uint32_t>()};
-      }
-      std::lock_guard numbers(numbers_mutex_);
-      if (!slot.state.closed) {
-        for (auto& [number, registration] : slot.state.numbers) number_owner_[number] = id;
-      }
-    }
-    {
-      std::lock_guard lock(creation_keys_mutex_);
-      creation_keys_ = doc.at("creation_keys").get<std::map<std::string, std::string>>();
-    }
-    auto positions = doc.at("positions").get<std::vector<std::uint64_t>>();
-    if (positions.size() != applied_.size()) throw std::invalid_argument("the snapshot is of a log with other partitions");
-    for (std::size_t p = 0; p < positions.size(); ++p) applied_[p].store(positions[p], std::memory_order_release);
-    events_.store(doc.at("events").get<std::uint64_t>(), std::memory_order_relaxed);
-    return {};
-  } catch (const std::exception& e) {
-    if (problem) *problem = e.what();
+std::error_code CommandPipeline::restore_snapshot(std::string_view body, std::string* problem) {
+  auto refuse = [&](const std::string& why) {
+    if (problem) *problem = why;
+    forget_everything();
     return make_error_code(StoreErrc::decode_failed);
+  };
+  binary::Reader r(body);
+  const auto partitions = r.count();
+  if (partitions != applied_.size()) return refuse("the snapshot is of a log with another number of partitions");
+  std::vector<std::uint64_t> cut(partitions);
+  for (auto& end : cut) end = r.varint();
+  for (std::uint32_t p = 0; p < partitions; ++p) {
+    if (cut[p] > log_.end(p)) return refuse("the snapshot is beyond the log's end (partition " + std::to_string(p) + ")");
   }
+  std::vector<std::string> names(r.count());
+  for (auto& name : names) name = r.string();
+  if (names.size() != sections_.size() ||
+      !std::equal(names.begin(), names.end(), sections_.begin(), [](auto& n, auto& s) { return n == s.name; })) {
+    return refuse("the snapshot's read models are not the ones this keyledger keeps");
+  }
+  std::uint64_t events = 0;
+  while (r.ok() && r.u8() == 1) {
+    const std::string id = r.string();
+    binary::Reader d(r.bytes());
+    Slot& slot = slot_for_creation(id);
+    slot.sequence = d.varint();
+    slot.head_hash = d.string();
+    if (d.boolean()) {
+      LogPosition last{d.u32(), d.varint()};
+      if (last.partition >= partitions || last.offset >= log_.end(last.partition)) {
+        return refuse("dashboard " + id + "'s last event is beyond the log's end");
+      }
+      slot.last_position = last;
+    }
+    for (auto n = d.count(); n > 0 && d.ok(); --n) {
+      std::string stream = d.string();
+      slot.stream_versions[stream] = d.varint();
+    }
+    for (auto n = d.count(); n > 0 && d.ok(); --n) {
+      std::string key = d.string();
+      Slot::IdempotentRequest request;
+      request.digest = d.string();
+      request.first_position.partition = d.u32();
+      request.first_position.offset = d.varint();
+      request.count = static_cast<std::uint32_t>(d.varint());
+      slot.idempotency.emplace(std::move(key), std::move(request));
+    }
+    if (!decode_state(d, slot.state) || !d.at_end()) return refuse("dashboard " + id + " does not decode");
+    for (auto& section : sections_) {
+      if (!section.load(id, r.bytes()) || !r.ok()) return refuse("dashboard " + id + "'s " + section.name + " does not decode");
+    }
+    events += slot.sequence;
+  }
+  for (auto n = r.count(); n > 0 && r.ok(); --n) {
+    std::string key = r.string();
+    creation_keys_[key] = r.string();
+  }
+  if (!r.ok() || !r.at_end()) return refuse("the snapshot's body is cut short or has bytes after its end");
+  for (std::uint32_t p = 0; p < partitions; ++p) applied_[p].store(cut[p], std::memory_order_release);
+  events_.store(events, std::memory_order_relaxed);
+  rebuild_number_owners();
+  return {};
+}
+
+void CommandPipeline::forget_everything() {
+  {
+    std::unique_lock lock(slots_mutex_);
+    slots_.clear();
+  }
+  for (auto& a : applied_) a.store(0);
+  events_.store(0);
+  {
+    std::lock_guard lock(creation_keys_mutex_);
+    creation_keys_.clear();
+  }
+  {
+    std::lock_guard lock(numbers_mutex_);
+    number_owner_.clear();
+  }
+  for (auto& section : sections_) section.clear();
+}
+
+std::string CommandPipeline::canonical_state() const {
+  std::string out;
+  std::shared_lock lock(slots_mutex_);
+  for (auto& [id, slot] : slots_) {  // ordered by id
+    std::lock_guard slot_lock(slot->mutex);
+    if (!slot->state.exists) continue;
+    binary::Writer(out).bytes(id);
+    encode_dashboard(id, *slot, out);
+  }
+  return out;
 }
 
 }  // namespace keyledger::eventstore

@@ -2,9 +2,10 @@
 // resulting events to the log before anything else sees them.
 //
 // Threading contract: execute() may be called from any number of threads. Commands of one
-// dashboard are decided and appended strictly one after another (a mutex per dashboard);
-// different dashboards proceed in parallel and share the log's group commit. State changes
-// only by folding events that the log acknowledged as durable.
+// dashboard are decided and appended strictly one after another (a mutex per dashboard,
+// held from decide until the events are folded); different dashboards proceed in parallel
+// and share the log's group commit. State changes only by folding events that the log
+// acknowledged as durable.
 #pragma once
 
 #include <atomic>
@@ -50,6 +51,20 @@ struct DashboardView {
   const std::string& head_hash;  // hash of its last event
 };
 
+// A read model's share of each dashboard in snapshots, written and read beside the
+// dashboard's decider state. `save` runs with the dashboard's lock held, so what it writes
+// is consistent with the state; `load` restores one dashboard's share before catch-up.
+struct SnapshotSection {
+  std::string name;
+  std::function<void(const std::string& dashboard_id, std::string& out)> save;
+  std::function<bool(const std::string& dashboard_id, std::string_view in)> load;
+  std::function<void()> clear;  // forgets everything loaded (a snapshot refused half-way)
+};
+
+// Start-up and rebuild progress: events folded so far and of how many (estimated from the
+// log's ends), called every few thousand events from the folding thread.
+using ReplayProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
 class CommandPipeline {
  public:
   using Clock = std::function<domain::Timestamp()>;
@@ -62,11 +77,12 @@ class CommandPipeline {
   ~CommandPipeline();
 
   void subscribe(Listener listener);
+  void add_snapshot_section(SnapshotSection section);
 
   // Folds every log record from the applied positions to the log's end into the state,
-  // partition by partition. Returns an error (and a sentence in `problem`) when a record
-  // does not decode.
-  std::error_code catch_up(std::string* problem = nullptr);
+  // partition by partition; events a restored snapshot already holds are skipped. Returns
+  // an error (and a sentence in `problem`) when a record does not decode.
+  std::error_code catch_up(std::string* problem = nullptr, const ReplayProgress& progress = nullptr);
   // Per partition, one past the offset of the last event folded into state: every event
   // before it is applied.
   std::vector<std::uint64_t> applied() const;
@@ -80,10 +96,18 @@ class CommandPipeline {
                       const std::function<void(const DashboardView&)>& read) const;
   std::vector<std::string> dashboard_ids() const;
 
-  // The whole state as JSON at one log position (taken with commands paused briefly), and
-  // its restoration before catch_up; see docs/storage.md.
-  std::string snapshot() const;
-  std::error_code restore(std::string_view snapshot_json, std::string* problem = nullptr);
+  // The body of a snapshot (docs/storage.md), handed to `sink` piece by piece while commands
+  // go on: only one dashboard at a time is held, for as long as it takes to encode it. The
+  // cut is the log's end when it starts; a dashboard encoded later may hold events past it,
+  // which restore's catch-up recognises by their sequence and skips. False when `sink` does.
+  bool write_snapshot(const std::function<bool(std::string_view)>& sink) const;
+  // Restores a snapshot body into this (fresh) pipeline and its sections, before catch_up.
+  // An error and a sentence when it does not decode or does not fit this log; the pipeline
+  // and its sections are then empty again.
+  std::error_code restore_snapshot(std::string_view body, std::string* problem = nullptr);
+  // Every dashboard's decider state, stream head and idempotency records in a canonical
+  // binary form: equal for equal states however they were reached (rebuild digests).
+  std::string canonical_state() const;
 
   domain::Timestamp now() const { return clock_(); }
 
@@ -92,16 +116,20 @@ class CommandPipeline {
   Slot* find_slot(const std::string& dashboard_id) const;
   Slot& slot_for_creation(const std::string& dashboard_id);
   void apply(Slot& slot, const Envelope& envelope, LogPosition position);
+  void advance(LogPosition position);
   CommandResult replay_result(const Slot& slot, const std::string& key, const std::string& digest);
+  void encode_dashboard(const std::string& id, const Slot& slot, std::string& out) const;
+  // Platform-wide number ownership from the open dashboards' states (after a restore or a
+  // catch-up, whose partition-by-partition order is not the order commands ran in).
+  void rebuild_number_owners();
+  void forget_everything();
 
   EventLog& log_;
   Clock clock_;
   std::vector<Listener> listeners_;
+  std::vector<SnapshotSection> sections_;
 
-  // Held shared by every command while it decides and appends, exclusively by snapshot(),
-  // so that a snapshot is a consistent cut of the log.
-  mutable std::shared_mutex gate_;
-  mutable std::shared_mutex slots_mutex_;
+  mutable std::shared_mutex slots_mutex_;  // guards the map; a Slot never moves or goes away
   std::map<std::string, std::unique_ptr<Slot>> slots_;
   std::vector<std::atomic<std::uint64_t>> applied_;  // per partition; sized once
   std::atomic<std::uint64_t> events_{0};

@@ -1,4 +1,4 @@
-// JSON forms of the domain's value types, for the event codec and snapshots. They live in
+// JSON forms of the domain's value types, for the event codec. They live in
 // the domain's namespace so that nlohmann finds them by ADL, while domain/ itself stays free
 // of any JSON library. Internal to eventstore/.
 #pragma once
@@ -7,7 +7,6 @@
 #include <optional>
 #include <string>
 
-#include "domain/dashboard_state.hpp"
 #include "domain/events.hpp"
 #include "rfc3339.hpp"
 
@@ -89,70 +88,5 @@ inline void to_json(json& j, const CommandDenied& e) {
   j = json{{"code", e.code}, {"subject", e.subject}, {"detail", e.detail}};
 }
 
-
-// Decider state, for snapshots.
-inline void to_json(json& j, const User& u) {
-  j = json{{"email", u.email}, {"role", u.role}, {"password_hash", u.password_hash},
-           {"recent_failures", u.recent_failures}};
-  if (u.locked_until) j["locked_until"] = *u.locked_until;
-}
-inline void from_json(const json& j, User& u) {
-  u.email = j.at("email").get<std::string>();
-  u.role = j.at("role").get<Role>();
-  u.password_hash = j.at("password_hash").get<std::string>();
-  u.recent_failures = j.at("recent_failures").get<std::vector<Timestamp>>();
-  if (j.contains("locked_until")) u.locked_until = j.at("locked_until").get<Timestamp>();
-}
-inline void to_json(json& j, const ApiKey& k) {
-  j = json{{"id", k.id}, {"channel", k.channel}, {"name", k.name}, {"current", k.current},
-           {"created_at", k.created_at}, {"secret_issued_at", k.secret_issued_at}, {"revoked", k.revoked}, {"revoked_at", k.revoked_at},
-           {"permissions", k.permissions}, {"ip_allowlist", k.ip_allowlist}, {"number", k.number}};
-  if (k.previous) {
-    j["previous"] = *k.previous;
-    j["previous_valid_until"] = k.previous_valid_until;
-  }
-  j["uses"] = k.uses;
-  if (k.last_used_at) j["last_used_at"] = *k.last_used_at;
-}
-inline void from_json(const json& j, ApiKey& k) {
-  k.id = j.at("id").get<std::string>();
-  k.channel = j.at("channel").get<Channel>();
-  k.name = j.at("name").get<std::string>();
-  k.current = j.at("current").get<SealedSecret>();
-  k.created_at = j.at("created_at").get<Timestamp>();
-  k.secret_issued_at = j.at("secret_issued_at").get<Timestamp>();
-  k.revoked = j.at("revoked").get<bool>();
-  k.revoked_at = j.at("revoked_at").get<Timestamp>();
-  k.permissions = j.at("permissions").get<std::vector<std::string>>();
-  k.ip_allowlist = j.at("ip_allowlist").get<std::vector<std::string>>();
-  k.number = j.at("number").get<std::string>();
-  if (j.contains("previous")) {
-    k.previous = j.at("previous").get<SealedSecret>();
-    k.previous_valid_until = j.at("previous_valid_until").get<Timestamp>();
-  }
-  k.uses = j.value("uses", std::uint64_t{0});
-  if (j.contains("last_used_at")) k.last_used_at = j.at("last_used_at").get<Timestamp>();
-}
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SmsNumber, number, key_id, registered_at)
-inline void to_json(json& j, const DashboardState& s) {
-  j = json{{"exists", s.exists},   {"closed", s.closed},   {"id", s.id},
-           {"name", s.name},       {"created_at", s.created_at}, {"users", s.users},
-           {"keys", s.keys},       {"numbers", s.numbers}, {"rcs_key_id", s.rcs_key_id},
-           {"rcs_bots", s.rcs_bots}};
-  if (s.last_checkpoint) j["last_checkpoint"] = *s.last_checkpoint;
-}
-inline void from_json(const json& j, DashboardState& s) {
-  s.exists = j.at("exists").get<bool>();
-  s.closed = j.at("closed").get<bool>();
-  s.id = j.at("id").get<std::string>();
-  s.name = j.at("name").get<std::string>();
-  s.created_at = j.at("created_at").get<Timestamp>();
-  s.users = j.at("users").get<std::map<std::string, User>>();
-  s.keys = j.at("keys").get<std::map<std::string, ApiKey>>();
-  s.numbers = j.at("numbers").get<std::map<std::string, SmsNumber>>();
-  s.rcs_key_id = j.at("rcs_key_id").get<std::string>();
-  s.rcs_bots = j.at("rcs_bots").get<std::set<std::string>>();
-  if (j.contains("last_checkpoint")) s.last_checkpoint = j.at("last_checkpoint").get<AuditCheckpointSigned>();
-}
 
 }  // namespace keyledger::domain

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 
@@ -16,24 +17,44 @@ bool sync_directory(const std::string& dir) {
   return ok;
 }
 
-bool write_file_atomically(const std::string& path, std::string_view contents) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  std::size_t written = 0;
-  while (written < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-    if (n <= 0) break;
-    written += static_cast<std::size_t>(n);
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ok_ = fd_ >= 0;
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());  // never committed
   }
-  bool ok = written == contents.size() && ::fsync(fd) == 0;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
+}
+
+bool AtomicFile::write(std::string_view bytes) {
+  while (ok_ && !bytes.empty()) {
+    ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ok_ = false;
+    else bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return ok_;
+}
+
+bool AtomicFile::commit() {
+  if (fd_ < 0) return false;
+  bool ok = ok_ && ::fsync(fd_) == 0;
+  ok = ::close(fd_) == 0 && ok;
+  fd_ = -1;
+  if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    ::unlink(tmp_.c_str());
     return false;
   }
-  auto dir = std::filesystem::path(path).parent_path().string();
+  auto dir = std::filesystem::path(path_).parent_path().string();
   return sync_directory(dir.empty() ? "." : dir);
+}
+
+bool write_file_atomically(const std::string& path, std::string_view contents) {
+  AtomicFile file(path);
+  return file.write(contents) && file.commit();
 }
 
 }  // namespace keyledger::eventstore

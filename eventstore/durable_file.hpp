@@ -1,4 +1,4 @@
-// Small files that must survive a crash whole or not at all (keyring, snapshots).
+// Files that must survive a crash whole or not at all (keyring, snapshots, sidecar indexes).
 #pragma once
 
 #include <string>
@@ -6,8 +6,27 @@
 
 namespace keyledger::eventstore {
 
-// Writes `contents` to a temporary file beside `path`, fsyncs it, renames it over `path`
-// and fsyncs the directory. Returns false on any failure, leaving `path` as it was.
+// A file written piece by piece beside its final name and put in place only by commit():
+// the temporary file is fsynced, renamed over `path`, and the directory fsynced. Until then,
+// and if anything fails (or the object goes away uncommitted), `path` stays as it was.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  bool write(std::string_view bytes);
+  bool commit();
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+  bool ok_ = true;
+};
+
+// Writes `contents` to `path` as one AtomicFile. Returns false on any failure, leaving
+// `path` as it was.
 bool write_file_atomically(const std::string& path, std::string_view contents);
 
 // fsync of a directory, so that a create, rename or unlink inside it is durable.

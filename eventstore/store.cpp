@@ -69,20 +69,20 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
   if (!opened) return std::unexpected(opened.error());
   store->vault = std::make_unique<SecretVault>(*store->keyring, store->master_key.fingerprint_pepper());
   store->pipeline = std::make_unique<CommandPipeline>(*store->log, system_now);
-  if (options.use_snapshots && store->snapshots_supported()) {
-    std::string problem;
-    if (auto restored = restore_latest_snapshot(store->directory, *store->pipeline, store->log->end(0), &problem)) {
-      store->snapshot_events = restored->events;
-    } else if (!problem.empty()) {
-      if (options.report) options.report("ignored an unreadable snapshot, replaying the whole log: " + problem);
-      store->pipeline = std::make_unique<CommandPipeline>(*store->log, system_now);
-    }
+  store->use_snapshots = options.use_snapshots;
+  store->report = options.report;
+  return store;
+}
+
+std::expected<void, std::string> Store::recover(const ReplayProgress& progress) {
+  if (use_snapshots && snapshots_supported()) {
+    if (auto restored = restore_latest_snapshot(directory, *pipeline, report)) snapshot_events = restored->events;
   }
   std::string problem;
-  if (auto ec = store->pipeline->catch_up(&problem)) {
+  if (auto ec = pipeline->catch_up(&problem, progress)) {
     return std::unexpected("cannot replay the log: " + (problem.empty() ? ec.message() : problem));
   }
-  return store;
+  return {};
 }
 
 }  // namespace keyledger::eventstore

@@ -1,7 +1,9 @@
 // A store assembled from configuration (SPEC §8's KEYLEDGER_STORE): the event log, the
-// keyring beside it, the secret vault and the command pipeline, caught up with the log.
-//   file:DIR                      DIR/LOCK, DIR/log/*.seg, DIR/snapshots/*.json, DIR/keyring.json
+// keyring beside it, the secret vault and the command pipeline.
+//   file:DIR                      DIR/LOCK, DIR/log/*.seg, DIR/snapshots/*.snap, DIR/keyring.json
 //   kafka://HOST:PORT[,...]/TOPIC the TOPIC of events and the compacted TOPIC-keyring
+// Opening reads nothing of the log yet: the caller subscribes its read models to the
+// pipeline, then recover() restores the newest snapshot and folds the rest of the log.
 #pragma once
 
 #include <expected>
@@ -36,8 +38,15 @@ struct Store {
   std::unique_ptr<SecretVault> vault;
   std::unique_ptr<CommandPipeline> pipeline;
   std::uint64_t snapshot_events = 0;  // events the restored snapshot held (0: none)
+  bool use_snapshots = true;
+  std::function<void(const std::string&)> report;
 
   bool snapshots_supported() const { return !directory.empty(); }
+
+  // Restores the newest usable snapshot (file stores; a damaged one is reported and passed
+  // over) and folds the rest of the log into the state and every subscribed read model.
+  // `progress` as CommandPipeline::catch_up's. A sentence when a stored event does not decode.
+  std::expected<void, std::string> recover(const ReplayProgress& progress = nullptr);
 
   // Every failure is a sentence for the operator (locked directory, wrong master key,
   // unreachable brokers, ...).

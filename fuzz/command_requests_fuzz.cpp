@@ -76,6 +76,7 @@ void set_up() {
   fixture = new Fixture{std::move(*store), nullptr, {}, {}};
   fixture->app = std::make_unique<api::Application>(config, *fixture->store->log, *fixture->store->pipeline,
                                                     *fixture->store->vault, fixture->store->master_key);
+  if (auto recovered = fixture->store->recover(); !recovered) fail(recovered.error());
   fixture->app->start();
 
   auto dashboard = [](const std::string& admin) {

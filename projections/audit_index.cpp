@@ -77,4 +77,14 @@ std::vector<AuditEntry> AuditIndex::all(const std::string& dashboard_id) const {
   return it == entries_.end() ? std::vector<AuditEntry>{} : it->second;
 }
 
+void AuditIndex::restore(const std::string& dashboard_id, std::vector<AuditEntry> entries) {
+  std::unique_lock lock(mutex_);
+  entries_[dashboard_id] = std::move(entries);
+}
+
+void AuditIndex::clear() {
+  std::unique_lock lock(mutex_);
+  entries_.clear();
+}
+
 }  // namespace keyledger::projections

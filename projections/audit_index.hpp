@@ -48,6 +48,9 @@ class AuditIndex {
   AuditPage query(const std::string& dashboard_id, const AuditFilter& filter, std::optional<std::uint64_t> cursor,
                   std::size_t limit, bool descending) const;
   std::vector<AuditEntry> all(const std::string& dashboard_id) const;
+  // Replaces one dashboard's entries (from a snapshot), and forgets everything.
+  void restore(const std::string& dashboard_id, std::vector<AuditEntry> entries);
+  void clear();
   // The events recorded (the read model's position), and a canonical text of the whole read
   // model, for comparing it before and after a rebuild.
   std::uint64_t events() const;

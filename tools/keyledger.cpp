@@ -187,6 +187,45 @@ std::unique_ptr<es::Store> open_store(const Options& options, bool use_snapshots
   return std::move(*store);
 }
 
+// Long work says how far it is: on a terminal one line rewritten in place, otherwise one
+// JSON line every 5 s; nothing at all for work done within its first 2 s.
+class ProgressReport {
+ public:
+  explicit ProgressReport(std::string what) : what_(std::move(what)), terminal_(::isatty(STDERR_FILENO) == 1) {}
+  ~ProgressReport() {
+    if (terminal_ && shown_) std::cerr << "\n";
+  }
+  void operator()(std::uint64_t done, std::uint64_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - started_).count();
+    if (elapsed < 2.0 || (now < next_ && done < total)) return;
+    next_ = now + (terminal_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5000));
+    const double rate = done / elapsed;
+    const double left = rate > 0 && total > done ? (total - done) / rate : 0;
+    shown_ = true;
+    if (terminal_) {
+      std::cerr << "\r" << what_ << ": " << done << " of " << total << " events, " << static_cast<std::uint64_t>(rate)
+                << " events/s, " << static_cast<std::uint64_t>(left) << " s left   " << std::flush;
+    } else {
+      log_line({{"level", "info"}, {"msg", "progress"}, {"work", what_}, {"done", done}, {"total", total},
+                {"events_per_second", static_cast<std::uint64_t>(rate)}, {"seconds_left", static_cast<std::uint64_t>(left)}});
+    }
+  }
+
+ private:
+  std::string what_;
+  bool terminal_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now(), next_{};
+};
+
+// Folds the log into the store's state and the read models attached to its pipeline.
+void recover(es::Store& store, const std::string& what) {
+  ProgressReport progress(what);
+  auto recovered = store.recover(std::ref(progress));
+  if (!recovered) throw std::runtime_error(recovered.error());
+}
+
 int serve(const Options& options) {
   // A full disk or a file size limit must surface as a write error (503), not kill us.
   std::signal(SIGXFSZ, SIG_IGN);
@@ -217,6 +256,8 @@ int serve(const Options& options) {
 
   auto started = std::chrono::steady_clock::now();
   auto store = open_store(options);
+  keyledger::api::Application app(config, *store->log, *store->pipeline, *store->vault, store->master_key);
+  recover(*store, "replaying the log");
   log_line({{"level", "info"},
             {"msg", "log recovered"},
             {"store", config.store},
@@ -225,7 +266,6 @@ int serve(const Options& options) {
             {"replayed", store->pipeline->events() - store->snapshot_events},
             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
 
-  keyledger::api::Application app(config, *store->log, *store->pipeline, *store->vault, store->master_key);
   app.start();
 
   keyledger::api::ServerOptions server_options;
@@ -245,9 +285,11 @@ int serve(const Options& options) {
   std::uint64_t snapshot_at = store->snapshot_events;
   auto take_snapshot = [&] {
     if (!store->snapshots_supported() || store->pipeline->events() == snapshot_at) return;
+    auto began = std::chrono::steady_clock::now();
     if (auto written = es::write_snapshot(store->directory, *store->pipeline)) {
       snapshot_at = written->events;
-      log_line({{"level", "info"}, {"msg", "snapshot written"}, {"position", written->position}});
+      log_line({{"level", "info"}, {"msg", "snapshot written"}, {"events", written->events}, {"path", written->path},
+                {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()}});
     } else {
       log_line({{"level", "warn"}, {"msg", "snapshot failed"}, {"directory", store->directory}});
     }
@@ -306,6 +348,9 @@ int create_dashboard(const Options& options) {
   auto valid = kd::validate_password("admin-password", password);
   if (!valid) throw std::runtime_error(valid.error().detail);
   auto store = open_store(options);
+  keyledger::api::ReadModels read_models(store->master_key.fingerprint_pepper());
+  read_models.attach(*store->pipeline);  // so that its snapshots are the server's
+  recover(*store, "replaying the log");
   std::string id = "dsh_" + crypto::to_hex(crypto::random_bytes(10));
   std::string rcs_id = "key_" + crypto::to_hex(crypto::random_bytes(10));
   auto rcs = store->vault->issue(kd::Channel::rcs, id, rcs_id, true);
@@ -321,11 +366,14 @@ int create_dashboard(const Options& options) {
 
 int rebuild(const Options& options) {
   auto store = open_store(options, /*use_snapshots=*/false);
+  keyledger::api::ReadModels read_models(store->master_key.fingerprint_pepper());
+  read_models.attach(*store->pipeline);
+  recover(*store, "rebuilding from position 0");
   if (store->snapshots_supported()) {
     auto written = es::write_snapshot(store->directory, *store->pipeline, 1);
     if (!written) throw std::runtime_error("cannot write the rebuilt snapshot");
   }
-  std::string digest = crypto::to_hex(crypto::sha256(store->pipeline->snapshot()));
+  std::string digest = crypto::to_hex(crypto::sha256(store->pipeline->canonical_state()));
   std::cout << json{{"events", store->pipeline->events()}, {"dashboards", store->pipeline->dashboard_ids().size()},
                     {"state_sha256", digest}}.dump()
             << "\n";
@@ -379,7 +427,10 @@ int audit_verify(const Options& options) {
   std::map<std::string, std::string> heads;
   std::map<std::string, std::uint64_t> counts;
   std::optional<json> broken;
-  (*log)->read(0, 0, (*log)->end(0), [&](const es::StoredRecord& record) {
+  ProgressReport progress("checking the hash chains");
+  const std::uint64_t total = (*log)->end(0);
+  (*log)->read(0, 0, total, [&](const es::StoredRecord& record) {
+    if (record.position.offset % 4096 == 0) progress(record.position.offset, total);
     auto envelope = es::decode_envelope(record.bytes);
     std::string dashboard = envelope ? envelope->dashboard_id : "?";
     auto [head, fresh] = heads.try_emplace(dashboard, es::kGenesisHash);

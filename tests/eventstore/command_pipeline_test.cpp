@@ -2,13 +2,17 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
+#include "crypto/crypto.hpp"
 #include "eventstore/command_pipeline.hpp"
+#include "eventstore/crc32c.hpp"
 #include "eventstore/file_keyring.hpp"
 #include "eventstore/file_log.hpp"
 #include "eventstore/password_hash.hpp"
@@ -20,6 +24,7 @@
 #include "support/temp_dir.hpp"
 
 namespace es = keyledger::eventstore;
+namespace crypto = keyledger::crypto;
 namespace kd = keyledger::domain;
 using keyledger::testing::TempDir;
 
@@ -39,6 +44,9 @@ struct Store {
     auto opened = es::Store::open(keyledger::testing::test_store_url(dir), dir + "/master.key", options);
     if (!opened) FAIL(opened.error());
     store = std::move(*opened);
+    options.report = [this](const std::string& note) { notes.push_back(note); };
+    store->report = options.report;
+    if (auto recovered = store->recover(); !recovered) FAIL(recovered.error());
     log = store->log.get();
     vault = store->vault.get();
     pipeline = store->pipeline.get();
@@ -74,7 +82,28 @@ struct Store {
   es::CommandPipeline* pipeline;
   std::vector<std::string> plaintexts;
   std::mutex plaintexts_mutex;
+  std::vector<std::string> notes;  // what recovery reported
 };
+
+std::vector<std::string> snapshot_files(const std::string& data_dir) {
+  std::vector<std::string> files;
+  for (auto& e : std::filesystem::directory_iterator(data_dir + "/snapshots")) files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void spit(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+bool mentions(const std::vector<std::string>& notes, const std::string& what) {
+  return std::any_of(notes.begin(), notes.end(), [&](auto& n) { return n.find(what) != std::string::npos; });
+}
 
 }  // namespace
 
@@ -221,23 +250,119 @@ TEST_CASE("pipeline: a snapshot plus the tail rebuilds exactly the state a full 
   std::string full, from_snapshot;
   {
     Store replayed(dir.path(), /*use_snapshots=*/false);  // catch_up from position 0
-    full = replayed.pipeline->snapshot();
+    full = replayed.pipeline->canonical_state();
   }
   {
-    auto master = es::load_master_key(dir.path() + "/master.key").value();
     auto log = std::move(es::FileLog::open({dir.path() + "/data", 64ull << 20, nullptr}).value());
     es::CommandPipeline pipeline(*log, [] { return kd::Timestamp{}; });
-    auto restored = es::restore_latest_snapshot(dir.path() + "/data", pipeline, log->end(0));
+    auto restored = es::restore_latest_snapshot(dir.path() + "/data", pipeline, nullptr);
     REQUIRE(restored.has_value());
-    REQUIRE(restored->position == 5);
+    REQUIRE(restored->events == 5);
+    REQUIRE(pipeline.events() == 5);
     REQUIRE_FALSE(pipeline.catch_up());
-    from_snapshot = pipeline.snapshot();
+    REQUIRE(pipeline.events() == 9);
+    from_snapshot = pipeline.canonical_state();
     // The number registered before the snapshot is still held platform-wide.
     auto result = pipeline.execute("d2", kd::RegisterSmsNumber{"+14155550100", "s9", {}, ""},
                                    {kAdmin, "r", "", ""});
     REQUIRE(result.outcome.rejection->code == kd::RejectionCode::number_already_registered);
   }
   REQUIRE(full == from_snapshot);
+}
+
+TEST_CASE("pipeline: a damaged snapshot is ignored, said so, and the whole log replayed", "[file]") {
+  TempDir dir;
+  std::string full;
+  {
+    Store store(dir.path());
+    store.create_dashboard("d1");
+    store.run("d1", kd::GenerateEmailKey{"e1", "billing", {"all"}, {}, store.secret(kd::Channel::email, "d1", "e1")});
+    REQUIRE(es::write_snapshot(dir.path() + "/data", *store.pipeline).has_value());
+    full = store.pipeline->canonical_state();
+  }
+  const std::string path = snapshot_files(dir.path() + "/data").back();
+  const std::string whole = slurp(path);
+  for (std::size_t at : {std::size_t{3}, whole.size() / 2, whole.size() - 12, whole.size() - 1}) {
+    INFO("byte " << at << " of " << whole.size());
+    std::string damaged = whole;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x20);
+    spit(path, damaged);
+    Store reopened(dir.path());
+    REQUIRE(reopened.store->snapshot_events == 0);
+    REQUIRE(mentions(reopened.notes, "ignored snapshot"));
+    REQUIRE(reopened.pipeline->canonical_state() == full);
+  }
+  spit(path, whole.substr(0, whole.size() / 2));  // cut short
+  Store reopened(dir.path());
+  REQUIRE(mentions(reopened.notes, "not a whole keyledger snapshot"));
+  REQUIRE(reopened.pipeline->canonical_state() == full);
+}
+
+TEST_CASE("pipeline: a snapshot of another format version is ignored and the log replayed", "[file]") {
+  TempDir dir;
+  std::string full;
+  {
+    Store store(dir.path());
+    store.create_dashboard("d1");
+    REQUIRE(es::write_snapshot(dir.path() + "/data", *store.pipeline).has_value());
+    full = store.pipeline->canonical_state();
+  }
+  const std::string path = snapshot_files(dir.path() + "/data").back();
+  std::string newer = slurp(path);
+  newer[6] = static_cast<char>(es::kSnapshotVersion + 1);  // a version from a later keyledger, CRC and all
+  std::uint32_t crc = es::crc32c(std::string_view(newer).substr(0, newer.size() - 10));
+  for (int i = 0; i < 4; ++i) newer[newer.size() - 10 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  spit(path, newer);
+  Store reopened(dir.path());
+  REQUIRE(mentions(reopened.notes, "format version " + std::to_string(es::kSnapshotVersion + 1)));
+  REQUIRE(reopened.store->snapshot_events == 0);
+  REQUIRE(reopened.pipeline->canonical_state() == full);
+}
+
+TEST_CASE("pipeline: snapshots taken while commands run restore exactly what a replay from position 0 builds", "[file]") {
+  TempDir dir;
+  std::atomic<int> failed{0};
+  std::atomic<int> snapshots{0};
+  {
+    Store store(dir.path());
+    for (int d = 0; d < 8; ++d) store.create_dashboard("d" + std::to_string(d));
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 8; ++t) {
+      writers.emplace_back([&, t] {
+        const std::string d = "d" + std::to_string(t);
+        for (int i = 0; i < 150; ++i) {
+          const std::string id = "k" + std::to_string(i);
+          auto generated = store.run(d, kd::GenerateEmailKey{id, "n", {"all"}, {}, store.secret(kd::Channel::email, d, id)});
+          auto revoked = i % 3 == 0 ? store.run(d, kd::RevokeEmailKey{id}) : generated;
+          if (!generated.accepted() || !revoked.accepted()) ++failed;
+        }
+      });
+    }
+    // Snapshots one after another while the writers run: each a cut some dashboards are past.
+    std::thread snapshotter([&] {
+      while (!stop) {
+        if (es::write_snapshot(dir.path() + "/data", *store.pipeline)) ++snapshots;
+      }
+    });
+    for (auto& w : writers) w.join();
+    stop = true;
+    snapshotter.join();
+    // More events after the last snapshot: the restart replays them as its tail.
+    store.run("d0", kd::GenerateEmailKey{"late", "n", {"all"}, {}, store.secret(kd::Channel::email, "d0", "late")});
+  }
+  REQUIRE(failed == 0);
+  REQUIRE(snapshots > 0);
+  std::string full;
+  {
+    Store replayed(dir.path(), /*use_snapshots=*/false);
+    full = replayed.pipeline->canonical_state();
+  }
+  Store restored(dir.path());
+  REQUIRE(restored.store->snapshot_events > 0);
+  REQUIRE(restored.notes.empty());
+  REQUIRE(crypto::to_hex(crypto::sha256(restored.pipeline->canonical_state())) == crypto::to_hex(crypto::sha256(full)));
+  REQUIRE(restored.pipeline->events() == 8 * 3 + 8 * 200 + 1);
 }
 
 TEST_CASE("pipeline: no file in the data directory holds a plaintext secret or password", "[file]") {

@@ -1,0 +1,172 @@
+#include "state_codec.hpp"
+
+namespace keyledger::eventstore {
+
+namespace {
+
+using domain::Timestamp;
+
+void put_time(binary::Writer& out, Timestamp t) { out.i64(t.time_since_epoch().count()); }
+Timestamp get_time(binary::Reader& in) { return Timestamp{std::chrono::milliseconds{in.i64()}}; }
+
+void put_optional_time(binary::Writer& out, const std::optional<Timestamp>& t) {
+  out.boolean(t.has_value());
+  if (t) put_time(out, *t);
+}
+std::optional<Timestamp> get_optional_time(binary::Reader& in) {
+  if (!in.boolean()) return std::nullopt;
+  return get_time(in);
+}
+
+template <class Enum>
+Enum get_enum(binary::Reader& in, Enum last) {
+  const auto v = in.u8();
+  if (v > static_cast<std::uint8_t>(last)) in.fail();
+  return static_cast<Enum>(v);
+}
+
+void put_strings(binary::Writer& out, const auto& strings) {
+  out.varint(strings.size());
+  for (const auto& s : strings) out.bytes(s);
+}
+std::vector<std::string> get_strings(binary::Reader& in) {
+  std::vector<std::string> out(in.count());
+  for (auto& s : out) s = in.string();
+  return out;
+}
+
+void put_secret(binary::Writer& out, const domain::SealedSecret& s) {
+  out.bytes(s.fingerprint);
+  out.bytes(s.ciphertext);
+  out.bytes(s.masked);
+}
+domain::SealedSecret get_secret(binary::Reader& in) {
+  domain::SealedSecret s;
+  s.fingerprint = in.string();
+  s.ciphertext = in.string();
+  s.masked = in.string();
+  return s;
+}
+
+void put_key(binary::Writer& out, const domain::ApiKey& k) {
+  out.bytes(k.id);
+  out.u8(static_cast<std::uint8_t>(k.channel));
+  out.bytes(k.name);
+  put_secret(out, k.current);
+  out.boolean(k.previous.has_value());
+  if (k.previous) {
+    put_secret(out, *k.previous);
+    put_time(out, k.previous_valid_until);
+  }
+  put_time(out, k.created_at);
+  put_time(out, k.secret_issued_at);
+  out.boolean(k.revoked);
+  put_time(out, k.revoked_at);
+  put_strings(out, k.permissions);
+  put_strings(out, k.ip_allowlist);
+  out.bytes(k.number);
+  out.varint(k.uses);
+  put_optional_time(out, k.last_used_at);
+}
+domain::ApiKey get_key(binary::Reader& in) {
+  domain::ApiKey k;
+  k.id = in.string();
+  k.channel = get_enum(in, domain::Channel::rcs);
+  k.name = in.string();
+  k.current = get_secret(in);
+  if (in.boolean()) {
+    k.previous = get_secret(in);
+    k.previous_valid_until = get_time(in);
+  }
+  k.created_at = get_time(in);
+  k.secret_issued_at = get_time(in);
+  k.revoked = in.boolean();
+  k.revoked_at = get_time(in);
+  k.permissions = get_strings(in);
+  k.ip_allowlist = get_strings(in);
+  k.number = in.string();
+  k.uses = in.varint();
+  k.last_used_at = get_optional_time(in);
+  return k;
+}
+
+}  // namespace
+
+void encode_state(binary::Writer& out, const domain::DashboardState& s) {
+  out.boolean(s.exists);
+  out.boolean(s.closed);
+  out.bytes(s.id);
+  out.bytes(s.name);
+  put_time(out, s.created_at);
+  out.varint(s.users.size());
+  for (const auto& [email, u] : s.users) {
+    out.bytes(u.email);
+    out.u8(static_cast<std::uint8_t>(u.role));
+    out.bytes(u.password_hash);
+    out.varint(u.recent_failures.size());
+    for (auto t : u.recent_failures) put_time(out, t);
+    put_optional_time(out, u.locked_until);
+  }
+  out.varint(s.keys.size());
+  for (const auto& [id, key] : s.keys) put_key(out, key);
+  out.varint(s.numbers.size());
+  for (const auto& [number, n] : s.numbers) {
+    out.bytes(n.number);
+    out.bytes(n.key_id);
+    put_time(out, n.registered_at);
+  }
+  out.bytes(s.rcs_key_id);
+  put_strings(out, s.rcs_bots);
+  out.boolean(s.last_checkpoint.has_value());
+  if (const auto& c = s.last_checkpoint) {
+    out.varint(c->sequence);
+    out.bytes(c->head_hash);
+    out.bytes(c->signed_at);
+    out.bytes(c->public_key);
+    out.bytes(c->signature);
+  }
+}
+
+bool decode_state(binary::Reader& in, domain::DashboardState& s) {
+  s = {};
+  s.exists = in.boolean();
+  s.closed = in.boolean();
+  s.id = in.string();
+  s.name = in.string();
+  s.created_at = get_time(in);
+  for (auto n = in.count(); n > 0 && in.ok(); --n) {
+    domain::User u;
+    u.email = in.string();
+    u.role = get_enum(in, domain::Role::viewer);
+    u.password_hash = in.string();
+    for (auto f = in.count(); f > 0 && in.ok(); --f) u.recent_failures.push_back(get_time(in));
+    u.locked_until = get_optional_time(in);
+    s.users.emplace(u.email, std::move(u));
+  }
+  auto hint = s.keys.end();
+  for (auto n = in.count(); n > 0 && in.ok(); --n) {
+    auto key = get_key(in);
+    hint = s.keys.emplace_hint(hint, key.id, std::move(key));  // written in order: O(1) inserts
+  }
+  for (auto n = in.count(); n > 0 && in.ok(); --n) {
+    domain::SmsNumber number;
+    number.number = in.string();
+    number.key_id = in.string();
+    number.registered_at = get_time(in);
+    s.numbers.emplace(number.number, std::move(number));
+  }
+  s.rcs_key_id = in.string();
+  for (auto& bot : get_strings(in)) s.rcs_bots.insert(std::move(bot));
+  if (in.boolean()) {
+    domain::AuditCheckpointSigned c;
+    c.sequence = in.varint();
+    c.head_hash = in.string();
+    c.signed_at = in.string();
+    c.public_key = in.string();
+    c.signature = in.string();
+    s.last_checkpoint = std::move(c);
+  }
+  return in.ok();
+}
+
+}  // namespace keyledger::eventstore
