@@ -51,15 +51,17 @@ ensure_schemathesis() {
   echo "$venv/bin/schemathesis"
 }
 
-# Configures (once) and builds into $1 with build type $2.
+# Configures (once) and builds into $1 with build type $2: the targets named after it, or
+# every target.
 build_keyledger() {
   local dir=$1 type=$2
+  shift 2
   if [[ ! -f $dir/build.ninja ]]; then
     log "configuring $type build in $dir"
     cmake -S "$KEYLEDGER_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" >/dev/null
   fi
-  log "building"
-  cmake --build "$dir"
+  log "building ${*:-everything}"
+  cmake --build "$dir" ${1:+--target "$@"}
 }
 
 # Debian's Clang for the sanitizer and libFuzzer builds (GCC has no libFuzzer).
