@@ -14,6 +14,14 @@ std::string_view to_string(LeakResponse response) {
   return "unknown";
 }
 
+std::optional<LeakResponse> parse_leak_response(std::string_view text) {
+  for (auto r : {LeakResponse::revoked, LeakResponse::rotated, LeakResponse::flagged_for_operator,
+                 LeakResponse::already_inactive}) {
+    if (to_string(r) == text) return r;
+  }
+  return std::nullopt;
+}
+
 std::string_view event_type(const Event& event) {
   return std::visit(
       [](const auto& e) -> std::string_view {

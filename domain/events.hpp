@@ -216,6 +216,7 @@ struct KeyUsageRecorded {
 // --- leaks and refusals ------------------------------------------------------------------
 enum class LeakResponse { revoked, rotated, flagged_for_operator, already_inactive };
 std::string_view to_string(LeakResponse response);
+std::optional<LeakResponse> parse_leak_response(std::string_view text);
 
 struct KeyLeakReported {
   static constexpr std::string_view type = "KeyLeakReported";

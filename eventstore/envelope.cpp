@@ -6,6 +6,8 @@
 
 #include "crypto/crypto.hpp"
 #include "domain_json.hpp"
+#include "event_fields.hpp"
+#include "json_reader.hpp"
 #include "rfc3339.hpp"
 
 using nlohmann::json;
@@ -15,26 +17,6 @@ namespace keyledger::eventstore {
 namespace {
 
 using domain::Event;
-
-// Decoders for every event type with a fixed name, built from the Event variant itself so
-// that a new event type cannot be forgotten here.
-template <std::size_t... I>
-std::map<std::string_view, std::function<Event(const json&)>> make_decoders(std::index_sequence<I...>) {
-  std::map<std::string_view, std::function<Event(const json&)>> table;
-  auto add = [&]<std::size_t N>(std::integral_constant<std::size_t, N>) {
-    using E = std::variant_alternative_t<N, Event>;
-    if constexpr (!std::is_same_v<E, domain::CommandDenied>) {
-      table.emplace(E::type, [](const json& data) { return Event{data.get<E>()}; });
-    }
-  };
-  (add(std::integral_constant<std::size_t, I>{}), ...);
-  return table;
-}
-
-const auto& decoders() {
-  static const auto table = make_decoders(std::make_index_sequence<std::variant_size_v<Event>>{});
-  return table;
-}
 
 // Upcasters turn the data of schema version N into version N + 1, keyed by (type, N).
 // Version 1 is the first published schema; none is older yet, so the table is empty and
@@ -89,66 +71,178 @@ std::string seal_envelope(Envelope& envelope) {
 
 namespace {
 
-// Every number in an envelope is an integer. A fraction, an exponent or a value beyond 64
-// bits parses as floating point, and converting that to an integer field is undefined.
-bool holds_non_integer(const json& j) {
-  if (j.is_number_float()) return true;
-  if (j.is_structured()) {
-    for (const auto& item : j) {
-      if (holds_non_integer(item)) return true;
-    }
+using json_reader::Reader;
+
+// Values of every type an event's fields have, read from JSON.
+void read_value(Reader& r, std::string& v) { v = r.string(); }
+void read_value(Reader& r, std::uint64_t& v) { v = r.unsigned_integer(); }
+void read_value(Reader& r, domain::Timestamp& v) {
+  auto t = parse_rfc3339(r.string());
+  if (t) v = *t;
+  else r.fail();
+}
+template <class Enum>
+void read_enum(Reader& r, Enum& v, std::optional<Enum> (*parse)(std::string_view)) {
+  auto parsed = parse(r.string());
+  if (parsed) v = *parsed;
+  else r.fail();
+}
+void read_value(Reader& r, domain::Role& v) { read_enum(r, v, domain::parse_role); }
+void read_value(Reader& r, domain::Channel& v) { read_enum(r, v, domain::parse_channel); }
+void read_value(Reader& r, domain::RejectionCode& v) { read_enum(r, v, domain::parse_rejection_code); }
+void read_value(Reader& r, domain::LeakResponse& v) { read_enum(r, v, domain::parse_leak_response); }
+template <class T>
+void read_value(Reader& r, std::vector<T>& v);
+template <HasFields T>
+void read_value(Reader& r, T& v) {
+  if (!r.begin_object()) return;
+  std::string key;
+  while (r.next_key(key)) {
+    const bool known = std::apply(
+        [&](const auto&... field) {
+          return ((key == field.name ? (read_value(r, v.*(field.member)), true) : false) || ...);
+        },
+        FieldsOf<T>::list);
+    if (!known) r.skip();  // a field this keyledger does not know
   }
-  return false;
+}
+template <class T>
+void read_value(Reader& r, std::vector<T>& v) {
+  v.clear();
+  if (!r.begin_array()) return;
+  while (r.next_element()) read_value(r, v.emplace_back());
+}
+
+template <class E>
+domain::Event read_event(Reader& r) {
+  E event{};
+  read_value(r, event);
+  return event;
+}
+
+// A reader of `data` for every event type with a fixed name, built from the Event variant
+// itself so that a new event type cannot be forgotten here.
+using DataReader = domain::Event (*)(Reader&);
+template <std::size_t... I>
+std::map<std::string_view, DataReader> make_data_readers(std::index_sequence<I...>) {
+  std::map<std::string_view, DataReader> table;
+  auto add = [&]<std::size_t N>(std::integral_constant<std::size_t, N>) {
+    using E = std::variant_alternative_t<N, domain::Event>;
+    if constexpr (!std::is_same_v<E, domain::CommandDenied>) table.emplace(E::type, &read_event<E>);
+  };
+  (add(std::integral_constant<std::size_t, I>{}), ...);
+  return table;
+}
+const auto& data_readers() {
+  static const auto table = make_data_readers(std::make_index_sequence<std::variant_size_v<domain::Event>>{});
+  return table;
+}
+
+// Upcasts `data` of an older schema version to this one (on a JSON DOM: old events are rare).
+std::expected<std::string, std::string> upcast(const std::string& type, int version, std::string_view data) {
+  json j = json::parse(data, nullptr, false);
+  if (j.is_discarded()) return std::unexpected("malformed envelope: data is not JSON");
+  for (int v = version; v < kSchemaVersion; ++v) {
+    auto up = upcasters().find({type, v});
+    if (up == upcasters().end()) return std::unexpected("no upcaster for " + type + " v" + std::to_string(v));
+    up->second(j);
+  }
+  return j.dump();
 }
 
 }  // namespace
 
+// Reads the envelope in one pass without a DOM; `data` is read once `type` is known (keys
+// come sorted, so `data` comes first), straight into the event's struct.
 std::expected<Envelope, std::string> decode_envelope(std::string_view bytes) {
-  json j = json::parse(bytes, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::unexpected("not a JSON object");
-  if (holds_non_integer(j)) return std::unexpected("malformed envelope: a number that is not an integer");
-  try {
-    Envelope e;
-    e.id = j.at("id").get<std::string>();
-    std::string type = j.at("type").get<std::string>();
-    e.schema_version = j.at("schema_version").get<int>();
-    e.dashboard_id = j.at("dashboard_id").get<std::string>();
-    e.stream = j.at("stream").get<std::string>();
-    e.stream_version = j.at("stream_version").get<std::uint64_t>();
-    e.sequence = j.at("sequence").get<std::uint64_t>();
-    e.recorded.occurred_at = j.at("occurred_at").get<domain::Timestamp>();
-    const json& actor = j.at("actor");
-    auto kind = domain::parse_actor_kind(actor.at("type").get<std::string>());
-    if (!kind) return std::unexpected("unknown actor type");
-    e.recorded.actor = domain::Actor{*kind, actor.at("id").get<std::string>(), actor.value("ip", "")};
-    e.correlation_id = j.value("correlation_id", "");
-    e.causation_id = j.value("causation_id", "");
-    e.idempotency_key = j.value("idempotency_key", "");
-    e.request_digest = j.value("request_digest", "");
-    e.prev_hash = j.at("prev_hash").get<std::string>();
-    e.hash = j.at("hash").get<std::string>();
-    json data = j.at("data");
-    for (int v = e.schema_version; v < kSchemaVersion; ++v) {
-      auto up = upcasters().find({type, v});
-      if (up == upcasters().end()) return std::unexpected("no upcaster for " + type + " v" + std::to_string(v));
-      up->second(data);
-    }
-    if (e.schema_version > kSchemaVersion) {
-      return std::unexpected(type + " has schema version " + std::to_string(e.schema_version) +
-                             ", newer than this keyledger understands");
-    }
-    if (auto decoder = decoders().find(type); decoder != decoders().end()) {
-      e.recorded.event = decoder->second(data);
-    } else if (type.size() > 6 && type.ends_with("Denied")) {
-      e.recorded.event = domain::CommandDenied{type, data.at("code").get<domain::RejectionCode>(),
-                                               data.value("subject", ""), data.value("detail", "")};
-    } else {
-      return std::unexpected("unknown event type " + type);
-    }
-    return e;
-  } catch (const std::exception& ex) {
-    return std::unexpected(std::string("malformed envelope: ") + ex.what());
+  Reader r(bytes);
+  if (!r.begin_object()) return std::unexpected("not a JSON object");
+  // (Every read below leaves a failure in `r`; the checks after the loop report it.)
+  Envelope e;
+  std::string type, key;
+  std::string_view data;
+  enum : unsigned {
+    kId = 1, kType = 2, kVersion = 4, kDashboard = 8, kStream = 16, kStreamVersion = 32, kSequence = 64,
+    kOccurred = 128, kActor = 256, kPrev = 512, kHash = 1024, kData = 2048, kActorType = 4096, kActorId = 8192,
+    kAll = 16383
+  };
+  unsigned seen = 0;
+  std::string actor_type;
+  while (r.next_key(key)) {
+    if (key == "id") e.id = r.string(), seen |= kId;
+    else if (key == "type") type = r.string(), seen |= kType;
+    else if (key == "schema_version") {
+      const std::int64_t v = r.integer();
+      if (v < INT32_MIN || v > INT32_MAX) r.fail();
+      e.schema_version = static_cast<int>(v);
+      seen |= kVersion;
+    } else if (key == "dashboard_id") e.dashboard_id = r.string(), seen |= kDashboard;
+    else if (key == "stream") e.stream = r.string(), seen |= kStream;
+    else if (key == "stream_version") e.stream_version = r.unsigned_integer(), seen |= kStreamVersion;
+    else if (key == "sequence") e.sequence = r.unsigned_integer(), seen |= kSequence;
+    else if (key == "occurred_at") read_value(r, e.recorded.occurred_at), seen |= kOccurred;
+    else if (key == "actor") {
+      seen |= kActor;
+      std::string field;
+      if (r.begin_object()) {
+        while (r.next_key(field)) {
+          if (field == "type") actor_type = r.string(), seen |= kActorType;
+          else if (field == "id") e.recorded.actor.id = r.string(), seen |= kActorId;
+          else if (field == "ip") e.recorded.actor.ip = r.string();
+          else r.skip();
+        }
+      }
+    } else if (key == "correlation_id") e.correlation_id = r.string();
+    else if (key == "causation_id") e.causation_id = r.string();
+    else if (key == "idempotency_key") e.idempotency_key = r.string();
+    else if (key == "request_digest") e.request_digest = r.string();
+    else if (key == "prev_hash") e.prev_hash = r.string(), seen |= kPrev;
+    else if (key == "hash") e.hash = r.string(), seen |= kHash;
+    else if (key == "data") data = r.skip(), seen |= kData;
+    else r.skip();
   }
+  if (!r.at_end()) {
+    return std::unexpected("malformed envelope: " + std::string(r.ok() ? "bytes after the object" : r.why()));
+  }
+  if ((seen & kAll) != kAll) return std::unexpected("malformed envelope: a required field is missing");
+  auto kind = domain::parse_actor_kind(actor_type);
+  if (!kind) return std::unexpected("unknown actor type");
+  e.recorded.actor.kind = *kind;
+  if (e.schema_version > kSchemaVersion) {
+    return std::unexpected(type + " has schema version " + std::to_string(e.schema_version) +
+                           ", newer than this keyledger understands");
+  }
+  std::string upcast_data;
+  if (e.schema_version < kSchemaVersion) {
+    auto upcasted = upcast(type, e.schema_version, data);
+    if (!upcasted) return std::unexpected(upcasted.error());
+    upcast_data = std::move(*upcasted);
+    data = upcast_data;
+  }
+  Reader d(data);
+  if (auto reader = data_readers().find(type); reader != data_readers().end()) {
+    e.recorded.event = reader->second(d);
+  } else if (type.size() > 6 && type.ends_with("Denied")) {
+    domain::CommandDenied denied{type, {}, {}, {}};
+    bool has_code = false;
+    if (d.begin_object()) {
+      while (d.next_key(key)) {
+        if (key == "code") read_value(d, denied.code), has_code = true;
+        else if (key == "subject") denied.subject = d.string();
+        else if (key == "detail") denied.detail = d.string();
+        else d.skip();
+      }
+    }
+    if (!has_code) d.fail();
+    e.recorded.event = std::move(denied);
+  } else {
+    return std::unexpected("unknown event type " + type);
+  }
+  if (!d.at_end()) {
+    return std::unexpected("malformed envelope: the data of " + type + " holds " +
+                           std::string(d.ok() ? "bytes after its object" : d.why()));
+  }
+  return e;
 }
 
 std::expected<std::string, std::string> check_link(std::string_view bytes, std::string_view expected_prev_hash) {

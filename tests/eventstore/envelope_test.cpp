@@ -167,3 +167,35 @@ TEST_CASE("RFC 3339 times round-trip with milliseconds") {
   REQUIRE_FALSE(es::parse_rfc3339("2026-11-28 10:20:30Z").has_value());
   REQUIRE_FALSE(es::parse_rfc3339("2026-02-30T10:20:30.000Z").has_value());
 }
+
+TEST_CASE("envelope: text with every kind of JSON escape and non-ASCII survives sealing and decoding") {
+  const std::string tricky = std::string("quote\" back\\ slash/ tab\t nl\n cr\r bs\b ff\f ctrl\x01\x1f ") +
+                             "é ünï 漢字 😀 " + std::string(1, '\0') + " end";
+  auto e = envelope_of(kd::DashboardCreated{"d1", tricky});
+  std::string sealed = es::seal_envelope(e);
+  auto decoded = es::decode_envelope(sealed);
+  REQUIRE(decoded.has_value());
+  REQUIRE(std::get<kd::DashboardCreated>(decoded->recorded.event).name == tricky);
+  REQUIRE(es::check_link(sealed, es::kGenesisHash).has_value());
+  // Escapes nlohmann does not write are read too: \/ and \u with a surrogate pair.
+  std::string escaped = sealed;
+  const std::string plain = nlohmann::json(tricky).dump();
+  const std::string written = R"("quote\" back\\ slash\/ tab\t nl\n cr\r bs\b ff\f ctrl\u0001\u001f )"
+                              R"(\u00e9 \u00fcn\u00ef \u6f22\u5b57 \ud83d\ude00 \u0000 end")";
+  escaped.replace(escaped.find(plain), plain.size(), written);
+  decoded = es::decode_envelope(escaped);
+  REQUIRE(decoded.has_value());
+  REQUIRE(std::get<kd::DashboardCreated>(decoded->recorded.event).name == tricky);
+}
+
+TEST_CASE("envelope: malformed text is refused: bad UTF-8, lone surrogates, bad escapes, control characters") {
+  const std::string sealed = es::seal_envelope(*std::make_unique<es::Envelope>(envelope_of(kd::DashboardCreated{"d1", "NAME"})));
+  for (std::string bad : {std::string("\xc3\x28"), std::string("\xed\xa0\x80"), std::string("\xf8\x88\x80\x80\x80"),
+                          std::string("\\ud83d"), std::string("\\ude00x"), std::string("\\x41"), std::string("a\x01"),
+                          std::string("\xe0\x80\xaf")}) {
+    INFO(bad);
+    std::string damaged = sealed;
+    damaged.replace(damaged.find("NAME"), 4, bad);
+    REQUIRE_FALSE(es::decode_envelope(damaged).has_value());
+  }
+}
