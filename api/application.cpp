@@ -1,5 +1,7 @@
 #include "application.hpp"
 
+#include "domain/validation.hpp"
+
 #include <chrono>
 #include <iostream>
 
@@ -449,20 +451,20 @@ std::string Application::new_id(std::string_view prefix) const {
   return std::string(prefix) + crypto::to_hex(crypto::random_bytes(10));
 }
 
-json Application::key_json(const kd::ApiKey& key, kd::Timestamp now) const {
-  json j{{"id", key.id},
+json Application::key_json(const std::string& key_id, const kd::ApiKey& key, kd::Timestamp now) const {
+  json j{{"id", key_id},
          {"channel", kd::to_string(key.channel)},
          {"name", key.name},
-         {"masked", key.current.masked},
+         {"masked", key.current.masked()},
          {"status", kd::to_string(key.status_at(now))},
          {"created_at", es::format_rfc3339(key.created_at)},
          {"secret_issued_at", es::format_rfc3339(key.secret_issued_at)}};
   if (key.channel == kd::Channel::email) {
-    j["permissions"] = key.permissions;
+    j["permissions"] = kd::permission_names(key.permissions);
     j["ip_allowlist"] = key.ip_allowlist;
   }
-  if (key.channel == kd::Channel::sms) j["number"] = key.number;
-  if (key.previous && now < key.previous_valid_until) {
+  if (key.channel == kd::Channel::sms) j["number"] = key.name;
+  if (key.has_previous && now < key.previous_valid_until) {
     j["previous_valid_until"] = es::format_rfc3339(key.previous_valid_until);
   }
   if (key.revoked) j["revoked_at"] = es::format_rfc3339(key.revoked_at);
@@ -474,7 +476,7 @@ json Application::key_json(const kd::ApiKey& key, kd::Timestamp now) const {
 json Application::key_json(const std::string& dashboard_id, const std::string& key_id) const {
   json j;
   pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) {
-    if (auto it = v.state.keys.find(key_id); it != v.state.keys.end()) j = key_json(it->second, pipeline_.now());
+    if (auto it = v.state.keys.find(key_id); it != v.state.keys.end()) j = key_json(key_id, it->second, pipeline_.now());
   });
   return j;
 }

@@ -13,7 +13,7 @@ namespace es = keyledger::eventstore;
 namespace {
 json number_json(const kd::SmsNumber& n, const kd::DashboardState& s) {
   const kd::ApiKey& key = s.keys.at(n.key_id);
-  return json{{"number", n.number}, {"key_id", n.key_id}, {"masked", key.current.masked},
+  return json{{"number", n.number}, {"key_id", n.key_id}, {"masked", key.current.masked()},
               {"registered_at", es::format_rfc3339(n.registered_at)}};
 }
 }  // namespace
@@ -29,7 +29,7 @@ HttpResponse Application::register_number(RequestContext& ctx) {
   pipeline_.with_dashboard(d, [&](const es::DashboardView& v) {
     if (auto it = v.state.numbers.find(registered.number); it != v.state.numbers.end()) {
       out = number_json(it->second, v.state);
-      out["key"] = key_json(v.state.keys.at(it->second.key_id), pipeline_.now());
+      out["key"] = key_json(it->second.key_id, v.state.keys.at(it->second.key_id), pipeline_.now());
     }
   });
   if (out.is_null()) {
@@ -39,7 +39,7 @@ HttpResponse Application::register_number(RequestContext& ctx) {
       if (const auto* assigned = std::get_if<kd::SmsKeyAssigned>(&event)) {
         out = json{{"number", assigned->number},
                    {"key_id", assigned->key_id},
-                   {"masked", assigned->secret.masked},
+                   {"masked", assigned->secret.masked()},
                    {"registered_at", es::format_rfc3339(result.appended.front().recorded.occurred_at)}};
       }
     }
@@ -62,7 +62,7 @@ HttpResponse Application::get_number(RequestContext& ctx) {
   pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
     if (auto it = v.state.numbers.find(ctx.params.at("number")); it != v.state.numbers.end()) {
       out = number_json(it->second, v.state);
-      out["key"] = key_json(v.state.keys.at(it->second.key_id), pipeline_.now());
+      out["key"] = key_json(it->second.key_id, v.state.keys.at(it->second.key_id), pipeline_.now());
     }
   });
   if (out.is_null()) throw ApiError{404, "not_found", "the number is not registered in this dashboard", "", {}};
@@ -107,7 +107,7 @@ HttpResponse Application::get_rcs_key(RequestContext& ctx) {
   require_member(ctx, {kd::Role::admin, kd::Role::developer, kd::Role::viewer});
   json out;
   pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
-    out = key_json(v.state.keys.at(v.state.rcs_key_id), pipeline_.now());
+    out = key_json(v.state.rcs_key_id, v.state.keys.at(v.state.rcs_key_id), pipeline_.now());
   });
   return json_response(200, out);
 }

@@ -45,7 +45,7 @@ HttpResponse Application::create_dashboard(RequestContext& ctx) {
   json out;
   pipeline_.with_dashboard(created, [&](const es::DashboardView& v) {
     out = dashboard_json(v.state);
-    out["rcs_key"] = key_json(v.state.keys.at(v.state.rcs_key_id), pipeline_.now());
+    out["rcs_key"] = key_json(v.state.rcs_key_id, v.state.keys.at(v.state.rcs_key_id), pipeline_.now());
     out["admin"] = json{{"email", v.state.users.begin()->second.email}, {"role", "admin"}};
   });
   return json_response(result.replayed ? 200 : 201, out);

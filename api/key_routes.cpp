@@ -47,7 +47,7 @@ HttpResponse Application::list_email_keys(RequestContext& ctx) {
   json keys = json::array();
   pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
     for (auto& [id, key] : v.state.keys) {
-      if (key.channel == kd::Channel::email) keys.push_back(key_json(key, pipeline_.now()));
+      if (key.channel == kd::Channel::email) keys.push_back(key_json(id, key, pipeline_.now()));
     }
   });
   return json_response(200, {{"keys", keys}});
@@ -117,7 +117,7 @@ HttpResponse Application::list_whatsapp_keys(RequestContext& ctx) {
   std::size_t used = 0;
   pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
     for (auto& [id, key] : v.state.keys) {
-      if (key.channel == kd::Channel::whatsapp) keys.push_back(key_json(key, pipeline_.now()));
+      if (key.channel == kd::Channel::whatsapp) keys.push_back(key_json(id, key, pipeline_.now()));
     }
     used = v.state.active_whatsapp_keys();
   });

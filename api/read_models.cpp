@@ -10,41 +10,49 @@ namespace pj = keyledger::projections;
 
 namespace {
 
-// One dashboard's audit entries in a snapshot: varint n, then per entry varint sequence,
-// u32 partition, varint offset, bytes type, bytes actor, u8 channel (0: none, else 1 + the
-// channel), zigzag varint occurred_at in ms.
+// One dashboard's audit trail in a snapshot: u32 partition, varint first sequence, its
+// tables of types and actors (varint n, bytes...), then varint n rows of varint offset,
+// zigzag varint occurred_at (ms), varint actor, varint type, u8 channel (0: none, else 1 +
+// the channel).
 void save_audit(const pj::AuditIndex& index, const std::string& dashboard, std::string& out) {
   es::binary::Writer w(out);
-  auto entries = index.all(dashboard);
-  w.varint(entries.size());
-  for (auto& e : entries) {
-    w.varint(e.sequence);
-    w.u32(e.partition);
-    w.varint(e.offset);
-    w.bytes(e.type);
-    w.bytes(e.actor_id);
-    w.u8(e.channel ? static_cast<std::uint8_t>(1 + static_cast<int>(*e.channel)) : 0);
-    w.i64(e.occurred_at.time_since_epoch().count());
+  const auto trail = index.trail(dashboard);
+  w.u32(trail.partition);
+  w.varint(trail.first_sequence);
+  for (const auto* table : {&trail.types, &trail.actors}) {
+    w.varint(table->size());
+    for (const auto& text : *table) w.bytes(text);
+  }
+  w.varint(trail.rows.size());
+  for (const auto& row : trail.rows) {
+    w.varint(row.offset);
+    w.i64(row.occurred_ms);
+    w.varint(row.actor);
+    w.varint(row.type);
+    w.u8(row.channel);
   }
 }
 
 bool load_audit(pj::AuditIndex& index, const std::string& dashboard, std::string_view in) {
   es::binary::Reader r(in);
-  std::vector<pj::AuditEntry> entries(r.count(8));
-  for (auto& e : entries) {
-    e.sequence = r.varint();
-    e.partition = r.u32();
-    e.offset = r.varint();
-    e.type = r.string();
-    e.actor_id = r.string();
-    const auto channel = r.u8();
-    if (channel > 4) r.fail();
-    if (channel > 0) e.channel = static_cast<kd::Channel>(channel - 1);
-    e.occurred_at = kd::Timestamp{std::chrono::milliseconds{r.i64()}};
+  pj::AuditIndex::Trail trail;
+  trail.partition = r.u32();
+  trail.first_sequence = r.varint();
+  for (auto* table : {&trail.types, &trail.actors}) {
+    table->resize(r.count());
+    for (auto& text : *table) text = r.string();
   }
-  if (!r.ok() || !r.at_end()) return false;
-  index.restore(dashboard, std::move(entries));
-  return true;
+  trail.rows.resize(r.count(5));
+  for (auto& row : trail.rows) {
+    row.offset = r.varint();
+    row.occurred_ms = r.i64();
+    row.actor = static_cast<std::uint32_t>(r.varint());
+    const auto type = r.varint();
+    if (type > 0xffff) r.fail();
+    row.type = static_cast<std::uint16_t>(type);
+    row.channel = r.u8();
+  }
+  return r.ok() && r.at_end() && index.restore(dashboard, trail);
 }
 
 }  // namespace
@@ -76,7 +84,7 @@ void ReadModels::serve(es::CommandPipeline& pipeline) {
             verify_index.refresh_bots(state.id, state.rcs_bots);
           } else if constexpr (requires { event.key_id; }) {
             if (auto it = state.keys.find(event.key_id); it != state.keys.end()) {
-              verify_index.refresh_key(state.id, it->second);
+              verify_index.refresh_key(state.id, it->first, it->second);
             }
           }
         },

@@ -34,6 +34,7 @@
 
 #include "api/application.hpp"
 #include "domain/key_format.hpp"
+#include "domain/validation.hpp"
 #include "crypto/crypto.hpp"
 #include "eventstore/store.hpp"
 #include "projections/verify_index.hpp"
@@ -114,18 +115,16 @@ int verify_inprocess(const Args& args) {
                           : i % 10 == 8 ? kd::Channel::whatsapp
                                         : kd::Channel::rcs;
     kd::ApiKey key;
-    key.id = id_of("key_", i);
     key.channel = channel;
     std::string secret = random_key(channel, rng);
-    auto mac = fingerprinter.mac(secret);
-    key.current.fingerprint = crypto::to_hex(std::string(mac.begin(), mac.end()));
+    key.current.fingerprint = fingerprinter.mac(secret);
     if (channel == kd::Channel::email) {
-      key.permissions = i % 3 == 0 ? std::vector<std::string>{"mail.send", "webhooks.manage"}
-                                   : std::vector<std::string>{"all"};
+      key.permissions = i % 3 == 0 ? kd::permission_bits(std::vector<std::string>{"mail.send", "webhooks.manage"})
+                                   : kd::kAllPermissions;
       if (i % 10 == 1) key.ip_allowlist = {"10.0.0.0/8", "2001:db8::/32"};
     }
-    if (channel == kd::Channel::sms) key.number = "+1555" + std::to_string(1000000 + i);
-    index.refresh_key(id_of("dsh_", i / 1000), key);
+    if (channel == kd::Channel::sms) key.name = "+1555" + std::to_string(1000000 + i);
+    index.refresh_key(id_of("dsh_", i / 1000), id_of("key_", i), key);
     keys.push_back(std::move(secret));
   }
   double build_seconds = std::chrono::duration<double>(Clock::now() - built).count();

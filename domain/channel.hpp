@@ -1,12 +1,13 @@
 // The four messaging channels a key can belong to.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
 namespace keyledger::domain {
 
-enum class Channel { email, whatsapp, sms, rcs };
+enum class Channel : std::uint8_t { email, whatsapp, sms, rcs };
 
 // "email", "whatsapp", "sms", "rcs": the spelling used in the API and in events.
 std::string_view to_string(Channel channel);

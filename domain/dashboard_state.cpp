@@ -17,15 +17,14 @@ std::string_view to_string(KeyStatus status) {
 
 KeyStatus ApiKey::status_at(Timestamp now) const {
   if (revoked) return KeyStatus::revoked;
-  if (previous && now < previous_valid_until) return KeyStatus::rotating;
+  if (has_previous && now < previous_valid_until) return KeyStatus::rotating;
   return KeyStatus::active;
 }
 
-SecretMatch ApiKey::match(std::string_view fingerprint, Timestamp now) const {
+SecretMatch ApiKey::match(const Fingerprint& fingerprint, Timestamp now) const {
   if (current.fingerprint == fingerprint) return SecretMatch::current;
-  if (previous && previous->fingerprint == fingerprint) {
-    return now < previous_valid_until ? SecretMatch::previous_in_grace
-                                      : SecretMatch::previous_expired;
+  if (has_previous && previous == fingerprint) {
+    return now < previous_valid_until ? SecretMatch::previous_in_grace : SecretMatch::previous_expired;
   }
   return SecretMatch::none;
 }
@@ -60,23 +59,23 @@ std::size_t DashboardState::admin_count() const {
 
 namespace {
 
-void add_key(DashboardState& s, std::string id, Channel channel, std::string name,
-             SealedSecret secret, Timestamp at) {
+ApiKey& add_key(DashboardState& s, const std::string& id, Channel channel, std::string name,
+               const SealedSecret& secret, Timestamp at) {
   ApiKey key;
-  key.id = id;
   key.channel = channel;
   key.name = std::move(name);
-  key.current = std::move(secret);
+  key.current = secret;
   key.created_at = at;
   key.secret_issued_at = at;
-  s.keys.insert_or_assign(std::move(id), std::move(key));
+  return s.keys.insert_or_assign(id, std::move(key)).first->second;
 }
 
 void rotate(DashboardState& s, const std::string& id, const SealedSecret& secret,
             Timestamp previous_valid_until, Timestamp at) {
   auto it = s.keys.find(id);
   if (it == s.keys.end()) return;
-  it->second.previous = it->second.current;
+  it->second.has_previous = true;
+  it->second.previous = it->second.current.fingerprint;
   it->second.previous_valid_until = previous_valid_until;
   it->second.current = secret;
   it->second.secret_issued_at = at;
@@ -128,14 +127,14 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
             it->second.recent_failures.clear();
           }
         } else if constexpr (std::is_same_v<E, EmailKeyGenerated>) {
-          add_key(s, e.key_id, Channel::email, e.name, e.secret, at);
-          s.keys[e.key_id].permissions = e.permissions;
-          s.keys[e.key_id].ip_allowlist = e.ip_allowlist;
+          ApiKey& key = add_key(s, e.key_id, Channel::email, e.name, e.secret, at);
+          key.permissions = permission_bits(e.permissions);
+          key.ip_allowlist = e.ip_allowlist;
         } else if constexpr (std::is_same_v<E, EmailKeyRestrictionsChanged>) {
           auto it = s.keys.find(e.key_id);
           if (it != s.keys.end()) {
             it->second.name = e.name;
-            it->second.permissions = e.permissions;
+            it->second.permissions = permission_bits(e.permissions);
             it->second.ip_allowlist = e.ip_allowlist;
           }
         } else if constexpr (std::is_same_v<E, EmailKeyRotated> ||
@@ -150,7 +149,6 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
           s.numbers.insert_or_assign(e.number, SmsNumber{e.number, {}, at});
         } else if constexpr (std::is_same_v<E, SmsKeyAssigned>) {
           add_key(s, e.key_id, Channel::sms, e.number, e.secret, at);
-          s.keys[e.key_id].number = e.number;
           s.numbers[e.number].key_id = e.key_id;
         } else if constexpr (std::is_same_v<E, SmsKeyRotated> ||
                              std::is_same_v<E, RcsKeyReissued>) {
@@ -188,6 +186,14 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
                         std::is_same_v<E, WhatsAppKeyRevealed> ||
                         std::is_same_v<E, SmsKeyViewed> || std::is_same_v<E, RcsKeyRevealed> ||
                         std::is_same_v<E, KeyLeakReported>);
+        }
+      },
+      recorded.event);
+  // Every event naming a key is one more in that key's stream.
+  std::visit(
+      [&](const auto& e) {
+        if constexpr (requires { e.key_id; }) {
+          if (auto it = s.keys.find(e.key_id); it != s.keys.end()) ++it->second.version;
         }
       },
       recorded.event);

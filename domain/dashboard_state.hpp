@@ -16,6 +16,7 @@
 #include "events.hpp"
 #include "sealed_secret.hpp"
 #include "time.hpp"
+#include "validation.hpp"
 
 namespace keyledger::domain {
 
@@ -30,25 +31,27 @@ std::string_view to_string(KeyStatus status);
 // How a presented secret (by fingerprint) relates to a key at an instant.
 enum class SecretMatch { none, current, previous_in_grace, previous_expired };
 
+// One key of any channel, as its dashboard's decider state keeps it. Its id is the key of
+// DashboardState::keys.
 struct ApiKey {
-  std::string id;
   Channel channel = Channel::email;
-  std::string name;
+  bool revoked = false;
+  bool has_previous = false;  // the secret replaced by the last rotation is on record
+  std::uint16_t permissions = kAllPermissions;  // Email only: see permission_bits
+  std::uint32_t version = 0;  // events of this key's stream ("key:<id>") so far
+  std::string name;           // SMS: the number
   SealedSecret current;
-  std::optional<SealedSecret> previous;  // the secret replaced by the last rotation
+  Fingerprint previous{};     // the replaced secret's fingerprint, when has_previous
   Timestamp previous_valid_until{};
   Timestamp created_at{};
   Timestamp secret_issued_at{};  // when the current secret was generated or rotated in
-  bool revoked = false;
   Timestamp revoked_at{};
-  std::vector<std::string> permissions;   // Email only
-  std::vector<std::string> ip_allowlist;  // Email only, canonical ranges; empty = any
-  std::string number;                     // SMS only
-  std::uint64_t uses = 0;                 // verifications, as recorded by KeyUsageRecorded
+  std::uint64_t uses = 0;        // verifications, as recorded by KeyUsageRecorded
   std::optional<Timestamp> last_used_at;
+  std::vector<std::string> ip_allowlist;  // Email only, canonical ranges; empty = any
 
   KeyStatus status_at(Timestamp now) const;
-  SecretMatch match(std::string_view fingerprint, Timestamp now) const;
+  SecretMatch match(const Fingerprint& fingerprint, Timestamp now) const;
 };
 
 struct User {

@@ -14,20 +14,20 @@ Outcome decide_one(const DashboardState& s, const ReportKeyLeak& c, const Contex
   auto it = s.keys.find(c.key_id);
   if (it == s.keys.end()) return not_found("no such key");
   const ApiKey& key = it->second;
-  KeyLeakReported report{key.id, key.channel, c.url, c.source, LeakResponse::already_inactive};
+  KeyLeakReported report{c.key_id, key.channel, c.url, c.source, LeakResponse::already_inactive};
   if (key.revoked) return accept({report});
   switch (key.channel) {
     case Channel::email:
       report.response = LeakResponse::revoked;
-      return accept({report, EmailKeyRevoked{key.id}});
+      return accept({report, EmailKeyRevoked{c.key_id}});
     case Channel::whatsapp:
       report.response = LeakResponse::revoked;
-      return accept({report, WhatsAppKeyRevoked{key.id}});
+      return accept({report, WhatsAppKeyRevoked{c.key_id}});
     case Channel::sms:
       // Revoking alone would leave a registered number without its one key.
       if (!c.replacement) return refuse(invalid_field("replacement", "is required for SMS keys"));
       report.response = LeakResponse::rotated;
-      return accept({report, SmsKeyRotated{key.number, key.id, *c.replacement}});
+      return accept({report, SmsKeyRotated{key.name, c.key_id, *c.replacement}});
     case Channel::rcs:
       report.response = LeakResponse::flagged_for_operator;
       return accept({report});

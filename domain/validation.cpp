@@ -61,6 +61,25 @@ Validated<std::string> validate_text(std::string_view field, std::string_view te
 
 std::span<const std::string_view> email_permission_catalogue() { return kEmailPermissions; }
 
+std::uint16_t permission_bits(std::span<const std::string> permissions) {
+  if (permissions.size() == 1 && permissions[0] == "all") return kAllPermissions;
+  std::uint16_t bits = 0;
+  for (const auto& p : permissions) {
+    auto it = std::find(kEmailPermissions.begin(), kEmailPermissions.end(), p);
+    if (it != kEmailPermissions.end()) bits |= static_cast<std::uint16_t>(1u << (it - kEmailPermissions.begin()));
+  }
+  return bits;
+}
+
+std::vector<std::string> permission_names(std::uint16_t bits) {
+  if (bits == kAllPermissions) return {"all"};
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < kEmailPermissions.size(); ++i) {
+    if (bits & (1u << i)) names.emplace_back(kEmailPermissions[i]);
+  }
+  return names;
+}
+
 Rejection invalid_field(std::string field, std::string detail) {
   std::string sentence = field + " " + detail;
   return Rejection{RejectionCode::invalid_request, std::move(field), std::move(sentence)};

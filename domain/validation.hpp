@@ -28,6 +28,13 @@ inline constexpr std::size_t kMaxPasswordLength = 1024;
 // The Email permission catalogue; "all" stands alone.
 std::span<const std::string_view> email_permission_catalogue();
 
+// Email permissions as the state and the verify index keep them: bit i for catalogue entry
+// i, or every bit for "all". Names outside the catalogue are ignored (validate first).
+inline constexpr std::uint16_t kAllPermissions = 0xffff;
+std::uint16_t permission_bits(std::span<const std::string> permissions);
+// The names again: ["all"], or the permissions in catalogue order.
+std::vector<std::string> permission_names(std::uint16_t bits);
+
 Rejection invalid_field(std::string field, std::string detail);
 
 // 1–64 characters (UTF-8 code points), no control characters, not only spaces.

@@ -20,6 +20,8 @@ struct CommandPipeline::Slot {
   std::uint64_t sequence = 0;
   std::string head_hash = kGenesisHash;
   std::optional<LogPosition> last_position;  // of its last event
+  // Versions of the dashboard's streams other than its keys' (users, numbers, bots, the
+  // dashboard itself); a key's stream version is its ApiKey::version.
   std::map<std::string, std::uint64_t> stream_versions;
   struct IdempotentRequest {
     std::string digest;
@@ -56,6 +58,22 @@ CommandPipeline::Slot& CommandPipeline::slot_for_creation(const std::string& das
   return *slot;
 }
 
+namespace {
+constexpr std::string_view kKeyStream = "key:";
+bool is_key_stream(std::string_view stream) { return stream.starts_with(kKeyStream); }
+}  // namespace
+
+// The version the stream has reached: a key's from its state (a key is never forgotten, so
+// a key not in the state has had no event yet), any other from the slot's table.
+std::uint64_t CommandPipeline::stream_version(const Slot& slot, const std::string& stream) {
+  if (is_key_stream(stream)) {
+    auto key = slot.state.keys.find(stream.substr(kKeyStream.size()));
+    return key == slot.state.keys.end() ? 0 : key->second.version;
+  }
+  auto it = slot.stream_versions.find(stream);
+  return it == slot.stream_versions.end() ? 0 : it->second;
+}
+
 // Folds one durable event into its dashboard's slot and the platform-wide indexes.
 // Runs with the slot's mutex held (or single-threaded during catch-up).
 void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position) {
@@ -63,7 +81,7 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position)
   slot.sequence = e.sequence;
   slot.head_hash = e.hash;
   slot.last_position = position;
-  slot.stream_versions[e.stream] = e.stream_version;
+  if (!is_key_stream(e.stream)) slot.stream_versions[e.stream] = e.stream_version;
   std::visit(
       [&](const auto& event) {
         using E = std::decay_t<decltype(event)>;
@@ -236,9 +254,7 @@ CommandResult CommandPipeline::execute(const std::string& dashboard_id, domain::
     e.dashboard_id = dashboard_id;
     e.stream = domain::stream_of(event);
     auto known = stream_versions.find(e.stream);
-    std::uint64_t base = known != stream_versions.end() ? known->second
-                         : slot.stream_versions.contains(e.stream) ? slot.stream_versions.at(e.stream)
-                                                                     : 0;
+    std::uint64_t base = known != stream_versions.end() ? known->second : stream_version(slot, e.stream);
     e.stream_version = stream_versions[e.stream] = base + 1;
     e.sequence = ++sequence;
     e.recorded = domain::RecordedEvent{event, meta.actor, now};

@@ -117,6 +117,7 @@ class CommandPipeline {
   Slot& slot_for_creation(const std::string& dashboard_id);
   void apply(Slot& slot, const Envelope& envelope, LogPosition position);
   void advance(LogPosition position);
+  static std::uint64_t stream_version(const Slot& slot, const std::string& stream);
   CommandResult replay_result(const Slot& slot, const std::string& key, const std::string& digest);
   void encode_dashboard(const std::string& id, const Slot& slot, std::string& out) const;
   // Platform-wide number ownership from the open dashboards' states (after a restore or a

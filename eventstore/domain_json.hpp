@@ -9,6 +9,7 @@
 #include <string>
 #include <tuple>
 
+#include "crypto/crypto.hpp"
 #include "domain/events.hpp"
 #include "event_fields.hpp"
 #include "rfc3339.hpp"
@@ -46,6 +47,17 @@ inline void to_json(json& j, RejectionCode v) { j = to_string(v); }
 inline void from_json(const json& j, RejectionCode& v) { json_detail::enum_from_json(j, v, parse_rejection_code, "code"); }
 inline void to_json(json& j, LeakResponse v) { j = to_string(v); }
 inline void from_json(const json& j, LeakResponse& v) { json_detail::enum_from_json(j, v, parse_leak_response, "response"); }
+
+// A sealed secret as events carry it: the fingerprint in hex, the ciphertext in base64, and
+// the masked form.
+inline void to_json(json& j, const SealedSecret& s) {
+  const auto bytes = [](const auto& array) {
+    return std::string_view(reinterpret_cast<const char*>(array.data()), array.size());
+  };
+  j = json{{"fingerprint", crypto::to_hex(bytes(s.fingerprint))},
+           {"ciphertext", crypto::base64_encode(bytes(s.ciphertext))},
+           {"masked", s.masked()}};
+}
 
 // Every described struct: an object of its fields (the event's `data`).
 template <class T>

@@ -91,6 +91,24 @@ void read_value(Reader& r, domain::Role& v) { read_enum(r, v, domain::parse_role
 void read_value(Reader& r, domain::Channel& v) { read_enum(r, v, domain::parse_channel); }
 void read_value(Reader& r, domain::RejectionCode& v) { read_enum(r, v, domain::parse_rejection_code); }
 void read_value(Reader& r, domain::LeakResponse& v) { read_enum(r, v, domain::parse_leak_response); }
+template <std::size_t N>
+void read_bytes(Reader& r, std::array<std::uint8_t, N>& out, bool hex) {
+  const std::string text = r.string();
+  const auto bytes = hex ? crypto::from_hex(text) : crypto::base64_decode(text);
+  if (!bytes || bytes->size() != N) return r.fail("a secret's bytes of the wrong form or length");
+  std::copy(bytes->begin(), bytes->end(), out.begin());
+}
+void read_value(Reader& r, domain::SealedSecret& v) {
+  if (!r.begin_object()) return;
+  std::string key;
+  while (r.next_key(key)) {
+    if (key == "fingerprint") read_bytes(r, v.fingerprint, true);
+    else if (key == "ciphertext") read_bytes(r, v.ciphertext, false);
+    else if (key == "masked") {
+      if (!domain::SealedSecret::parse_masked(r.string(), v.mask)) r.fail("a masked key of the wrong form");
+    } else r.skip();
+  }
+}
 template <class T>
 void read_value(Reader& r, std::vector<T>& v);
 template <HasFields T>

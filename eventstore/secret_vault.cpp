@@ -1,5 +1,7 @@
 #include "secret_vault.hpp"
 
+#include <algorithm>
+
 #include "crypto/crypto.hpp"
 #include "domain/key_format.hpp"
 #include "store_error.hpp"
@@ -36,9 +38,10 @@ std::expected<IssuedSecret, std::error_code> SecretVault::issue(domain::Channel 
   IssuedSecret issued;
   issued.plaintext = domain::format_key(channel, random_base62_digits());
   issued.sealed.fingerprint = fingerprint(issued.plaintext);
-  issued.sealed.ciphertext =
-      crypto::base64_encode(crypto::aes256gcm_seal(*data_key, issued.plaintext, seal_aad(dashboard_id, key_id)));
-  issued.sealed.masked = domain::mask_key(issued.plaintext);
+  const std::string sealed = crypto::aes256gcm_seal(*data_key, issued.plaintext, seal_aad(dashboard_id, key_id));
+  if (sealed.size() != issued.sealed.ciphertext.size()) return std::unexpected(make_error_code(StoreErrc::keyring_unavailable));
+  std::copy(sealed.begin(), sealed.end(), issued.sealed.ciphertext.begin());
+  domain::SealedSecret::parse_masked(domain::mask_key(issued.plaintext), issued.sealed.mask);
   return issued;
 }
 
@@ -47,14 +50,17 @@ std::expected<std::string, std::error_code> SecretVault::open(const std::string&
                                                               const domain::SealedSecret& sealed) {
   auto data_key = keyring_.data_key(dashboard_id, false);
   if (!data_key) return std::unexpected(data_key.error());
-  auto bytes = crypto::base64_decode(sealed.ciphertext);
-  auto plain = bytes ? crypto::aes256gcm_open(*data_key, *bytes, seal_aad(dashboard_id, key_id)) : std::nullopt;
+  const std::string_view bytes(reinterpret_cast<const char*>(sealed.ciphertext.data()), sealed.ciphertext.size());
+  auto plain = crypto::aes256gcm_open(*data_key, bytes, seal_aad(dashboard_id, key_id));
   if (!plain) return std::unexpected(make_error_code(StoreErrc::keyring_unavailable));
   return *plain;
 }
 
-std::string SecretVault::fingerprint(std::string_view secret) const {
-  return crypto::to_hex(crypto::hmac_sha256(pepper_, secret));
+domain::Fingerprint SecretVault::fingerprint(std::string_view secret) const {
+  const std::string mac = crypto::hmac_sha256(pepper_, secret);
+  domain::Fingerprint out{};
+  std::copy(mac.begin(), mac.end(), out.begin());
+  return out;
 }
 
 }  // namespace keyledger::eventstore

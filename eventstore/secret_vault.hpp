@@ -33,8 +33,8 @@ class SecretVault {
   std::expected<std::string, std::error_code> open(const std::string& dashboard_id,
                                                    const std::string& key_id,
                                                    const domain::SealedSecret& sealed);
-  // HMAC-SHA256(pepper, secret) in hex: the lookup key of the verify index.
-  std::string fingerprint(std::string_view secret) const;
+  // HMAC-SHA256(pepper, secret): the lookup key of the verify index.
+  domain::Fingerprint fingerprint(std::string_view secret) const;
 
   Keyring& keyring() { return keyring_; }
 

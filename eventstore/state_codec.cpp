@@ -1,5 +1,7 @@
 #include "state_codec.hpp"
 
+#include <cstring>
+
 namespace keyledger::eventstore {
 
 namespace {
@@ -35,59 +37,71 @@ std::vector<std::string> get_strings(binary::Reader& in) {
   return out;
 }
 
+template <std::size_t N, class T>
+void put_array(binary::Writer& out, const std::array<T, N>& a) {
+  out.raw(std::string_view(reinterpret_cast<const char*>(a.data()), N));
+}
+template <std::size_t N, class T>
+void get_array(binary::Reader& in, std::array<T, N>& a) {
+  const auto bytes = in.raw(N);
+  if (bytes.size() == N) std::memcpy(a.data(), bytes.data(), N);
+}
+
 void put_secret(binary::Writer& out, const domain::SealedSecret& s) {
-  out.bytes(s.fingerprint);
-  out.bytes(s.ciphertext);
-  out.bytes(s.masked);
+  put_array(out, s.fingerprint);
+  put_array(out, s.ciphertext);
+  put_array(out, s.mask);
 }
 domain::SealedSecret get_secret(binary::Reader& in) {
   domain::SealedSecret s;
-  s.fingerprint = in.string();
-  s.ciphertext = in.string();
-  s.masked = in.string();
+  get_array(in, s.fingerprint);
+  get_array(in, s.ciphertext);
+  get_array(in, s.mask);
   return s;
 }
 
-void put_key(binary::Writer& out, const domain::ApiKey& k) {
-  out.bytes(k.id);
+void put_key(binary::Writer& out, const std::string& id, const domain::ApiKey& k) {
+  out.bytes(id);
   out.u8(static_cast<std::uint8_t>(k.channel));
+  out.boolean(k.revoked);
+  out.u32(k.permissions);
+  out.varint(k.version);
   out.bytes(k.name);
   put_secret(out, k.current);
-  out.boolean(k.previous.has_value());
-  if (k.previous) {
-    put_secret(out, *k.previous);
+  out.boolean(k.has_previous);
+  if (k.has_previous) {
+    put_array(out, k.previous);
     put_time(out, k.previous_valid_until);
   }
   put_time(out, k.created_at);
   put_time(out, k.secret_issued_at);
-  out.boolean(k.revoked);
   put_time(out, k.revoked_at);
-  put_strings(out, k.permissions);
-  put_strings(out, k.ip_allowlist);
-  out.bytes(k.number);
   out.varint(k.uses);
   put_optional_time(out, k.last_used_at);
+  put_strings(out, k.ip_allowlist);
 }
-domain::ApiKey get_key(binary::Reader& in) {
-  domain::ApiKey k;
-  k.id = in.string();
+std::string get_key(binary::Reader& in, domain::ApiKey& k) {
+  std::string id = in.string();
   k.channel = get_enum(in, domain::Channel::rcs);
+  k.revoked = in.boolean();
+  const std::uint32_t permissions = in.u32();
+  if (permissions > 0xffff) in.fail();
+  k.permissions = static_cast<std::uint16_t>(permissions);
+  k.version = static_cast<std::uint32_t>(in.varint());
   k.name = in.string();
   k.current = get_secret(in);
-  if (in.boolean()) {
-    k.previous = get_secret(in);
+  k.has_previous = in.boolean();
+  if (k.has_previous) {
+    get_array(in, k.previous);
     k.previous_valid_until = get_time(in);
   }
   k.created_at = get_time(in);
   k.secret_issued_at = get_time(in);
-  k.revoked = in.boolean();
   k.revoked_at = get_time(in);
-  k.permissions = get_strings(in);
-  k.ip_allowlist = get_strings(in);
-  k.number = in.string();
   k.uses = in.varint();
   k.last_used_at = get_optional_time(in);
-  return k;
+  k.ip_allowlist = get_strings(in);
+  return id;
 }
 
 }  // namespace
@@ -108,7 +122,7 @@ void encode_state(binary::Writer& out, const domain::DashboardState& s) {
     put_optional_time(out, u.locked_until);
   }
   out.varint(s.keys.size());
-  for (const auto& [id, key] : s.keys) put_key(out, key);
+  for (const auto& [id, key] : s.keys) put_key(out, id, key);
   out.varint(s.numbers.size());
   for (const auto& [number, n] : s.numbers) {
     out.bytes(n.number);
@@ -145,8 +159,9 @@ bool decode_state(binary::Reader& in, domain::DashboardState& s) {
   }
   auto hint = s.keys.end();
   for (auto n = in.count(); n > 0 && in.ok(); --n) {
-    auto key = get_key(in);
-    hint = s.keys.emplace_hint(hint, key.id, std::move(key));  // written in order: O(1) inserts
+    domain::ApiKey key;
+    std::string id = get_key(in, key);
+    hint = s.keys.emplace_hint(hint, std::move(id), std::move(key));  // written in order: O(1) inserts
   }
   for (auto n = in.count(); n > 0 && in.ok(); --n) {
     domain::SmsNumber number;

@@ -1,5 +1,7 @@
 #include "store.hpp"
 
+#include <malloc.h>
+
 #include <chrono>
 
 #include "file_keyring.hpp"
@@ -82,6 +84,9 @@ std::expected<void, std::string> Store::recover(const ReplayProgress& progress) 
   if (auto ec = pipeline->catch_up(&problem, progress)) {
     return std::unexpected("cannot replay the log: " + (problem.empty() ? ec.message() : problem));
   }
+  // Recovery allocates and frees a great deal on the way (decoded events, a snapshot's
+  // buffers): give what is free back to the system rather than keep it resident.
+  ::malloc_trim(0);
   return {};
 }
 

@@ -3,6 +3,9 @@
 // sequence number, which never changes once assigned: pages stay stable while new events
 // arrive.
 //
+// Compact: 24 bytes an event. A dashboard's events all sit in one partition, and their
+// sequences are dense, so neither is stored per event; event types and actors are interned.
+//
 // Threading: record() from the pipeline's listener; queries from any thread.
 #pragma once
 
@@ -11,6 +14,8 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "domain/channel.hpp"
@@ -41,15 +46,33 @@ struct AuditPage {
 
 class AuditIndex {
  public:
-  void record(const std::string& dashboard_id, AuditEntry entry);
+  void record(const std::string& dashboard_id, const AuditEntry& entry);
 
   // Up to `limit` matching entries starting at sequence `cursor` (inclusive), oldest first,
   // or newest first from `cursor` downwards when `descending`.
   AuditPage query(const std::string& dashboard_id, const AuditFilter& filter, std::optional<std::uint64_t> cursor,
                   std::size_t limit, bool descending) const;
   std::vector<AuditEntry> all(const std::string& dashboard_id) const;
-  // Replaces one dashboard's entries (from a snapshot), and forgets everything.
-  void restore(const std::string& dashboard_id, std::vector<AuditEntry> entries);
+
+  // One dashboard's entries as snapshots carry them: its own table of the types and actors
+  // it names, and rows that point into it.
+  struct Trail {
+    struct Row {
+      std::uint64_t offset;
+      std::int64_t occurred_ms;
+      std::uint32_t actor;   // index into actors
+      std::uint16_t type;    // index into types
+      std::uint8_t channel;  // 0: none, else 1 + the channel
+    };
+    std::uint32_t partition = 0;
+    std::uint64_t first_sequence = 0;
+    std::vector<std::string> types, actors;
+    std::vector<Row> rows;
+  };
+  Trail trail(const std::string& dashboard_id) const;
+  // Replaces one dashboard's entries (from a snapshot); false when the rows point outside
+  // their tables. clear() forgets everything.
+  bool restore(const std::string& dashboard_id, const Trail& trail);
   void clear();
   // The events recorded (the read model's position), and a canonical text of the whole read
   // model, for comparing it before and after a rebuild.
@@ -57,8 +80,24 @@ class AuditIndex {
   std::string canonical_dump() const;
 
  private:
+  using Entry = Trail::Row;  // with indexes into types_ and actors_
+  struct Entries {
+    std::uint32_t partition = 0;
+    std::uint64_t first_sequence = 0;
+    std::vector<Entry> entries;  // in sequence order, dense
+  };
+  // An interned text: its index in `texts`, added when new (exclusive lock held).
+  struct Interned {
+    std::vector<std::string> texts;
+    std::unordered_map<std::string, std::uint32_t> index;
+    std::uint32_t intern(const std::string& text);
+    std::optional<std::uint32_t> find(const std::string& text) const;
+  };
+  AuditEntry expand(const Entries& trail, std::size_t i) const;
+
   mutable std::shared_mutex mutex_;
-  std::map<std::string, std::vector<AuditEntry>> entries_;  // in sequence order
+  std::map<std::string, Entries> trails_;
+  Interned types_, actors_;
 };
 
 }  // namespace keyledger::projections

@@ -15,17 +15,6 @@ namespace keyledger::projections {
 
 namespace {
 
-std::uint16_t permission_bits(const std::vector<std::string>& permissions) {
-  if (permissions.size() == 1 && permissions[0] == "all") return 0xffff;
-  auto catalogue = domain::email_permission_catalogue();
-  std::uint16_t bits = 0;
-  for (auto& p : permissions) {
-    auto it = std::find(catalogue.begin(), catalogue.end(), p);
-    if (it != catalogue.end()) bits |= static_cast<std::uint16_t>(1u << (it - catalogue.begin()));
-  }
-  return bits;
-}
-
 // Constant-time equality of two fingerprints: no early exit on the first differing byte.
 bool same_fingerprint(const Fingerprint& a, const Fingerprint& b) {
   unsigned char diff = 0;
@@ -67,45 +56,12 @@ std::string_view to_string(VerifyReason reason) {
   return "unknown";
 }
 
-std::optional<Fingerprint> parse_fingerprint(std::string_view hex) {
-  if (hex.size() != 64) return std::nullopt;
-  Fingerprint out{};
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < 32; ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<unsigned char>(hi << 4 | lo);
-  }
-  return out;
-}
-
-void VerifyIndex::Key::set_ids(const std::string& dashboard, const std::string& key) {
-  if (dashboard.size() <= kInlineId && key.size() <= kInlineId) {
-    dashboard_id_size = static_cast<std::uint8_t>(dashboard.size());
-    key_id_size = static_cast<std::uint8_t>(key.size());
-    std::memcpy(inline_dashboard_id, dashboard.data(), dashboard.size());
-    std::memcpy(inline_key_id, key.data(), key.size());
-    long_ids.reset();
-  } else {
-    dashboard_id_size = key_id_size = 0xff;
-    long_ids = std::make_unique<std::pair<std::string, std::string>>(dashboard, key);
-  }
-}
-
-std::string_view VerifyIndex::Key::dashboard_view() const {
-  return long_ids ? std::string_view(long_ids->first) : std::string_view(inline_dashboard_id, dashboard_id_size);
-}
-
 std::string_view VerifyIndex::Key::key_view() const {
-  return long_ids ? std::string_view(long_ids->second) : std::string_view(inline_key_id, key_id_size);
+  return key_id_size == 0xff ? std::string_view(extras->long_key_id) : std::string_view(inline_key_id, key_id_size);
 }
 
-std::uint64_t VerifyIndex::tag_of(const Fingerprint& f) {
-  std::uint64_t tag;
+std::uint32_t VerifyIndex::tag_of(const Fingerprint& f) {
+  std::uint32_t tag;
   std::memcpy(&tag, f.data(), sizeof tag);
   return tag;
 }
@@ -113,17 +69,28 @@ std::uint64_t VerifyIndex::tag_of(const Fingerprint& f) {
 const VerifyIndex::Slot* VerifyIndex::find_slot(const Fingerprint& f) const {
   if (slots_.empty()) return nullptr;
   const std::size_t mask = slots_.size() - 1;
-  const std::uint64_t tag = tag_of(f);
-  for (std::size_t i = tag & mask;; i = (i + 1) & mask) {
+  const std::uint32_t tag = tag_of(f);
+  std::uint64_t home;
+  std::memcpy(&home, f.data() + 4, sizeof home);  // the slot index from other bits than the tag
+  for (std::size_t i = home & mask;; i = (i + 1) & mask) {
     const Slot& slot = slots_[i];
-    if (slot.key == kEmpty) return nullptr;
+    if (slot.entry == kEmpty) return nullptr;
     if (slot.tag == tag) {
-      const Key& key = key_at(slot.key);
-      const Fingerprint& stored = slot.previous ? key.previous : key.current;
+      const Key& key = key_at(slot.entry >> 1);
+      const Fingerprint& stored = (slot.entry & 1) ? key.previous : key.current;
       if (same_fingerprint(stored, f)) return &slot;
     }
   }
 }
+
+namespace {
+// Where a fingerprint's probe starts: bits 32..95 of it (the tag is bits 0..31).
+std::size_t home_of(const Fingerprint& f, std::size_t mask) {
+  std::uint64_t home;
+  std::memcpy(&home, f.data() + 4, sizeof home);
+  return home & mask;
+}
+}  // namespace
 
 void VerifyIndex::grow() {
   HugePageArray<Slot> old(std::max<std::size_t>(1024, slots_.size() * 2));
@@ -131,9 +98,10 @@ void VerifyIndex::grow() {
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t j = 0; j < old.size(); ++j) {
     const Slot& slot = old[j];
-    if (slot.key == kEmpty) continue;
-    std::size_t i = slot.tag & mask;
-    while (slots_[i].key != kEmpty) i = (i + 1) & mask;
+    if (slot.entry == kEmpty) continue;
+    const Key& key = key_at(slot.entry >> 1);
+    std::size_t i = home_of((slot.entry & 1) ? key.previous : key.current, mask);
+    while (slots_[i].entry != kEmpty) i = (i + 1) & mask;
     slots_[i] = slot;
   }
 }
@@ -141,9 +109,9 @@ void VerifyIndex::grow() {
 void VerifyIndex::insert_secret(const Fingerprint& f, std::uint32_t key, bool previous) {
   if ((secret_count_ + 1) * 2 > slots_.size()) grow();
   const std::size_t mask = slots_.size() - 1;
-  std::size_t i = tag_of(f) & mask;
-  while (slots_[i].key != kEmpty) i = (i + 1) & mask;
-  slots_[i] = Slot{tag_of(f), key, previous ? 1u : 0u};
+  std::size_t i = home_of(f, mask);
+  while (slots_[i].entry != kEmpty) i = (i + 1) & mask;
+  slots_[i] = Slot{tag_of(f), key << 1 | (previous ? 1u : 0u)};
   ++secret_count_;
 }
 
@@ -154,8 +122,9 @@ void VerifyIndex::erase_secret(const Fingerprint& f) {
   if (!found) return;
   const std::size_t mask = slots_.size() - 1;
   std::size_t hole = static_cast<std::size_t>(found - slots_.data());
-  for (std::size_t i = (hole + 1) & mask; slots_[i].key != kEmpty; i = (i + 1) & mask) {
-    std::size_t home = slots_[i].tag & mask;
+  for (std::size_t i = (hole + 1) & mask; slots_[i].entry != kEmpty; i = (i + 1) & mask) {
+    const Key& key = key_at(slots_[i].entry >> 1);
+    std::size_t home = home_of((slots_[i].entry & 1) ? key.previous : key.current, mask);
     // Moves when the home is not cyclically within (hole, i].
     bool home_after_hole = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
     if (!home_after_hole) {
@@ -175,17 +144,18 @@ VerifyResult VerifyIndex::verify(const VerifyRequest& request, domain::Timestamp
   std::shared_lock lock(mutex_);
   const Slot* found = find_slot(fingerprint);
   if (!found) return {VerifyReason::unknown_key, {}, {}, {}};
-  const Key& key = key_at(found->key);
-  VerifyResult result{VerifyReason::valid, std::string(key.dashboard_view()), key.channel, std::string(key.key_view())};
+  const Key& key = key_at(found->entry >> 1);
+  VerifyResult result{VerifyReason::valid, dashboards_[key.dashboard], key.channel, std::string(key.key_view())};
   auto fail = [&](VerifyReason reason) {
     result.reason = reason;
     return result;
   };
   if (key.revoked) return fail(VerifyReason::revoked);
-  if (found->previous && now >= key.previous_valid_until) return fail(VerifyReason::expired);
-  if (!key.allowlist.empty()) {
+  if ((found->entry & 1) && now >= key.previous_valid_until) return fail(VerifyReason::expired);
+  if (key.extras && !key.extras->allowlist.empty()) {
     if (!request.source_ip) return fail(VerifyReason::ip_not_allowed);
-    bool allowed = std::any_of(key.allowlist.begin(), key.allowlist.end(),
+    const auto& allowlist = key.extras->allowlist;
+    bool allowed = std::any_of(allowlist.begin(), allowlist.end(),
                                [&](const domain::IpRange& r) { return r.contains(*request.source_ip); });
     if (!allowed) return fail(VerifyReason::ip_not_allowed);
   }
@@ -196,11 +166,12 @@ VerifyResult VerifyIndex::verify(const VerifyRequest& request, domain::Timestamp
       return fail(VerifyReason::permission_denied);
     }
   }
-  if (request.number && key.channel == domain::Channel::sms && *request.number != key.number) {
+  if (request.number && key.channel == domain::Channel::sms &&
+      (!key.extras || *request.number != key.extras->number)) {
     return fail(VerifyReason::wrong_number);
   }
   if (request.bot_id && key.channel == domain::Channel::rcs) {
-    auto bots = bots_.find(key.dashboard_view());
+    auto bots = bots_.find(dashboards_[key.dashboard]);
     if (bots == bots_.end() || !bots->second.contains(*request.bot_id)) {
       return fail(VerifyReason::unknown_bot);
     }
@@ -210,36 +181,56 @@ VerifyResult VerifyIndex::verify(const VerifyRequest& request, domain::Timestamp
   return result;
 }
 
-void VerifyIndex::refresh_key(const std::string& dashboard_id, const domain::ApiKey& key) {
-  std::vector<domain::IpRange> allowlist;
+std::uint32_t VerifyIndex::dashboard_index(const std::string& dashboard_id) {
+  auto [it, inserted] = dashboard_indexes_.try_emplace(dashboard_id, static_cast<std::uint32_t>(dashboards_.size()));
+  if (inserted) dashboards_.push_back(dashboard_id);
+  return it->second;
+}
+
+void VerifyIndex::refresh_key(const std::string& dashboard_id, const std::string& key_id, const domain::ApiKey& key) {
+  auto extras = std::make_unique<Extras>();
   for (auto& entry : key.ip_allowlist) {
-    if (auto range = domain::parse_ip_range(entry)) allowlist.push_back(*range);
+    if (auto range = domain::parse_ip_range(entry)) extras->allowlist.push_back(*range);
   }
-  auto current = parse_fingerprint(key.current.fingerprint);
-  auto previous = key.previous ? parse_fingerprint(key.previous->fingerprint) : std::nullopt;
+  if (key.channel == domain::Channel::sms) extras->number = key.name;
+  if (key_id.size() > Key::kInlineId) extras->long_key_id = key_id;
+  if (extras->allowlist.empty() && extras->number.empty() && extras->long_key_id.empty()) extras.reset();
 
   std::unique_lock lock(mutex_);
-  auto [slot_it, inserted] = key_slots_.try_emplace(dashboard_id + "/" + key.id, key_count_);
-  const std::uint32_t index = slot_it->second;
-  if (inserted) {
+  const std::uint32_t dashboard = dashboard_index(dashboard_id);
+  // The key's record: the one its current secret, or else (after a rotation) its previous
+  // secret, already points to; a new one otherwise.
+  const Slot* found = find_slot(key.current.fingerprint);
+  if (!found && key.has_previous) found = find_slot(key.previous);
+  std::uint32_t index;
+  if (found) {
+    index = found->entry >> 1;
+  } else {
+    index = key_count_;
     if ((key_count_ >> kChunkBits) == chunks_.size()) chunks_.emplace_back(std::size_t{1} << kChunkBits);
     ++key_count_;
   }
   Key& k = key_at(index);
-  if (k.has_current) erase_secret(k.current);
-  if (k.has_previous) erase_secret(k.previous);
-  k.set_ids(dashboard_id, key.id);
+  if (found) {
+    erase_secret(k.current);
+    if (k.has_previous) erase_secret(k.previous);
+  }
+  k.dashboard = dashboard;
   k.channel = key.channel;
   k.revoked = key.revoked;
-  k.permissions = key.channel == domain::Channel::email ? permission_bits(key.permissions) : 0xffff;
-  k.allowlist = std::move(allowlist);
-  k.number = key.number;
-  k.has_current = current.has_value();
-  k.current = current.value_or(Fingerprint{});
-  k.has_previous = previous.has_value();
-  k.previous = previous.value_or(Fingerprint{});
-  k.previous_valid_until = key.previous ? key.previous_valid_until : domain::Timestamp{};
-  if (k.has_current) insert_secret(k.current, index, false);
+  k.permissions = key.channel == domain::Channel::email ? key.permissions : domain::kAllPermissions;
+  k.current = key.current.fingerprint;
+  k.has_previous = key.has_previous;
+  k.previous = key.has_previous ? key.previous : Fingerprint{};
+  k.previous_valid_until = key.has_previous ? key.previous_valid_until : domain::Timestamp{};
+  if (key_id.size() <= Key::kInlineId) {
+    k.key_id_size = static_cast<std::uint8_t>(key_id.size());
+    std::memcpy(k.inline_key_id, key_id.data(), key_id.size());
+  } else {
+    k.key_id_size = 0xff;
+  }
+  k.extras = std::move(extras);
+  insert_secret(k.current, index, false);
   if (k.has_previous) insert_secret(k.previous, index, true);
 }
 
@@ -249,7 +240,7 @@ void VerifyIndex::refresh_bots(const std::string& dashboard_id, const std::set<s
 }
 
 void VerifyIndex::refresh_dashboard(const domain::DashboardState& state) {
-  for (auto& [id, key] : state.keys) refresh_key(state.id, key);
+  for (auto& [id, key] : state.keys) refresh_key(state.id, id, key);
   refresh_bots(state.id, state.rcs_bots);
 }
 
@@ -259,8 +250,8 @@ std::optional<VerifyIndex::Located> VerifyIndex::locate(std::string_view present
   std::shared_lock lock(mutex_);
   const Slot* found = find_slot(fingerprint);
   if (!found) return std::nullopt;
-  const Key& key = key_at(found->key);
-  return Located{std::string(key.dashboard_view()), std::string(key.key_view()), key.channel};
+  const Key& key = key_at(found->entry >> 1);
+  return Located{dashboards_[key.dashboard], std::string(key.key_view()), key.channel};
 }
 
 std::map<std::string, std::vector<VerifyIndex::Usage>> VerifyIndex::drain_usage() {
@@ -271,7 +262,7 @@ std::map<std::string, std::vector<VerifyIndex::Usage>> VerifyIndex::drain_usage(
     std::uint64_t uses = key.uses.exchange(0, std::memory_order_relaxed);
     if (uses == 0) continue;
     domain::Timestamp last{std::chrono::milliseconds{key.last_used_ms.load(std::memory_order_relaxed)}};
-    drained[std::string(key.dashboard_view())].push_back(Usage{std::string(key.key_view()), uses, last});
+    drained[dashboards_[key.dashboard]].push_back(Usage{std::string(key.key_view()), uses, last});
   }
   return drained;
 }
@@ -293,11 +284,14 @@ std::string VerifyIndex::canonical_dump() const {
   for (std::uint32_t i = 0; i < key_count_; ++i) {
     const Key& k = key_at(i);
     std::string line = std::string(domain::to_string(k.channel)) + " revoked=" + (k.revoked ? "1" : "0") +
-                       " perms=" + std::to_string(k.permissions) + " number=" + k.number + " current=" + hex(k.has_current, k.current) +
+                       " perms=" + std::to_string(k.permissions) + " number=" + (k.extras ? k.extras->number : "") +
+                       " current=" + hex(true, k.current) +
                        " previous=" + hex(k.has_previous, k.previous) + " until=" +
                        std::to_string(k.previous_valid_until.time_since_epoch().count()) + " allow=";
-    for (auto& r : k.allowlist) line += r.to_string() + ",";
-    lines[std::string(k.dashboard_view()) + "/" + std::string(k.key_view())] = line;
+    if (k.extras) {
+      for (auto& r : k.extras->allowlist) line += r.to_string() + ",";
+    }
+    lines[dashboards_[k.dashboard] + "/" + std::string(k.key_view())] = line;
   }
   std::string out;
   for (auto& [id, line] : lines) out += id + " " + line + "\n";

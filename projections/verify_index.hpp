@@ -56,7 +56,7 @@ struct VerifyResult {
   std::string key_id;
 };
 
-using Fingerprint = std::array<unsigned char, 32>;
+using Fingerprint = domain::Fingerprint;
 
 // `count` default-constructed objects in memory aligned to 2 MiB and advised for huge pages:
 // the verify tables are read at random, and with 4 KiB pages each lookup would also miss
@@ -94,8 +94,10 @@ class VerifyIndex {
   // malformed_key when the key's format or checksum is wrong (no lookup is made then).
   VerifyResult verify(const VerifyRequest& request, domain::Timestamp now) const;
 
-  // Mirrors one key of a dashboard as the state now has it.
-  void refresh_key(const std::string& dashboard_id, const domain::ApiKey& key);
+  // Mirrors one key of a dashboard as the state now has it. Its record is found through the
+  // fingerprints the state holds (the current secret, or the previous one after a rotation),
+  // so the index keeps no map of ids.
+  void refresh_key(const std::string& dashboard_id, const std::string& key_id, const domain::ApiKey& key);
   // Mirrors the dashboard's RCS bots.
   void refresh_bots(const std::string& dashboard_id, const std::set<std::string>& bots);
   // Mirrors everything of one dashboard (start-up, closure).
@@ -123,52 +125,56 @@ class VerifyIndex {
   std::string canonical_dump() const;
 
  private:
+  // What few keys have: an IP allowlist, an SMS number, an id longer than kInlineId.
+  struct Extras {
+    std::vector<domain::IpRange> allowlist;
+    std::string number;
+    std::string long_key_id;
+  };
   // A key's mirror. Hot fields (what every verification reads) come first, so that a
   // lookup touches one slot of the table and the start of one Key.
   struct Key {
     Fingerprint current{}, previous{};
-    bool has_current = false, has_previous = false;
-    bool revoked = false;
-    domain::Channel channel = domain::Channel::email;
-    std::uint16_t permissions = 0xffff;  // bit i: catalogue entry i; all bits: "all"
     domain::Timestamp previous_valid_until{};
     // Verifications since the last drain_usage(); bumped under the shared lock.
-    mutable std::atomic<std::uint64_t> uses{0};
     mutable std::atomic<std::int64_t> last_used_ms{0};
-    std::vector<domain::IpRange> allowlist;
-    // The ids inline (ids the API makes are 24 characters), so that a valid verification
-    // copies them into its result from the cache lines it already read; longer ids live on
-    // the heap.
-    static constexpr std::size_t kInlineId = 31;
-    std::uint8_t dashboard_id_size = 0, key_id_size = 0;  // 0xff: too long, see long_ids
-    char inline_dashboard_id[kInlineId], inline_key_id[kInlineId];
-    std::unique_ptr<std::pair<std::string, std::string>> long_ids;
-    std::string number;
+    mutable std::atomic<std::uint32_t> uses{0};
+    std::uint32_t dashboard = 0;  // index into dashboards_
+    std::unique_ptr<Extras> extras;
+    std::uint16_t permissions = 0xffff;  // bit i: catalogue entry i; all bits: "all"
+    domain::Channel channel = domain::Channel::email;
+    bool has_previous : 1 = false;
+    bool revoked : 1 = false;
+    // The key id inline (ids the API makes are 24 characters), so that a valid verification
+    // copies it into its result from the cache lines it already read.
+    static constexpr std::size_t kInlineId = 24;
+    std::uint8_t key_id_size = 0;  // 0xff: too long, see extras
+    char inline_key_id[kInlineId];
 
-    void set_ids(const std::string& dashboard, const std::string& key);
-    std::string_view dashboard_view() const;
     std::string_view key_view() const;
   };
+  // Exactly 16,384 records fill one 2 MiB chunk (a huge page) with nothing left over.
+  static_assert(sizeof(Key) == 128);
   // Keys live in fixed-size chunks: their addresses never change (the counters are atomics
   // bumped without the exclusive lock), and the chunk table stays small enough to be cached.
-  static constexpr std::size_t kChunkBits = 13;
+  static constexpr std::size_t kChunkBits = 14;
   Key& key_at(std::uint32_t index) const { return chunks_[index >> kChunkBits][index & ((1u << kChunkBits) - 1)]; }
 
   // The fingerprint table: open addressing with linear probing over a power-of-two array,
-  // at most half full; a slot holds the fingerprint's first 8 bytes (already uniform, being
-  // an HMAC) and which secret of which key it is. Removal shifts later entries back, so
-  // there are no tombstones.
+  // at most half full; a slot holds 32 bits of the fingerprint (already uniform, being an
+  // HMAC), which key it belongs to and whether it is that key's previous secret. Removal
+  // shifts later entries back, so there are no tombstones.
   struct Slot {
-    std::uint64_t tag = 0;
-    std::uint32_t key = kEmpty;  // index into the chunks
-    std::uint32_t previous = 0;  // 1: the key's previous secret
+    std::uint32_t tag = 0;
+    std::uint32_t entry = kEmpty;  // key index << 1 | 1 for the key's previous secret
   };
   static constexpr std::uint32_t kEmpty = 0xffffffffu;
-  static std::uint64_t tag_of(const Fingerprint& f);
+  static std::uint32_t tag_of(const Fingerprint& f);
   const Slot* find_slot(const Fingerprint& f) const;
   void insert_secret(const Fingerprint& f, std::uint32_t key, bool previous);
   void erase_secret(const Fingerprint& f);
   void grow();
+  std::uint32_t dashboard_index(const std::string& dashboard_id);  // exclusive lock held
 
   crypto::HmacSha256Key fingerprinter_;
   mutable std::shared_mutex mutex_;
@@ -176,7 +182,8 @@ class VerifyIndex {
   std::uint32_t key_count_ = 0;
   HugePageArray<Slot> slots_;
   std::size_t secret_count_ = 0;
-  std::unordered_map<std::string, std::uint32_t> key_slots_;  // dashboard/key id -> key index
+  std::vector<std::string> dashboards_;
+  std::unordered_map<std::string, std::uint32_t> dashboard_indexes_;
   // Looked up by string_view on the verify path: no temporary strings.
   struct StringHash {
     using is_transparent = void;
@@ -184,8 +191,5 @@ class VerifyIndex {
   };
   std::unordered_map<std::string, std::set<std::string, std::less<>>, StringHash, std::equal_to<>> bots_;
 };
-
-// Parses a fingerprint in hex (as SealedSecret holds it).
-std::optional<Fingerprint> parse_fingerprint(std::string_view hex);
 
 }  // namespace keyledger::projections

@@ -23,9 +23,14 @@ inline kd::Actor admin() { return user_actor("ada@example.com"); }
 inline kd::Actor developer() { return user_actor("dev@example.com"); }
 inline kd::Actor viewer() { return user_actor("vic@example.com"); }
 
-// Sealed secret material with recognisable fields; `tag` stands for one generated secret.
+// Sealed secret material with recognisable bytes; `tag` stands for one generated secret.
 inline kd::SealedSecret sealed(const std::string& tag) {
-  return {"fp-" + tag, "ct-" + tag, "kl?_…" + tag.substr(0, 4)};
+  kd::SealedSecret s;
+  for (std::size_t i = 0; i < s.fingerprint.size(); ++i) s.fingerprint[i] = static_cast<std::uint8_t>(tag[i % tag.size()]);
+  for (std::size_t i = 0; i < s.ciphertext.size(); ++i) s.ciphertext[i] = static_cast<std::uint8_t>(tag[i % tag.size()] + 1);
+  const std::string mask = "kl?_" + (tag + "    ").substr(0, 4);
+  std::copy(mask.begin(), mask.end(), s.mask.begin());
+  return s;
 }
 
 class DeciderSpec {

@@ -66,13 +66,13 @@ TEST_CASE("a rotated Email key's old secret stays valid until the grace period e
   REQUIRE(outcome.events ==
           std::vector<kd::Event>{kd::EmailKeyRotated{"e1", sealed("new"), spec.now + 3600s}});
   const auto& key = spec.state.keys.at("e1");
-  REQUIRE(key.match("fp-new", spec.now) == kd::SecretMatch::current);
-  REQUIRE(key.match("fp-old", spec.now) == kd::SecretMatch::previous_in_grace);
+  REQUIRE(key.match(sealed("new").fingerprint, spec.now) == kd::SecretMatch::current);
+  REQUIRE(key.match(sealed("old").fingerprint, spec.now) == kd::SecretMatch::previous_in_grace);
   REQUIRE(key.status_at(spec.now) == kd::KeyStatus::rotating);
-  REQUIRE(key.match("fp-old", spec.now + 3599s) == kd::SecretMatch::previous_in_grace);
-  REQUIRE(key.match("fp-old", spec.now + 3600s) == kd::SecretMatch::previous_expired);
+  REQUIRE(key.match(sealed("old").fingerprint, spec.now + 3599s) == kd::SecretMatch::previous_in_grace);
+  REQUIRE(key.match(sealed("old").fingerprint, spec.now + 3600s) == kd::SecretMatch::previous_expired);
   REQUIRE(key.status_at(spec.now + 3600s) == kd::KeyStatus::active);
-  REQUIRE(key.match("fp-new", spec.now + 3600s) == kd::SecretMatch::current);
+  REQUIRE(key.match(sealed("new").fingerprint, spec.now + 3600s) == kd::SecretMatch::current);
 }
 
 TEST_CASE("rotation grace defaults to 24 hours and is bounded to 0..7 days") {

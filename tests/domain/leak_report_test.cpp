@@ -35,8 +35,8 @@ TEST_CASE("a leaked SMS key is replaced so its number keeps exactly one live key
   report.replacement = sealed("s1b");
   auto outcome = spec.run(report, service_actor());
   REQUIRE(std::get<kd::KeyLeakReported>(outcome.events[0]).response == kd::LeakResponse::rotated);
-  REQUIRE(spec.state.keys.at("s1").match("fp-s1", spec.now) == kd::SecretMatch::previous_expired);
-  REQUIRE(spec.state.keys.at("s1").match("fp-s1b", spec.now) == kd::SecretMatch::current);
+  REQUIRE(spec.state.keys.at("s1").match(sealed("s1").fingerprint, spec.now) == kd::SecretMatch::previous_expired);
+  REQUIRE(spec.state.keys.at("s1").match(sealed("s1b").fingerprint, spec.now) == kd::SecretMatch::current);
 }
 
 TEST_CASE("a leaked RCS key is flagged for the operator, not revoked") {

@@ -22,8 +22,8 @@ TEST_CASE("the operator reissues the RCS key with a reason: same key, new secret
   auto outcome = spec.run(kd::ReissueRcsKey{"leaked in a public gist", sealed("rcs2")}, operator_actor());
   REQUIRE(outcome.events == std::vector<kd::Event>{kd::RcsKeyReissued{"rcs1", "leaked in a public gist", sealed("rcs2")}});
   const auto& key = spec.state.keys.at("rcs1");
-  REQUIRE(key.match("fp-rcs2", spec.now) == kd::SecretMatch::current);
-  REQUIRE(key.match("fp-rcs1", spec.now) == kd::SecretMatch::previous_expired);
+  REQUIRE(key.match(sealed("rcs2").fingerprint, spec.now) == kd::SecretMatch::current);
+  REQUIRE(key.match(sealed("rcs1").fingerprint, spec.now) == kd::SecretMatch::previous_expired);
   REQUIRE(spec.state.keys.size() == 1);
 }
 

@@ -55,8 +55,8 @@ TEST_CASE("rotating a WhatsApp key uses no extra slot") {
   REQUIRE(rotation.events ==
           std::vector<kd::Event>{kd::WhatsAppKeyRotated{"w1", sealed("w1b"), spec.now + 600s}});
   REQUIRE(spec.state.active_whatsapp_keys() == 3);
-  REQUIRE(spec.state.keys.at("w1").match("fp-w1", spec.now + 599s) == kd::SecretMatch::previous_in_grace);
-  REQUIRE(spec.state.keys.at("w1").match("fp-w1", spec.now + 600s) == kd::SecretMatch::previous_expired);
+  REQUIRE(spec.state.keys.at("w1").match(sealed("w1").fingerprint, spec.now + 599s) == kd::SecretMatch::previous_in_grace);
+  REQUIRE(spec.state.keys.at("w1").match(sealed("w1").fingerprint, spec.now + 600s) == kd::SecretMatch::previous_expired);
   REQUIRE(spec.when(whatsapp_key("w4"), admin()).rejection->code == RejectionCode::whatsapp_key_limit_reached);
 }
 

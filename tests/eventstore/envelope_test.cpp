@@ -16,9 +16,18 @@ namespace {
 
 const kd::Timestamp kAt = *es::parse_rfc3339("2026-11-28T10:20:30.456Z");
 
+// Sealed material with every byte set (a fingerprint, a ciphertext and the mask "kle_…abcd").
+kd::SealedSecret secret() {
+  kd::SealedSecret s;
+  for (std::size_t i = 0; i < s.fingerprint.size(); ++i) s.fingerprint[i] = static_cast<std::uint8_t>(i * 7 + 1);
+  for (std::size_t i = 0; i < s.ciphertext.size(); ++i) s.ciphertext[i] = static_cast<std::uint8_t>(255 - i);
+  REQUIRE(kd::SealedSecret::parse_masked("kle_…abcd", s.mask));
+  return s;
+}
+
 // One instance of every event type, with every field set.
 std::vector<kd::Event> one_of_each() {
-  kd::SealedSecret s{"fp", "ct", "kle_…abcd"};
+  kd::SealedSecret s = secret();
   return {kd::DashboardCreated{"d1", "Acmé"}, kd::DashboardClosed{"contract ended"},
           kd::UserAdded{"a@b.c", kd::Role::developer, "scrypt$15$8$1$c2FsdA==$aGFzaA=="},
           kd::UserRemoved{"a@b.c"}, kd::UserLoggedIn{"a@b.c"},
@@ -94,7 +103,7 @@ TEST_CASE("envelope: the JSON has the fields of SPEC §5") {
 TEST_CASE("envelope: changing any byte of a stored event breaks the chain detectably") {
   auto first = envelope_of(kd::DashboardCreated{"d1", "Acme"});
   std::string first_bytes = es::seal_envelope(first);
-  auto second = envelope_of(kd::EmailKeyGenerated{"k1", "n", {"all"}, {}, {"fp", "ct", "kle_…abcd"}}, first.hash);
+  auto second = envelope_of(kd::EmailKeyGenerated{"k1", "n", {"all"}, {}, secret()}, first.hash);
   std::string bytes = es::seal_envelope(second);
   REQUIRE(es::check_link(first_bytes, es::kGenesisHash).value() == first.hash);
   REQUIRE(es::check_link(bytes, first.hash).value() == second.hash);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "domain/key_format.hpp"
+#include "domain/validation.hpp"
 #include "crypto/crypto.hpp"
 #include "projections/verify_index.hpp"
 
@@ -29,16 +30,24 @@ Issued issue(kd::Channel channel, std::mt19937_64& rng) {
   for (auto& d : digits) d = static_cast<std::uint8_t>(rng() % 62);
   Issued out;
   out.key = kd::format_key(channel, digits);
-  out.sealed.fingerprint = crypto::to_hex(crypto::hmac_sha256(kPepper, out.key));
+  const std::string mac = crypto::hmac_sha256(kPepper, out.key);
+  std::copy(mac.begin(), mac.end(), out.sealed.fingerprint.begin());
   return out;
 }
 
-kd::ApiKey key_of(const std::string& id, kd::Channel channel, const Issued& secret) {
+kd::ApiKey key_of(kd::Channel channel, const Issued& secret) {
   kd::ApiKey key;
-  key.id = id;
   key.channel = channel;
   key.current = secret.sealed;
-  key.permissions = {"all"};
+  return key;
+}
+
+// The state of a key whose secret `now` replaced `before` (a rotation).
+kd::ApiKey rotated_key(kd::Channel channel, const Issued& now, const Issued& before, kd::Timestamp valid_until) {
+  kd::ApiKey key = key_of(channel, now);
+  key.has_previous = true;
+  key.previous = before.sealed.fingerprint;
+  key.previous_valid_until = valid_until;
   return key;
 }
 
@@ -63,19 +72,19 @@ TEST_CASE("verify index: every outcome of a verification") {
   auto revoked = issue(kd::Channel::whatsapp, rng);
   auto unknown = issue(kd::Channel::email, rng);
 
-  index.refresh_key("dsh_a", key_of("key_email", kd::Channel::email, email));
-  auto r = key_of("key_restricted", kd::Channel::email, restricted);
-  r.permissions = {"mail.send"};
+  index.refresh_key("dsh_a", "key_email", key_of(kd::Channel::email, email));
+  auto r = key_of(kd::Channel::email, restricted);
+  r.permissions = kd::permission_bits(std::vector<std::string>{"mail.send"});
   r.ip_allowlist = {"10.0.0.0/8"};
-  index.refresh_key("dsh_a", r);
-  auto s = key_of("key_sms", kd::Channel::sms, sms);
-  s.number = "+15550001111";
-  index.refresh_key("dsh_a", s);
-  index.refresh_key("dsh_a", key_of("key_rcs", kd::Channel::rcs, rcs));
+  index.refresh_key("dsh_a", "key_restricted", r);
+  auto s = key_of(kd::Channel::sms, sms);
+  s.name = "+15550001111";
+  index.refresh_key("dsh_a", "key_sms", s);
+  index.refresh_key("dsh_a", "key_rcs", key_of(kd::Channel::rcs, rcs));
   index.refresh_bots("dsh_a", {"bot_1"});
-  auto w = key_of("key_wa", kd::Channel::whatsapp, revoked);
+  auto w = key_of(kd::Channel::whatsapp, revoked);
   w.revoked = true;
-  index.refresh_key("dsh_a", w);
+  index.refresh_key("dsh_a", "key_wa", w);
 
   auto valid = index.verify({email.key, std::nullopt, std::nullopt, std::nullopt, std::nullopt}, kNow);
   CHECK(valid.reason == pj::VerifyReason::valid);
@@ -100,14 +109,12 @@ TEST_CASE("verify index: every outcome of a verification") {
 
   // A rotation: the previous secret verifies until its grace period ends, then reports expired.
   auto rotated = issue(kd::Channel::email, rng);
-  auto e = key_of("key_email", kd::Channel::email, rotated);
-  e.previous = email.sealed;
-  e.previous_valid_until = kNow + 1s;
-  index.refresh_key("dsh_a", e);
+  auto e = rotated_key(kd::Channel::email, rotated, email, kNow + 1s);
+  index.refresh_key("dsh_a", "key_email", e);
   CHECK(check(index, rotated.key) == pj::VerifyReason::valid);
   CHECK(check(index, email.key) == pj::VerifyReason::valid);
   e.previous_valid_until = kNow;
-  index.refresh_key("dsh_a", e);
+  index.refresh_key("dsh_a", "key_email", e);
   CHECK(check(index, email.key) == pj::VerifyReason::expired);
   CHECK(index.locate(email.key)->key_id == "key_email");
   CHECK_FALSE(index.locate(unknown.key).has_value());
@@ -115,7 +122,7 @@ TEST_CASE("verify index: every outcome of a verification") {
   // Ids longer than the inline capacity are kept whole.
   auto long_ids = issue(kd::Channel::email, rng);
   const std::string long_dashboard = "dsh_" + std::string(60, 'd'), long_key = "key_" + std::string(60, 'k');
-  index.refresh_key(long_dashboard, key_of(long_key, kd::Channel::email, long_ids));
+  index.refresh_key(long_dashboard, long_key, key_of(kd::Channel::email, long_ids));
   auto long_result = index.verify({long_ids.key, std::nullopt, std::nullopt, std::nullopt, std::nullopt}, kNow);
   CHECK(long_result.dashboard_id == long_dashboard);
   CHECK(long_result.key_id == long_key);
@@ -135,7 +142,7 @@ TEST_CASE("verify index: after many rotations exactly the live secrets verify") 
   std::vector<bool> has_previous(kKeys, false);
   for (int i = 0; i < kKeys; ++i) {
     current[i] = issue(kd::Channel::email, rng);
-    index.refresh_key("dsh_" + std::to_string(i % 7), key_of("key_" + std::to_string(i), kd::Channel::email, current[i]));
+    index.refresh_key("dsh_" + std::to_string(i % 7), "key_" + std::to_string(i), key_of(kd::Channel::email, current[i]));
   }
   // 20,000 rotations in random order: each drops the older previous secret, keeps one.
   for (int round = 0; round < 20000; ++round) {
@@ -144,10 +151,8 @@ TEST_CASE("verify index: after many rotations exactly the live secrets verify") 
     previous[i] = current[i];
     has_previous[i] = true;
     current[i] = issue(kd::Channel::email, rng);
-    auto key = key_of("key_" + std::to_string(i), kd::Channel::email, current[i]);
-    key.previous = previous[i].sealed;
-    key.previous_valid_until = kNow + 1h;
-    index.refresh_key("dsh_" + std::to_string(i % 7), key);
+    index.refresh_key("dsh_" + std::to_string(i % 7), "key_" + std::to_string(i),
+                      rotated_key(kd::Channel::email, current[i], previous[i], kNow + 1h));
   }
   std::size_t live = 0;
   for (int i = 0; i < kKeys; ++i) {
@@ -172,13 +177,14 @@ TEST_CASE("verify index: concurrent verifications during rotations and usage dra
   std::vector<Issued> stable(kStable);
   for (int i = 0; i < kStable; ++i) {
     stable[i] = issue(kd::Channel::email, rng);
-    index.refresh_key("dsh_stable", key_of("stable_" + std::to_string(i), kd::Channel::email, stable[i]));
+    index.refresh_key("dsh_stable", "stable_" + std::to_string(i), key_of(kd::Channel::email, stable[i]));
   }
   std::vector<Issued> churning(kChurning);
   for (int i = 0; i < kChurning; ++i) {
     churning[i] = issue(kd::Channel::sms, rng);
-    index.refresh_key("dsh_churn", key_of("churn_" + std::to_string(i), kd::Channel::sms, churning[i]));
+    index.refresh_key("dsh_churn", "churn_" + std::to_string(i), key_of(kd::Channel::sms, churning[i]));
   }
+  std::vector<bool> churned(kChurning, false);
 
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> valid_stable{0}, wrong{0};
@@ -205,8 +211,11 @@ TEST_CASE("verify index: concurrent verifications during rotations and usage dra
   std::mt19937_64 writer_rng(12);
   for (int round = 0; round < 3000; ++round) {
     int i = static_cast<int>(writer_rng() % kChurning);
+    // An SMS rotation: the replaced secret is dead at once (its grace ends now).
+    auto replaced = churning[i];
     churning[i] = issue(kd::Channel::sms, writer_rng);
-    index.refresh_key("dsh_churn", key_of("churn_" + std::to_string(i), kd::Channel::sms, churning[i]));
+    churned[i] = true;
+    index.refresh_key("dsh_churn", "churn_" + std::to_string(i), rotated_key(kd::Channel::sms, churning[i], replaced, kNow));
   }
   stop = true;
   for (auto& r : readers) r.join();
@@ -218,5 +227,6 @@ TEST_CASE("verify index: concurrent verifications during rotations and usage dra
   CHECK(valid_stable > 0);
   CHECK(drained_stable == valid_stable);  // every valid verification counted exactly once
   for (auto& c : churning) REQUIRE(check(index, c.key) == pj::VerifyReason::valid);
-  CHECK(index.live_secrets() == kStable + kChurning);
+  // Every key's current secret, and each rotated key's previous (expired) one.
+  CHECK(index.live_secrets() == kStable + kChurning + static_cast<std::size_t>(std::count(churned.begin(), churned.end(), true)));
 }
