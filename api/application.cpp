@@ -451,7 +451,7 @@ std::string Application::new_id(std::string_view prefix) const {
   return std::string(prefix) + crypto::to_hex(crypto::random_bytes(10));
 }
 
-json Application::key_json(const std::string& key_id, const kd::ApiKey& key, kd::Timestamp now) const {
+json Application::key_json(std::string_view key_id, const kd::ApiKey& key, kd::Timestamp now) const {
   json j{{"id", key_id},
          {"channel", kd::to_string(key.channel)},
          {"name", key.name},

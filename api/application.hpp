@@ -102,7 +102,7 @@ class Application {
   // A key's listing with its current secret: for disclosures, once the event recording
   // the disclosure is durable.
   nlohmann::json key_with_secret(const std::string& dashboard_id, const std::string& key_id);
-  nlohmann::json key_json(const std::string& key_id, const domain::ApiKey& key, domain::Timestamp now) const;
+  nlohmann::json key_json(std::string_view key_id, const domain::ApiKey& key, domain::Timestamp now) const;
   nlohmann::json key_json(const std::string& dashboard_id, const std::string& key_id) const;
 
   // --- dashboards, users, sessions (dashboard_routes.cpp) ---

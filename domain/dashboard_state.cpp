@@ -81,11 +81,14 @@ void rotate(DashboardState& s, const std::string& id, const SealedSecret& secret
   it->second.secret_issued_at = at;
 }
 
+void revoke(ApiKey& key, Timestamp at) {
+  if (key.revoked) return;
+  key.revoked = true;
+  key.revoked_at = at;
+}
+
 void revoke(DashboardState& s, const std::string& id, Timestamp at) {
-  auto it = s.keys.find(id);
-  if (it == s.keys.end() || it->second.revoked) return;
-  it->second.revoked = true;
-  it->second.revoked_at = at;
+  if (auto it = s.keys.find(id); it != s.keys.end()) revoke(it->second, at);
 }
 
 void record_wrong_password(DashboardState& s, const std::string& email, Timestamp at) {
@@ -110,7 +113,7 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
           s.created_at = at;
         } else if constexpr (std::is_same_v<E, DashboardClosed>) {
           s.closed = true;
-          for (auto& [id, key] : s.keys) revoke(s, id, at);
+          for (auto& [id, key] : s.keys) revoke(key, at);
         } else if constexpr (std::is_same_v<E, UserAdded>) {
           s.users.insert_or_assign(e.email, User{e.email, e.role, e.password_hash, {}, {}});
         } else if constexpr (std::is_same_v<E, UserRemoved>) {

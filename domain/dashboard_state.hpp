@@ -14,6 +14,7 @@
 #include "actor.hpp"
 #include "channel.hpp"
 #include "events.hpp"
+#include "key_id.hpp"
 #include "sealed_secret.hpp"
 #include "time.hpp"
 #include "validation.hpp"
@@ -32,16 +33,17 @@ std::string_view to_string(KeyStatus status);
 enum class SecretMatch { none, current, previous_in_grace, previous_expired };
 
 // One key of any channel, as its dashboard's decider state keeps it. Its id is the key of
-// DashboardState::keys.
+// DashboardState::keys (a KeyId: no allocation for the API's ids).
+// Fields are ordered so that the small ones fill what the secret's bytes leave of a word.
 struct ApiKey {
+  SealedSecret current;
+  Fingerprint previous{};     // the replaced secret's fingerprint, when has_previous
   Channel channel = Channel::email;
   bool revoked = false;
   bool has_previous = false;  // the secret replaced by the last rotation is on record
   std::uint16_t permissions = kAllPermissions;  // Email only: see permission_bits
   std::uint32_t version = 0;  // events of this key's stream ("key:<id>") so far
   std::string name;           // SMS: the number
-  SealedSecret current;
-  Fingerprint previous{};     // the replaced secret's fingerprint, when has_previous
   Timestamp previous_valid_until{};
   Timestamp created_at{};
   Timestamp secret_issued_at{};  // when the current secret was generated or rotated in
@@ -79,7 +81,7 @@ struct DashboardState {
   std::string name;
   Timestamp created_at{};
   std::map<std::string, User> users;       // by lower-case email
-  std::map<std::string, ApiKey> keys;      // every channel's keys, by key id
+  std::map<KeyId, ApiKey, std::less<>> keys;  // every channel's keys, by key id
   std::map<std::string, SmsNumber> numbers;  // registered numbers, by E.164 text
   std::string rcs_key_id;
   std::set<std::string> rcs_bots;

@@ -60,7 +60,7 @@ domain::SealedSecret get_secret(binary::Reader& in) {
   return s;
 }
 
-void put_key(binary::Writer& out, const std::string& id, const domain::ApiKey& k) {
+void put_key(binary::Writer& out, std::string_view id, const domain::ApiKey& k) {
   out.bytes(id);
   out.u8(static_cast<std::uint8_t>(k.channel));
   out.boolean(k.revoked);

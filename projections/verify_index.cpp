@@ -187,7 +187,7 @@ std::uint32_t VerifyIndex::dashboard_index(const std::string& dashboard_id) {
   return it->second;
 }
 
-void VerifyIndex::refresh_key(const std::string& dashboard_id, const std::string& key_id, const domain::ApiKey& key) {
+void VerifyIndex::refresh_key(const std::string& dashboard_id, std::string_view key_id, const domain::ApiKey& key) {
   auto extras = std::make_unique<Extras>();
   for (auto& entry : key.ip_allowlist) {
     if (auto range = domain::parse_ip_range(entry)) extras->allowlist.push_back(*range);

@@ -97,7 +97,7 @@ class VerifyIndex {
   // Mirrors one key of a dashboard as the state now has it. Its record is found through the
   // fingerprints the state holds (the current secret, or the previous one after a rotation),
   // so the index keeps no map of ids.
-  void refresh_key(const std::string& dashboard_id, const std::string& key_id, const domain::ApiKey& key);
+  void refresh_key(const std::string& dashboard_id, std::string_view key_id, const domain::ApiKey& key);
   // Mirrors the dashboard's RCS bots.
   void refresh_bots(const std::string& dashboard_id, const std::set<std::string>& bots);
   // Mirrors everything of one dashboard (start-up, closure).
