@@ -439,11 +439,28 @@ std::string Application::open_secret(const std::string& dashboard_id, const std:
   return *plain;
 }
 
+// The current secret's sealed bytes are in the event that recorded it: found by its
+// sequence in the audit index, read back from the log and checked to be that key's.
 json Application::key_with_secret(const std::string& dashboard_id, const std::string& key_id) {
   json out = key_json(dashboard_id, key_id);
-  kd::SealedSecret sealed;
-  pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) { sealed = v.state.keys.at(key_id).current; });
-  out["key"] = open_secret(dashboard_id, key_id, sealed);
+  std::uint64_t sequence = 0;
+  kd::Fingerprint fingerprint{};
+  pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) {
+    const kd::ApiKey& key = v.state.keys.find(key_id)->second;
+    sequence = key.secret_sequence;
+    fingerprint = key.fingerprint;
+  });
+  std::optional<es::Envelope> recorded;
+  if (auto entry = read_models_.audit_index.at(dashboard_id, sequence)) {
+    if (auto decoded = es::decode_envelope(log_.read_one(es::LogPosition{entry->partition, entry->offset}))) {
+      recorded = std::move(*decoded);
+    }
+  }
+  const kd::SealedSecret* sealed = recorded ? kd::secret_of(recorded->recorded.event) : nullptr;
+  if (!sealed || sealed->fingerprint != fingerprint) {
+    throw ApiError{503, "log_unavailable", "the event holding this key's secret cannot be read right now", "", {}};
+  }
+  out["key"] = open_secret(dashboard_id, key_id, *sealed);
   return out;
 }
 
@@ -455,7 +472,7 @@ json Application::key_json(std::string_view key_id, const kd::ApiKey& key, kd::T
   json j{{"id", key_id},
          {"channel", kd::to_string(key.channel)},
          {"name", key.name},
-         {"masked", key.current.masked()},
+         {"masked", key.masked()},
          {"status", kd::to_string(key.status_at(now))},
          {"created_at", es::format_rfc3339(key.created_at)},
          {"secret_issued_at", es::format_rfc3339(key.secret_issued_at)}};

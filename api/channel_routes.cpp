@@ -13,7 +13,7 @@ namespace es = keyledger::eventstore;
 namespace {
 json number_json(const kd::SmsNumber& n, const kd::DashboardState& s) {
   const kd::ApiKey& key = s.keys.at(n.key_id);
-  return json{{"number", n.number}, {"key_id", n.key_id}, {"masked", key.current.masked()},
+  return json{{"number", n.number}, {"key_id", n.key_id}, {"masked", key.masked()},
               {"registered_at", es::format_rfc3339(n.registered_at)}};
 }
 }  // namespace

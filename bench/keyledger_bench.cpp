@@ -117,7 +117,7 @@ int verify_inprocess(const Args& args) {
     kd::ApiKey key;
     key.channel = channel;
     std::string secret = random_key(channel, rng);
-    key.current.fingerprint = fingerprinter.mac(secret);
+    key.fingerprint = fingerprinter.mac(secret);
     if (channel == kd::Channel::email) {
       key.permissions = i % 3 == 0 ? kd::permission_bits(std::vector<std::string>{"mail.send", "webhooks.manage"})
                                    : kd::kAllPermissions;

@@ -21,8 +21,14 @@ KeyStatus ApiKey::status_at(Timestamp now) const {
   return KeyStatus::active;
 }
 
+std::string ApiKey::masked() const {
+  SealedSecret view;
+  view.mask = mask;
+  return view.masked();
+}
+
 SecretMatch ApiKey::match(const Fingerprint& fingerprint, Timestamp now) const {
-  if (current.fingerprint == fingerprint) return SecretMatch::current;
+  if (this->fingerprint == fingerprint) return SecretMatch::current;
   if (has_previous && previous == fingerprint) {
     return now < previous_valid_until ? SecretMatch::previous_in_grace : SecretMatch::previous_expired;
   }
@@ -59,26 +65,31 @@ std::size_t DashboardState::admin_count() const {
 
 namespace {
 
+void take_secret(ApiKey& key, const SealedSecret& secret, const RecordedEvent& recorded) {
+  key.fingerprint = secret.fingerprint;
+  key.mask = secret.mask;
+  key.secret_sequence = recorded.sequence;
+  key.secret_issued_at = recorded.occurred_at;
+}
+
 ApiKey& add_key(DashboardState& s, const std::string& id, Channel channel, std::string name,
-               const SealedSecret& secret, Timestamp at) {
+               const SealedSecret& secret, const RecordedEvent& recorded) {
   ApiKey key;
   key.channel = channel;
   key.name = std::move(name);
-  key.current = secret;
-  key.created_at = at;
-  key.secret_issued_at = at;
+  key.created_at = recorded.occurred_at;
+  take_secret(key, secret, recorded);
   return s.keys.insert_or_assign(id, std::move(key)).first->second;
 }
 
 void rotate(DashboardState& s, const std::string& id, const SealedSecret& secret,
-            Timestamp previous_valid_until, Timestamp at) {
+            Timestamp previous_valid_until, const RecordedEvent& recorded) {
   auto it = s.keys.find(id);
   if (it == s.keys.end()) return;
   it->second.has_previous = true;
-  it->second.previous = it->second.current.fingerprint;
+  it->second.previous = it->second.fingerprint;
   it->second.previous_valid_until = previous_valid_until;
-  it->second.current = secret;
-  it->second.secret_issued_at = at;
+  take_secret(it->second, secret, recorded);
 }
 
 void revoke(ApiKey& key, Timestamp at) {
@@ -130,7 +141,7 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
             it->second.recent_failures.clear();
           }
         } else if constexpr (std::is_same_v<E, EmailKeyGenerated>) {
-          ApiKey& key = add_key(s, e.key_id, Channel::email, e.name, e.secret, at);
+          ApiKey& key = add_key(s, e.key_id, Channel::email, e.name, e.secret, recorded);
           key.permissions = permission_bits(e.permissions);
           key.ip_allowlist = e.ip_allowlist;
         } else if constexpr (std::is_same_v<E, EmailKeyRestrictionsChanged>) {
@@ -142,25 +153,25 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
           }
         } else if constexpr (std::is_same_v<E, EmailKeyRotated> ||
                              std::is_same_v<E, WhatsAppKeyRotated>) {
-          rotate(s, e.key_id, e.secret, e.previous_valid_until, at);
+          rotate(s, e.key_id, e.secret, e.previous_valid_until, recorded);
         } else if constexpr (std::is_same_v<E, EmailKeyRevoked> ||
                              std::is_same_v<E, WhatsAppKeyRevoked>) {
           revoke(s, e.key_id, at);
         } else if constexpr (std::is_same_v<E, WhatsAppKeyGenerated>) {
-          add_key(s, e.key_id, Channel::whatsapp, e.name, e.secret, at);
+          add_key(s, e.key_id, Channel::whatsapp, e.name, e.secret, recorded);
         } else if constexpr (std::is_same_v<E, SmsNumberRegistered>) {
           s.numbers.insert_or_assign(e.number, SmsNumber{e.number, {}, at});
         } else if constexpr (std::is_same_v<E, SmsKeyAssigned>) {
-          add_key(s, e.key_id, Channel::sms, e.number, e.secret, at);
+          add_key(s, e.key_id, Channel::sms, e.number, e.secret, recorded);
           s.numbers[e.number].key_id = e.key_id;
         } else if constexpr (std::is_same_v<E, SmsKeyRotated> ||
                              std::is_same_v<E, RcsKeyReissued>) {
-          rotate(s, e.key_id, e.secret, at, at);  // grace ends now: the old secret is dead
+          rotate(s, e.key_id, e.secret, at, recorded);  // grace ends now: the old secret is dead
         } else if constexpr (std::is_same_v<E, SmsNumberDeregistered>) {
           revoke(s, e.key_id, at);
           s.numbers.erase(e.number);
         } else if constexpr (std::is_same_v<E, RcsKeyProvisioned>) {
-          add_key(s, e.key_id, Channel::rcs, "RCS key", e.secret, at);
+          add_key(s, e.key_id, Channel::rcs, "RCS key", e.secret, recorded);
           s.rcs_key_id = e.key_id;
         } else if constexpr (std::is_same_v<E, RcsBotRegistered>) {
           s.rcs_bots.insert(e.bot_id);

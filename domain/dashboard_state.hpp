@@ -34,10 +34,14 @@ enum class SecretMatch { none, current, previous_in_grace, previous_expired };
 
 // One key of any channel, as its dashboard's decider state keeps it. Its id is the key of
 // DashboardState::keys (a KeyId: no allocation for the API's ids).
-// Fields are ordered so that the small ones fill what the secret's bytes leave of a word.
+// Of its current secret the state keeps what verification and listings need: the
+// fingerprint and the mask. The sealed bytes stay in the event that recorded the secret
+// (secret_sequence), read from the log on the rare disclosure.
 struct ApiKey {
-  SealedSecret current;
+  Fingerprint fingerprint{};  // of the current secret
   Fingerprint previous{};     // the replaced secret's fingerprint, when has_previous
+  std::array<char, 8> mask{};  // the current secret's visible ends (SealedSecret::mask)
+  std::uint64_t secret_sequence = 0;  // the dashboard event that recorded the current secret
   Channel channel = Channel::email;
   bool revoked = false;
   bool has_previous = false;  // the secret replaced by the last rotation is on record
@@ -52,6 +56,8 @@ struct ApiKey {
   std::optional<Timestamp> last_used_at;
   std::vector<std::string> ip_allowlist;  // Email only, canonical ranges; empty = any
 
+  // The form shown in listings: prefix + "…" + the last 4 characters.
+  std::string masked() const;
   KeyStatus status_at(Timestamp now) const;
   SecretMatch match(const Fingerprint& fingerprint, Timestamp now) const;
 };

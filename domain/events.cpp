@@ -57,6 +57,18 @@ std::string stream_of(const Event& event) {
       event);
 }
 
+const SealedSecret* secret_of(const Event& event) {
+  return std::visit(
+      [](const auto& e) -> const SealedSecret* {
+        if constexpr (requires { e.secret; }) {
+          return &e.secret;
+        } else {
+          return nullptr;
+        }
+      },
+      event);
+}
+
 std::optional<Channel> channel_of(const Event& event) {
   if (auto* leak = std::get_if<KeyLeakReported>(&event)) return leak->channel;
   std::string_view type = event_type(event);

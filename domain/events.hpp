@@ -261,6 +261,11 @@ struct RecordedEvent {
   Event event;
   Actor actor;
   Timestamp occurred_at;
+  std::uint64_t sequence = 0;  // its place in the dashboard's events, from 1 (0: not recorded)
 };
+
+// The sealed secret an event brings in (a generation, rotation, assignment, provisioning or
+// reissue), with the key it belongs to; nullptr for every other event.
+const SealedSecret* secret_of(const Event& event);
 
 }  // namespace keyledger::domain

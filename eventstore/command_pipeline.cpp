@@ -257,7 +257,7 @@ CommandResult CommandPipeline::execute(const std::string& dashboard_id, domain::
     std::uint64_t base = known != stream_versions.end() ? known->second : stream_version(slot, e.stream);
     e.stream_version = stream_versions[e.stream] = base + 1;
     e.sequence = ++sequence;
-    e.recorded = domain::RecordedEvent{event, meta.actor, now};
+    e.recorded = domain::RecordedEvent{event, meta.actor, now, e.sequence};
     e.correlation_id = meta.correlation_id;
     e.causation_id = meta.correlation_id;
     e.idempotency_key = meta.idempotency_key;

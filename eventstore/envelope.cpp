@@ -222,6 +222,7 @@ std::expected<Envelope, std::string> decode_envelope(std::string_view bytes) {
   if (!r.at_end()) {
     return std::unexpected("malformed envelope: " + std::string(r.ok() ? "bytes after the object" : r.why()));
   }
+  e.recorded.sequence = e.sequence;
   if ((seen & kAll) != kAll) return std::unexpected("malformed envelope: a required field is missing");
   auto kind = domain::parse_actor_kind(actor_type);
   if (!kind) return std::unexpected("unknown actor type");

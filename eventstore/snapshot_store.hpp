@@ -14,7 +14,7 @@
 
 namespace keyledger::eventstore {
 
-inline constexpr std::uint16_t kSnapshotVersion = 3;
+inline constexpr std::uint16_t kSnapshotVersion = 4;
 
 struct SnapshotInfo {
   std::uint64_t events = 0;  // events folded into it (its file name)

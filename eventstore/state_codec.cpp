@@ -47,19 +47,6 @@ void get_array(binary::Reader& in, std::array<T, N>& a) {
   if (bytes.size() == N) std::memcpy(a.data(), bytes.data(), N);
 }
 
-void put_secret(binary::Writer& out, const domain::SealedSecret& s) {
-  put_array(out, s.fingerprint);
-  put_array(out, s.ciphertext);
-  put_array(out, s.mask);
-}
-domain::SealedSecret get_secret(binary::Reader& in) {
-  domain::SealedSecret s;
-  get_array(in, s.fingerprint);
-  get_array(in, s.ciphertext);
-  get_array(in, s.mask);
-  return s;
-}
-
 void put_key(binary::Writer& out, std::string_view id, const domain::ApiKey& k) {
   out.bytes(id);
   out.u8(static_cast<std::uint8_t>(k.channel));
@@ -67,7 +54,9 @@ void put_key(binary::Writer& out, std::string_view id, const domain::ApiKey& k) 
   out.u32(k.permissions);
   out.varint(k.version);
   out.bytes(k.name);
-  put_secret(out, k.current);
+  put_array(out, k.fingerprint);
+  put_array(out, k.mask);
+  out.varint(k.secret_sequence);
   out.boolean(k.has_previous);
   if (k.has_previous) {
     put_array(out, k.previous);
@@ -89,7 +78,9 @@ std::string get_key(binary::Reader& in, domain::ApiKey& k) {
   k.permissions = static_cast<std::uint16_t>(permissions);
   k.version = static_cast<std::uint32_t>(in.varint());
   k.name = in.string();
-  k.current = get_secret(in);
+  get_array(in, k.fingerprint);
+  get_array(in, k.mask);
+  k.secret_sequence = in.varint();
   k.has_previous = in.boolean();
   if (k.has_previous) {
     get_array(in, k.previous);

@@ -115,6 +115,16 @@ AuditIndex::Trail AuditIndex::trail(const std::string& dashboard_id) const {
   return out;
 }
 
+std::optional<AuditEntry> AuditIndex::at(const std::string& dashboard_id, std::uint64_t sequence) const {
+  std::shared_lock lock(mutex_);
+  auto it = trails_.find(dashboard_id);
+  if (it == trails_.end() || sequence < it->second.first_sequence ||
+      sequence - it->second.first_sequence >= it->second.entries.size()) {
+    return std::nullopt;
+  }
+  return expand(it->second, sequence - it->second.first_sequence);
+}
+
 bool AuditIndex::restore(const std::string& dashboard_id, const Trail& trail) {
   std::unique_lock lock(mutex_);
   std::vector<std::uint32_t> types, actors;  // the trail's table -> global ids

@@ -53,6 +53,8 @@ class AuditIndex {
   AuditPage query(const std::string& dashboard_id, const AuditFilter& filter, std::optional<std::uint64_t> cursor,
                   std::size_t limit, bool descending) const;
   std::vector<AuditEntry> all(const std::string& dashboard_id) const;
+  // The entry of one event of the dashboard, by its sequence.
+  std::optional<AuditEntry> at(const std::string& dashboard_id, std::uint64_t sequence) const;
 
   // One dashboard's entries as snapshots carry them: its own table of the types and actors
   // it names, and rows that point into it.

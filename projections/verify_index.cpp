@@ -200,7 +200,7 @@ void VerifyIndex::refresh_key(const std::string& dashboard_id, std::string_view 
   const std::uint32_t dashboard = dashboard_index(dashboard_id);
   // The key's record: the one its current secret, or else (after a rotation) its previous
   // secret, already points to; a new one otherwise.
-  const Slot* found = find_slot(key.current.fingerprint);
+  const Slot* found = find_slot(key.fingerprint);
   if (!found && key.has_previous) found = find_slot(key.previous);
   std::uint32_t index;
   if (found) {
@@ -219,7 +219,7 @@ void VerifyIndex::refresh_key(const std::string& dashboard_id, std::string_view 
   k.channel = key.channel;
   k.revoked = key.revoked;
   k.permissions = key.channel == domain::Channel::email ? key.permissions : domain::kAllPermissions;
-  k.current = key.current.fingerprint;
+  k.current = key.fingerprint;
   k.has_previous = key.has_previous;
   k.previous = key.has_previous ? key.previous : Fingerprint{};
   k.previous_valid_until = key.has_previous ? key.previous_valid_until : domain::Timestamp{};

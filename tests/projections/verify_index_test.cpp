@@ -38,7 +38,7 @@ Issued issue(kd::Channel channel, std::mt19937_64& rng) {
 kd::ApiKey key_of(kd::Channel channel, const Issued& secret) {
   kd::ApiKey key;
   key.channel = channel;
-  key.current = secret.sealed;
+  key.fingerprint = secret.sealed.fingerprint;
   return key;
 }
 
