@@ -78,6 +78,7 @@ ApiKey& add_key(DashboardState& s, const std::string& id, Channel channel, std::
   key.channel = channel;
   key.name = std::move(name);
   key.created_at = recorded.occurred_at;
+  key.version = 1;  // the event adding it is its stream's first
   take_secret(key, secret, recorded);
   return s.keys.insert_or_assign(id, std::move(key)).first->second;
 }
@@ -203,10 +204,13 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
         }
       },
       recorded.event);
-  // Every event naming a key is one more in that key's stream.
+  // Every other event naming a key is one more in that key's stream.
   std::visit(
       [&](const auto& e) {
-        if constexpr (requires { e.key_id; }) {
+        using E = std::decay_t<decltype(e)>;
+        constexpr bool adds_key = std::is_same_v<E, EmailKeyGenerated> || std::is_same_v<E, WhatsAppKeyGenerated> ||
+                                  std::is_same_v<E, SmsKeyAssigned> || std::is_same_v<E, RcsKeyProvisioned>;
+        if constexpr (requires { e.key_id; } && !adds_key) {
           if (auto it = s.keys.find(e.key_id); it != s.keys.end()) ++it->second.version;
         }
       },

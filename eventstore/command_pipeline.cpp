@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <future>
+#include <thread>
 #include <type_traits>
 
 #include "binary_codec.hpp"
@@ -124,31 +127,101 @@ void CommandPipeline::advance(LogPosition position) {
   }
 }
 
+namespace {
+
+// A queue of at most `capacity` items between two threads; close() ends it for both sides.
+template <class T>
+class BoundedQueue {
+ public:
+  explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {}
+  bool push(T item) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    changed_.notify_all();
+    return true;
+  }
+  std::optional<T> pop() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    changed_.notify_all();
+    return item;
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<T> items_;
+  bool closed_ = false;
+};
+
+struct DecodedRecord {
+  LogPosition position;
+  std::expected<Envelope, std::string> envelope;
+};
+
+}  // namespace
+
+// Two stages on two threads: one reads the log and decodes envelopes (most of the work), the
+// caller's thread folds them, in log order, as they come.
 std::error_code CommandPipeline::catch_up(std::string* problem, const ReplayProgress& progress) {
   std::uint64_t total = 0, done = 0;
   for (std::uint32_t p = 0; p < applied_.size(); ++p) total += log_.end(p) - std::min(log_.end(p), applied_[p].load());
+  constexpr std::size_t kBatch = 512;
+  BoundedQueue<std::vector<DecodedRecord>> decoded(8);
+  std::error_code read_failure;
+  std::thread decoder([&] {
+    std::vector<DecodedRecord> batch;
+    batch.reserve(kBatch);
+    for (std::uint32_t p = 0; p < applied_.size() && !read_failure; ++p) {
+      bool open = true;
+      read_failure = log_.read(p, applied_[p].load(), log_.end(p), [&](const StoredRecord& record) {
+        batch.push_back(DecodedRecord{record.position, decode_envelope(record.bytes, DecodeScope::fold)});
+        if (batch.size() < kBatch) return true;
+        open = decoded.push(std::move(batch));
+        batch = {};
+        batch.reserve(kBatch);
+        return open;
+      });
+      if (!open) break;
+    }
+    if (!batch.empty()) decoded.push(std::move(batch));
+    decoded.close();
+  });
   std::error_code failure;
-  for (std::uint32_t p = 0; p < applied_.size() && !failure; ++p) {
-    auto ec = log_.read(p, applied_[p].load(), log_.end(p), [&](const StoredRecord& record) {
-      auto envelope = decode_envelope(record.bytes);
-      if (!envelope) {
-        if (problem) *problem = "event at position " + record.position.to_string() + ": " + envelope.error();
+  while (auto batch = decoded.pop()) {
+    for (auto& record : *batch) {
+      if (!record.envelope) {
+        if (problem) *problem = "event at position " + record.position.to_string() + ": " + record.envelope.error();
         failure = make_error_code(StoreErrc::decode_failed);
-        return false;
+        break;
       }
-      Slot* slot = find_slot(envelope->dashboard_id);
-      if (!slot) slot = &slot_for_creation(envelope->dashboard_id);
+      const Envelope& envelope = *record.envelope;
+      Slot* slot = find_slot(envelope.dashboard_id);
+      if (!slot) slot = &slot_for_creation(envelope.dashboard_id);
       std::lock_guard lock(slot->mutex);
-      if (envelope->sequence <= slot->sequence) {
+      if (envelope.sequence <= slot->sequence) {
         advance(record.position);  // a restored snapshot holds it already
       } else {
-        apply(*slot, *envelope, record.position);
+        apply(*slot, envelope, record.position);
       }
       if (progress && ++done % 4096 == 0) progress(done, total);
-      return true;
-    });
-    if (ec && !failure) failure = ec;
+    }
+    if (failure) break;
   }
+  decoded.close();  // a failure stops the decoder too
+  decoder.join();
+  if (!failure) failure = read_failure;
   if (progress) progress(total, total);
   rebuild_number_owners();
   return failure;

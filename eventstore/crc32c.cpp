@@ -1,6 +1,11 @@
 #include "crc32c.hpp"
 
 #include <array>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 namespace keyledger::eventstore {
 
@@ -18,9 +23,32 @@ std::array<std::array<std::uint32_t, 256>, 8> make_tables() {
   }
   return t;
 }
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::string_view bytes, std::uint32_t seed) {
+  std::uint64_t c = ~seed;
+  const char* p = bytes.data();
+  std::size_t n = bytes.size();
+  while (n >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    c = _mm_crc32_u64(c, word);
+    p += 8;
+    n -= 8;
+  }
+  auto c32 = static_cast<std::uint32_t>(c);
+  while (n--) c32 = _mm_crc32_u8(c32, static_cast<unsigned char>(*p++));
+  return ~c32;
+}
+
+bool has_sse42() {
+  static const bool supported = __builtin_cpu_supports("sse4.2");
+  return supported;
+}
+#endif
 }  // namespace
 
-std::uint32_t crc32c(std::string_view bytes, std::uint32_t seed) {
+std::uint32_t crc32c_portable(std::string_view bytes, std::uint32_t seed) {
   static const auto t = make_tables();
   std::uint32_t c = ~seed;
   auto p = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -35,6 +63,13 @@ std::uint32_t crc32c(std::string_view bytes, std::uint32_t seed) {
   }
   while (n--) c = t[0][(c ^ *p++) & 0xff] ^ (c >> 8);
   return ~c;
+}
+
+std::uint32_t crc32c(std::string_view bytes, std::uint32_t seed) {
+#if defined(__x86_64__)
+  if (has_sse42()) return crc32c_sse42(bytes, seed);
+#endif
+  return crc32c_portable(bytes, seed);
 }
 
 }  // namespace keyledger::eventstore

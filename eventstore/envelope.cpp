@@ -91,10 +91,25 @@ void read_value(Reader& r, domain::Role& v) { read_enum(r, v, domain::parse_role
 void read_value(Reader& r, domain::Channel& v) { read_enum(r, v, domain::parse_channel); }
 void read_value(Reader& r, domain::RejectionCode& v) { read_enum(r, v, domain::parse_rejection_code); }
 void read_value(Reader& r, domain::LeakResponse& v) { read_enum(r, v, domain::parse_leak_response); }
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 template <std::size_t N>
 void read_bytes(Reader& r, std::array<std::uint8_t, N>& out, bool hex) {
   const std::string text = r.string();
-  const auto bytes = hex ? crypto::from_hex(text) : crypto::base64_decode(text);
+  if (hex) {
+    if (text.size() != 2 * N) return r.fail("a secret's bytes of the wrong form or length");
+    for (std::size_t i = 0; i < N; ++i) {
+      const int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
+      if (hi < 0 || lo < 0) return r.fail("a secret's bytes of the wrong form or length");
+      out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    return;
+  }
+  const auto bytes = crypto::base64_decode(text);
   if (!bytes || bytes->size() != N) return r.fail("a secret's bytes of the wrong form or length");
   std::copy(bytes->begin(), bytes->end(), out.begin());
 }
@@ -172,7 +187,8 @@ std::expected<std::string, std::string> upcast(const std::string& type, int vers
 
 // Reads the envelope in one pass without a DOM; `data` is read once `type` is known (keys
 // come sorted, so `data` comes first), straight into the event's struct.
-std::expected<Envelope, std::string> decode_envelope(std::string_view bytes) {
+std::expected<Envelope, std::string> decode_envelope(std::string_view bytes, DecodeScope scope) {
+  const bool whole = scope == DecodeScope::whole;
   Reader r(bytes);
   if (!r.begin_object()) return std::unexpected("not a JSON object");
   // (Every read below leaves a failure in `r`; the checks after the loop report it.)
@@ -187,7 +203,7 @@ std::expected<Envelope, std::string> decode_envelope(std::string_view bytes) {
   unsigned seen = 0;
   std::string actor_type;
   while (r.next_key(key)) {
-    if (key == "id") e.id = r.string(), seen |= kId;
+    if (key == "id") (whole ? (void)(e.id = r.string()) : (void)r.skip()), seen |= kId;
     else if (key == "type") type = r.string(), seen |= kType;
     else if (key == "schema_version") {
       const std::int64_t v = r.integer();
@@ -210,11 +226,11 @@ std::expected<Envelope, std::string> decode_envelope(std::string_view bytes) {
           else r.skip();
         }
       }
-    } else if (key == "correlation_id") e.correlation_id = r.string();
-    else if (key == "causation_id") e.causation_id = r.string();
+    } else if (key == "correlation_id") whole ? (void)(e.correlation_id = r.string()) : (void)r.skip();
+    else if (key == "causation_id") whole ? (void)(e.causation_id = r.string()) : (void)r.skip();
     else if (key == "idempotency_key") e.idempotency_key = r.string();
     else if (key == "request_digest") e.request_digest = r.string();
-    else if (key == "prev_hash") e.prev_hash = r.string(), seen |= kPrev;
+    else if (key == "prev_hash") (whole ? (void)(e.prev_hash = r.string()) : (void)r.skip()), seen |= kPrev;
     else if (key == "hash") e.hash = r.string(), seen |= kHash;
     else if (key == "data") data = r.skip(), seen |= kData;
     else r.skip();

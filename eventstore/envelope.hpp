@@ -37,9 +37,13 @@ struct Envelope {
 // canonical JSON bytes that are stored and published.
 std::string seal_envelope(Envelope& envelope);
 
+// How much of an envelope to read: all of it, or what folding it into state and the read
+// models needs (no event id, correlation, causation or prev_hash: replay skips those).
+enum class DecodeScope { whole, fold };
+
 // Parses stored bytes, upcasting older schema versions of the event data. Does not check
 // the chain; see check_link.
-std::expected<Envelope, std::string> decode_envelope(std::string_view bytes);
+std::expected<Envelope, std::string> decode_envelope(std::string_view bytes, DecodeScope scope = DecodeScope::whole);
 
 // Checks one stored event as a link of its dashboard's chain: the bytes are canonical, the
 // recorded hash is the hash of the content, and prev_hash is `expected_prev_hash`.

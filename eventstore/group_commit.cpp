@@ -60,7 +60,8 @@ void GroupCommitQueue::writer_loop() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to write
-      if (settings_.window.count() > 0 && !stopping_ && queue_.size() < settings_.max_group_batches) {
+      if (settings_.window.count() > 0 && !stopping_ && queue_.size() >= settings_.wait_when_queued &&
+          queue_.size() < settings_.max_group_batches) {
         // Let more batches join this group: one durability point then covers them all.
         wake_.wait_for(lock, settings_.window,
                        [&] { return stopping_ || queue_.size() >= settings_.max_group_batches; });

@@ -27,9 +27,12 @@ struct PendingBatch {
 };
 
 struct GroupCommitSettings {
-  // How long the writer waits after the first batch of a group for others to join it. Zero
-  // makes a group of whatever queued while the previous group was being made durable.
+  // How long the writer waits for more batches to join a group once it sees others waiting
+  // (at least `wait_when_queued` batches): on a fast disk an fsync is over before the next
+  // command arrives, and a short wait makes one sync cover many commands. A lone appender
+  // never waits. Zero: a group is whatever queued while the previous one was made durable.
   std::chrono::microseconds window{0};
+  std::size_t wait_when_queued = 2;
   std::size_t max_group_batches = 4096;
 };
 

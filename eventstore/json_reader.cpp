@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace keyledger::eventstore::json_reader {
 
 namespace {
@@ -45,6 +49,28 @@ void append_utf8(std::string& out, std::uint32_t cp) {
   }
 }
 
+// Where the run of plain ASCII (no quote, backslash, control character or byte >= 0x80)
+// starting at `at` ends: 16 bytes at a time with SSE2, which every x86-64 has.
+std::size_t plain_ascii_run(std::string_view in, std::size_t at) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), top3 = _mm_set1_epi8(static_cast<char>(0xe0));
+  while (in.size() - at >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in.data() + at));
+    const __m128i control = _mm_cmpeq_epi8(_mm_and_si128(v, top3), _mm_setzero_si128());  // < 0x20
+    const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), control);
+    const int stop = _mm_movemask_epi8(special) | _mm_movemask_epi8(v);  // the latter: bytes >= 0x80
+    if (stop != 0) return at + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(stop)));
+    at += 16;
+  }
+#endif
+  while (at < in.size()) {
+    const auto c = static_cast<unsigned char>(in[at]);
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+    ++at;
+  }
+  return at;
+}
+
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -79,8 +105,8 @@ bool Reader::literal(std::string_view word) {
   return false;
 }
 
-bool Reader::begin_object() {
-  if (!consume('{') || ++depth_ > kMaxDepth) {
+bool Reader::open(char bracket) {
+  if (!consume(bracket) || ++depth_ > kMaxDepth) {
     fail("not valid JSON");
     return false;
   }
@@ -88,9 +114,11 @@ bool Reader::begin_object() {
   return true;
 }
 
-bool Reader::next_key(std::string& key) {
+// True when another member or element follows (its separator consumed), false at the end of
+// the container (its closing bracket consumed) or on a failure.
+bool Reader::more(char closing) {
   if (!ok_) return false;
-  if (consume('}')) {
+  if (consume(closing)) {
     --depth_;
     first_ = false;
     return false;
@@ -100,34 +128,21 @@ bool Reader::next_key(std::string& key) {
     return false;
   }
   first_ = false;
+  return true;
+}
+
+bool Reader::begin_object() { return open('{'); }
+
+bool Reader::next_key(std::string& key) {
+  if (!more('}')) return false;
   key = string();
   if (!consume(':')) fail("not valid JSON");
   return ok_;
 }
 
-bool Reader::begin_array() {
-  if (!consume('[') || ++depth_ > kMaxDepth) {
-    fail("not valid JSON");
-    return false;
-  }
-  first_ = true;
-  return true;
-}
+bool Reader::begin_array() { return open('['); }
 
-bool Reader::next_element() {
-  if (!ok_) return false;
-  if (consume(']')) {
-    --depth_;
-    first_ = false;
-    return false;
-  }
-  if (!first_ && !consume(',')) {
-    fail("not valid JSON");
-    return false;
-  }
-  first_ = false;
-  return true;
-}
+bool Reader::next_element() { return more(']'); }
 
 std::string Reader::string() {
   std::string out;
@@ -139,6 +154,8 @@ std::string Reader::string() {
     // The run of bytes up to the next quote, backslash or control character, copied whole.
     std::size_t start = at_;
     while (at_ < in_.size()) {
+      at_ = plain_ascii_run(in_, at_);
+      if (at_ >= in_.size()) break;
       const auto c = static_cast<unsigned char>(in_[at_]);
       if (c == '"' || c == '\\' || c < 0x20) break;
       if (c < 0x80) {

@@ -43,6 +43,8 @@ class Reader {
   }
 
  private:
+  bool open(char bracket);
+  bool more(char closing);
   void whitespace();
   bool consume(char c);
   bool literal(std::string_view word);

@@ -28,6 +28,7 @@ struct KafkaOptions {
   std::string transactional_id;                      // default: "keyledger-" + topic
   std::map<std::string, std::string> client_config;  // passed to librdkafka (security.protocol, sasl.*, ssl.*)
   std::chrono::milliseconds command_timeout{5000};   // how long a command may wait on the broker
+  std::chrono::microseconds group_commit_window{0};  // see GroupCommitSettings::window
   std::function<void(const std::string&)> report;    // one sentence per note
 };
 

@@ -67,7 +67,8 @@ std::expected<void, std::string> KafkaLog::start() {
   if (!read) return std::unexpected(read.error());
   note("read " + std::to_string(events) + " committed events from topic " + options_.topic);
   queue_ = std::make_unique<GroupCommitQueue>(
-      [this](std::span<PendingBatch> group) { return commit_group(group); }, GroupCommitSettings{});
+      [this](std::span<PendingBatch> group) { return commit_group(group); },
+      GroupCommitSettings{.window = options_.group_commit_window});
   return {};
 }
 

@@ -22,7 +22,7 @@ namespace {
 
 std::expected<void, std::string> open_file_parts(Store& store, const std::string& directory, const StoreOptions& options) {
   store.directory = directory;
-  auto log = FileLog::open({directory, 64ull << 20, options.report});
+  auto log = FileLog::open({directory, 64ull << 20, options.report, false, {.window = options.group_commit_window}});
   if (!log) return std::unexpected(log.error());
   store.log = std::move(*log);
   try {
@@ -40,6 +40,7 @@ std::expected<void, std::string> open_kafka_parts(Store& store, const std::strin
   kafka->transactional_id = options.kafka_transactional_id;
   kafka->partitions = options.kafka_partitions;
   kafka->replication = options.kafka_replication;
+  kafka->group_commit_window = options.group_commit_window;
   kafka->report = options.report;
   // The keyring first: its topic is small, and a wrong master key should stop us early.
   auto keyring = KafkaKeyring::open(*kafka, store.master_key);

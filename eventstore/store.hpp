@@ -6,6 +6,7 @@
 // pipeline, then recover() restores the newest snapshot and folds the rest of the log.
 #pragma once
 
+#include <chrono>
 #include <expected>
 #include <functional>
 #include <map>
@@ -26,6 +27,7 @@ struct StoreOptions {
   std::string kafka_transactional_id;                  // default "keyledger-" + topic
   int kafka_partitions = 3;
   int kafka_replication = 1;
+  std::chrono::microseconds group_commit_window{0};   // see GroupCommitSettings::window
   std::function<void(const std::string&)> report;      // one sentence per note
 };
 

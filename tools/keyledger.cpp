@@ -73,6 +73,9 @@ Every option is also an environment variable; a flag wins over the variable.
   --read-timeout SECONDS    KEYLEDGER_READ_TIMEOUT, default 10: time for a whole request
   --idle-timeout SECONDS    KEYLEDGER_IDLE_TIMEOUT, default 60: keep-alive wait
   --snapshot-every N        KEYLEDGER_SNAPSHOT_EVERY, default 100000 events (file stores)
+  --group-commit-us N       KEYLEDGER_GROUP_COMMIT_US, default 500: when commands are queued behind
+                            one being made durable, wait up to N microseconds for more to join
+                            its fsync (or Kafka transaction); a lone command never waits
   --checkpoint-every S      KEYLEDGER_CHECKPOINT_EVERY, default 3600: sign each changed dashboard's
                             chain head (Ed25519) this often
   --usage-interval S        KEYLEDGER_USAGE_INTERVAL, default 60: record verification counts per
@@ -181,6 +184,7 @@ std::unique_ptr<es::Store> open_store(const Options& options, bool use_snapshots
   store_options.kafka_transactional_id = options.get("kafka-transactional-id");
   store_options.kafka_partitions = static_cast<int>(options.number("kafka-partitions", 3));
   store_options.kafka_replication = static_cast<int>(options.number("kafka-replication", 1));
+  store_options.group_commit_window = std::chrono::microseconds(options.number("group-commit-us", 500));
   store_options.report = [](const std::string& note) { log_line({{"level", "warn"}, {"msg", "store"}, {"detail", note}}); };
   auto store = es::Store::open(options.get("store", "file:./keyledger-data"), options.get("master-key-file"), store_options);
   if (!store) throw std::runtime_error(store.error());
@@ -509,7 +513,7 @@ const std::vector<Command>& commands() {
       {{"serve"}, std::string(kServeUsage),
        {"listen", "store", "master-key-file", "operator-token", "service-token", "tls-cert", "tls-key", "session-ttl",
         "threads", "workers", "read-timeout", "idle-timeout", "snapshot-every", "checkpoint-every",
-        "usage-interval", "rotation-age-days", "kafka-transactional-id",
+        "usage-interval", "rotation-age-days", "group-commit-us", "kafka-transactional-id",
         "kafka-partitions", "kafka-replication"},
        serve},
       {{"keygen"}, "usage: keyledger keygen FILE\n\nWrites 32 random bytes to FILE with mode 0600; never overwrites.\n", {},

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "eventstore/crc32c.hpp"
 #include "eventstore/file_log.hpp"
 #include "support/temp_dir.hpp"
 
@@ -230,4 +231,19 @@ TEST_CASE("file log: a writer killed with SIGKILL loses none of its acknowledged
     REQUIRE(read_all(*log).size() == log->end(0));
   }
   REQUIRE(acknowledged_total > 0);
+}
+
+TEST_CASE("crc32c: the check value of RFC 3720, and the CPU's instruction agrees with the tables") {
+  REQUIRE(es::crc32c("123456789") == 0xE3069283u);
+  REQUIRE(es::crc32c_portable("123456789") == 0xE3069283u);
+  std::mt19937 rng(3720);
+  std::string bytes;
+  for (std::size_t n = 0; n < 300; ++n) {
+    INFO("length " << n);
+    REQUIRE(es::crc32c(bytes) == es::crc32c_portable(bytes));
+    // Continuing a checksum is the checksum of the whole.
+    REQUIRE(es::crc32c(std::string_view(bytes).substr(n / 2), es::crc32c(std::string_view(bytes).substr(0, n / 2))) ==
+            es::crc32c(bytes));
+    bytes.push_back(static_cast<char>(rng()));
+  }
 }
