@@ -14,9 +14,9 @@ namespace {
 // tables of types and actors (varint n, bytes...), then varint n rows of varint offset,
 // zigzag varint occurred_at (ms), varint actor, varint type, u8 channel (0: none, else 1 +
 // the channel).
-void save_audit(const pj::AuditIndex& index, const std::string& dashboard, std::string& out) {
+void save_audit(pj::AuditIndex::Trail trail, const pj::AuditIndex& index, std::string& out) {
+  index.localize(trail);
   es::binary::Writer w(out);
-  const auto trail = index.trail(dashboard);
   w.u32(trail.partition);
   w.varint(trail.first_sequence);
   for (const auto* table : {&trail.types, &trail.actors}) {
@@ -65,7 +65,11 @@ void ReadModels::attach(es::CommandPipeline& pipeline) {
   });
   pipeline.add_snapshot_section(es::SnapshotSection{
       "audit_index",
-      [this](const std::string& dashboard, std::string& out) { save_audit(audit_index, dashboard, out); },
+      [this](const std::string& dashboard) -> es::SnapshotSection::Writer {
+        return [this, trail = audit_index.capture(dashboard)](std::string& out) mutable {
+          save_audit(std::move(trail), audit_index, out);
+        };
+      },
       [this](const std::string& dashboard, std::string_view in) { return load_audit(audit_index, dashboard, in); },
       [this] { audit_index.clear(); }});
 }

@@ -16,9 +16,9 @@
 
 namespace keyledger::eventstore {
 
-// One dashboard: its decider state and its stream's head, guarded by one mutex.
-struct CommandPipeline::Slot {
-  mutable std::mutex mutex;
+// One dashboard: its decider state and its stream's head (a copyable record, for snapshots),
+// guarded by one mutex.
+struct CommandPipeline::SlotRecord {
   domain::DashboardState state;
   std::uint64_t sequence = 0;
   std::string head_hash = kGenesisHash;
@@ -32,6 +32,9 @@ struct CommandPipeline::Slot {
     std::uint32_t count;
   };
   std::map<std::string, IdempotentRequest> idempotency;
+};
+struct CommandPipeline::Slot : SlotRecord {
+  mutable std::mutex mutex;
 };
 
 CommandPipeline::CommandPipeline(EventLog& log, Clock clock)
@@ -382,7 +385,7 @@ std::vector<std::string> CommandPipeline::dashboard_ids() const {
 // idempotency records, decider state and each section's share), then creation keys.
 //   varint partitions, varint cut[p]... | varint sections, bytes name... |
 //   (u8 1 | bytes id | bytes dashboard | bytes section...)* u8 0 | varint n, (bytes key, bytes id)*
-void CommandPipeline::encode_dashboard(const std::string& id, const Slot& slot, std::string& out) const {
+void CommandPipeline::encode_dashboard(const SlotRecord& slot, std::string& out) {
   binary::Writer w(out);
   w.varint(slot.sequence);
   w.bytes(slot.head_hash);
@@ -405,7 +408,6 @@ void CommandPipeline::encode_dashboard(const std::string& id, const Slot& slot, 
     w.varint(request.count);
   }
   encode_state(w, slot.state);
-  (void)id;
 }
 
 bool CommandPipeline::write_snapshot(const std::function<bool(std::string_view)>& sink) const {
@@ -424,20 +426,27 @@ bool CommandPipeline::write_snapshot(const std::function<bool(std::string_view)>
     for (auto& [id, slot] : slots_) dashboards.emplace_back(id, slot.get());
   }
   std::string part;
+  std::vector<SnapshotSection::Writer> writers;
   for (auto& [id, slot] : dashboards) {
+    // Under the dashboard's lock only copies (what commands of that dashboard wait for);
+    // the encoding happens after.
+    SlotRecord record;
+    writers.clear();
     {
       std::lock_guard lock(slot->mutex);
       if (!slot->state.exists) continue;
-      w.u8(1);
-      w.bytes(id);
+      record = *slot;
+      for (auto& section : sections_) writers.push_back(section.capture(id));
+    }
+    w.u8(1);
+    w.bytes(id);
+    part.clear();
+    encode_dashboard(record, part);
+    w.bytes(part);
+    for (auto& write : writers) {
       part.clear();
-      encode_dashboard(id, *slot, part);
+      write(part);
       w.bytes(part);
-      for (auto& section : sections_) {
-        part.clear();
-        section.save(id, part);
-        w.bytes(part);
-      }
     }
     if (buffer.size() >= (1u << 20)) {
       if (!sink(buffer)) return false;
@@ -547,7 +556,7 @@ std::string CommandPipeline::canonical_state() const {
     std::lock_guard slot_lock(slot->mutex);
     if (!slot->state.exists) continue;
     binary::Writer(out).bytes(id);
-    encode_dashboard(id, *slot, out);
+    encode_dashboard(*slot, out);
   }
   return out;
 }

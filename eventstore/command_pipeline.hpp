@@ -52,11 +52,13 @@ struct DashboardView {
 };
 
 // A read model's share of each dashboard in snapshots, written and read beside the
-// dashboard's decider state. `save` runs with the dashboard's lock held, so what it writes
-// is consistent with the state; `load` restores one dashboard's share before catch-up.
+// dashboard's decider state. `capture` runs with the dashboard's lock held, so what it takes
+// is consistent with the state; it should only copy, and return the writer that encodes the
+// copy later, without the lock. `load` restores one dashboard's share before catch-up.
 struct SnapshotSection {
+  using Writer = std::function<void(std::string& out)>;
   std::string name;
-  std::function<void(const std::string& dashboard_id, std::string& out)> save;
+  std::function<Writer(const std::string& dashboard_id)> capture;
   std::function<bool(const std::string& dashboard_id, std::string_view in)> load;
   std::function<void()> clear;  // forgets everything loaded (a snapshot refused half-way)
 };
@@ -112,6 +114,7 @@ class CommandPipeline {
   domain::Timestamp now() const { return clock_(); }
 
  private:
+  struct SlotRecord;
   struct Slot;
   Slot* find_slot(const std::string& dashboard_id) const;
   Slot& slot_for_creation(const std::string& dashboard_id);
@@ -119,7 +122,7 @@ class CommandPipeline {
   void advance(LogPosition position);
   static std::uint64_t stream_version(const Slot& slot, const std::string& stream);
   CommandResult replay_result(const Slot& slot, const std::string& key, const std::string& digest);
-  void encode_dashboard(const std::string& id, const Slot& slot, std::string& out) const;
+  static void encode_dashboard(const SlotRecord& slot, std::string& out);
   // Platform-wide number ownership from the open dashboards' states (after a restore or a
   // catch-up, whose partition-by-partition order is not the order commands ran in).
   void rebuild_number_owners();

@@ -315,7 +315,9 @@ std::error_code FileLog::read(std::uint32_t partition, std::uint64_t from, std::
   while (from < to) {
     SegmentView view{};
     if (!find(from, view)) return {};
-    // Frames from the index entry on, read in chunks of at least 64 KiB.
+    // Frames from the index entry on, read in chunks: 8 KiB first (the index entry is at most
+    // 4 KiB before `from`: one record costs one small read), doubling up to 1 MiB for scans.
+    std::uint64_t chunk = 8u << 10;
     std::uint64_t position = view.start_position;
     std::size_t used = 0;  // bytes of `buffer` already parsed
     std::uint64_t buffer_start = position;
@@ -328,7 +330,8 @@ std::error_code FileLog::read(std::uint32_t partition, std::uint64_t from, std::
       buffer.erase(0, used);
       buffer_start += used;
       used = 0;
-      const std::uint64_t read_end = std::min<std::uint64_t>(view.size, std::max(want_end, position + (64u << 10)));
+      const std::uint64_t read_end = std::min<std::uint64_t>(view.size, std::max(want_end, position + chunk));
+      chunk = std::min<std::uint64_t>(chunk * 2, 1u << 20);
       const std::size_t old = buffer.size();
       buffer.resize(read_end - buffer_start);
       return read_all(view.fd, buffer.data() + old, buffer.size() - old, static_cast<off_t>(buffer_start + old));

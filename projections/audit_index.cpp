@@ -96,23 +96,35 @@ std::vector<AuditEntry> AuditIndex::all(const std::string& dashboard_id) const {
 }
 
 AuditIndex::Trail AuditIndex::trail(const std::string& dashboard_id) const {
+  Trail out = capture(dashboard_id);
+  localize(out);
+  return out;
+}
+
+AuditIndex::Trail AuditIndex::capture(const std::string& dashboard_id) const {
   std::shared_lock lock(mutex_);
   Trail out;
   auto it = trails_.find(dashboard_id);
   if (it == trails_.end()) return out;
   out.partition = it->second.partition;
   out.first_sequence = it->second.first_sequence;
-  // This dashboard's own tables: the global ids it uses, renumbered in order of first use.
-  std::unordered_map<std::uint32_t, std::uint32_t> type_ids, actor_ids;
-  out.rows.reserve(it->second.entries.size());
-  for (const Entry& e : it->second.entries) {
-    auto [t, new_type] = type_ids.try_emplace(e.type, static_cast<std::uint32_t>(out.types.size()));
-    if (new_type) out.types.push_back(types_.texts[e.type]);
-    auto [a, new_actor] = actor_ids.try_emplace(e.actor, static_cast<std::uint32_t>(out.actors.size()));
-    if (new_actor) out.actors.push_back(actors_.texts[e.actor]);
-    out.rows.push_back(Entry{e.offset, e.occurred_ms, a->second, static_cast<std::uint16_t>(t->second), e.channel});
-  }
+  out.rows = it->second.entries;
   return out;
+}
+
+// The trail's own tables: the global ids it uses, renumbered in order of first use. (The
+// global tables only grow, so ids captured earlier are still theirs.)
+void AuditIndex::localize(Trail& trail) const {
+  std::shared_lock lock(mutex_);
+  std::unordered_map<std::uint32_t, std::uint32_t> type_ids, actor_ids;
+  for (Entry& e : trail.rows) {
+    auto [t, new_type] = type_ids.try_emplace(e.type, static_cast<std::uint32_t>(trail.types.size()));
+    if (new_type) trail.types.push_back(types_.texts[e.type]);
+    auto [a, new_actor] = actor_ids.try_emplace(e.actor, static_cast<std::uint32_t>(trail.actors.size()));
+    if (new_actor) trail.actors.push_back(actors_.texts[e.actor]);
+    e.type = static_cast<std::uint16_t>(t->second);
+    e.actor = a->second;
+  }
 }
 
 std::optional<AuditEntry> AuditIndex::at(const std::string& dashboard_id, std::uint64_t sequence) const {

@@ -72,6 +72,11 @@ class AuditIndex {
     std::vector<Row> rows;
   };
   Trail trail(const std::string& dashboard_id) const;
+  // trail() in two steps, so that the first is brief: the rows as they are (their type and
+  // actor are indexes into this index's own tables, and `types`, `actors` are empty), then
+  // the tables made the trail's own.
+  Trail capture(const std::string& dashboard_id) const;
+  void localize(Trail& captured) const;
   // Replaces one dashboard's entries (from a snapshot); false when the rows point outside
   // their tables. clear() forgets everything.
   bool restore(const std::string& dashboard_id, const Trail& trail);
