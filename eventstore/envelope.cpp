@@ -1,5 +1,7 @@
 #include "envelope.hpp"
 
+#include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 #include <utility>
@@ -8,6 +10,7 @@
 #include "domain_json.hpp"
 #include "event_fields.hpp"
 #include "json_reader.hpp"
+#include "json_writer.hpp"
 #include "rfc3339.hpp"
 
 using nlohmann::json;
@@ -27,46 +30,138 @@ const std::map<std::pair<std::string, int>, Upcaster>& upcasters() {
   return table;
 }
 
-json actor_json(const domain::Actor& actor) {
-  return json{{"type", domain::to_string(actor.kind)}, {"id", actor.id}, {"ip", actor.ip}};
+// --- writing: canonical JSON as it goes (json_writer), no DOM --------------------------
+
+using json_writer::Writer;
+
+void write_value(Writer& w, const std::string& v) { w.string(v); }
+void write_value(Writer& w, std::uint64_t v) { w.unsigned_integer(v); }
+void write_value(Writer& w, domain::Timestamp v) { w.string(format_rfc3339(v)); }
+void write_value(Writer& w, domain::Role v) { w.string(domain::to_string(v)); }
+void write_value(Writer& w, domain::Channel v) { w.string(domain::to_string(v)); }
+void write_value(Writer& w, domain::RejectionCode v) { w.string(domain::to_string(v)); }
+void write_value(Writer& w, domain::LeakResponse v) { w.string(domain::to_string(v)); }
+void write_value(Writer& w, const domain::SealedSecret& s) {
+  const auto bytes = [](const auto& array) {
+    return std::string_view(reinterpret_cast<const char*>(array.data()), array.size());
+  };
+  w.begin_object();
+  w.key("ciphertext");
+  w.string(crypto::base64_encode(bytes(s.ciphertext)));
+  w.key("fingerprint");
+  w.string(crypto::to_hex(bytes(s.fingerprint)));
+  w.key("masked");
+  w.string(s.masked());
+  w.end_object();
+}
+template <class T>
+void write_value(Writer& w, const std::vector<T>& v);
+template <HasFields T>
+void write_value(Writer& w, const T& v);
+
+template <class T, std::size_t I>
+void write_field(Writer& w, const T& v) {
+  const auto& field = std::get<I>(FieldsOf<T>::list);
+  w.key(field.name);
+  write_value(w, v.*(field.member));
+}
+// A struct's field writers in the order of their names (an object's members are sorted).
+template <class T, std::size_t... I>
+auto sorted_field_writers(std::index_sequence<I...>) {
+  using FieldWriter = void (*)(Writer&, const T&);
+  std::array<std::pair<std::string_view, FieldWriter>, sizeof...(I)> table{
+      {{std::get<I>(FieldsOf<T>::list).name, &write_field<T, I>}...}};
+  std::sort(table.begin(), table.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return table;
+}
+template <HasFields T>
+void write_value(Writer& w, const T& v) {
+  static const auto writers =
+      sorted_field_writers<T>(std::make_index_sequence<std::tuple_size_v<std::decay_t<decltype(FieldsOf<T>::list)>>>{});
+  w.begin_object();
+  for (const auto& [name, write] : writers) write(w, v);
+  w.end_object();
+}
+template <class T>
+void write_value(Writer& w, const std::vector<T>& v) {
+  w.begin_array();
+  for (const auto& item : v) write_value(w, item);
+  w.end_array();
 }
 
-json content_json(const Envelope& e) {
-  json j{{"id", e.id},
-         {"type", e.type()},
-         {"schema_version", e.schema_version},
-         {"dashboard_id", e.dashboard_id},
-         {"stream", e.stream},
-         {"stream_version", e.stream_version},
-         {"sequence", e.sequence},
-         {"occurred_at", format_rfc3339(e.recorded.occurred_at)},
-         {"actor", actor_json(e.recorded.actor)},
-         {"correlation_id", e.correlation_id},
-         {"causation_id", e.causation_id},
-         {"prev_hash", e.prev_hash},
-         {"data", json::parse(event_data_json(e.recorded.event))}};
+void write_data(Writer& w, const domain::Event& event) {
+  std::visit([&](const auto& e) { write_value(w, e); }, event);
+}
+
+// The envelope's members in their sorted order, up to `data` (part one) and from `id` on
+// (part two): `hash` goes between them, once it is known.
+void write_first_part(Writer& w, const Envelope& e) {
+  w.begin_object();
+  w.key("actor");
+  w.begin_object();
+  w.key("id");
+  w.string(e.recorded.actor.id);
+  w.key("ip");
+  w.string(e.recorded.actor.ip);
+  w.key("type");
+  w.string(domain::to_string(e.recorded.actor.kind));
+  w.end_object();
+  w.key("causation_id");
+  w.string(e.causation_id);
+  w.key("correlation_id");
+  w.string(e.correlation_id);
+  w.key("dashboard_id");
+  w.string(e.dashboard_id);
+  w.key("data");
+  write_data(w, e.recorded.event);
+}
+void write_second_part(Writer& w, const Envelope& e) {
+  w.key("id");
+  w.string(e.id);
   if (!e.idempotency_key.empty()) {
-    j["idempotency_key"] = e.idempotency_key;
-    j["request_digest"] = e.request_digest;
+    w.key("idempotency_key");
+    w.string(e.idempotency_key);
   }
-  return j;
-}
-
-std::string content_hash(const json& content_without_hash) {
-  return crypto::to_hex(crypto::sha256(content_without_hash.dump()));
+  w.key("occurred_at");
+  w.string(format_rfc3339(e.recorded.occurred_at));
+  w.key("prev_hash");
+  w.string(e.prev_hash);
+  if (!e.idempotency_key.empty()) {
+    w.key("request_digest");
+    w.string(e.request_digest);
+  }
+  w.key("schema_version");
+  w.integer(e.schema_version);
+  w.key("sequence");
+  w.unsigned_integer(e.sequence);
+  w.key("stream");
+  w.string(e.stream);
+  w.key("stream_version");
+  w.unsigned_integer(e.stream_version);
+  w.key("type");
+  w.string(e.type());
+  w.end_object();
 }
 
 }  // namespace
 
 std::string event_data_json(const domain::Event& event) {
-  return std::visit([](const auto& e) { return json(e).dump(); }, event);
+  std::string out;
+  Writer w(out);
+  write_data(w, event);
+  return out;
 }
 
+// The hash covers the envelope without `hash`; the stored bytes are the same with `hash`
+// in its sorted place, between `data` and `id`.
 std::string seal_envelope(Envelope& envelope) {
-  json content = content_json(envelope);
-  envelope.hash = content_hash(content);
-  content["hash"] = envelope.hash;
-  return content.dump();
+  std::string first, second;
+  Writer w1(first);
+  write_first_part(w1, envelope);
+  Writer w2(second, Writer::Continuing{});
+  write_second_part(w2, envelope);
+  envelope.hash = crypto::to_hex(crypto::sha256(first + second));
+  return first + ",\"hash\":\"" + envelope.hash + "\"" + second;
 }
 
 namespace {
@@ -289,7 +384,9 @@ std::expected<std::string, std::string> check_link(std::string_view bytes, std::
   }
   std::string recorded = j["hash"].get<std::string>();
   j.erase("hash");
-  if (content_hash(j) != recorded) return std::unexpected("the event's content does not match its hash");
+  if (crypto::to_hex(crypto::sha256(j.dump())) != recorded) {
+    return std::unexpected("the event's content does not match its hash");
+  }
   if (j["prev_hash"] != expected_prev_hash) return std::unexpected("prev_hash does not link to the previous event");
   return recorded;
 }

@@ -1,0 +1,115 @@
+#include "json_writer.hpp"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace keyledger::eventstore::json_writer {
+
+namespace {
+// Length of the valid UTF-8 sequence at p (n bytes available), 0 when it is not one.
+std::size_t utf8_sequence(const unsigned char* p, std::size_t n) {
+  const unsigned char c = p[0];
+  std::size_t len;
+  std::uint32_t cp;
+  if (c < 0x80) return 1;
+  if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
+  else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
+  else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
+  else return 0;
+  if (n < len) return 0;
+  for (std::size_t i = 1; i < len; ++i) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return len;
+}
+}  // namespace
+
+void Writer::separate() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (!first_) out_.push_back(',');
+  first_ = false;
+}
+
+void Writer::open(char bracket) {
+  separate();
+  out_.push_back(bracket);
+  first_ = true;
+}
+
+void Writer::close(char bracket) {
+  out_.push_back(bracket);
+  first_ = false;  // the enclosing container has a value now
+}
+
+void Writer::key(std::string_view name) {
+  separate();
+  quoted(name);
+  out_.push_back(':');
+  after_key_ = true;
+  first_ = false;
+}
+
+void Writer::string(std::string_view text) {
+  separate();
+  quoted(text);
+}
+
+void Writer::quoted(std::string_view text) {
+  out_.push_back('"');
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t run = i;  // plain characters are copied in runs
+    while (run < text.size() && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') ++run;
+    out_.append(text.data() + i, run - i);
+    i = run;
+    if (i >= text.size()) break;
+    const unsigned char c = p[i];
+    if (c >= 0x80) {
+      const std::size_t len = utf8_sequence(p + i, text.size() - i);
+      if (len == 0) throw std::invalid_argument("text that is not valid UTF-8 cannot be written as JSON");
+      out_.append(text.data() + i, len);
+      i += len;
+      continue;
+    }
+    switch (c) {
+      case '"': out_ += "\\\""; break;
+      case '\\': out_ += "\\\\"; break;
+      case '\b': out_ += "\\b"; break;
+      case '\f': out_ += "\\f"; break;
+      case '\n': out_ += "\\n"; break;
+      case '\r': out_ += "\\r"; break;
+      case '\t': out_ += "\\t"; break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out_ += "\\u00";
+        out_.push_back(kHex[c >> 4]);
+        out_.push_back(kHex[c & 0xf]);
+      }
+    }
+    ++i;
+  }
+  out_.push_back('"');
+}
+
+void Writer::unsigned_integer(std::uint64_t v) {
+  separate();
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out_.append(digits, end);
+}
+
+void Writer::integer(std::int64_t v) {
+  separate();
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out_.append(digits, end);
+}
+
+}  // namespace keyledger::eventstore::json_writer
