@@ -151,7 +151,8 @@ Application::Application(ServeConfig config, es::EventLog& log, es::CommandPipel
       checkpoint_seed_(master_key.checkpoint_signing_seed()),
       sessions_(crypto::hkdf_sha256(master_key.bytes, "keyledger", "session token signing key v1", 32)),
       read_models_(master_key.fingerprint_pepper()),
-      idempotency_digest_key_(crypto::hkdf_sha256(master_key.bytes, "keyledger", "idempotency request digest v1", 32)) {
+      idempotency_digest_key_(crypto::hkdf_sha256(master_key.bytes, "keyledger", "idempotency request digest v1", 32)),
+      verify_endpoint_(config_.service_token, read_models_.verify_index, metrics_) {
   read_models_.attach(pipeline_);
 }
 

@@ -22,6 +22,7 @@
 #include "metrics.hpp"
 #include "read_models.hpp"
 #include "session_tokens.hpp"
+#include "verify_endpoint.hpp"
 
 namespace keyledger::api {
 
@@ -81,6 +82,8 @@ class Application {
   // records the verifications counted since the last call, one KeyUsageRecorded per dashboard.
   void record_key_usage();
   Metrics& metrics() { return metrics_; }
+  // The verify hot path, for the server to answer inside the connection (see verify_endpoint.hpp).
+  InlineEndpoint* inline_endpoint() { return &verify_endpoint_; }
   void set_ready(bool ready) { ready_.store(ready); }
 
  private:
@@ -174,6 +177,7 @@ class Application {
   ReadModels read_models_;
   crypto::HmacSha256Key idempotency_digest_key_;
   Metrics metrics_;
+  VerifyEndpoint verify_endpoint_;
   std::atomic<bool> ready_{false};
 };
 

@@ -71,7 +71,22 @@ class SessionBase {
 struct HttpServer::Impl {
   RequestHandler handler;
   ServerOptions options;
-  net::io_context io;
+  // One io_context per I/O thread, each run by that thread alone: a connection lives on one
+  // of them, so its handlers never run at once and need no strand. `io` (the first) also
+  // holds the acceptor, the signals and the drain.
+  net::io_context io{1};
+  std::vector<std::unique_ptr<net::io_context>> more_io;  // the other threads'
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;
+  std::atomic<std::size_t> next_io{0};
+  net::io_context& io_for_connection() {
+    const std::size_t i = next_io.fetch_add(1, std::memory_order_relaxed) % (more_io.size() + 1);
+    return i == 0 ? io : *more_io[i - 1];
+  }
+  void stop_all() {
+    keep_running.clear();
+    io.stop();
+    for (auto& other : more_io) other->stop();
+  }
   // The acceptor, the signals and the drain run on this one strand: closing the acceptor
   // while an accept completes on another thread would be a data race.
   net::strand<net::io_context::executor_type> control{net::make_strand(io)};
@@ -94,8 +109,8 @@ struct HttpServer::Impl {
 
 namespace {
 
-// One connection: read a request, answer it, repeat while keep-alive holds. Runs on its own
-// strand, so at most one of its handlers executes at a time. Requests are answered one at a
+// One connection: read a request, answer it, repeat while keep-alive holds. Runs on one
+// I/O thread's io_context, so at most one of its handlers executes at a time. Requests are answered one at a
 // time, in order: a pipelining client waits, and its unread requests stay in the kernel's
 // buffers (bounded by the socket) rather than ours.
 template <class Stream>
@@ -201,6 +216,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return close();
     }
     auto& req = parser_->get();
+    if (answer_inline(req)) return;
     auto request = std::make_shared<HttpRequest>();
     request->method = std::string(req.method_string());
     request->target = std::string(req.target());
@@ -218,7 +234,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (server_.options.answers_inline(*request)) {
       return write(call_handler(*request), keep_alive, version);
     }
-    // May wait on the log: run on the worker pool, answer back on this session's strand.
+    // May wait on the log: run on the worker pool, answer back on this session's thread.
     net::post(*server_.workers, [self = this->shared_from_this(), request, keep_alive, version] {
       auto response = std::make_shared<HttpResponse>(self->call_handler(*request));
       if (response->stream) return self->write_stream(*response, keep_alive, version);
@@ -226,6 +242,47 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         self->write(std::move(*response), keep_alive, version);
       });
     });
+  }
+
+  // The inline endpoint's route, answered from Beast's parsed message with the response
+  // written from this session's own buffer, under the timer already running for this
+  // request. False when the request is not for it or it declined.
+  bool answer_inline(const http::request<http::string_body>& req) {
+    InlineEndpoint* endpoint = server_.options.inline_endpoint;
+    if (!endpoint || req.method() != http::verb::post || req.target() != server_.options.inline_path) return false;
+    auto header = [&](http::field f) {
+      auto it = req.find(f);
+      return it == req.end() ? std::string_view() : std::string_view(it->value().data(), it->value().size());
+    };
+    auto x_request_id = req.find("x-request-id");
+    InlineEndpoint::Request request{
+        header(http::field::authorization),
+        x_request_id == req.end() ? std::string_view() : std::string_view(x_request_id->value().data(), x_request_id->value().size()),
+        std::string_view(req.body())};
+    body_.clear();
+    request_id_.clear();
+    if (!endpoint->answer(request, body_, request_id_)) return false;
+    const bool keep_alive = req.keep_alive() && !server_.draining;
+    const bool http10 = req.version() == 10;
+    out_.clear();
+    out_ += http10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
+    out_ += "Server: keyledger\r\nContent-Type: application/json\r\nX-Request-Id: ";
+    out_ += request_id_;
+    out_ += "\r\nContent-Length: ";
+    out_ += std::to_string(body_.size());
+    if (http10 && keep_alive) out_ += "\r\nConnection: keep-alive";
+    if (!http10 && !keep_alive) out_ += "\r\nConnection: close";
+    out_ += "\r\n\r\n";
+    out_ += body_;
+    net::async_write(stream_, net::buffer(out_), [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+      if (ec) {
+        fail(ec, "write");
+        return self->close();
+      }
+      if (!keep_alive) return self->close();
+      self->do_read();
+    });
+    return true;
   }
 
   HttpResponse call_handler(const HttpRequest& request) {
@@ -256,7 +313,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     });
   }
 
-  // Runs `start(done)` on the session's strand and waits for `done(ec)`: the worker thread
+  // Runs `start(done)` on the session's thread and waits for `done(ec)`: the worker thread
   // producing a streamed body hands each piece to the socket one at a time.
   template <class Start>
   beast::error_code on_strand(Start start) {
@@ -312,6 +369,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   Stream stream_;
   beast::flat_buffer buffer_;
+  std::string body_, request_id_, out_;  // the inline endpoint's answer, reused request after request
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl& server_;
   bool idle_ = false;
@@ -321,7 +379,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 }  // namespace
 
 void HttpServer::Impl::do_accept() {
-  acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(io_for_connection(), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec != net::error::operation_aborted) fail(ec, "accept");
       if (!acceptor.is_open()) return;
@@ -360,7 +418,7 @@ void HttpServer::Impl::begin_drain() {
   // In-flight requests get drain_timeout to finish; then the loop stops regardless.
   drain_timer.expires_after(options.limits.drain_timeout);
   drain_timer.async_wait([this](beast::error_code wait_ec) {
-    if (!wait_ec) io.stop();
+    if (!wait_ec) stop_all();
   });
   // Poll until the last session is gone, then let the loop run out of work.
   auto poll = std::make_shared<net::steady_timer>(control);
@@ -373,7 +431,8 @@ void HttpServer::Impl::begin_drain() {
     }
     if (remaining == 0) {
       drain_timer.cancel();
-      *check = nullptr;  // break the self-reference
+      keep_running.clear();  // the other threads' loops may run out of work now
+      *check = nullptr;      // break the self-reference
       return;
     }
     poll->expires_after(std::chrono::milliseconds(20));
@@ -428,9 +487,13 @@ void HttpServer::run(unsigned threads) {
   impl_->signals.async_wait([this](beast::error_code ec, int) {
     if (!ec) impl_->begin_drain();
   });
+  for (unsigned i = 1; i < threads; ++i) {
+    impl_->more_io.push_back(std::make_unique<net::io_context>(1));
+    impl_->keep_running.push_back(net::make_work_guard(*impl_->more_io.back()));
+  }
   net::dispatch(impl_->control, [this] { impl_->do_accept(); });
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([this] { impl_->io.run(); });
+  for (auto& other : impl_->more_io) pool.emplace_back([&other] { other->run(); });
   impl_->io.run();
   for (auto& t : pool) t.join();
   impl_->workers->join();

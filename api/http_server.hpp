@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "http_message.hpp"
 
@@ -22,12 +23,33 @@ struct ServerLimits {
 
 using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// One route answered inside the connection, on its I/O thread, from the parsed request's
+// raw parts: no generic request, no header map, no handler call (the verify hot path).
+// Whatever it declines (an unexpected token or body: anything but the plain success path)
+// goes the generic way, so errors are answered in one place only.
+class InlineEndpoint {
+ public:
+  struct Request {
+    std::string_view authorization;  // the Authorization header, as sent
+    std::string_view request_id;     // the X-Request-Id header, as sent (may be empty)
+    std::string_view body;
+  };
+  virtual ~InlineEndpoint() = default;
+  // Writes the 200 answer's JSON body and its X-Request-Id and returns true, or returns false
+  // to decline. Called on any I/O thread, concurrently.
+  virtual bool answer(const Request& request, std::string& json_body, std::string& request_id) = 0;
+};
+
 struct ServerOptions {
   ServerLimits limits;
   // Requests for which this returns true are answered on the I/O thread; all others may
   // block (waiting on the log) and run on the worker pool.
   std::function<bool(const HttpRequest&)> answers_inline = [](const HttpRequest&) { return true; };
   unsigned worker_threads = 64;
+  // POST to `inline_path` is offered to `inline_endpoint` first (not owned; may be null).
+  std::string inline_path = "/v1/verify";
+  InlineEndpoint* inline_endpoint = nullptr;
+
   std::string tls_cert_file;  // HTTPS when both are set
   std::string tls_key_file;
 };

@@ -69,7 +69,10 @@ std::string Metrics::render() const {
   out += "# TYPE keyledger_http_requests_total counter\n";
   {
     std::lock_guard lock(mutex_);
-    for (auto& [k, v] : requests_) {
+    auto requests = requests_;
+    requests[{"POST /v1/verify", 200}] += inline_verifications_.load(std::memory_order_relaxed);
+    for (auto& [k, v] : requests) {
+      if (v == 0) continue;
       out += "keyledger_http_requests_total{route=\"" + escape_label(k.first) + "\",status=\"" +
              std::to_string(k.second) + "\"} " + std::to_string(v) + "\n";
     }

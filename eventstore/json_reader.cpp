@@ -234,6 +234,20 @@ std::string Reader::string() {
   return {};
 }
 
+std::string_view Reader::plain_string() {
+  if (!consume('"')) {
+    fail("not valid JSON");
+    return {};
+  }
+  const std::size_t start = at_;
+  at_ = plain_ascii_run(in_, at_);
+  if (at_ >= in_.size() || in_[at_] != '"') {
+    fail("a string that is not plain ASCII");
+    return {};
+  }
+  return in_.substr(start, at_++ - start);
+}
+
 std::uint64_t Reader::unsigned_integer() {
   whitespace();
   if (!ok_) return 0;

@@ -24,6 +24,9 @@ class Reader {
   // Values. A string whose bytes are not valid UTF-8 is refused, as is an integer with a
   // fraction, an exponent or more than 64 bits.
   std::string string();
+  // A string of plain printable ASCII (no escape), as a view into the input; anything else
+  // fails the read (callers with a slower way for such strings use string()).
+  std::string_view plain_string();
   std::uint64_t unsigned_integer();
   std::int64_t integer();
   bool boolean();

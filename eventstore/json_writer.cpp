@@ -105,6 +105,11 @@ void Writer::unsigned_integer(std::uint64_t v) {
   out_.append(digits, end);
 }
 
+void Writer::boolean(bool v) {
+  separate();
+  out_ += v ? "true" : "false";
+}
+
 void Writer::integer(std::int64_t v) {
   separate();
   char digits[24];

@@ -29,6 +29,7 @@ class Writer {
   void string(std::string_view text);
   void unsigned_integer(std::uint64_t v);
   void integer(std::int64_t v);
+  void boolean(bool v);
 
  private:
   void separate();  // a comma before every value but a container's first

@@ -276,6 +276,7 @@ int serve(const Options& options) {
   server_options.limits.read_timeout = config.read_timeout;
   server_options.limits.idle_timeout = config.idle_timeout;
   server_options.answers_inline = &keyledger::api::Application::answers_without_waiting;
+  server_options.inline_endpoint = app.inline_endpoint();
   server_options.worker_threads = config.workers;
   server_options.tls_cert_file = config.tls_cert;
   server_options.tls_key_file = config.tls_key;

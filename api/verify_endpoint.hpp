@@ -1,0 +1,28 @@
+// The verify hot path answered inside the connection (http_server's InlineEndpoint): a
+// request with the service token and a well-formed body of plain strings, read without a
+// DOM, answered from the verify index into the session's buffer. Anything else it declines,
+// and the generic route answers it, errors and all, as before.
+#pragma once
+
+#include <string>
+
+#include "http_server.hpp"
+#include "metrics.hpp"
+#include "projections/verify_index.hpp"
+
+namespace keyledger::api {
+
+class VerifyEndpoint final : public InlineEndpoint {
+ public:
+  VerifyEndpoint(std::string service_token, const projections::VerifyIndex& index, Metrics& metrics)
+      : service_token_(std::move(service_token)), index_(index), metrics_(metrics) {}
+
+  bool answer(const Request& request, std::string& json_body, std::string& request_id) override;
+
+ private:
+  std::string service_token_;
+  const projections::VerifyIndex& index_;
+  Metrics& metrics_;
+};
+
+}  // namespace keyledger::api
