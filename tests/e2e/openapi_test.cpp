@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 
@@ -92,4 +94,26 @@ TEST_CASE("e2e: /metrics reports requests, commands, verify results and log appe
   CHECK(batches >= 7);  // dashboard, 3 log-ins, 2 users, 1 key
   CHECK(syncs >= 1);
   CHECK(syncs <= batches);
+}
+
+TEST_CASE("e2e: every operation is named as a person would call it, once", "[file]") {
+  // Clients generated from /openapi.json take their method names from operationId.
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto doc = api.get("/openapi.json").json;
+  std::set<std::string> names;
+  for (auto& [path, operations] : doc["paths"].items()) {
+    for (auto& [method, operation] : operations.items()) {
+      INFO(method << " " << path);
+      std::string name = operation.at("operationId");
+      REQUIRE(names.insert(name).second);
+      REQUIRE(std::islower(static_cast<unsigned char>(name[0])));
+      REQUIRE(std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }));
+    }
+  }
+  for (const char* expected : {"createEmailKey", "revealWhatsAppKey", "registerSmsNumber", "revealRcsKey", "verifyKey",
+                               "verifyAuditChain"}) {
+    REQUIRE(names.contains(expected));
+  }
 }
