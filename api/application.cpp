@@ -229,6 +229,17 @@ const std::string kVerifyRoute = "POST /v1/verify";
 
 HttpResponse Application::handle(const HttpRequest& request) {
   auto started = std::chrono::steady_clock::now();
+  // Requests that may wait on the log are counted while they are handled (/metrics).
+  struct Waiting {
+    Metrics* metrics = nullptr;
+    ~Waiting() {
+      if (metrics) metrics->end_waiting_request();
+    }
+  } waiting;
+  if (!answers_without_waiting(request)) {
+    metrics_.begin_waiting_request();
+    waiting.metrics = &metrics_;
+  }
   std::string request_id = request.header("x-request-id");
   if (request_id.empty() || request_id.size() > 128) request_id = crypto::uuid_v7(wall_clock_now().time_since_epoch().count());
   RequestContext ctx{request, {}, parse_query(request.target), {}, request_id, true, std::nullopt};

@@ -273,6 +273,7 @@ void Application::record_key_usage() {
                         {"error", result.log_error.message()}}.dump() + "\n";
     }
   }
+  metrics_.record_usage_interval();  // after the run: a reader of the counter sees its events
 }
 
 }  // namespace keyledger::api

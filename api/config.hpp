@@ -20,6 +20,7 @@ struct ServeConfig {
   unsigned workers = 64;          // threads for requests that wait on the log
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds drain_timeout{10};  // SIGTERM: time in-flight requests get to finish
   std::uint64_t snapshot_every = 100000;  // events between automatic snapshots
   std::chrono::seconds checkpoint_every{3600};  // signed audit checkpoints
   std::chrono::seconds usage_interval{60};      // one KeyUsageRecorded per dashboard and interval

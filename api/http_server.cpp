@@ -82,7 +82,9 @@ struct HttpServer::Impl {
     const std::size_t i = next_io.fetch_add(1, std::memory_order_relaxed) % (more_io.size() + 1);
     return i == 0 ? io : *more_io[i - 1];
   }
+  std::atomic<bool> stopped{false};  // the loops were stopped: posted handlers will not run
   void stop_all() {
+    stopped = true;
     keep_running.clear();
     io.stop();
     for (auto& other : more_io) other->stop();
@@ -103,7 +105,7 @@ struct HttpServer::Impl {
   void begin_drain();
   void forget(const std::shared_ptr<SessionBase>& session) {
     std::lock_guard lock(sessions_mutex);
-    sessions.erase(session);
+    if (sessions.erase(session) && options.open_connections) options.open_connections->fetch_sub(1);
   }
 };
 
@@ -315,14 +317,21 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   // Runs `start(done)` on the session's thread and waits for `done(ec)`: the worker thread
   // producing a streamed body hands each piece to the socket one at a time.
+  // Gives up once the server's loops were stopped (the drain's time ran out): the posted
+  // step will then never run, and waiting for it would hold the worker, and the exit, for
+  // ever. (A step that never ran is destroyed with the loop, touching nothing of ours.)
   template <class Start>
   beast::error_code on_strand(Start start) {
-    std::promise<beast::error_code> finished;
-    net::post(stream_.get_executor(), [&] {
+    auto finished = std::make_shared<std::promise<beast::error_code>>();
+    auto result = finished->get_future();
+    net::post(stream_.get_executor(), [this, start, finished] {
       beast::get_lowest_layer(stream_).expires_after(limits().read_timeout);
-      start([&](beast::error_code ec) { finished.set_value(ec); });
+      start([finished](beast::error_code ec) { finished->set_value(ec); });
     });
-    return finished.get_future().get();
+    while (result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+      if (server_.stopped) return net::error::operation_aborted;
+    }
+    return result.get();
   }
 
   // On a worker thread: a chunked response whose body comes from response.stream.
@@ -389,6 +398,7 @@ void HttpServer::Impl::do_accept() {
       auto track = [this](const std::shared_ptr<SessionBase>& s) {
         std::lock_guard lock(sessions_mutex);
         sessions.insert(s);
+        if (options.open_connections) options.open_connections->fetch_add(1);
       };
       if (tls) {
         auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket), *tls);

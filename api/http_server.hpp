@@ -2,6 +2,7 @@
 // request to one handler. The only translation unit that includes Boost.Beast.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -49,6 +50,8 @@ struct ServerOptions {
   // POST to `inline_path` is offered to `inline_endpoint` first (not owned; may be null).
   std::string inline_path = "/v1/verify";
   InlineEndpoint* inline_endpoint = nullptr;
+  // Kept at the number of open connections when set (not owned; for /metrics).
+  std::atomic<std::int64_t>* open_connections = nullptr;
 
   std::string tls_cert_file;  // HTTPS when both are set
   std::string tls_key_file;

@@ -90,6 +90,15 @@ std::string Metrics::render() const {
            std::string(projections::to_string(static_cast<projections::VerifyReason>(i))) + "\"} " +
            std::to_string(verify_[i].load(std::memory_order_relaxed)) + "\n";
   }
+  out += "# HELP keyledger_http_requests_in_flight Requests being handled on the worker pool (those that may wait on the log).\n";
+  out += "# TYPE keyledger_http_requests_in_flight gauge\n";
+  out += "keyledger_http_requests_in_flight " + std::to_string(waiting_requests_.load(std::memory_order_relaxed)) + "\n";
+  out += "# HELP keyledger_http_connections_open Open client connections.\n";
+  out += "# TYPE keyledger_http_connections_open gauge\n";
+  out += "keyledger_http_connections_open " + std::to_string(open_connections_.load(std::memory_order_relaxed)) + "\n";
+  out += "# HELP keyledger_key_usage_intervals_total Runs of the key usage recorder (one KeyUsageRecorded per dashboard with uses).\n";
+  out += "# TYPE keyledger_key_usage_intervals_total counter\n";
+  out += "keyledger_key_usage_intervals_total " + std::to_string(usage_intervals_.load(std::memory_order_relaxed)) + "\n";
   out += "# HELP keyledger_http_request_duration_seconds Time from a complete request to its answer.\n";
   out += "# TYPE keyledger_http_request_duration_seconds histogram\n";
   request_latency_.render(out, "keyledger_http_request_duration_seconds", "");

@@ -42,6 +42,12 @@ class Metrics {
     inline_verifications_.fetch_add(1, std::memory_order_relaxed);
     request_latency_.observe(seconds);
   }
+  // Requests handed to the worker pool and not answered yet (those that may wait on the
+  // log), open connections, and runs of the key usage recorder.
+  void begin_waiting_request() { waiting_requests_.fetch_add(1, std::memory_order_relaxed); }
+  void end_waiting_request() { waiting_requests_.fetch_sub(1, std::memory_order_relaxed); }
+  std::atomic<std::int64_t>& open_connections() { return open_connections_; }
+  void record_usage_interval() { usage_intervals_.fetch_add(1, std::memory_order_relaxed); }
   std::string render() const;
 
  private:
@@ -50,6 +56,8 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, std::uint64_t> commands_;
   std::array<std::atomic<std::uint64_t>, projections::kVerifyReasonCount> verify_{};
   std::atomic<std::uint64_t> inline_verifications_{0};
+  std::atomic<std::int64_t> waiting_requests_{0}, open_connections_{0};
+  std::atomic<std::uint64_t> usage_intervals_{0};
   Histogram request_latency_;
   Histogram append_latency_;
 };

@@ -72,6 +72,8 @@ Every option is also an environment variable; a flag wins over the variable.
   --workers N               KEYLEDGER_WORKERS, threads for requests that write, default 64
   --read-timeout SECONDS    KEYLEDGER_READ_TIMEOUT, default 10: time for a whole request
   --idle-timeout SECONDS    KEYLEDGER_IDLE_TIMEOUT, default 60: keep-alive wait
+  --drain-timeout SECONDS   KEYLEDGER_DRAIN_TIMEOUT, default 10: after SIGTERM, time in-flight requests
+                            get to finish before the server stops regardless
   --snapshot-every N        KEYLEDGER_SNAPSHOT_EVERY, default 100000 events (file stores)
   --group-commit-us N       KEYLEDGER_GROUP_COMMIT_US, default 500: when commands are queued behind
                             one being made durable, wait up to N microseconds for more to join
@@ -247,6 +249,7 @@ int serve(const Options& options) {
   config.workers = static_cast<unsigned>(options.number("workers", 64));
   config.read_timeout = std::chrono::seconds(options.number("read-timeout", 10));
   config.idle_timeout = std::chrono::seconds(options.number("idle-timeout", 60));
+  config.drain_timeout = std::chrono::seconds(options.number("drain-timeout", 10));
   config.snapshot_every = options.number("snapshot-every", 100000);
   config.checkpoint_every = std::chrono::seconds(options.number("checkpoint-every", 3600));
   config.usage_interval = std::chrono::seconds(options.number("usage-interval", 60));
@@ -275,8 +278,10 @@ int serve(const Options& options) {
   keyledger::api::ServerOptions server_options;
   server_options.limits.read_timeout = config.read_timeout;
   server_options.limits.idle_timeout = config.idle_timeout;
+  server_options.limits.drain_timeout = config.drain_timeout;
   server_options.answers_inline = &keyledger::api::Application::answers_without_waiting;
   server_options.inline_endpoint = app.inline_endpoint();
+  server_options.open_connections = &app.metrics().open_connections();
   server_options.worker_threads = config.workers;
   server_options.tls_cert_file = config.tls_cert;
   server_options.tls_key_file = config.tls_key;
@@ -513,7 +518,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table{
       {{"serve"}, std::string(kServeUsage),
        {"listen", "store", "master-key-file", "operator-token", "service-token", "tls-cert", "tls-key", "session-ttl",
-        "threads", "workers", "read-timeout", "idle-timeout", "snapshot-every", "checkpoint-every",
+        "threads", "workers", "read-timeout", "idle-timeout", "drain-timeout", "snapshot-every", "checkpoint-every",
         "usage-interval", "rotation-age-days", "group-commit-us", "kafka-transactional-id",
         "kafka-partitions", "kafka-replication"},
        serve},

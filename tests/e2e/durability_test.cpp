@@ -2,8 +2,10 @@
 // subcommands that work on a stopped store.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "eventstore/segment_format.hpp"
 #include "support/api_client.hpp"
@@ -185,13 +187,49 @@ TEST_CASE("e2e: SIGTERM lets an in-flight request finish, then exits 0") {
   auto d = make_dashboard(api);
   ApiReply reply;
   std::thread slow([&] {
-    // A login costs a memory-hard hash: long enough to be in flight when SIGTERM arrives.
+    // A login costs a memory-hard hash: it is still in flight when SIGTERM arrives.
     reply = api.post("/v1/sessions", {{"dashboard_id", d.id}, {"email", d.admin_email}, {"password", kAdminPassword}});
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  // SIGTERM once the server has the login in hand (its in-flight gauge says so), not after
+  // a guess at how long the request takes to arrive.
+  const bool in_flight = eventually([&] { return metric(api, "keyledger_http_requests_in_flight") >= 1; });
   REQUIRE(server.terminate() == 0);
   slow.join();
+  REQUIRE(in_flight);
   REQUIRE(reply.status == 201);
+}
+
+TEST_CASE("e2e: SIGTERM during a long audit export drains and exits, however slowly the client reads") {
+  TempDir dir;
+  ServerProcess server(dir.path(), {{"KEYLEDGER_DRAIN_TIMEOUT", "1"}});
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  // An export larger than what the kernel buffers between the two sockets (up to 4 MiB on
+  // each side): 1,600 keys with a full allowlist of 100 IPv6 ranges, ~4 KiB per event.
+  json allowlist = json::array();
+  for (int i = 0; i < 100; ++i) allowlist.push_back("2001:db8:" + std::to_string(1000 + i) + ":abcd:ef01:2345:6789:0/112");
+  std::vector<std::thread> writers;
+  std::atomic<int> refused{0};
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 400; ++i) {
+        auto name = "key " + std::to_string(t) + "-" + std::to_string(i);
+        if (api.post(d.path + "/email/keys", {{"name", name}, {"ip_allowlist", allowlist}}, d.admin).status != 201) ++refused;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  REQUIRE(refused == 0);
+  // This client reads the first bytes of the export and then nothing, with a small receive
+  // buffer: the worker streaming the export stalls on the socket.
+  StalledReader reader(server.address(), "GET " + d.path + "/audit/export HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                             d.admin + "\r\n\r\n");
+  REQUIRE(reader.read_at_least(64, 10000).starts_with("HTTP/1.1 200"));
+  // The drain gives the stalled export 1 s, then stops the loops; the worker streaming it
+  // must not wait for ever on a loop that will not run again.
+  auto status = server.terminate_within(std::chrono::seconds(15));
+  REQUIRE(status.has_value());
+  REQUIRE(*status == 0);
 }
 
 TEST_CASE("e2e: dashboard create, rebuild and scan work from the shell", "[file]") {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "eventstore/crc32c.hpp"
@@ -162,7 +163,10 @@ TEST_CASE("file log: flipping any single bit of the last batch drops that batch 
   }
 }
 
-TEST_CASE("file log: concurrent appenders share fsyncs (group commit)") {
+// That batches arriving during a sync share the next one is proven deterministically in
+// group_commit_test; here, against the real file, every acknowledged batch is covered by a
+// sync and none is lost or duplicated, however the threads interleave.
+TEST_CASE("file log: concurrent appenders are all acknowledged and every batch is read back once") {
   TempDir dir;
   auto log = open_log(dir.path());
   std::vector<std::thread> writers;
@@ -178,8 +182,11 @@ TEST_CASE("file log: concurrent appenders share fsyncs (group commit)") {
   REQUIRE(failed == 0);
   auto stats = log->stats();
   REQUIRE(stats.batches == 640);
-  REQUIRE(stats.syncs < stats.batches);
-  REQUIRE(read_all(*log).size() == 640);
+  REQUIRE(stats.syncs >= 1);
+  REQUIRE(stats.syncs <= stats.batches);
+  auto all = read_all(*log);
+  REQUIRE(all.size() == 640);
+  REQUIRE(std::set<std::string>(all.begin(), all.end()).size() == 640);
 }
 
 TEST_CASE("file log: a writer killed with SIGKILL loses none of its acknowledged appends (20 rounds)") {

@@ -45,6 +45,14 @@ Dashboard make_dashboard(const ApiClient& api, const std::string& name) {
   return d;
 }
 
+double metric(const ApiClient& api, const std::string& series) {
+  const std::string text = api.get("/metrics").body;
+  for (std::size_t at = text.find(series + " "); at != std::string::npos; at = text.find(series + " ", at + 1)) {
+    if (at == 0 || text[at - 1] == '\n') return std::stod(text.substr(at + series.size() + 1));
+  }
+  return -1;
+}
+
 ApiReply verify(const ApiClient& api, const std::string& key, const std::string& source_ip, json extra) {
   extra["key"] = key;
   extra["source_ip"] = source_ip;

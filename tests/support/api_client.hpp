@@ -48,6 +48,9 @@ struct Dashboard {
 Dashboard make_dashboard(const ApiClient& api, const std::string& name = "Acme");
 std::string log_in(const ApiClient& api, const std::string& dashboard_id, const std::string& email,
                    const std::string& password);
+// The value of one series of /metrics (e.g. "keyledger_http_requests_in_flight"), or -1.
+double metric(const ApiClient& api, const std::string& series);
+
 // Verifies a key as the sending services do.
 ApiReply verify(const ApiClient& api, const std::string& key, const std::string& source_ip = "203.0.113.10",
                 nlohmann::json extra = nlohmann::json::object());

@@ -156,6 +156,25 @@ ServerProcess::~ServerProcess() {
   if (stderr_fd_ >= 0) close(stderr_fd_);
 }
 
+std::optional<int> ServerProcess::terminate_within(std::chrono::milliseconds bound) {
+  if (pid_ <= 0) return std::nullopt;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  pid_t done = 0;
+  while ((done = waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (done == 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+  }
+  pid_ = -1;
+  if (log_reader_.joinable()) log_reader_.join();
+  if (done == 0) return std::nullopt;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int ServerProcess::terminate() {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
@@ -223,6 +242,54 @@ std::string raw_exchange(const std::string& address, const std::string& bytes, i
   std::string out = read_until_closed(fd, timeout_ms);
   close(fd);
   return out;
+}
+
+
+StalledReader::StalledReader(const std::string& address, const std::string& request) {
+  auto colon = address.rfind(':');
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;  // before connecting, so that the window it advertises stays small
+  setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    throw std::runtime_error("cannot connect to " + address);
+  }
+  std::size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = write(fd_, request.data() + sent, request.size() - sent);
+    if (n <= 0) throw std::runtime_error("cannot send the request");
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+StalledReader::~StalledReader() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string StalledReader::read_at_least(std::size_t bytes, int timeout_ms) {
+  std::string out;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  char buf[1024];
+  while (out.size() < bytes && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    ssize_t n = read(fd_, buf, std::min(sizeof buf, bytes - out.size()));
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace keyledger::testing

@@ -2,11 +2,14 @@
 // it over a real socket, for end-to-end tests.
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <string>
 #include <sys/types.h>
+#include <functional>
 #include <vector>
 
 #include "support/test_store.hpp"
@@ -38,6 +41,9 @@ class ServerProcess {
                     const std::string& body = "", std::map<std::string, std::string> headers = {}) const;
   // Sends SIGTERM and waits; returns the exit status.
   int terminate();
+  // Sends SIGTERM and waits at most `bound`: the exit status, or nothing (and the process
+  // killed) when it did not exit in time.
+  std::optional<int> terminate_within(std::chrono::milliseconds bound);
   // Everything the server wrote to stderr so far.
   std::string log() const;
   pid_t pid() const { return pid_; }
@@ -58,5 +64,22 @@ int run_keyledger(const std::vector<std::string>& args, std::string* output = nu
 // Sends raw bytes to `address` and returns whatever comes back before the peer closes or
 // `timeout_ms` passes.
 std::string raw_exchange(const std::string& address, const std::string& bytes, int timeout_ms);
+
+// A connection whose receive buffer is a few KiB and which reads only when asked: a client
+// that stops reading a long answer. Closed with the object.
+class StalledReader {
+ public:
+  StalledReader(const std::string& address, const std::string& request);
+  ~StalledReader();
+  // Reads until `bytes` arrived (or `timeout_ms` passed); what arrived.
+  std::string read_at_least(std::size_t bytes, int timeout_ms);
+
+ private:
+  int fd_ = -1;
+};
+
+// Polls `condition` until it holds or `bound` passes; whether it held. For tests that wait on
+// observable state rather than on time.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound = std::chrono::seconds(10));
 
 }  // namespace keyledger::testing
