@@ -210,9 +210,9 @@ TEST_CASE("e2e: SIGTERM during a long audit export drains and exits, however slo
   for (int i = 0; i < 100; ++i) allowlist.push_back("2001:db8:" + std::to_string(1000 + i) + ":abcd:ef01:2345:6789:0/112");
   std::vector<std::thread> writers;
   std::atomic<int> refused{0};
-  for (int t = 0; t < 4; ++t) {
+  for (int t = 0; t < 16; ++t) {  // concurrent, so that commands share fsyncs (or transactions)
     writers.emplace_back([&, t] {
-      for (int i = 0; i < 400; ++i) {
+      for (int i = 0; i < 100; ++i) {
         auto name = "key " + std::to_string(t) + "-" + std::to_string(i);
         if (api.post(d.path + "/email/keys", {{"name", name}, {"ip_allowlist", allowlist}}, d.admin).status != 201) ++refused;
       }
