@@ -208,31 +208,52 @@ void read_bytes(Reader& r, std::array<std::uint8_t, N>& out, bool hex) {
   if (!bytes || bytes->size() != N) return r.fail("a secret's bytes of the wrong form or length");
   std::copy(bytes->begin(), bytes->end(), out.begin());
 }
+// Every member is required: a default in place of a missing one would be sealed as if it
+// had been recorded (and a default mask is not even of a masked key's form).
 void read_value(Reader& r, domain::SealedSecret& v) {
   if (!r.begin_object()) return;
   std::string key;
+  unsigned seen = 0;
   while (r.next_key(key)) {
-    if (key == "fingerprint") read_bytes(r, v.fingerprint, true);
-    else if (key == "ciphertext") read_bytes(r, v.ciphertext, false);
+    if (key == "fingerprint") read_bytes(r, v.fingerprint, true), seen |= 1;
+    else if (key == "ciphertext") read_bytes(r, v.ciphertext, false), seen |= 2;
     else if (key == "masked") {
       if (!domain::SealedSecret::parse_masked(r.string(), v.mask)) r.fail("a masked key of the wrong form");
+      seen |= 4;
     } else r.skip();
   }
+  if (seen != 7) r.fail("a secret without its fingerprint, ciphertext or masked key");
 }
 template <class T>
 void read_value(Reader& r, std::vector<T>& v);
+// Every described field is required (events have no optional fields; an older schema's
+// missing ones are added by its upcaster before this reads them); unknown ones are skipped.
 template <HasFields T>
 void read_value(Reader& r, T& v) {
   if (!r.begin_object()) return;
+  constexpr std::size_t kFields = std::tuple_size_v<std::remove_const_t<decltype(FieldsOf<T>::list)>>;
+  static_assert(kFields <= 32);
+  std::uint32_t seen = 0;
   std::string key;
   while (r.next_key(key)) {
-    const bool known = std::apply(
+    bool known = false;
+    std::apply(
         [&](const auto&... field) {
-          return ((key == field.name ? (read_value(r, v.*(field.member)), true) : false) || ...);
+          std::size_t index = 0;
+          auto try_field = [&](const auto& f) {
+            if (!known && key == f.name) {
+              read_value(r, v.*(f.member));
+              seen |= std::uint32_t{1} << index;
+              known = true;
+            }
+            ++index;
+          };
+          (try_field(field), ...);
         },
         FieldsOf<T>::list);
     if (!known) r.skip();  // a field this keyledger does not know
   }
+  if (seen != (std::uint64_t{1} << kFields) - 1) r.fail("an object without one of its fields");
 }
 template <class T>
 void read_value(Reader& r, std::vector<T>& v) {

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -157,6 +158,40 @@ TEST_CASE("envelope: a number that is not an integer is refused wherever it is")
     auto decoded = es::decode_envelope(bad);
     REQUIRE_FALSE(decoded.has_value());
     CHECK(decoded.error().find("integer") != std::string::npos);
+  }
+}
+
+// Found by fuzz/event_decoder_fuzz in a clean-clone run: a WhatsAppKeyGenerated whose
+// "secret" was renamed decoded with a default secret in its place, which then sealed to
+// bytes that do not decode. Every field of an event's data is required, at every depth.
+TEST_CASE("envelope: data without any one of its fields is refused") {
+  for (auto& event : one_of_each()) {
+    if (std::holds_alternative<kd::CommandDenied>(event)) continue;  // its subject and detail are optional
+    es::Envelope sample = envelope_of(event);
+    const std::string sealed = es::seal_envelope(sample);
+    REQUIRE(es::decode_envelope(sealed).has_value());
+    const std::size_t data_at = sealed.find("\"data\":");
+    // Every member name of the data object, and of objects nested in it.
+    std::set<std::string> names;
+    std::function<void(const nlohmann::json&)> collect = [&](const nlohmann::json& j) {
+      if (j.is_array()) {
+        for (auto& e : j) collect(e);
+      } else if (j.is_object()) {
+        for (auto& [name, value] : j.items()) names.insert(name), collect(value);
+      }
+    };
+    collect(nlohmann::json::parse(sealed)["data"]);
+    REQUIRE_FALSE(names.empty());
+    for (auto& name : names) {
+      INFO(kd::event_type(event) << " without " << name);
+      std::string bad = sealed;
+      const std::size_t at = bad.find("\"" + name + "\":", data_at);
+      REQUIRE(at != std::string::npos);
+      bad.insert(at + 1 + name.size(), "_unknown");
+      auto decoded = es::decode_envelope(bad);
+      REQUIRE_FALSE(decoded.has_value());
+      CHECK(decoded.error().find("without") != std::string::npos);
+    }
   }
 }
 
