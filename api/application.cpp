@@ -476,8 +476,14 @@ json Application::key_with_secret(const std::string& dashboard_id, const std::st
   return out;
 }
 
-std::string Application::new_id(std::string_view prefix) const {
-  return std::string(prefix) + crypto::to_hex(crypto::random_bytes(10));
+ApiError problem_of(const usecases::Problem& problem) {
+  switch (problem.kind) {
+    case usecases::Problem::Kind::invalid_request:
+      return ApiError{400, "invalid_request", problem.detail, problem.field, {}};
+    case usecases::Problem::Kind::keyring_unavailable:
+      return ApiError{503, "keyring_unavailable", problem.detail, "", {}};
+  }
+  return ApiError{500, "internal_error", "the request failed; see the server log", "", {}};
 }
 
 json Application::key_json(std::string_view key_id, const kd::ApiKey& key, kd::Timestamp now) const {

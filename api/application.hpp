@@ -20,8 +20,9 @@
 #include "eventstore/secret_vault.hpp"
 #include "http_message.hpp"
 #include "metrics.hpp"
-#include "read_models.hpp"
+#include "projections/projector.hpp"
 #include "session_tokens.hpp"
+#include "usecases/dashboards.hpp"
 #include "verify_endpoint.hpp"
 
 namespace keyledger::api {
@@ -101,7 +102,6 @@ class Application {
   // or is closed (the decider then refuses the command).
   domain::SealedSecret issue_secret(domain::Channel channel, const std::string& dashboard_id, const std::string& key_id);
   std::string open_secret(const std::string& dashboard_id, const std::string& key_id, const domain::SealedSecret& s);
-  std::string new_id(std::string_view prefix) const;
   // A key's listing with its current secret: for disclosures, once the event recording
   // the disclosure is durable.
   nlohmann::json key_with_secret(const std::string& dashboard_id, const std::string& key_id);
@@ -174,13 +174,15 @@ class Application {
   eventstore::SecretVault& vault_;
   std::string checkpoint_seed_;
   SessionTokens sessions_;
-  ReadModels read_models_;
+  projections::Projector read_models_;
   crypto::HmacSha256Key idempotency_digest_key_;
   Metrics metrics_;
   VerifyEndpoint verify_endpoint_;
   std::atomic<bool> ready_{false};
 };
 
+// The API's answer to a use case that did not run its command.
+ApiError problem_of(const usecases::Problem& problem);
 // Renders an ApiError as problem+json.
 HttpResponse problem_response(const ApiError& error);
 HttpResponse json_response(int status, const nlohmann::json& body);

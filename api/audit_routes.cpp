@@ -6,6 +6,7 @@
 #include "crypto/crypto.hpp"
 #include <iostream>
 #include "eventstore/rfc3339.hpp"
+#include "usecases/hash_chains.hpp"
 
 namespace keyledger::api {
 
@@ -104,19 +105,14 @@ HttpResponse Application::export_audit(RequestContext& ctx) {
 
 HttpResponse Application::verify_audit(RequestContext& ctx) {
   require_member(ctx, {kd::Role::admin});
-  std::string prev = es::kGenesisHash;
-  std::uint64_t count = 0;
-  for (auto& entry : read_models_.audit_index.all(ctx.params.at("d"))) {
-    auto link = es::check_link(read_at(log_, entry), prev);
-    if (!link) {
-      return json_response(200, {{"ok", false}, {"events", count}, {"broken_at", entry.sequence},
-                                 {"partition", entry.partition}, {"position", entry.offset},
-                                 {"reason", link.error()}});
-    }
-    prev = *link;
-    ++count;
+  const std::string& dashboard = ctx.params.at("d");
+  const auto checked = usecases::verify_dashboard_chain(log_, dashboard, read_models_.audit_index.all(dashboard));
+  if (const auto& b = checked.broken) {
+    return json_response(200, {{"ok", false}, {"events", checked.chain.events()}, {"broken_at", b->sequence},
+                               {"partition", b->position->partition}, {"position", b->position->offset},
+                               {"reason", b->reason}});
   }
-  return json_response(200, {{"ok", true}, {"events", count}, {"head_hash", prev}});
+  return json_response(200, {{"ok", true}, {"events", checked.chain.events()}, {"head_hash", checked.chain.head()}});
 }
 
 HttpResponse Application::compliance(RequestContext& ctx) {

@@ -21,7 +21,7 @@ json number_json(const kd::SmsNumber& n, const kd::DashboardState& s) {
 HttpResponse Application::register_number(RequestContext& ctx) {
   const std::string& d = ctx.params.at("d");
   std::string number = required_string(ctx.body(), "number");
-  std::string key_id = new_id("key_");
+  std::string key_id = usecases::new_id("key_");
   auto result = run(ctx, d, kd::RegisterSmsNumber{number, key_id, issue_secret(kd::Channel::sms, d, key_id), ""});
   throw_if_refused(ctx, result);
   const auto& registered = std::get<kd::SmsNumberRegistered>(result.outcome.events.front());

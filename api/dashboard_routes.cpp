@@ -4,6 +4,7 @@
 #include "eventstore/password_hash.hpp"
 #include "eventstore/rfc3339.hpp"
 #include "request_fields.hpp"
+#include "usecases/dashboards.hpp"
 
 namespace keyledger::api {
 
@@ -32,23 +33,21 @@ HttpResponse Application::create_dashboard(RequestContext& ctx) {
   if (!body.contains("admin") || !body["admin"].is_object()) {
     throw ApiError{400, "invalid_request", "admin must be an object with email and password", "admin", {}};
   }
-  std::string email = required_string(body["admin"], "email");
-  std::string password = required_string(body["admin"], "password");
-  std::string id = new_id("dsh_");
-  std::string rcs_key_id = new_id("key_");
-  auto rcs = vault_.issue(kd::Channel::rcs, id, rcs_key_id, true);
-  if (!rcs) throw ApiError{503, "keyring_unavailable", "the keyring cannot take a new data key", "", {}};
-  auto result = run(ctx, id, kd::CreateDashboard{id, name, email, hash_new_password("admin.password", password),
-                                                 rcs_key_id, rcs->sealed});
-  throw_if_refused(ctx, result);
-  std::string created = std::get<kd::DashboardCreated>(result.outcome.events.front()).dashboard_id;
+  usecases::NewDashboard dashboard{name, required_string(body["admin"], "email"),
+                                   required_string(body["admin"], "password"), "admin.password"};
+  auto result = usecases::create_dashboard(vault_, dashboard, [&](const std::string& id, kd::Command command) {
+    return run(ctx, id, std::move(command));
+  });
+  if (!result) throw problem_of(result.error());
+  throw_if_refused(ctx, *result);
+  std::string created = std::get<kd::DashboardCreated>(result->outcome.events.front()).dashboard_id;
   json out;
   pipeline_.with_dashboard(created, [&](const es::DashboardView& v) {
     out = dashboard_json(v.state);
     out["rcs_key"] = key_json(v.state.rcs_key_id, v.state.keys.at(v.state.rcs_key_id), pipeline_.now());
     out["admin"] = json{{"email", v.state.users.begin()->second.email}, {"role", "admin"}};
   });
-  return json_response(result.replayed ? 200 : 201, out);
+  return json_response(result->replayed ? 200 : 201, out);
 }
 
 HttpResponse Application::get_dashboard(RequestContext& ctx) {

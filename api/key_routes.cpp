@@ -29,7 +29,7 @@ const kd::SealedSecret* issued_secret(const es::CommandResult& result) {
 HttpResponse Application::generate_email_key(RequestContext& ctx) {
   const json& body = ctx.body();
   const std::string& d = ctx.params.at("d");
-  std::string key_id = new_id("key_");
+  std::string key_id = usecases::new_id("key_");
   kd::GenerateEmailKey command{key_id, required_string(body, "name"),
                                optional_string_array(body, "permissions").value_or(std::vector<std::string>{"all"}),
                                optional_string_array(body, "ip_allowlist").value_or(std::vector<std::string>{}),
@@ -102,7 +102,7 @@ HttpResponse Application::revoke_email_key(RequestContext& ctx) {
 HttpResponse Application::generate_whatsapp_key(RequestContext& ctx) {
   const json& body = ctx.body();
   const std::string& d = ctx.params.at("d");
-  std::string key_id = new_id("key_");
+  std::string key_id = usecases::new_id("key_");
   auto result = run(ctx, d, kd::GenerateWhatsAppKey{key_id, required_string(body, "name"),
                                                     issue_secret(kd::Channel::whatsapp, d, key_id)});
   throw_if_refused(ctx, result);

@@ -30,6 +30,9 @@
 #include "eventstore/store.hpp"
 #include "eventstore/password_hash.hpp"
 #include "eventstore/snapshot_store.hpp"
+#include "projections/projector.hpp"
+#include "usecases/dashboards.hpp"
+#include "usecases/hash_chains.hpp"
 
 namespace {
 
@@ -355,28 +358,27 @@ int create_dashboard(const Options& options) {
   if (name.empty() || email.empty() || password.empty()) {
     throw std::runtime_error("--name, --admin-email and --admin-password (or KEYLEDGER_ADMIN_PASSWORD) are required");
   }
-  auto valid = kd::validate_password("admin-password", password);
-  if (!valid) throw std::runtime_error(valid.error().detail);
   auto store = open_store(options);
-  keyledger::api::ReadModels read_models(store->master_key.fingerprint_pepper());
+  keyledger::projections::Projector read_models(store->master_key.fingerprint_pepper());
   read_models.attach(*store->pipeline);  // so that its snapshots are the server's
   recover(*store, "replaying the log");
-  std::string id = "dsh_" + crypto::to_hex(crypto::random_bytes(10));
-  std::string rcs_id = "key_" + crypto::to_hex(crypto::random_bytes(10));
-  auto rcs = store->vault->issue(kd::Channel::rcs, id, rcs_id, true);
-  if (!rcs) throw std::runtime_error("the keyring cannot take a new data key: " + rcs.error().message());
-  auto result = store->pipeline->execute(
-      id, kd::CreateDashboard{id, name, email, es::hash_password(password), rcs_id, rcs->sealed},
-      {{kd::ActorKind::platform_operator, "operator", "127.0.0.1"}, "cli", "", ""});
-  if (result.log_error) throw std::runtime_error("the log refused the dashboard: " + result.log_error.message());
-  if (result.outcome.rejection) throw std::runtime_error(result.outcome.rejection->detail);
+  std::string id;
+  auto result = keyledger::usecases::create_dashboard(
+      *store->vault, {name, email, password, "--admin-password"}, [&](const std::string& dashboard_id, kd::Command command) {
+        id = dashboard_id;
+        return store->pipeline->execute(dashboard_id, std::move(command),
+                                        {{kd::ActorKind::platform_operator, "operator", "127.0.0.1"}, "cli", "", ""});
+      });
+  if (!result) throw std::runtime_error(result.error().detail);
+  if (result->log_error) throw std::runtime_error("the log refused the dashboard: " + result->log_error.message());
+  if (result->outcome.rejection) throw std::runtime_error(result->outcome.rejection->detail);
   std::cout << json{{"id", id}, {"name", name}, {"admin", email}}.dump() << "\n";
   return 0;
 }
 
 int rebuild(const Options& options) {
   auto store = open_store(options, /*use_snapshots=*/false);
-  keyledger::api::ReadModels read_models(store->master_key.fingerprint_pepper());
+  keyledger::projections::Projector read_models(store->master_key.fingerprint_pepper());
   read_models.attach(*store->pipeline);
   recover(*store, "rebuilding from position 0");
   if (store->snapshots_supported()) {
@@ -390,85 +392,55 @@ int rebuild(const Options& options) {
   return 0;
 }
 
-// Checks a saved checkpoint against the log: its signature, and that the dashboard's chain
-// still reaches the signed head at the signed sequence.
-std::optional<json> check_checkpoint(const json& checkpoint, es::EventLog& log, const std::string& expected_key) {
-  auto fail = [](std::string why) { return json{{"ok", false}, {"checkpoint", false}, {"reason", std::move(why)}}; };
+// A checkpoint saved from GET .../audit/checkpoints/latest, or why it is not one.
+std::expected<keyledger::usecases::Checkpoint, std::string> read_checkpoint(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::unexpected("cannot read " + path);
+  json j = json::parse(in, nullptr, false);
   try {
-    std::string dashboard = checkpoint.at("dashboard_id");
-    std::uint64_t sequence = checkpoint.at("sequence");
-    std::string head = checkpoint.at("head_hash"), signed_at = checkpoint.at("signed_at");
-    std::string public_key_hex = checkpoint.at("public_key");
-    if (!expected_key.empty() && expected_key != public_key_hex) return fail("signed by another key than --public-key");
-    auto public_key = crypto::from_hex(public_key_hex);
-    auto signature = crypto::from_hex(checkpoint.at("signature").get<std::string>());
-    if (!public_key || !signature ||
-        !crypto::ed25519_verify(*public_key, kd::checkpoint_text(dashboard, sequence, head, signed_at), *signature)) {
-      return fail("the checkpoint's signature does not verify");
-    }
-    std::string prev = es::kGenesisHash;
-    std::uint64_t seen = 0;
-    std::optional<json> problem;
-    log.read(0, 0, log.end(0), [&](const es::StoredRecord& record) {
-      auto envelope = es::decode_envelope(record.bytes);
-      if (!envelope || envelope->dashboard_id != dashboard) return true;
-      auto link = es::check_link(record.bytes, prev);
-      if (!link) {
-        problem = json{{"ok", false}, {"position", record.position.offset}, {"reason", link.error()}};
-        return false;
-      }
-      prev = *link;
-      return ++seen < sequence;
-    });
-    if (problem) return problem;
-    if (seen < sequence) return fail("the log holds only " + std::to_string(seen) + " of the dashboard's events");
-    if (prev != head) return fail("the history up to the checkpoint was rewritten: its head hash differs");
-    return std::nullopt;
-  } catch (const std::exception& e) {
-    return fail(std::string("not a checkpoint: ") + e.what());
+    return keyledger::usecases::Checkpoint{j.at("dashboard_id"), j.at("sequence"),  j.at("head_hash"),
+                                           j.at("signed_at"),    j.at("public_key"), j.at("signature")};
+  } catch (const json::exception&) {
+    return std::unexpected("not a checkpoint: " + path + " lacks one of dashboard_id, sequence, head_hash, signed_at, "
+                           "public_key and signature, or has one of another type");
   }
 }
 
+json break_report(const keyledger::usecases::ChainBreak& b) {
+  json report{{"ok", false}, {"dashboard_id", b.dashboard_id}, {"reason", b.reason}};
+  if (b.position) report["position"] = b.position->offset;
+  return report;
+}
+
 int audit_verify(const Options& options) {
+  namespace uc = keyledger::usecases;
   std::string dir = file_store_directory(options.get("store", "file:./keyledger-data"));
   // Read-only: an audit never repairs (truncates) what it inspects, and needs no lock.
   auto log = es::FileLog::open({dir, 64ull << 20, nullptr, /*read_only=*/true});
   if (!log) throw std::runtime_error(log.error());
-  std::map<std::string, std::string> heads;
-  std::map<std::string, std::uint64_t> counts;
   std::optional<json> broken;
   ProgressReport progress("checking the hash chains");
-  const std::uint64_t total = (*log)->end(0);
-  (*log)->read(0, 0, total, [&](const es::StoredRecord& record) {
-    if (record.position.offset % 4096 == 0) progress(record.position.offset, total);
-    auto envelope = es::decode_envelope(record.bytes);
-    std::string dashboard = envelope ? envelope->dashboard_id : "?";
-    auto [head, fresh] = heads.try_emplace(dashboard, es::kGenesisHash);
-    auto link = es::check_link(record.bytes, head->second);
-    if (!envelope || !link) {
-      broken = json{{"ok", false}, {"position", record.position.offset}, {"dashboard_id", dashboard},
-                    {"reason", envelope ? link.error() : envelope.error()}};
-      return false;
-    }
-    head->second = *link;
-    ++counts[dashboard];
-    return true;
-  });
+  const uc::LogChains chains = uc::verify_log_chains(**log, std::ref(progress));
+  if (chains.broken) broken = break_report(*chains.broken);
   if (!broken && !(*log)->damage().empty()) {
     broken = json{{"ok", false}, {"position", (*log)->end(0)}, {"reason", (*log)->damage()}};
   }
   if (!broken && !options.get("checkpoint").empty()) {
-    std::ifstream in(options.get("checkpoint"));
-    json checkpoint = json::parse(in, nullptr, false);
-    broken = check_checkpoint(checkpoint, **log, options.get("public-key"));
+    auto checkpoint = read_checkpoint(options.get("checkpoint"));
+    if (!checkpoint) {
+      broken = json{{"ok", false}, {"checkpoint", false}, {"reason", checkpoint.error()}};
+    } else if (auto b = uc::check_checkpoint(**log, *checkpoint, options.get("public-key"))) {
+      broken = break_report(*b);
+      if (!b->position) (*broken)["checkpoint"] = false;
+    }
   }
   if (broken) {
     std::cout << broken->dump() << "\n";
     return 1;
   }
   json dashboards = json::object();
-  for (auto& [d, h] : heads) dashboards[d] = {{"events", counts[d]}, {"head_hash", h}};
-  std::cout << json{{"ok", true}, {"events", (*log)->end(0)}, {"dashboards", dashboards}}.dump() << "\n";
+  for (auto& [d, chain] : chains.dashboards) dashboards[d] = {{"events", chain.events()}, {"head_hash", chain.head()}};
+  std::cout << json{{"ok", true}, {"events", chains.events}, {"dashboards", dashboards}}.dump() << "\n";
   return 0;
 }
 

@@ -232,6 +232,21 @@ TEST_CASE("e2e: SIGTERM during a long audit export drains and exits, however slo
   REQUIRE(*status == 0);
 }
 
+TEST_CASE("e2e: dashboard create from the shell refuses a weak password by its option's name and writes nothing",
+          "[file]") {
+  TempDir dir;
+  auto env = store_env(dir);
+  REQUIRE(run_keyledger({"keygen", dir.path() + "/master.key"}) == 0);
+  std::string out;
+  REQUIRE(run_keyledger({"dashboard", "create", "--name", "Shell", "--admin-email", "root@example.com",
+                         "--admin-password", "short1"},
+                        &out, env) == 1);
+  REQUIRE(out.find("--admin-password") != std::string::npos);
+  REQUIRE(out.find("short1") == std::string::npos);
+  REQUIRE(run_keyledger({"audit", "verify"}, &out, env) == 0);
+  REQUIRE(json::parse(out.substr(out.find('{')))["events"] == 0);
+}
+
 TEST_CASE("e2e: dashboard create, rebuild and scan work from the shell", "[file]") {
   TempDir dir;
   auto env = store_env(dir);

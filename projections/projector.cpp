@@ -1,12 +1,11 @@
-#include "read_models.hpp"
+#include "projector.hpp"
 
 #include "eventstore/binary_codec.hpp"
 
-namespace keyledger::api {
+namespace keyledger::projections {
 
 namespace es = keyledger::eventstore;
 namespace kd = keyledger::domain;
-namespace pj = keyledger::projections;
 
 namespace {
 
@@ -14,7 +13,7 @@ namespace {
 // tables of types and actors (varint n, bytes...), then varint n rows of varint offset,
 // zigzag varint occurred_at (ms), varint actor, varint type, u8 channel (0: none, else 1 +
 // the channel).
-void save_audit(pj::AuditIndex::Trail trail, const pj::AuditIndex& index, std::string& out) {
+void save_audit(AuditIndex::Trail trail, const AuditIndex& index, std::string& out) {
   index.localize(trail);
   es::binary::Writer w(out);
   w.u32(trail.partition);
@@ -33,9 +32,9 @@ void save_audit(pj::AuditIndex::Trail trail, const pj::AuditIndex& index, std::s
   }
 }
 
-bool load_audit(pj::AuditIndex& index, const std::string& dashboard, std::string_view in) {
+bool load_audit(AuditIndex& index, const std::string& dashboard, std::string_view in) {
   es::binary::Reader r(in);
-  pj::AuditIndex::Trail trail;
+  AuditIndex::Trail trail;
   trail.partition = r.u32();
   trail.first_sequence = r.varint();
   for (auto* table : {&trail.types, &trail.actors}) {
@@ -57,9 +56,9 @@ bool load_audit(pj::AuditIndex& index, const std::string& dashboard, std::string
 
 }  // namespace
 
-void ReadModels::attach(es::CommandPipeline& pipeline) {
+void Projector::attach(es::CommandPipeline& pipeline) {
   pipeline.subscribe([this](const es::Envelope& e, es::LogPosition position, const kd::DashboardState&) {
-    audit_index.record(e.dashboard_id, pj::AuditEntry{e.sequence, position.partition, position.offset,
+    audit_index.record(e.dashboard_id, AuditEntry{e.sequence, position.partition, position.offset,
                                                       std::string(e.type()), e.recorded.actor.id,
                                                       kd::channel_of(e.recorded.event), e.recorded.occurred_at});
   });
@@ -74,7 +73,7 @@ void ReadModels::attach(es::CommandPipeline& pipeline) {
       [this] { audit_index.clear(); }});
 }
 
-void ReadModels::serve(es::CommandPipeline& pipeline) {
+void Projector::serve(es::CommandPipeline& pipeline) {
   for (const auto& id : pipeline.dashboard_ids()) {
     pipeline.with_dashboard(id, [&](const es::DashboardView& view) { verify_index.refresh_dashboard(view.state); });
   }
@@ -96,4 +95,4 @@ void ReadModels::serve(es::CommandPipeline& pipeline) {
   });
 }
 
-}  // namespace keyledger::api
+}  // namespace keyledger::projections

@@ -1,0 +1,41 @@
+// Dashboard use cases shared by the HTTP API and the CLI: what a command needs prepared
+// before it can run (ids, a sealed secret, a password hash), in one place. How the command
+// then runs is the caller's: the API adds idempotency and metrics, the CLI runs it on the
+// pipeline directly.
+#pragma once
+
+#include <expected>
+#include <functional>
+#include <string>
+
+#include "eventstore/command_pipeline.hpp"
+#include "eventstore/secret_vault.hpp"
+
+namespace keyledger::usecases {
+
+// Why a use case did not run its command. (Refusals of the command itself come back in its
+// CommandResult, as for every command.) Never holds a secret or a password.
+struct Problem {
+  enum class Kind { invalid_request, keyring_unavailable } kind;
+  std::string field;  // for invalid_request: the input at fault
+  std::string detail;
+};
+
+using RunCommand = std::function<eventstore::CommandResult(const std::string& dashboard_id, domain::Command)>;
+
+struct NewDashboard {
+  std::string name;
+  std::string admin_email;
+  std::string admin_password;   // checked against the policy; only its scrypt hash goes on
+  std::string password_field;   // how the caller names it in errors ("admin.password", "--admin-password")
+};
+
+// A fresh id with a type prefix ("dsh_", "key_"): 80 random bits in hex.
+std::string new_id(std::string_view prefix);
+
+// Creates a dashboard, its first admin and its one fixed RCS key (under a new data key).
+std::expected<eventstore::CommandResult, Problem> create_dashboard(eventstore::SecretVault& vault,
+                                                                   const NewDashboard& dashboard,
+                                                                   const RunCommand& run);
+
+}  // namespace keyledger::usecases
