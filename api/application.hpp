@@ -63,7 +63,7 @@ class Application {
     Handler handler;
   };
 
-  // Opens nothing itself: the store's parts are built by the caller (see tools/keyledger.cpp).
+  // Opens nothing itself: the store's parts are built by the caller (see tools/cli/serve.cpp).
   // Subscribes its read models to the pipeline: construct it before the store recovers.
   Application(ServeConfig config, eventstore::EventLog& log, eventstore::CommandPipeline& pipeline,
               eventstore::SecretVault& vault, const eventstore::MasterKey& master_key);

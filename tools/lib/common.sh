@@ -6,7 +6,7 @@ KEYLEDGER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # Debian packages the build and the tests need.
 KEYLEDGER_PACKAGES=(
   cmake ninja-build ccache g++ pkg-config
-  libboost-dev libboost-system-dev librdkafka-dev nlohmann-json3-dev libssl-dev catch2
+  libboost-dev libboost-system-dev libboost-program-options-dev librdkafka-dev nlohmann-json3-dev libssl-dev catch2
   curl jq openssl
 )
 

@@ -1,0 +1,153 @@
+// `keyledger serve`: the HTTP API over a store, with its background duties.
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "api/application.hpp"
+#include "api/http_server.hpp"
+#include "commands.hpp"
+#include "eventstore/snapshot_store.hpp"
+#include "store_access.hpp"
+
+namespace keyledger::cli {
+
+namespace es = keyledger::eventstore;
+
+OptionSet serve_options() {
+  OptionSet options("serve");
+  options.text("listen", "HOST:PORT", "where to accept connections; port 0 picks a free port", "127.0.0.1:8080")
+      .text("operator-token", "TOKEN", "bearer token of the platform operator (at least 16 characters)")
+      .text("service-token", "TOKEN", "bearer token of the sending services (at least 16 characters)")
+      .text("tls-cert", "FILE", "HTTPS when both this and --tls-key are set")
+      .text("tls-key", "FILE", "the certificate's private key")
+      .number("session-ttl", "SECONDS", "how long a session token lasts", 3600)
+      .number("threads", "N", "I/O threads", std::max(2u, std::thread::hardware_concurrency()))
+      .number("workers", "N", "threads for requests that write", 64)
+      .number("read-timeout", "SECONDS", "time for a whole request", 10)
+      .number("idle-timeout", "SECONDS", "keep-alive wait", 60)
+      .number("drain-timeout", "SECONDS",
+              "after SIGTERM, time in-flight requests get to finish before the server stops regardless", 10)
+      .number("snapshot-every", "N", "events between snapshots (file stores)", 100000)
+      .number("group-commit-us", "N",
+              "when commands are queued behind one being made durable, wait up to N microseconds for more to "
+              "join its fsync (or Kafka transaction); a lone command never waits",
+              500)
+      .number("checkpoint-every", "SECONDS", "sign each changed dashboard's chain head (Ed25519) this often", 3600)
+      .number("usage-interval", "SECONDS",
+              "record verification counts per key as one event per dashboard this often", 60)
+      .number("rotation-age-days", "N", "the compliance report's rotation age", 90)
+      .include(store_options());
+  return options;
+}
+
+int serve(const Invocation& invocation) {
+  // A full disk or a file size limit must surface as a write error (503), not kill us.
+  std::signal(SIGXFSZ, SIG_IGN);
+  std::signal(SIGPIPE, SIG_IGN);
+  api::ServeConfig config;
+  config.listen = invocation.text("listen");
+  config.store = invocation.text("store");
+  config.master_key_file = invocation.text("master-key-file");
+  config.operator_token = invocation.text("operator-token");
+  config.service_token = invocation.text("service-token");
+  config.tls_cert = invocation.text("tls-cert");
+  config.tls_key = invocation.text("tls-key");
+  config.session_ttl = std::chrono::seconds(invocation.number("session-ttl"));
+  config.threads = static_cast<unsigned>(invocation.number("threads"));
+  config.workers = static_cast<unsigned>(invocation.number("workers"));
+  config.read_timeout = std::chrono::seconds(invocation.number("read-timeout"));
+  config.idle_timeout = std::chrono::seconds(invocation.number("idle-timeout"));
+  config.drain_timeout = std::chrono::seconds(invocation.number("drain-timeout"));
+  config.snapshot_every = invocation.number("snapshot-every");
+  config.checkpoint_every = std::chrono::seconds(invocation.number("checkpoint-every"));
+  config.usage_interval = std::chrono::seconds(invocation.number("usage-interval"));
+  config.rotation_age_days = static_cast<int>(invocation.number("rotation-age-days"));
+  if (config.operator_token.size() < 16 && !config.operator_token.empty()) {
+    throw std::runtime_error("KEYLEDGER_OPERATOR_TOKEN must be at least 16 characters");
+  }
+  if (config.service_token.size() < 16 && !config.service_token.empty()) {
+    throw std::runtime_error("KEYLEDGER_SERVICE_TOKEN must be at least 16 characters");
+  }
+  if (config.threads == 0 || config.workers == 0) throw std::runtime_error("--threads and --workers must be at least 1");
+
+  auto started = std::chrono::steady_clock::now();
+  auto store = open_store(invocation);
+  api::Application app(config, *store->log, *store->pipeline, *store->vault, store->master_key);
+  recover(*store, "replaying the log");
+  log_line({{"level", "info"},
+            {"msg", "log recovered"},
+            {"store", config.store},
+            {"events", store->pipeline->events()},
+            {"snapshot_events", store->snapshot_events},
+            {"replayed", store->pipeline->events() - store->snapshot_events},
+            {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+
+  app.start();
+
+  api::ServerOptions server_options;
+  server_options.limits.read_timeout = config.read_timeout;
+  server_options.limits.idle_timeout = config.idle_timeout;
+  server_options.limits.drain_timeout = config.drain_timeout;
+  server_options.answers_inline = &api::Application::answers_without_waiting;
+  server_options.inline_endpoint = app.inline_endpoint();
+  server_options.open_connections = &app.metrics().open_connections();
+  server_options.worker_threads = config.workers;
+  server_options.tls_cert_file = config.tls_cert;
+  server_options.tls_key_file = config.tls_key;
+  api::HttpServer server(config.listen, [&app](const auto& request) { return app.handle(request); }, server_options);
+
+  // Snapshots in the background, so that a restart replays at most snapshot_every events.
+  std::mutex snapshot_mutex;
+  std::condition_variable snapshot_cv;
+  bool stopping = false;
+  std::uint64_t snapshot_at = store->snapshot_events;
+  auto take_snapshot = [&] {
+    if (!store->snapshots_supported() || store->pipeline->events() == snapshot_at) return;
+    auto began = std::chrono::steady_clock::now();
+    if (auto written = es::write_snapshot(store->directory, *store->pipeline)) {
+      snapshot_at = written->events;
+      log_line({{"level", "info"}, {"msg", "snapshot written"}, {"events", written->events}, {"path", written->path},
+                {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()}});
+    } else {
+      log_line({{"level", "warn"}, {"msg", "snapshot failed"}, {"directory", store->directory}});
+    }
+  };
+  // Background duties on one thread: snapshots, signed audit checkpoints, key usage.
+  std::thread duties([&] {
+    auto next_checkpoint = std::chrono::steady_clock::now() + config.checkpoint_every;
+    auto next_usage = std::chrono::steady_clock::now() + config.usage_interval;
+    std::unique_lock lock(snapshot_mutex);
+    while (!snapshot_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping; })) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next_usage) {
+        app.record_key_usage();
+        next_usage = now + config.usage_interval;
+      }
+      if (now >= next_checkpoint) {
+        app.sign_due_checkpoints();
+        next_checkpoint = now + config.checkpoint_every;
+      }
+      if (store->pipeline->events() - snapshot_at >= config.snapshot_every) take_snapshot();
+    }
+  });
+
+  log_line({{"level", "info"},
+            {"msg", "listening"},
+            {"address", server.local_address()},
+            {"scheme", server.tls() ? "https" : "http"}});
+  server.run(config.threads);
+  {
+    std::lock_guard lock(snapshot_mutex);
+    stopping = true;
+  }
+  snapshot_cv.notify_all();
+  duties.join();
+  app.record_key_usage();  // the last interval's counts are not lost at shutdown
+  take_snapshot();
+  log_line({{"level", "info"}, {"msg", "stopped"}});
+  return 0;
+}
+
+}  // namespace keyledger::cli
