@@ -1,8 +1,8 @@
-// SMS numbers with their automatically assigned keys, and the dashboard's fixed RCS key
-// with its bots.
-#include "application.hpp"
+#include "channel_routes.hpp"
+
 #include "eventstore/rfc3339.hpp"
-#include "request_fields.hpp"
+#include "key_views.hpp"
+#include "usecases/dashboards.hpp"
 
 namespace keyledger::api {
 
@@ -16,20 +16,48 @@ json number_json(const kd::SmsNumber& n, const kd::DashboardState& s) {
   return json{{"number", n.number}, {"key_id", n.key_id}, {"masked", key.masked()},
               {"registered_at", es::format_rfc3339(n.registered_at)}};
 }
+// One number as GET .../numbers/{number} shows it: with its key's listing.
+json number_with_key(const kd::SmsNumber& n, const kd::DashboardState& s, kd::Timestamp now) {
+  json out = number_json(n, s);
+  out["key"] = key_json(n.key_id, s.keys.at(n.key_id), now);
+  return out;
+}
 }  // namespace
 
-HttpResponse Application::register_number(RequestContext& ctx) {
-  const std::string& d = ctx.params.at("d");
-  std::string number = required_string(ctx.body(), "number");
-  std::string key_id = usecases::new_id("key_");
-  auto result = run(ctx, d, kd::RegisterSmsNumber{number, key_id, issue_secret(kd::Channel::sms, d, key_id), ""});
-  throw_if_refused(ctx, result);
+void ChannelRoutes::add_to(Router& router) {
+  const std::string numbers = "/v1/dashboards/{d}/sms/numbers", rcs = "/v1/dashboards/{d}/rcs";
+  router.add("POST", numbers, [this](RequestContext& c) { return register_number(c); });
+  router.add("GET", numbers, [this](RequestContext& c) { return list_numbers(c); });
+  router.add("GET", numbers + "/{number}", [this](RequestContext& c) { return get_number(c); });
+  router.add("GET", numbers + "/{number}/key", [this](RequestContext& c) { return view_sms_key(c); });
+  router.add("POST", numbers + "/{number}/key/rotate", [this](RequestContext& c) { return rotate_sms_key(c); });
+  router.add("DELETE", numbers + "/{number}", [this](RequestContext& c) { return deregister_number(c); });
+  router.add("POST", "/v1/dashboards/{d}/sms/keys",
+             [this](RequestContext& c) { return always_refused(c, kd::GenerateSmsKey{}); });
+  router.add("GET", rcs + "/key", [this](RequestContext& c) { return get_rcs_key(c); });
+  router.add("POST", rcs + "/key/reveal", [this](RequestContext& c) { return reveal_rcs_key(c); });
+  router.add("POST", rcs + "/keys", [this](RequestContext& c) { return always_refused(c, kd::GenerateRcsKey{}); });
+  router.add("POST", rcs + "/key/rotate", [this](RequestContext& c) { return always_refused(c, kd::RotateRcsKey{}); });
+  router.add("DELETE", rcs + "/key", [this](RequestContext& c) { return always_refused(c, kd::RevokeRcsKey{}); });
+  router.add("POST", rcs + "/key/reissue", [this](RequestContext& c) { return reissue_rcs_key(c); });
+  router.add("POST", rcs + "/bots", [this](RequestContext& c) { return register_bot(c); });
+  router.add("GET", rcs + "/bots", [this](RequestContext& c) { return list_bots(c); });
+  router.add("DELETE", rcs + "/bots/{bot_id}", [this](RequestContext& c) { return remove_bot(c); });
+}
+
+Result ChannelRoutes::register_number(RequestContext& ctx) {
+  Fields body = ctx.fields();
+  const std::string number = body.required_string("number");
+  if (!body.ok()) return body.error();
+  const std::string& d = ctx.param("d");
+  const std::string key_id = usecases::new_id("key_");
+  KEYLEDGER_TRY(secret, secrets_.issue(kd::Channel::sms, d, key_id));
+  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::RegisterSmsNumber{number, key_id, secret, ""}));
   const auto& registered = std::get<kd::SmsNumberRegistered>(result.outcome.events.front());
   json out;
   pipeline_.with_dashboard(d, [&](const es::DashboardView& v) {
     if (auto it = v.state.numbers.find(registered.number); it != v.state.numbers.end()) {
-      out = number_json(it->second, v.state);
-      out["key"] = key_json(it->second.key_id, v.state.keys.at(it->second.key_id), pipeline_.now());
+      out = number_with_key(it->second, v.state, pipeline_.now());
     }
   });
   if (out.is_null()) {
@@ -47,126 +75,123 @@ HttpResponse Application::register_number(RequestContext& ctx) {
   return json_response(result.replayed ? 200 : 201, out);
 }
 
-HttpResponse Application::list_numbers(RequestContext& ctx) {
-  require_member(ctx, {kd::Role::admin, kd::Role::developer, kd::Role::viewer});
+Result ChannelRoutes::list_numbers(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
   json numbers = json::array();
-  pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
+  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
     for (auto& [n, registration] : v.state.numbers) numbers.push_back(number_json(registration, v.state));
   });
   return json_response(200, {{"numbers", numbers}});
 }
 
-HttpResponse Application::get_number(RequestContext& ctx) {
-  require_member(ctx, {kd::Role::admin, kd::Role::developer, kd::Role::viewer});
+Result ChannelRoutes::get_number(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
   json out;
-  pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
-    if (auto it = v.state.numbers.find(ctx.params.at("number")); it != v.state.numbers.end()) {
-      out = number_json(it->second, v.state);
-      out["key"] = key_json(it->second.key_id, v.state.keys.at(it->second.key_id), pipeline_.now());
+  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
+    if (auto it = v.state.numbers.find(ctx.param("number")); it != v.state.numbers.end()) {
+      out = number_with_key(it->second, v.state, pipeline_.now());
     }
   });
-  if (out.is_null()) throw ApiError{404, "not_found", "the number is not registered in this dashboard", "", {}};
+  if (out.is_null()) return std::unexpected(not_found("the number is not registered in this dashboard"));
   return json_response(200, out);
 }
 
-HttpResponse Application::view_sms_key(RequestContext& ctx) {
-  const std::string& d = ctx.params.at("d");
-  auto result = run(ctx, d, kd::ViewSmsKey{ctx.params.at("number")});
-  throw_if_refused(ctx, result);  // the disclosure is durable in the audit trail first
-  return json_response(200, key_with_secret(d, std::get<kd::SmsKeyViewed>(result.outcome.events.front()).key_id));
+Result ChannelRoutes::view_sms_key(RequestContext& ctx) {
+  const std::string& d = ctx.param("d");
+  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::ViewSmsKey{ctx.param("number")}));
+  // The disclosure is durable in the audit trail first.
+  KEYLEDGER_TRY(disclosed, secrets_.disclose(d, std::get<kd::SmsKeyViewed>(result.outcome.events.front()).key_id));
+  return json_response(200, disclosed);
 }
 
-HttpResponse Application::rotate_sms_key(RequestContext& ctx) {
-  const std::string& d = ctx.params.at("d");
+Result ChannelRoutes::rotate_sms_key(RequestContext& ctx) {
+  const std::string& d = ctx.param("d");
   std::string key_id;
   pipeline_.with_dashboard(d, [&](const es::DashboardView& v) {
-    if (auto it = v.state.numbers.find(ctx.params.at("number")); it != v.state.numbers.end()) key_id = it->second.key_id;
+    if (auto it = v.state.numbers.find(ctx.param("number")); it != v.state.numbers.end()) key_id = it->second.key_id;
   });
-  kd::SealedSecret sealed = key_id.empty() ? kd::SealedSecret{} : issue_secret(kd::Channel::sms, d, key_id);
-  auto result = run(ctx, d, kd::RotateSmsKey{ctx.params.at("number"), sealed});
-  throw_if_refused(ctx, result);
+  kd::SealedSecret sealed;
+  if (!key_id.empty()) {
+    KEYLEDGER_TRY(secret, secrets_.issue(kd::Channel::sms, d, key_id));
+    sealed = secret;
+  }
+  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::RotateSmsKey{ctx.param("number"), sealed}));
   const auto& rotated = std::get<kd::SmsKeyRotated>(result.outcome.events.front());
-  json out = key_json(d, rotated.key_id);
-  out["key"] = open_secret(d, rotated.key_id, rotated.secret);
+  json out = key_json(pipeline_, d, rotated.key_id);
+  KEYLEDGER_TRY(plain, secrets_.open(d, rotated.key_id, rotated.secret));
+  out["key"] = std::move(plain);
   return json_response(200, out);
 }
 
-HttpResponse Application::deregister_number(RequestContext& ctx) {
-  auto result = run(ctx, ctx.params.at("d"), kd::DeregisterSmsNumber{ctx.params.at("number")});
-  throw_if_refused(ctx, result);
-  return HttpResponse{204, "application/json", "", {}, {}};
+Result ChannelRoutes::deregister_number(RequestContext& ctx) {
+  KEYLEDGER_CHECK(commands_.run(ctx, ctx.param("d"), kd::DeregisterSmsNumber{ctx.param("number")}));
+  return no_content();
 }
 
-HttpResponse Application::generate_sms_key(RequestContext& ctx) {
-  auto result = run(ctx, ctx.params.at("d"), kd::GenerateSmsKey{});
-  throw_if_refused(ctx, result);
-  throw ApiError{500, "internal_error", "an SMS key generation was accepted", "", {}};
+Result ChannelRoutes::always_refused(RequestContext& ctx, kd::Command command) {
+  KEYLEDGER_CHECK(commands_.run(ctx, ctx.param("d"), std::move(command)));
+  return std::unexpected(ApiError{500, "internal_error", "a command the rules always refuse was accepted", "", {}});
 }
 
-HttpResponse Application::get_rcs_key(RequestContext& ctx) {
-  require_member(ctx, {kd::Role::admin, kd::Role::developer, kd::Role::viewer});
+Result ChannelRoutes::get_rcs_key(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
   json out;
-  pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
+  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
     out = key_json(v.state.rcs_key_id, v.state.keys.at(v.state.rcs_key_id), pipeline_.now());
   });
   return json_response(200, out);
 }
 
-HttpResponse Application::reveal_rcs_key(RequestContext& ctx) {
-  const std::string& d = ctx.params.at("d");
-  bool matched = ctx.principal.kind == Principal::Kind::user && step_up_password_matches(ctx);
-  auto result = run(ctx, d, kd::RevealRcsKey{matched});
-  throw_if_refused(ctx, result);
-  return json_response(200, key_with_secret(d, std::get<kd::RcsKeyRevealed>(result.outcome.events.front()).key_id));
+Result ChannelRoutes::reveal_rcs_key(RequestContext& ctx) {
+  const std::string& d = ctx.param("d");
+  bool matched = false;
+  if (ctx.principal.kind == Principal::Kind::user) {
+    KEYLEDGER_TRY(password_matches, secrets_.step_up_password_matches(ctx));
+    matched = password_matches;
+  }
+  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::RevealRcsKey{matched}));
+  KEYLEDGER_TRY(disclosed, secrets_.disclose(d, std::get<kd::RcsKeyRevealed>(result.outcome.events.front()).key_id));
+  return json_response(200, disclosed);
 }
 
-HttpResponse Application::generate_rcs_key(RequestContext& ctx) {
-  throw_if_refused(ctx, run(ctx, ctx.params.at("d"), kd::GenerateRcsKey{}));
-  throw ApiError{500, "internal_error", "an RCS key generation was accepted", "", {}};
-}
-
-HttpResponse Application::rotate_rcs_key(RequestContext& ctx) {
-  throw_if_refused(ctx, run(ctx, ctx.params.at("d"), kd::RotateRcsKey{}));
-  throw ApiError{500, "internal_error", "an RCS key rotation was accepted", "", {}};
-}
-
-HttpResponse Application::revoke_rcs_key(RequestContext& ctx) {
-  throw_if_refused(ctx, run(ctx, ctx.params.at("d"), kd::RevokeRcsKey{}));
-  throw ApiError{500, "internal_error", "an RCS key revocation was accepted", "", {}};
-}
-
-HttpResponse Application::reissue_rcs_key(RequestContext& ctx) {
-  const std::string& d = ctx.params.at("d");
-  std::string reason = required_string(ctx.body(), "reason");
+Result ChannelRoutes::reissue_rcs_key(RequestContext& ctx) {
+  const std::string& d = ctx.param("d");
+  Fields body = ctx.fields();
+  const std::string reason = body.required_string("reason");
+  if (!body.ok()) return body.error();
   std::string key_id;
   pipeline_.with_dashboard(d, [&](const es::DashboardView& v) { key_id = v.state.rcs_key_id; });
-  kd::SealedSecret sealed = key_id.empty() ? kd::SealedSecret{} : issue_secret(kd::Channel::rcs, d, key_id);
-  auto result = run(ctx, d, kd::ReissueRcsKey{reason, sealed});
-  throw_if_refused(ctx, result);
+  kd::SealedSecret sealed;
+  if (!key_id.empty()) {
+    KEYLEDGER_TRY(secret, secrets_.issue(kd::Channel::rcs, d, key_id));
+    sealed = secret;
+  }
+  KEYLEDGER_CHECK(commands_.run(ctx, d, kd::ReissueRcsKey{reason, sealed}));
   // The operator gets the masked key; users reveal the new secret with their password.
-  return json_response(200, key_json(d, key_id));
+  return json_response(200, key_json(pipeline_, d, key_id));
 }
 
-HttpResponse Application::register_bot(RequestContext& ctx) {
-  auto result = run(ctx, ctx.params.at("d"), kd::RegisterRcsBot{required_string(ctx.body(), "bot_id")});
-  throw_if_refused(ctx, result);
+Result ChannelRoutes::register_bot(RequestContext& ctx) {
+  Fields body = ctx.fields();
+  const std::string bot_id = body.required_string("bot_id");
+  if (!body.ok()) return body.error();
+  KEYLEDGER_TRY(result, commands_.run(ctx, ctx.param("d"), kd::RegisterRcsBot{bot_id}));
   return json_response(result.replayed ? 200 : 201,
                        {{"bot_id", std::get<kd::RcsBotRegistered>(result.outcome.events.front()).bot_id}});
 }
 
-HttpResponse Application::list_bots(RequestContext& ctx) {
-  require_member(ctx, {kd::Role::admin, kd::Role::developer});
+Result ChannelRoutes::list_bots(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_member(ctx, {kd::Role::admin, kd::Role::developer}));
   json bots = json::array();
-  pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
+  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
     for (auto& b : v.state.rcs_bots) bots.push_back({{"bot_id", b}});
   });
   return json_response(200, {{"bots", bots}});
 }
 
-HttpResponse Application::remove_bot(RequestContext& ctx) {
-  auto result = run(ctx, ctx.params.at("d"), kd::RemoveRcsBot{ctx.params.at("bot_id")});
-  throw_if_refused(ctx, result);
-  return HttpResponse{204, "application/json", "", {}, {}};
+Result ChannelRoutes::remove_bot(RequestContext& ctx) {
+  KEYLEDGER_CHECK(commands_.run(ctx, ctx.param("d"), kd::RemoveRcsBot{ctx.param("bot_id")}));
+  return no_content();
 }
 
 }  // namespace keyledger::api

@@ -1,9 +1,9 @@
-// Dashboards, users and sessions.
-#include "application.hpp"
+#include "dashboard_routes.hpp"
+
 #include "domain/validation.hpp"
 #include "eventstore/password_hash.hpp"
 #include "eventstore/rfc3339.hpp"
-#include "request_fields.hpp"
+#include "key_views.hpp"
 #include "usecases/dashboards.hpp"
 
 namespace keyledger::api {
@@ -13,47 +13,67 @@ namespace kd = keyledger::domain;
 namespace es = keyledger::eventstore;
 
 namespace {
+
 json dashboard_json(const kd::DashboardState& s) {
   return json{{"id", s.id}, {"name", s.name}, {"created_at", es::format_rfc3339(s.created_at)},
               {"status", s.closed ? "closed" : "open"}};
 }
 
-// Checks the password policy before hashing, so the error names the field and never the value.
-std::string hash_new_password(const std::string& field, const std::string& password) {
+// Checks the password policy before hashing, so that the error names the field, never the value.
+Expected<std::string> hash_new_password(const std::string& field, const std::string& password) {
   auto valid = kd::validate_password(field, password);
-  if (!valid) throw ApiError{400, "invalid_request", valid.error().detail, field, {}};
+  if (!valid) return std::unexpected(invalid_request(field, valid.error().detail));
   return es::hash_password(password);
 }
+
+ApiError problem_of(const usecases::Problem& problem) {
+  switch (problem.kind) {
+    case usecases::Problem::Kind::invalid_request: return invalid_request(problem.field, problem.detail);
+    case usecases::Problem::Kind::keyring_unavailable: break;
+  }
+  return ApiError{503, "keyring_unavailable", problem.detail, "", {}};
+}
+
 }  // namespace
 
-HttpResponse Application::create_dashboard(RequestContext& ctx) {
-  require_principal(ctx, Principal::Kind::platform_operator);
-  const json& body = ctx.body();
-  std::string name = required_string(body, "name");
-  if (!body.contains("admin") || !body["admin"].is_object()) {
-    throw ApiError{400, "invalid_request", "admin must be an object with email and password", "admin", {}};
-  }
-  usecases::NewDashboard dashboard{name, required_string(body["admin"], "email"),
-                                   required_string(body["admin"], "password"), "admin.password"};
-  auto result = usecases::create_dashboard(vault_, dashboard, [&](const std::string& id, kd::Command command) {
-    return run(ctx, id, std::move(command));
-  });
-  if (!result) throw problem_of(result.error());
-  throw_if_refused(ctx, *result);
-  std::string created = std::get<kd::DashboardCreated>(result->outcome.events.front()).dashboard_id;
+void DashboardRoutes::add_to(Router& router) {
+  router.add("POST", "/v1/dashboards", [this](RequestContext& c) { return create_dashboard(c); });
+  router.add("GET", "/v1/dashboards/{d}", [this](RequestContext& c) { return get_dashboard(c); });
+  router.add("DELETE", "/v1/dashboards/{d}", [this](RequestContext& c) { return close_dashboard(c); });
+  router.add("POST", "/v1/sessions", [this](RequestContext& c) { return create_session(c); });
+  router.add("POST", "/v1/dashboards/{d}/users", [this](RequestContext& c) { return add_user(c); });
+  router.add("GET", "/v1/dashboards/{d}/users", [this](RequestContext& c) { return list_users(c); });
+  router.add("DELETE", "/v1/dashboards/{d}/users/{email}", [this](RequestContext& c) { return remove_user(c); });
+}
+
+Result DashboardRoutes::create_dashboard(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_principal(ctx, Principal::Kind::platform_operator));
+  Fields body = ctx.fields();
+  const std::string name = body.required_string("name");
+  Fields admin = body.object("admin", "an object with email and password");
+  const std::string email = admin.required_string("email");
+  const std::string password = admin.required_string("password");
+  if (!body.ok()) return body.error();
+  if (!admin.ok()) return admin.error();
+  auto command = usecases::prepare_dashboard(vault_, {name, email, password, "admin.password"});
+  if (!command) return std::unexpected(problem_of(command.error()));
+  const std::string id = command->dashboard_id;
+  KEYLEDGER_TRY(result, commands_.run(ctx, id, std::move(*command)));
+  // A replay names the dashboard the first request created.
+  const std::string created = std::get<kd::DashboardCreated>(result.outcome.events.front()).dashboard_id;
   json out;
   pipeline_.with_dashboard(created, [&](const es::DashboardView& v) {
     out = dashboard_json(v.state);
     out["rcs_key"] = key_json(v.state.rcs_key_id, v.state.keys.at(v.state.rcs_key_id), pipeline_.now());
     out["admin"] = json{{"email", v.state.users.begin()->second.email}, {"role", "admin"}};
   });
-  return json_response(result->replayed ? 200 : 201, out);
+  return json_response(result.replayed ? 200 : 201, out);
 }
 
-HttpResponse Application::get_dashboard(RequestContext& ctx) {
-  require_member(ctx, {kd::Role::admin, kd::Role::developer, kd::Role::viewer});
+Result DashboardRoutes::get_dashboard(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
   json out;
-  pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
+  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
     out = dashboard_json(v.state);
     std::size_t email = 0, whatsapp = 0;
     for (auto& [id, key] : v.state.keys) {
@@ -67,41 +87,44 @@ HttpResponse Application::get_dashboard(RequestContext& ctx) {
   return json_response(200, out);
 }
 
-HttpResponse Application::close_dashboard(RequestContext& ctx) {
-  require_principal(ctx, Principal::Kind::platform_operator);
+Result DashboardRoutes::close_dashboard(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_principal(ctx, Principal::Kind::platform_operator));
   std::string reason;
-  if (!ctx.request.body.empty()) reason = optional_string(ctx.body(), "reason").value_or("");
-  const std::string& id = ctx.params.at("d");
-  auto result = run(ctx, id, kd::CloseDashboard{reason});
-  throw_if_refused(ctx, result);
+  if (!ctx.request.body.empty()) {
+    Fields body = ctx.fields();
+    reason = body.optional_string("reason").value_or("");
+    if (!body.ok()) return body.error();
+  }
+  const std::string& id = ctx.param("d");
+  KEYLEDGER_CHECK(commands_.run(ctx, id, kd::CloseDashboard{reason}));
   // The closure is durable; now destroy the data key so every sealed secret is unreadable.
   if (auto ec = vault_.keyring().destroy(id)) {
-    throw ApiError{503, "keyring_unavailable", "the dashboard is closed but its data key could not be destroyed yet",
-                   "", {}};
+    return std::unexpected(ApiError{503, "keyring_unavailable",
+                                    "the dashboard is closed but its data key could not be destroyed yet", "", {}});
   }
   json out;
   pipeline_.with_dashboard(id, [&](const es::DashboardView& v) { out = dashboard_json(v.state); });
   return json_response(200, out);
 }
 
-HttpResponse Application::create_session(RequestContext& ctx) {
-  const json& body = ctx.body();
-  std::string dashboard = required_string(body, "dashboard_id");
-  std::string email = required_string(body, "email");
-  std::string password = required_string(body, "password");
+Result DashboardRoutes::create_session(RequestContext& ctx) {
+  Fields body = ctx.fields();
+  const std::string dashboard = body.required_string("dashboard_id");
+  const std::string email = body.required_string("email");
+  const std::string password = body.required_string("password");
+  if (!body.ok()) return body.error();
   auto normalized = kd::validate_email("email", email);
-  if (!normalized) throw ApiError{400, "invalid_request", normalized.error().detail, "email", {}};
+  if (!normalized) return std::unexpected(invalid_request("email", normalized.error().detail));
   std::string hash;
   pipeline_.with_dashboard(dashboard, [&](const es::DashboardView& v) {
     if (const kd::User* u = v.state.user(*normalized)) hash = u->password_hash;
   });
   // An unknown user costs the same scrypt as a known one, so timing does not reveal users.
   static const std::string kDecoy = es::hash_password("keyledger decoy password");
-  bool matched = es::verify_password(password, hash.empty() ? kDecoy : hash) && !hash.empty();
+  const bool matched = es::verify_password(password, hash.empty() ? kDecoy : hash) && !hash.empty();
   ctx.principal = Principal{Principal::Kind::anonymous, dashboard, *normalized};
-  auto result = run(ctx, dashboard, kd::LogIn{*normalized, matched});
-  throw_if_refused(ctx, result);
-  kd::Timestamp expires = pipeline_.now() + std::chrono::duration_cast<std::chrono::milliseconds>(config_.session_ttl);
+  KEYLEDGER_CHECK(commands_.run(ctx, dashboard, kd::LogIn{*normalized, matched}));
+  const kd::Timestamp expires = pipeline_.now() + std::chrono::duration_cast<std::chrono::milliseconds>(session_ttl_);
   std::string role;
   pipeline_.with_dashboard(dashboard, [&](const es::DashboardView& v) {
     if (const kd::User* u = v.state.user(*normalized)) role = kd::to_string(u->role);
@@ -111,32 +134,32 @@ HttpResponse Application::create_session(RequestContext& ctx) {
                              {"role", role}});
 }
 
-HttpResponse Application::add_user(RequestContext& ctx) {
-  const json& body = ctx.body();
-  std::string email = required_string(body, "email");
-  std::string role_text = required_string(body, "role");
+Result DashboardRoutes::add_user(RequestContext& ctx) {
+  Fields body = ctx.fields();
+  const std::string email = body.required_string("email");
+  const std::string role_text = body.required_string("role");
+  const std::string password = body.required_string("password");
+  if (!body.ok()) return body.error();
   auto role = kd::parse_role(role_text);
-  if (!role) throw ApiError{400, "invalid_request", "role must be admin, developer or viewer", "role", {}};
-  std::string password = required_string(body, "password");
-  auto result = run(ctx, ctx.params.at("d"), kd::AddUser{email, *role, hash_new_password("password", password)});
-  throw_if_refused(ctx, result);
+  if (!role) return std::unexpected(invalid_request("role", "role must be admin, developer or viewer"));
+  KEYLEDGER_TRY(hash, hash_new_password("password", password));
+  KEYLEDGER_TRY(result, commands_.run(ctx, ctx.param("d"), kd::AddUser{email, *role, hash}));
   const auto& added = std::get<kd::UserAdded>(result.outcome.events.front());
   return json_response(result.replayed ? 200 : 201, {{"email", added.email}, {"role", kd::to_string(added.role)}});
 }
 
-HttpResponse Application::list_users(RequestContext& ctx) {
-  require_member(ctx, {kd::Role::admin});
+Result DashboardRoutes::list_users(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_member(ctx, {kd::Role::admin}));
   json users = json::array();
-  pipeline_.with_dashboard(ctx.params.at("d"), [&](const es::DashboardView& v) {
+  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
     for (auto& [email, user] : v.state.users) users.push_back({{"email", email}, {"role", kd::to_string(user.role)}});
   });
   return json_response(200, {{"users", users}});
 }
 
-HttpResponse Application::remove_user(RequestContext& ctx) {
-  auto result = run(ctx, ctx.params.at("d"), kd::RemoveUser{ctx.params.at("email")});
-  throw_if_refused(ctx, result);
-  return HttpResponse{204, "application/json", "", {}, {}};
+Result DashboardRoutes::remove_user(RequestContext& ctx) {
+  KEYLEDGER_CHECK(commands_.run(ctx, ctx.param("d"), kd::RemoveUser{ctx.param("email")}));
+  return no_content();
 }
 
 }  // namespace keyledger::api

@@ -35,7 +35,4 @@ struct HttpResponse {
   std::function<bool(std::string& chunk)> stream;
 };
 
-// RFC 9457 problem+json with the machine-readable `code` of SPEC §7.
-HttpResponse problem(int status, std::string code, std::string title, std::string detail);
-
 }  // namespace keyledger::api

@@ -1,5 +1,7 @@
 #include "http_server.hpp"
 
+#include "problem.hpp"
+
 #include <atomic>
 #include <csignal>
 #include <future>
@@ -202,16 +204,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      return write(problem(413, "payload_too_large", "Payload Too Large", "request bodies are limited to 64 KiB"),
+      return write(problem_response({413, "payload_too_large", "request bodies are limited to 64 KiB", "", {}}),
                    false, 11);
     }
     if (ec == http::error::header_limit) {
-      return write(problem(431, "headers_too_large", "Request Header Fields Too Large", "request headers are too large"),
+      return write(problem_response({431, "headers_too_large", "request headers are too large", "", {}}),
                    false, 11);
     }
     if (ec == http::error::end_of_stream || ec == http::error::partial_message) return close();
     if (ec && ec.category() == http::make_error_code(http::error::bad_target).category()) {
-      return write(problem(400, "invalid_request", "Bad Request", "malformed HTTP request"), false, 11);
+      return write(problem_response(invalid_request("", "malformed HTTP request")), false, 11);
     }
     if (ec) {
       fail(ec, "read");
@@ -292,7 +294,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return server_.handler(request);
     } catch (const std::exception&) {
       std::cerr << R"({"level":"error","msg":"handler failed"})" "\n";
-      return problem(500, "internal_error", "Internal Server Error", "the request failed");
+      return problem_response({500, "internal_error", "the request failed", "", {}});
     }
   }
 

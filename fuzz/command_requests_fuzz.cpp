@@ -95,7 +95,7 @@ void set_up() {
   call("POST", path + "/sms/numbers", {{"number", "+15550000001"}}, token, 201);
   call("POST", path + "/rcs/bots", {{"bot_id", "fuzz-bot@example"}}, token, 201);
 
-  for (const auto& route : api::Application::routes()) {
+  for (const auto& route : fixture->app->routes()) {
     if (route.method == "GET" || route.method == "HEAD") continue;
     std::string p = route.pattern;
     p = replace_all(p, "/v1/dashboards/{d}", p == "/v1/dashboards/{d}" ? "/v1/dashboards/" + closable : path);

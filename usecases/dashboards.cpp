@@ -10,9 +10,8 @@ namespace kd = keyledger::domain;
 
 std::string new_id(std::string_view prefix) { return std::string(prefix) + crypto::to_hex(crypto::random_bytes(10)); }
 
-std::expected<eventstore::CommandResult, Problem> create_dashboard(eventstore::SecretVault& vault,
-                                                                   const NewDashboard& dashboard,
-                                                                   const RunCommand& run) {
+std::expected<domain::CreateDashboard, Problem> prepare_dashboard(eventstore::SecretVault& vault,
+                                                                  const NewDashboard& dashboard) {
   // The policy is checked before hashing, so that the error names the field, never the value.
   if (auto valid = kd::validate_password(dashboard.password_field, dashboard.admin_password); !valid) {
     return std::unexpected(Problem{Problem::Kind::invalid_request, dashboard.password_field, valid.error().detail});
@@ -20,8 +19,8 @@ std::expected<eventstore::CommandResult, Problem> create_dashboard(eventstore::S
   const std::string id = new_id("dsh_"), rcs_key_id = new_id("key_");
   auto rcs = vault.issue(kd::Channel::rcs, id, rcs_key_id, /*create_data_key=*/true);
   if (!rcs) return std::unexpected(Problem{Problem::Kind::keyring_unavailable, "", "the keyring cannot take a new data key"});
-  return run(id, kd::CreateDashboard{id, dashboard.name, dashboard.admin_email,
-                                     eventstore::hash_password(dashboard.admin_password), rcs_key_id, rcs->sealed});
+  return kd::CreateDashboard{id, dashboard.name, dashboard.admin_email,
+                             eventstore::hash_password(dashboard.admin_password), rcs_key_id, rcs->sealed};
 }
 
 }  // namespace keyledger::usecases

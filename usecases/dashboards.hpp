@@ -5,23 +5,20 @@
 #pragma once
 
 #include <expected>
-#include <functional>
 #include <string>
 
-#include "eventstore/command_pipeline.hpp"
+#include "domain/commands.hpp"
 #include "eventstore/secret_vault.hpp"
 
 namespace keyledger::usecases {
 
-// Why a use case did not run its command. (Refusals of the command itself come back in its
-// CommandResult, as for every command.) Never holds a secret or a password.
+// Why a use case could not prepare its command. (Refusals of the command itself come back
+// in its CommandResult, as for every command.) Never holds a secret or a password.
 struct Problem {
   enum class Kind { invalid_request, keyring_unavailable } kind;
   std::string field;  // for invalid_request: the input at fault
   std::string detail;
 };
-
-using RunCommand = std::function<eventstore::CommandResult(const std::string& dashboard_id, domain::Command)>;
 
 struct NewDashboard {
   std::string name;
@@ -33,9 +30,10 @@ struct NewDashboard {
 // A fresh id with a type prefix ("dsh_", "key_"): 80 random bits in hex.
 std::string new_id(std::string_view prefix);
 
-// Creates a dashboard, its first admin and its one fixed RCS key (under a new data key).
-std::expected<eventstore::CommandResult, Problem> create_dashboard(eventstore::SecretVault& vault,
-                                                                   const NewDashboard& dashboard,
-                                                                   const RunCommand& run);
+// The command that creates a dashboard, its first admin and its one fixed RCS key: ids
+// drawn, the password checked and hashed, the RCS secret sealed under the dashboard's new
+// data key. Run it on the dashboard named by its dashboard_id.
+std::expected<domain::CreateDashboard, Problem> prepare_dashboard(eventstore::SecretVault& vault,
+                                                                  const NewDashboard& dashboard);
 
 }  // namespace keyledger::usecases

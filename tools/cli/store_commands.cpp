@@ -56,16 +56,13 @@ int create_dashboard(const Invocation& invocation) {
   projections::Projector read_models(store->master_key.fingerprint_pepper());
   read_models.attach(*store->pipeline);  // so that its snapshots are the server's
   recover(*store, "replaying the log");
-  std::string id;
-  auto result = uc::create_dashboard(
-      *store->vault, {name, email, password, "--admin-password"}, [&](const std::string& dashboard_id, kd::Command command) {
-        id = dashboard_id;
-        return store->pipeline->execute(dashboard_id, std::move(command),
-                                        {{kd::ActorKind::platform_operator, "operator", "127.0.0.1"}, "cli", "", ""});
-      });
-  if (!result) throw std::runtime_error(result.error().detail);
-  if (result->log_error) throw std::runtime_error("the log refused the dashboard: " + result->log_error.message());
-  if (result->outcome.rejection) throw std::runtime_error(result->outcome.rejection->detail);
+  auto command = uc::prepare_dashboard(*store->vault, {name, email, password, "--admin-password"});
+  if (!command) throw std::runtime_error(command.error().detail);
+  const std::string id = command->dashboard_id;
+  auto result = store->pipeline->execute(id, std::move(*command),
+                                         {{kd::ActorKind::platform_operator, "operator", "127.0.0.1"}, "cli", "", ""});
+  if (result.log_error) throw std::runtime_error("the log refused the dashboard: " + result.log_error.message());
+  if (result.outcome.rejection) throw std::runtime_error(result.outcome.rejection->detail);
   std::cout << json{{"id", id}, {"name", name}, {"admin", email}}.dump() << "\n";
   return 0;
 }

@@ -1,0 +1,43 @@
+// SMS numbers with their automatically assigned keys, and the dashboard's one fixed RCS key
+// with its bots (SPEC §3).
+#pragma once
+
+#include "access.hpp"
+#include "command_runner.hpp"
+#include "key_secrets.hpp"
+#include "router.hpp"
+
+namespace keyledger::api {
+
+class ChannelRoutes {
+ public:
+  ChannelRoutes(const Access& access, CommandRunner& commands, KeySecrets& secrets,
+                const eventstore::CommandPipeline& pipeline)
+      : access_(access), commands_(commands), secrets_(secrets), pipeline_(pipeline) {}
+
+  void add_to(Router& router);
+
+ private:
+  Result register_number(RequestContext& ctx);
+  Result list_numbers(RequestContext& ctx);
+  Result get_number(RequestContext& ctx);
+  Result view_sms_key(RequestContext& ctx);
+  Result rotate_sms_key(RequestContext& ctx);
+  Result deregister_number(RequestContext& ctx);
+  Result get_rcs_key(RequestContext& ctx);
+  Result reveal_rcs_key(RequestContext& ctx);
+  Result reissue_rcs_key(RequestContext& ctx);
+  Result register_bot(RequestContext& ctx);
+  Result list_bots(RequestContext& ctx);
+  Result remove_bot(RequestContext& ctx);
+  // Routes the help page says do not exist for a channel (SMS and RCS keys are not generated,
+  // the RCS key is not rotated or revoked by users): the decider refuses and audits them.
+  Result always_refused(RequestContext& ctx, domain::Command command);
+
+  const Access& access_;
+  CommandRunner& commands_;
+  KeySecrets& secrets_;
+  const eventstore::CommandPipeline& pipeline_;
+};
+
+}  // namespace keyledger::api

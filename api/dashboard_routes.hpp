@@ -1,0 +1,39 @@
+// Dashboards, users and sessions (SPEC §7).
+#pragma once
+
+#include "access.hpp"
+#include "command_runner.hpp"
+#include "config.hpp"
+#include "eventstore/secret_vault.hpp"
+#include "router.hpp"
+#include "session_tokens.hpp"
+
+namespace keyledger::api {
+
+class DashboardRoutes {
+ public:
+  DashboardRoutes(const Access& access, CommandRunner& commands, const eventstore::CommandPipeline& pipeline,
+                  eventstore::SecretVault& vault, const SessionTokens& sessions, std::chrono::seconds session_ttl)
+      : access_(access), commands_(commands), pipeline_(pipeline), vault_(vault), sessions_(sessions),
+        session_ttl_(session_ttl) {}
+
+  void add_to(Router& router);
+
+ private:
+  Result create_dashboard(RequestContext& ctx);
+  Result get_dashboard(RequestContext& ctx);
+  Result close_dashboard(RequestContext& ctx);
+  Result create_session(RequestContext& ctx);
+  Result add_user(RequestContext& ctx);
+  Result list_users(RequestContext& ctx);
+  Result remove_user(RequestContext& ctx);
+
+  const Access& access_;
+  CommandRunner& commands_;
+  const eventstore::CommandPipeline& pipeline_;
+  eventstore::SecretVault& vault_;
+  const SessionTokens& sessions_;
+  std::chrono::seconds session_ttl_;
+};
+
+}  // namespace keyledger::api

@@ -1,0 +1,33 @@
+#include "operations_routes.hpp"
+
+#include "openapi_document.hpp"
+
+namespace keyledger::api {
+
+void OperationsRoutes::add_to(Router& router) {
+  router.add("GET", "/healthz", [](RequestContext&) -> Result { return json_response(200, {{"status", "ok"}}); });
+  router.add("GET", "/readyz", [this](RequestContext&) { return readyz(); });
+  router.add("GET", "/metrics", [this](RequestContext&) { return metrics(); });
+  router.add("GET", "/openapi.json", [](RequestContext&) -> Result {
+    return HttpResponse{200, "application/json", std::string(openapi_document()), {}, {}};
+  });
+}
+
+Result OperationsRoutes::readyz() const {
+  const bool ready = ready_.load();
+  return json_response(ready ? 200 : 503, {{"ready", ready}, {"log_position", pipeline_.events()}});
+}
+
+Result OperationsRoutes::metrics() const {
+  const auto stats = log_.stats();
+  std::string text = metrics_.render();
+  text += "# HELP keyledger_log_batches_total Batches (one per accepted command) the log made durable.\n";
+  text += "# TYPE keyledger_log_batches_total counter\n";
+  text += "keyledger_log_batches_total " + std::to_string(stats.batches) + "\n";
+  text += "# HELP keyledger_log_syncs_total Durability points that covered them: fdatasync calls (file) or committed transactions (Kafka).\n";
+  text += "# TYPE keyledger_log_syncs_total counter\n";
+  text += "keyledger_log_syncs_total " + std::to_string(stats.syncs) + "\n";
+  return HttpResponse{200, "text/plain; version=0.0.4", std::move(text), {}, {}};
+}
+
+}  // namespace keyledger::api

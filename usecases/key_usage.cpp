@@ -1,0 +1,18 @@
+#include "key_usage.hpp"
+
+namespace keyledger::usecases {
+
+namespace kd = keyledger::domain;
+
+void record_key_usage(eventstore::CommandPipeline& pipeline, projections::VerifyIndex& index,
+                      const std::function<void(const std::string&, const std::string&)>& report) {
+  for (auto& [dashboard, usage] : index.drain_usage()) {
+    kd::RecordKeyUsage command;
+    for (auto& u : usage) command.usage.push_back({u.key_id, u.uses, u.last_used_at});
+    auto result =
+        pipeline.execute(dashboard, std::move(command), {{kd::ActorKind::system, "keyledger", ""}, "usage-timer", "", ""});
+    if (result.log_error) report(dashboard, result.log_error.message());
+  }
+}
+
+}  // namespace keyledger::usecases
