@@ -1,31 +1,10 @@
 #include "json_writer.hpp"
+#include "utf8.hpp"
 
 #include <charconv>
 #include <stdexcept>
 
 namespace keyledger::eventstore::json_writer {
-
-namespace {
-// Length of the valid UTF-8 sequence at p (n bytes available), 0 when it is not one.
-std::size_t utf8_sequence(const unsigned char* p, std::size_t n) {
-  const unsigned char c = p[0];
-  std::size_t len;
-  std::uint32_t cp;
-  if (c < 0x80) return 1;
-  if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
-  else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
-  else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
-  else return 0;
-  if (n < len) return 0;
-  for (std::size_t i = 1; i < len; ++i) {
-    if ((p[i] & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (p[i] & 0x3f);
-  }
-  static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return len;
-}
-}  // namespace
 
 void Writer::separate() {
   if (after_key_) {
