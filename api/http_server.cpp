@@ -99,12 +99,14 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{control};
   net::signal_set signals{control, SIGTERM, SIGINT};
   net::steady_timer drain_timer{control};
+  net::steady_timer drain_poll{control};
   std::atomic<bool> draining{false};
   std::mutex sessions_mutex;
   std::set<std::shared_ptr<SessionBase>> sessions;
 
   void do_accept();
   void begin_drain();
+  void poll_until_drained();
   void forget(const std::shared_ptr<SessionBase>& session) {
     std::lock_guard lock(sessions_mutex);
     if (sessions.erase(session) && options.open_connections) options.open_connections->fetch_sub(1);
@@ -432,27 +434,27 @@ void HttpServer::Impl::begin_drain() {
   drain_timer.async_wait([this](beast::error_code wait_ec) {
     if (!wait_ec) stop_all();
   });
-  // Poll until the last session is gone, then let the loop run out of work.
-  auto poll = std::make_shared<net::steady_timer>(control);
-  auto check = std::make_shared<std::function<void()>>();
-  *check = [this, poll, check] {
-    std::size_t remaining;
-    {
-      std::lock_guard lock(sessions_mutex);
-      remaining = sessions.size();
-    }
-    if (remaining == 0) {
-      drain_timer.cancel();
-      keep_running.clear();  // the other threads' loops may run out of work now
-      *check = nullptr;      // break the self-reference
-      return;
-    }
-    poll->expires_after(std::chrono::milliseconds(20));
-    poll->async_wait([check](beast::error_code) {
-      if (*check) (*check)();
-    });
-  };
-  (*check)();
+  poll_until_drained();
+}
+
+// Polls until the last session is gone, then lets the loops run out of work. A member
+// timer rather than a self-referencing closure: when the drain timeout stops the loops
+// first, the pending wait is simply destroyed with them and nothing is left behind.
+void HttpServer::Impl::poll_until_drained() {
+  std::size_t remaining;
+  {
+    std::lock_guard lock(sessions_mutex);
+    remaining = sessions.size();
+  }
+  if (remaining == 0) {
+    drain_timer.cancel();
+    keep_running.clear();  // the other threads' loops may run out of work now
+    return;
+  }
+  drain_poll.expires_after(std::chrono::milliseconds(20));
+  drain_poll.async_wait([this](beast::error_code ec) {
+    if (!ec) poll_until_drained();
+  });
 }
 
 HttpServer::HttpServer(const std::string& listen_address, RequestHandler handler, ServerOptions options)
