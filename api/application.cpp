@@ -1,5 +1,7 @@
 #include "application.hpp"
 
+#include <future>
+
 #include <chrono>
 #include <iostream>
 
@@ -78,49 +80,71 @@ bool Application::answers_without_waiting(const HttpRequest& request) {
 }
 
 HttpResponse Application::handle(const HttpRequest& request) {
+  std::promise<HttpResponse> answered;
+  auto response = answered.get_future();
+  handle(std::make_shared<const HttpRequest>(request), [&answered](HttpResponse r) { answered.set_value(std::move(r)); });
+  return response.get();
+}
+
+void Application::handle(std::shared_ptr<const HttpRequest> request, std::move_only_function<void(HttpResponse)> done) {
+  start_detached(respond(std::move(request)), std::move(done));
+}
+
+void Application::set_executor(eventstore::CommandPipeline::Post post) { commands_.set_executor(std::move(post)); }
+
+// The route's answer, or the problem that stopped the request before its handler.
+Task<Result> Application::answer(RequestContext& ctx, std::string& route_name) {
+  KEYLEDGER_CO_TRY(match, router_.match(ctx.request.method, ctx.request.path()));
+  route_name = match.route->method + " " + match.route->pattern;
+  ctx.params = std::move(match.params);
+  KEYLEDGER_CO_TRY(principal, access_.authenticate(ctx.request));
+  ctx.principal = std::move(principal);
+  // A session belongs to one dashboard: any route of another is refused before anything
+  // else is looked at, so nothing about the other dashboard leaks and nothing is recorded.
+  if (ctx.principal.kind == Principal::Kind::user && ctx.params.contains("d") &&
+      ctx.params.at("d") != ctx.principal.dashboard_id) {
+    co_return std::unexpected(forbidden("this session belongs to another dashboard"));
+  }
+  if (match.route->handler) co_return match.route->handler(ctx);
+  auto handled = match.route->waiting_handler(ctx);  // named: see KEYLEDGER_CO_AWAIT_TRY
+  Result result = co_await handled;
+  co_return result;
+}
+
+Task<HttpResponse> Application::respond(std::shared_ptr<const HttpRequest> request_ptr) {
+  const HttpRequest& request = *request_ptr;
   const auto started = std::chrono::steady_clock::now();
   WaitingRequest waiting(metrics_, !answers_without_waiting(request));
   std::string request_id = request.header("x-request-id");
   if (request_id.empty() || request_id.size() > 128) request_id = crypto::uuid_v7(wall_clock_now().time_since_epoch().count());
   RequestContext ctx(request, request_id);
   std::string route_name = "unmatched";
-  auto answer = [&]() -> Result {
-    KEYLEDGER_TRY(match, router_.match(request.method, request.path()));
-    route_name = match.route->method + " " + match.route->pattern;
-    ctx.params = std::move(match.params);
-    KEYLEDGER_TRY(principal, access_.authenticate(request));
-    ctx.principal = std::move(principal);
-    // A session belongs to one dashboard: any route of another is refused before anything
-    // else is looked at, so nothing about the other dashboard leaks and nothing is recorded.
-    if (ctx.principal.kind == Principal::Kind::user && ctx.params.contains("d") &&
-        ctx.params.at("d") != ctx.principal.dashboard_id) {
-      return std::unexpected(forbidden("this session belongs to another dashboard"));
-    }
-    return match.route->handler(ctx);
-  };
   HttpResponse response;
+  bool failed = false;
   try {
-    Result result = answer();
+    auto answered = answer(ctx, route_name);  // named: see KEYLEDGER_CO_AWAIT_TRY
+    Result result = co_await answered;
     response = result ? std::move(*result) : problem_response(result.error());
   } catch (const std::exception& e) {
     // A bug, not a refusal: refusals are values.
     std::cerr << json{{"level", "error"}, {"msg", "request failed"}, {"request_id", request_id}, {"route", route_name},
                       {"error", e.what()}}.dump() +
                      "\n";
-    response = problem_response({500, "internal_error", "the request failed; see the server log", "", {}});
+    failed = true;
   }
+  if (failed) response = problem_response({500, "internal_error", "the request failed; see the server log", "", {}});
   response.headers.emplace_back("X-Request-Id", request_id);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.record_request(route_name, response.status, seconds);
   // One line per request; never a body, a token or a secret. Answered verifications are the
   // exception: sending services make one per message, so they are counted in /metrics
   // (keyledger_verify_total by result) instead of logged one by one.
-  if (route_name == kVerifyRoute && response.status == 200) return response;
+  if (route_name == kVerifyRoute && response.status == 200) co_return response;
   std::cerr << json{{"level", "info"},    {"msg", "request"},         {"request_id", request_id},
                     {"route", route_name}, {"status", response.status}, {"latency_ms", seconds * 1000.0}}
                        .dump() +
                    "\n";
-  return response;
+  co_return response;
 }
 
 void Application::sign_due_checkpoints() {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,8 +48,13 @@ class Application {
   // the store recovered and before serving.
   void start();
   // Answers one request: route, authenticate, run the handler, count and log the request.
-  // Threading: any thread; requests that wait on the log run on the worker pool.
+  // `done` gets the answer on the thread the handler finished on: the caller's, or for a
+  // command the executor's (set_executor) once the log has it. Threading: any thread.
+  void handle(std::shared_ptr<const HttpRequest> request, std::move_only_function<void(HttpResponse)> done);
+  // The same, waiting for the answer (the bench's seeding, tests).
   HttpResponse handle(const HttpRequest& request);
+  // Where commands continue once durable (see CommandRunner::set_executor).
+  void set_executor(eventstore::CommandPipeline::Post post);
   // Requests answered without waiting on the log run on the I/O threads.
   static bool answers_without_waiting(const HttpRequest& request);
 
@@ -64,6 +70,9 @@ class Application {
   InlineEndpoint* inline_endpoint() { return &verify_endpoint_; }
 
  private:
+  Task<HttpResponse> respond(std::shared_ptr<const HttpRequest> request);
+  Task<Result> answer(RequestContext& ctx, std::string& route_name);
+
   ServeConfig config_;
   eventstore::EventLog& log_;
   eventstore::CommandPipeline& pipeline_;

@@ -45,14 +45,14 @@ void ChannelRoutes::add_to(Router& router) {
   router.add("DELETE", rcs + "/bots/{bot_id}", [this](RequestContext& c) { return remove_bot(c); });
 }
 
-Result ChannelRoutes::register_number(RequestContext& ctx) {
+Task<Result> ChannelRoutes::register_number(RequestContext& ctx) {
   Fields body = ctx.fields();
   const std::string number = body.required_string("number");
-  if (!body.ok()) return body.error();
+  if (!body.ok()) co_return body.error();
   const std::string& d = ctx.param("d");
   const std::string key_id = usecases::new_id("key_");
-  KEYLEDGER_TRY(secret, secrets_.issue(kd::Channel::sms, d, key_id));
-  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::RegisterSmsNumber{number, key_id, secret, ""}));
+  KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::sms, d, key_id));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RegisterSmsNumber{number, key_id, secret, ""}));
   const auto& registered = std::get<kd::SmsNumberRegistered>(result.outcome.events.front());
   json out;
   pipeline_.with_dashboard(d, [&](const es::DashboardView& v) {
@@ -72,7 +72,7 @@ Result ChannelRoutes::register_number(RequestContext& ctx) {
       }
     }
   }
-  return json_response(result.replayed ? 200 : 201, out);
+  co_return json_response(result.replayed ? 200 : 201, out);
 }
 
 Result ChannelRoutes::list_numbers(RequestContext& ctx) {
@@ -96,15 +96,15 @@ Result ChannelRoutes::get_number(RequestContext& ctx) {
   return json_response(200, out);
 }
 
-Result ChannelRoutes::view_sms_key(RequestContext& ctx) {
+Task<Result> ChannelRoutes::view_sms_key(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
-  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::ViewSmsKey{ctx.param("number")}));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::ViewSmsKey{ctx.param("number")}));
   // The disclosure is durable in the audit trail first.
-  KEYLEDGER_TRY(disclosed, secrets_.disclose(d, std::get<kd::SmsKeyViewed>(result.outcome.events.front()).key_id));
-  return json_response(200, disclosed);
+  KEYLEDGER_CO_TRY(disclosed, secrets_.disclose(d, std::get<kd::SmsKeyViewed>(result.outcome.events.front()).key_id));
+  co_return json_response(200, disclosed);
 }
 
-Result ChannelRoutes::rotate_sms_key(RequestContext& ctx) {
+Task<Result> ChannelRoutes::rotate_sms_key(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
   std::string key_id;
   pipeline_.with_dashboard(d, [&](const es::DashboardView& v) {
@@ -112,25 +112,25 @@ Result ChannelRoutes::rotate_sms_key(RequestContext& ctx) {
   });
   kd::SealedSecret sealed;
   if (!key_id.empty()) {
-    KEYLEDGER_TRY(secret, secrets_.issue(kd::Channel::sms, d, key_id));
+    KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::sms, d, key_id));
     sealed = secret;
   }
-  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::RotateSmsKey{ctx.param("number"), sealed}));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RotateSmsKey{ctx.param("number"), sealed}));
   const auto& rotated = std::get<kd::SmsKeyRotated>(result.outcome.events.front());
   json out = key_json(pipeline_, d, rotated.key_id);
-  KEYLEDGER_TRY(plain, secrets_.open(d, rotated.key_id, rotated.secret));
+  KEYLEDGER_CO_TRY(plain, secrets_.open(d, rotated.key_id, rotated.secret));
   out["key"] = std::move(plain);
-  return json_response(200, out);
+  co_return json_response(200, out);
 }
 
-Result ChannelRoutes::deregister_number(RequestContext& ctx) {
-  KEYLEDGER_CHECK(commands_.run(ctx, ctx.param("d"), kd::DeregisterSmsNumber{ctx.param("number")}));
-  return no_content();
+Task<Result> ChannelRoutes::deregister_number(RequestContext& ctx) {
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, ctx.param("d"), kd::DeregisterSmsNumber{ctx.param("number")}));
+  co_return no_content();
 }
 
-Result ChannelRoutes::always_refused(RequestContext& ctx, kd::Command command) {
-  KEYLEDGER_CHECK(commands_.run(ctx, ctx.param("d"), std::move(command)));
-  return std::unexpected(ApiError{500, "internal_error", "a command the rules always refuse was accepted", "", {}});
+Task<Result> ChannelRoutes::always_refused(RequestContext& ctx, kd::Command command) {
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, ctx.param("d"), std::move(command)));
+  co_return std::unexpected(ApiError{500, "internal_error", "a command the rules always refuse was accepted", "", {}});
 }
 
 Result ChannelRoutes::get_rcs_key(RequestContext& ctx) {
@@ -142,41 +142,41 @@ Result ChannelRoutes::get_rcs_key(RequestContext& ctx) {
   return json_response(200, out);
 }
 
-Result ChannelRoutes::reveal_rcs_key(RequestContext& ctx) {
+Task<Result> ChannelRoutes::reveal_rcs_key(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
   bool matched = false;
   if (ctx.principal.kind == Principal::Kind::user) {
-    KEYLEDGER_TRY(password_matches, secrets_.step_up_password_matches(ctx));
+    KEYLEDGER_CO_TRY(password_matches, secrets_.step_up_password_matches(ctx));
     matched = password_matches;
   }
-  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::RevealRcsKey{matched}));
-  KEYLEDGER_TRY(disclosed, secrets_.disclose(d, std::get<kd::RcsKeyRevealed>(result.outcome.events.front()).key_id));
-  return json_response(200, disclosed);
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RevealRcsKey{matched}));
+  KEYLEDGER_CO_TRY(disclosed, secrets_.disclose(d, std::get<kd::RcsKeyRevealed>(result.outcome.events.front()).key_id));
+  co_return json_response(200, disclosed);
 }
 
-Result ChannelRoutes::reissue_rcs_key(RequestContext& ctx) {
+Task<Result> ChannelRoutes::reissue_rcs_key(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
   Fields body = ctx.fields();
   const std::string reason = body.required_string("reason");
-  if (!body.ok()) return body.error();
+  if (!body.ok()) co_return body.error();
   std::string key_id;
   pipeline_.with_dashboard(d, [&](const es::DashboardView& v) { key_id = v.state.rcs_key_id; });
   kd::SealedSecret sealed;
   if (!key_id.empty()) {
-    KEYLEDGER_TRY(secret, secrets_.issue(kd::Channel::rcs, d, key_id));
+    KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::rcs, d, key_id));
     sealed = secret;
   }
-  KEYLEDGER_CHECK(commands_.run(ctx, d, kd::ReissueRcsKey{reason, sealed}));
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, kd::ReissueRcsKey{reason, sealed}));
   // The operator gets the masked key; users reveal the new secret with their password.
-  return json_response(200, key_json(pipeline_, d, key_id));
+  co_return json_response(200, key_json(pipeline_, d, key_id));
 }
 
-Result ChannelRoutes::register_bot(RequestContext& ctx) {
+Task<Result> ChannelRoutes::register_bot(RequestContext& ctx) {
   Fields body = ctx.fields();
   const std::string bot_id = body.required_string("bot_id");
-  if (!body.ok()) return body.error();
-  KEYLEDGER_TRY(result, commands_.run(ctx, ctx.param("d"), kd::RegisterRcsBot{bot_id}));
-  return json_response(result.replayed ? 200 : 201,
+  if (!body.ok()) co_return body.error();
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, ctx.param("d"), kd::RegisterRcsBot{bot_id}));
+  co_return json_response(result.replayed ? 200 : 201,
                        {{"bot_id", std::get<kd::RcsBotRegistered>(result.outcome.events.front()).bot_id}});
 }
 
@@ -189,9 +189,9 @@ Result ChannelRoutes::list_bots(RequestContext& ctx) {
   return json_response(200, {{"bots", bots}});
 }
 
-Result ChannelRoutes::remove_bot(RequestContext& ctx) {
-  KEYLEDGER_CHECK(commands_.run(ctx, ctx.param("d"), kd::RemoveRcsBot{ctx.param("bot_id")}));
-  return no_content();
+Task<Result> ChannelRoutes::remove_bot(RequestContext& ctx) {
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, ctx.param("d"), kd::RemoveRcsBot{ctx.param("bot_id")}));
+  co_return no_content();
 }
 
 }  // namespace keyledger::api

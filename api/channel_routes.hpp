@@ -18,21 +18,21 @@ class ChannelRoutes {
   void add_to(Router& router);
 
  private:
-  Result register_number(RequestContext& ctx);
+  Task<Result> register_number(RequestContext& ctx);
   Result list_numbers(RequestContext& ctx);
   Result get_number(RequestContext& ctx);
-  Result view_sms_key(RequestContext& ctx);
-  Result rotate_sms_key(RequestContext& ctx);
-  Result deregister_number(RequestContext& ctx);
+  Task<Result> view_sms_key(RequestContext& ctx);
+  Task<Result> rotate_sms_key(RequestContext& ctx);
+  Task<Result> deregister_number(RequestContext& ctx);
   Result get_rcs_key(RequestContext& ctx);
-  Result reveal_rcs_key(RequestContext& ctx);
-  Result reissue_rcs_key(RequestContext& ctx);
-  Result register_bot(RequestContext& ctx);
+  Task<Result> reveal_rcs_key(RequestContext& ctx);
+  Task<Result> reissue_rcs_key(RequestContext& ctx);
+  Task<Result> register_bot(RequestContext& ctx);
   Result list_bots(RequestContext& ctx);
-  Result remove_bot(RequestContext& ctx);
+  Task<Result> remove_bot(RequestContext& ctx);
   // Routes the help page says do not exist for a channel (SMS and RCS keys are not generated,
   // the RCS key is not rotated or revoked by users): the decider refuses and audits them.
-  Result always_refused(RequestContext& ctx, domain::Command command);
+  Task<Result> always_refused(RequestContext& ctx, domain::Command command);
 
   const Access& access_;
   CommandRunner& commands_;

@@ -1,6 +1,8 @@
 #include "command_runner.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <coroutine>
 #include <iostream>
 
 namespace keyledger::api {
@@ -21,19 +23,51 @@ int status_of(kd::RejectionCode code) {
     default: return 409;
   }
 }
+// Awaits one command on the pipeline. Whichever comes second, the pipeline's answer or the
+// end of await_suspend, goes on: an answer given at once (no log write) does not suspend.
+class Execution {
+ public:
+  Execution(es::CommandPipeline& pipeline, const std::string& dashboard_id, kd::Command command, es::CommandMeta meta,
+            es::CommandPipeline::Post post)
+      : pipeline_(pipeline), dashboard_id_(dashboard_id), command_(std::move(command)), meta_(std::move(meta)),
+        post_(std::move(post)) {}
+
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> awaiter) {
+    awaiter_ = awaiter;
+    pipeline_.execute(dashboard_id_, std::move(command_), meta_, post_, [this](es::CommandResult result) {
+      result_ = std::move(result);
+      if (second_.exchange(true, std::memory_order_acq_rel)) awaiter_.resume();
+    });
+    return !second_.exchange(true, std::memory_order_acq_rel);
+  }
+  es::CommandResult await_resume() { return std::move(result_); }
+
+ private:
+  es::CommandPipeline& pipeline_;
+  const std::string& dashboard_id_;
+  kd::Command command_;
+  es::CommandMeta meta_;
+  es::CommandPipeline::Post post_;
+  es::CommandResult result_;
+  std::coroutine_handle<> awaiter_;
+  std::atomic<bool> second_{false};
+};
+
 }  // namespace
 
-Expected<es::CommandResult> CommandRunner::run(RequestContext& ctx, const std::string& dashboard_id, kd::Command command) {
+Task<Expected<es::CommandResult>> CommandRunner::run(RequestContext& ctx, const std::string& dashboard_id,
+                                                     kd::Command command) {
   // A command on a dashboard needs the caller to belong to it (or be the operator/service);
   // its role is then judged by the decider, which also audits a refusal.
   if (ctx.principal.kind == Principal::Kind::anonymous && !std::holds_alternative<kd::LogIn>(command)) {
-    return std::unexpected(unauthenticated("this route needs a bearer token"));
+    co_return std::unexpected(unauthenticated("this route needs a bearer token"));
   }
   if (ctx.principal.kind == Principal::Kind::user && ctx.principal.dashboard_id != dashboard_id) {
-    return std::unexpected(forbidden("this session belongs to another dashboard"));
+    co_return std::unexpected(forbidden("this session belongs to another dashboard"));
   }
   const std::string key = ctx.honours_idempotency_key ? ctx.request.header("idempotency-key") : "";
-  if (key.size() > 255) return std::unexpected(invalid_request("Idempotency-Key", "Idempotency-Key is longer than 255 characters"));
+  if (key.size() > 255) co_return std::unexpected(invalid_request("Idempotency-Key", "Idempotency-Key is longer than 255 characters"));
   const kd::Actor actor = access_.actor_of(ctx);
   std::string digest;
   if (!key.empty()) {
@@ -46,7 +80,9 @@ Expected<es::CommandResult> CommandRunner::run(RequestContext& ctx, const std::s
   }
   const std::string type(kd::denied_event_type(command));
   const auto started = std::chrono::steady_clock::now();
-  auto result = pipeline_.execute(dashboard_id, std::move(command), {actor, ctx.request_id, key, digest});
+  // Named, not a temporary inside the co_await: g++ 12 destroys such temporaries twice.
+  Execution execution(pipeline_, dashboard_id, std::move(command), {actor, ctx.request_id, key, digest}, post_);
+  es::CommandResult result = co_await execution;
   if (!result.appended.empty() && !result.replayed) {
     metrics_.record_append(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
@@ -55,7 +91,7 @@ Expected<es::CommandResult> CommandRunner::run(RequestContext& ctx, const std::s
                               : result.outcome.rejection    ? std::string(kd::to_string(result.outcome.rejection->code))
                                                             : "accepted";
   metrics_.record_command(type, outcome);
-  return accepted(ctx, std::move(result));
+  co_return accepted(ctx, std::move(result));
 }
 
 Expected<es::CommandResult> CommandRunner::accepted(const RequestContext& ctx, es::CommandResult result) const {

@@ -3,7 +3,8 @@
 // and answers a refusal, an idempotency conflict or a log failure as the problem the API
 // gives for it. The decider judges the caller's role and audits a refusal.
 //
-// Threading: a worker thread; blocks until the log has the command's events durable.
+// Threading: any thread. No thread waits while the log makes the command durable: the
+// awaiting handler is resumed through the runner's executor (see set_executor).
 #pragma once
 
 #include <string>
@@ -14,6 +15,7 @@
 #include "metrics.hpp"
 #include "problem.hpp"
 #include "request_context.hpp"
+#include "task.hpp"
 
 namespace keyledger::api {
 
@@ -23,8 +25,14 @@ class CommandRunner {
                 std::string_view idempotency_digest_key)
       : pipeline_(pipeline), access_(access), metrics_(metrics), idempotency_digest_key_(idempotency_digest_key) {}
 
+  // Where commands' completions run (their fold, then the rest of the handler): the HTTP
+  // server's worker pool when serving; by default the log's writer thread (for callers that
+  // wait, such as the CLI and the bench). Set before the first command.
+  void set_executor(eventstore::CommandPipeline::Post post) { post_ = std::move(post); }
+
   // The accepted command's result (or its earlier result, replayed), or the problem.
-  Expected<eventstore::CommandResult> run(RequestContext& ctx, const std::string& dashboard_id, domain::Command command);
+  Task<Expected<eventstore::CommandResult>> run(RequestContext& ctx, const std::string& dashboard_id,
+                                                domain::Command command);
   // The problem for a result that is not accepted (also for commands run otherwise).
   Expected<eventstore::CommandResult> accepted(const RequestContext& ctx, eventstore::CommandResult result) const;
 
@@ -33,6 +41,7 @@ class CommandRunner {
   const Access& access_;
   Metrics& metrics_;
   crypto::HmacSha256Key idempotency_digest_key_;
+  eventstore::CommandPipeline::Post post_ = eventstore::CommandPipeline::inline_post();
 };
 
 }  // namespace keyledger::api

@@ -46,19 +46,19 @@ void DashboardRoutes::add_to(Router& router) {
   router.add("DELETE", "/v1/dashboards/{d}/users/{email}", [this](RequestContext& c) { return remove_user(c); });
 }
 
-Result DashboardRoutes::create_dashboard(RequestContext& ctx) {
-  KEYLEDGER_CHECK(access_.require_principal(ctx, Principal::Kind::platform_operator));
+Task<Result> DashboardRoutes::create_dashboard(RequestContext& ctx) {
+  KEYLEDGER_CO_CHECK(access_.require_principal(ctx, Principal::Kind::platform_operator));
   Fields body = ctx.fields();
   const std::string name = body.required_string("name");
   Fields admin = body.object("admin", "an object with email and password");
   const std::string email = admin.required_string("email");
   const std::string password = admin.required_string("password");
-  if (!body.ok()) return body.error();
-  if (!admin.ok()) return admin.error();
+  if (!body.ok()) co_return body.error();
+  if (!admin.ok()) co_return admin.error();
   auto command = usecases::prepare_dashboard(vault_, {name, email, password, "admin.password"});
-  if (!command) return std::unexpected(problem_of(command.error()));
+  if (!command) co_return std::unexpected(problem_of(command.error()));
   const std::string id = command->dashboard_id;
-  KEYLEDGER_TRY(result, commands_.run(ctx, id, std::move(*command)));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, id, std::move(*command)));
   // A replay names the dashboard the first request created.
   const std::string created = std::get<kd::DashboardCreated>(result.outcome.events.front()).dashboard_id;
   json out;
@@ -67,7 +67,7 @@ Result DashboardRoutes::create_dashboard(RequestContext& ctx) {
     out["rcs_key"] = key_json(v.state.rcs_key_id, v.state.keys.at(v.state.rcs_key_id), pipeline_.now());
     out["admin"] = json{{"email", v.state.users.begin()->second.email}, {"role", "admin"}};
   });
-  return json_response(result.replayed ? 200 : 201, out);
+  co_return json_response(result.replayed ? 200 : 201, out);
 }
 
 Result DashboardRoutes::get_dashboard(RequestContext& ctx) {
@@ -87,34 +87,34 @@ Result DashboardRoutes::get_dashboard(RequestContext& ctx) {
   return json_response(200, out);
 }
 
-Result DashboardRoutes::close_dashboard(RequestContext& ctx) {
-  KEYLEDGER_CHECK(access_.require_principal(ctx, Principal::Kind::platform_operator));
+Task<Result> DashboardRoutes::close_dashboard(RequestContext& ctx) {
+  KEYLEDGER_CO_CHECK(access_.require_principal(ctx, Principal::Kind::platform_operator));
   std::string reason;
   if (!ctx.request.body.empty()) {
     Fields body = ctx.fields();
     reason = body.optional_string("reason").value_or("");
-    if (!body.ok()) return body.error();
+    if (!body.ok()) co_return body.error();
   }
   const std::string& id = ctx.param("d");
-  KEYLEDGER_CHECK(commands_.run(ctx, id, kd::CloseDashboard{reason}));
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, id, kd::CloseDashboard{reason}));
   // The closure is durable; now destroy the data key so every sealed secret is unreadable.
   if (auto ec = vault_.keyring().destroy(id)) {
-    return std::unexpected(ApiError{503, "keyring_unavailable",
+    co_return std::unexpected(ApiError{503, "keyring_unavailable",
                                     "the dashboard is closed but its data key could not be destroyed yet", "", {}});
   }
   json out;
   pipeline_.with_dashboard(id, [&](const es::DashboardView& v) { out = dashboard_json(v.state); });
-  return json_response(200, out);
+  co_return json_response(200, out);
 }
 
-Result DashboardRoutes::create_session(RequestContext& ctx) {
+Task<Result> DashboardRoutes::create_session(RequestContext& ctx) {
   Fields body = ctx.fields();
   const std::string dashboard = body.required_string("dashboard_id");
   const std::string email = body.required_string("email");
   const std::string password = body.required_string("password");
-  if (!body.ok()) return body.error();
+  if (!body.ok()) co_return body.error();
   auto normalized = kd::validate_email("email", email);
-  if (!normalized) return std::unexpected(invalid_request("email", normalized.error().detail));
+  if (!normalized) co_return std::unexpected(invalid_request("email", normalized.error().detail));
   std::string hash;
   pipeline_.with_dashboard(dashboard, [&](const es::DashboardView& v) {
     if (const kd::User* u = v.state.user(*normalized)) hash = u->password_hash;
@@ -123,29 +123,29 @@ Result DashboardRoutes::create_session(RequestContext& ctx) {
   static const std::string kDecoy = es::hash_password("keyledger decoy password");
   const bool matched = es::verify_password(password, hash.empty() ? kDecoy : hash) && !hash.empty();
   ctx.principal = Principal{Principal::Kind::anonymous, dashboard, *normalized};
-  KEYLEDGER_CHECK(commands_.run(ctx, dashboard, kd::LogIn{*normalized, matched}));
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, dashboard, kd::LogIn{*normalized, matched}));
   const kd::Timestamp expires = pipeline_.now() + std::chrono::duration_cast<std::chrono::milliseconds>(session_ttl_);
   std::string role;
   pipeline_.with_dashboard(dashboard, [&](const es::DashboardView& v) {
     if (const kd::User* u = v.state.user(*normalized)) role = kd::to_string(u->role);
   });
-  return json_response(201, {{"token", sessions_.issue({dashboard, *normalized, expires})},
+  co_return json_response(201, {{"token", sessions_.issue({dashboard, *normalized, expires})},
                              {"expires_at", es::format_rfc3339(expires)},
                              {"role", role}});
 }
 
-Result DashboardRoutes::add_user(RequestContext& ctx) {
+Task<Result> DashboardRoutes::add_user(RequestContext& ctx) {
   Fields body = ctx.fields();
   const std::string email = body.required_string("email");
   const std::string role_text = body.required_string("role");
   const std::string password = body.required_string("password");
-  if (!body.ok()) return body.error();
+  if (!body.ok()) co_return body.error();
   auto role = kd::parse_role(role_text);
-  if (!role) return std::unexpected(invalid_request("role", "role must be admin, developer or viewer"));
-  KEYLEDGER_TRY(hash, hash_new_password("password", password));
-  KEYLEDGER_TRY(result, commands_.run(ctx, ctx.param("d"), kd::AddUser{email, *role, hash}));
+  if (!role) co_return std::unexpected(invalid_request("role", "role must be admin, developer or viewer"));
+  KEYLEDGER_CO_TRY(hash, hash_new_password("password", password));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, ctx.param("d"), kd::AddUser{email, *role, hash}));
   const auto& added = std::get<kd::UserAdded>(result.outcome.events.front());
-  return json_response(result.replayed ? 200 : 201, {{"email", added.email}, {"role", kd::to_string(added.role)}});
+  co_return json_response(result.replayed ? 200 : 201, {{"email", added.email}, {"role", kd::to_string(added.role)}});
 }
 
 Result DashboardRoutes::list_users(RequestContext& ctx) {
@@ -157,9 +157,9 @@ Result DashboardRoutes::list_users(RequestContext& ctx) {
   return json_response(200, {{"users", users}});
 }
 
-Result DashboardRoutes::remove_user(RequestContext& ctx) {
-  KEYLEDGER_CHECK(commands_.run(ctx, ctx.param("d"), kd::RemoveUser{ctx.param("email")}));
-  return no_content();
+Task<Result> DashboardRoutes::remove_user(RequestContext& ctx) {
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, ctx.param("d"), kd::RemoveUser{ctx.param("email")}));
+  co_return no_content();
 }
 
 }  // namespace keyledger::api

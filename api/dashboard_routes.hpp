@@ -20,13 +20,13 @@ class DashboardRoutes {
   void add_to(Router& router);
 
  private:
-  Result create_dashboard(RequestContext& ctx);
+  Task<Result> create_dashboard(RequestContext& ctx);
   Result get_dashboard(RequestContext& ctx);
-  Result close_dashboard(RequestContext& ctx);
-  Result create_session(RequestContext& ctx);
-  Result add_user(RequestContext& ctx);
+  Task<Result> close_dashboard(RequestContext& ctx);
+  Task<Result> create_session(RequestContext& ctx);
+  Task<Result> add_user(RequestContext& ctx);
   Result list_users(RequestContext& ctx);
-  Result remove_user(RequestContext& ctx);
+  Task<Result> remove_user(RequestContext& ctx);
 
   const Access& access_;
   CommandRunner& commands_;

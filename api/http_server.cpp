@@ -95,6 +95,8 @@ struct HttpServer::Impl {
   // while an accept completes on another thread would be a data race.
   net::strand<net::io_context::executor_type> control{net::make_strand(io)};
   std::optional<net::thread_pool> workers;
+  std::mutex workers_mutex;     // post() against the end of run()
+  bool workers_closed = false;  // run() returned: post() runs jobs at once
   std::optional<ssl::context> tls;
   tcp::acceptor acceptor{control};
   net::signal_set signals{control, SIGTERM, SIGINT};
@@ -237,16 +239,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!ep_ec) request->remote_ip = remote.address().to_string();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
-    if (server_.options.answers_inline(*request)) {
-      return write(call_handler(*request), keep_alive, version);
-    }
-    // May wait on the log: run on the worker pool, answer back on this session's thread.
-    net::post(*server_.workers, [self = this->shared_from_this(), request, keep_alive, version] {
-      auto response = std::make_shared<HttpResponse>(self->call_handler(*request));
-      if (response->stream) return self->write_stream(*response, keep_alive, version);
-      net::post(self->stream_.get_executor(), [self, response, keep_alive, version] {
-        self->write(std::move(*response), keep_alive, version);
-      });
+    if (server_.options.answers_inline(*request)) return call_handler(std::move(request), keep_alive, version);
+    // May wait on the log: started on the worker pool; the answer comes back to this
+    // session's thread from wherever the handler finished.
+    net::post(*server_.workers, [self = this->shared_from_this(), request = std::move(request), keep_alive, version]() mutable {
+      self->call_handler(std::move(request), keep_alive, version);
     });
   }
 
@@ -291,12 +288,25 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     return true;
   }
 
-  HttpResponse call_handler(const HttpRequest& request) {
+  // Hands the request to the handler; its answer is written on this session's thread, or a
+  // streamed one produced on the worker pool (its body may take long).
+  void call_handler(std::shared_ptr<HttpRequest> request, bool keep_alive, unsigned version) {
+    auto answer = [self = this->shared_from_this(), keep_alive, version](HttpResponse response) {
+      auto shared = std::make_shared<HttpResponse>(std::move(response));
+      if (shared->stream) {
+        return net::post(*self->server_.workers, [self, shared, keep_alive, version] {
+          self->write_stream(*shared, keep_alive, version);
+        });
+      }
+      net::post(self->stream_.get_executor(), [self, shared, keep_alive, version] {
+        self->write(std::move(*shared), keep_alive, version);
+      });
+    };
     try {
-      return server_.handler(request);
+      server_.handler(std::move(request), answer);
     } catch (const std::exception&) {
       std::cerr << R"({"level":"error","msg":"handler failed"})" "\n";
-      return problem_response({500, "internal_error", "the request failed", "", {}});
+      answer(problem_response({500, "internal_error", "the request failed", "", {}}));
     }
   }
 
@@ -457,6 +467,14 @@ void HttpServer::Impl::poll_until_drained() {
   });
 }
 
+void HttpServer::post(std::move_only_function<void()> job) {
+  {
+    std::lock_guard lock(impl_->workers_mutex);
+    if (!impl_->workers_closed) return net::post(*impl_->workers, std::move(job));
+  }
+  job();  // the pool is gone: whoever posts runs it (a command completing after the drain)
+}
+
 HttpServer::HttpServer(const std::string& listen_address, RequestHandler handler, ServerOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
@@ -510,7 +528,11 @@ void HttpServer::run(unsigned threads) {
   for (auto& other : impl_->more_io) pool.emplace_back([&other] { other->run(); });
   impl_->io.run();
   for (auto& t : pool) t.join();
-  impl_->workers->join();
+  {
+    std::lock_guard lock(impl_->workers_mutex);
+    impl_->workers_closed = true;
+  }
+  impl_->workers->join();  // after what was posted before it closed
 }
 
 void HttpServer::stop() {

@@ -22,7 +22,10 @@ struct ServerLimits {
   std::chrono::seconds drain_timeout{10};           // SIGTERM: time for in-flight requests
 };
 
-using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
+// Answers a request by calling `done` once, on any thread, now or later (a command answers
+// once the log has it, without holding a thread meanwhile).
+using RequestHandler =
+    std::function<void(std::shared_ptr<const HttpRequest> request, std::move_only_function<void(HttpResponse)> done)>;
 
 // One route answered inside the connection, on its I/O thread, from the parsed request's
 // raw parts: no generic request, no header map, no handler call (the verify hot path).
@@ -43,8 +46,8 @@ class InlineEndpoint {
 
 struct ServerOptions {
   ServerLimits limits;
-  // Requests for which this returns true are answered on the I/O thread; all others may
-  // block (waiting on the log) and run on the worker pool.
+  // Requests for which this returns true are handed to the handler on the I/O thread; all
+  // others on the worker pool (a handler may read the disk, or stream a long body).
   std::function<bool(const HttpRequest&)> answers_inline = [](const HttpRequest&) { return true; };
   unsigned worker_threads = 64;
   // POST to `inline_path` is offered to `inline_endpoint` first (not owned; may be null).
@@ -74,6 +77,9 @@ class HttpServer {
   // in-flight requests finish (up to drain_timeout) and returns. Runs on the caller's thread.
   void run(unsigned threads);
   void stop();
+  // Runs `job` on the worker pool (where commands continue once durable); once run() is
+  // returning, on the caller's thread.
+  void post(std::move_only_function<void()> job);
 
   struct Impl;  // defined in http_server.cpp, beside the connection sessions that use it
 

@@ -50,21 +50,21 @@ void KeyRoutes::add_to(Router& router) {
   router.add("DELETE", whatsapp + "/{id}", [this](RequestContext& c) { return revoke_key(c, Channel::whatsapp); });
 }
 
-Result KeyRoutes::generate_email_key(RequestContext& ctx) {
+Task<Result> KeyRoutes::generate_email_key(RequestContext& ctx) {
   Fields body = ctx.fields();
   const std::string name = body.required_string("name");
   auto permissions = body.optional_string_array("permissions").value_or(std::vector<std::string>{"all"});
   auto allowlist = body.optional_string_array("ip_allowlist").value_or(std::vector<std::string>{});
-  if (!body.ok()) return body.error();
+  if (!body.ok()) co_return body.error();
   const std::string& d = ctx.param("d");
   const std::string key_id = usecases::new_id("key_");
-  KEYLEDGER_TRY(secret, secrets_.issue(kd::Channel::email, d, key_id));
-  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::GenerateEmailKey{key_id, name, permissions, allowlist, secret}));
+  KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::email, d, key_id));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::GenerateEmailKey{key_id, name, permissions, allowlist, secret}));
   const auto& generated = std::get<kd::EmailKeyGenerated>(result.outcome.events.front());
   json out = key_json(pipeline_, d, generated.key_id);
-  KEYLEDGER_TRY(plain, secrets_.open(d, generated.key_id, generated.secret));
+  KEYLEDGER_CO_TRY(plain, secrets_.open(d, generated.key_id, generated.secret));
   out["key"] = std::move(plain);  // shown this once
-  return json_response(result.replayed ? 200 : 201, out);
+  co_return json_response(result.replayed ? 200 : 201, out);
 }
 
 Result KeyRoutes::list_keys(RequestContext& ctx, kd::Channel channel) {
@@ -90,73 +90,73 @@ Result KeyRoutes::get_key(RequestContext& ctx, kd::Channel channel) {
   return json_response(200, out);
 }
 
-Result KeyRoutes::change_email_key(RequestContext& ctx) {
+Task<Result> KeyRoutes::change_email_key(RequestContext& ctx) {
   Fields body = ctx.fields();
   kd::ChangeEmailKeyRestrictions command{ctx.param("id"), body.optional_string("name"),
                                          body.optional_string_array("permissions"),
                                          body.optional_string_array("ip_allowlist")};
-  if (!body.ok()) return body.error();
+  if (!body.ok()) co_return body.error();
   const std::string& d = ctx.param("d");
-  KEYLEDGER_CHECK(commands_.run(ctx, d, std::move(command)));
-  return json_response(200, key_json(pipeline_, d, ctx.param("id")));
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, std::move(command)));
+  co_return json_response(200, key_json(pipeline_, d, ctx.param("id")));
 }
 
-Result KeyRoutes::rotate_email_key(RequestContext& ctx) {
+Task<Result> KeyRoutes::rotate_email_key(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
   const std::string& id = ctx.param("id");
-  KEYLEDGER_TRY(grace, grace_of(ctx));
-  KEYLEDGER_TRY(secret, secrets_.issue(kd::Channel::email, d, id));
-  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::RotateEmailKey{id, grace, secret}));
+  KEYLEDGER_CO_TRY(grace, grace_of(ctx));
+  KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::email, d, id));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RotateEmailKey{id, grace, secret}));
   json out = key_json(pipeline_, d, id);
-  KEYLEDGER_TRY(plain, secrets_.open(d, id, *issued_secret(result)));
+  KEYLEDGER_CO_TRY(plain, secrets_.open(d, id, *issued_secret(result)));
   out["key"] = std::move(plain);
-  return json_response(200, out);
+  co_return json_response(200, out);
 }
 
-Result KeyRoutes::reveal_key(RequestContext& ctx, kd::Channel channel) {
+Task<Result> KeyRoutes::reveal_key(RequestContext& ctx, kd::Channel channel) {
   const std::string& d = ctx.param("d");
   const std::string& id = ctx.param("id");
   bool matched = false;
   if (ctx.principal.kind == Principal::Kind::user) {
-    KEYLEDGER_TRY(password_matches, secrets_.step_up_password_matches(ctx));
+    KEYLEDGER_CO_TRY(password_matches, secrets_.step_up_password_matches(ctx));
     matched = password_matches;
   }
   kd::Command command = channel == kd::Channel::email ? kd::Command{kd::RevealEmailKey{id, matched}}
                                                       : kd::Command{kd::RevealWhatsAppKey{id, matched}};
-  KEYLEDGER_CHECK(commands_.run(ctx, d, std::move(command)));  // audit fails closed: no durable event, no secret
-  KEYLEDGER_TRY(disclosed, secrets_.disclose(d, id));
-  return json_response(200, disclosed);
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, std::move(command)));  // audit fails closed: no durable event, no secret
+  KEYLEDGER_CO_TRY(disclosed, secrets_.disclose(d, id));
+  co_return json_response(200, disclosed);
 }
 
-Result KeyRoutes::revoke_key(RequestContext& ctx, kd::Channel channel) {
+Task<Result> KeyRoutes::revoke_key(RequestContext& ctx, kd::Channel channel) {
   const std::string& d = ctx.param("d");
   const std::string& id = ctx.param("id");
   kd::Command command = channel == kd::Channel::email ? kd::Command{kd::RevokeEmailKey{id}}
                                                       : kd::Command{kd::RevokeWhatsAppKey{id}};
-  KEYLEDGER_CHECK(commands_.run(ctx, d, std::move(command)));
-  return json_response(200, key_json(pipeline_, d, id));
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, std::move(command)));
+  co_return json_response(200, key_json(pipeline_, d, id));
 }
 
-Result KeyRoutes::generate_whatsapp_key(RequestContext& ctx) {
+Task<Result> KeyRoutes::generate_whatsapp_key(RequestContext& ctx) {
   Fields body = ctx.fields();
   const std::string name = body.required_string("name");
-  if (!body.ok()) return body.error();
+  if (!body.ok()) co_return body.error();
   const std::string& d = ctx.param("d");
   const std::string key_id = usecases::new_id("key_");
-  KEYLEDGER_TRY(secret, secrets_.issue(kd::Channel::whatsapp, d, key_id));
-  KEYLEDGER_TRY(result, commands_.run(ctx, d, kd::GenerateWhatsAppKey{key_id, name, secret}));
+  KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::whatsapp, d, key_id));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::GenerateWhatsAppKey{key_id, name, secret}));
   // Never disclosed here: the help page shows a WhatsApp key only after the password.
   const auto& generated = std::get<kd::WhatsAppKeyGenerated>(result.outcome.events.front());
-  return json_response(result.replayed ? 200 : 201, key_json(pipeline_, d, generated.key_id));
+  co_return json_response(result.replayed ? 200 : 201, key_json(pipeline_, d, generated.key_id));
 }
 
-Result KeyRoutes::rotate_whatsapp_key(RequestContext& ctx) {
+Task<Result> KeyRoutes::rotate_whatsapp_key(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
   const std::string& id = ctx.param("id");
-  KEYLEDGER_TRY(grace, grace_of(ctx));
-  KEYLEDGER_TRY(secret, secrets_.issue(kd::Channel::whatsapp, d, id));
-  KEYLEDGER_CHECK(commands_.run(ctx, d, kd::RotateWhatsAppKey{id, grace, secret}));
-  return json_response(200, key_json(pipeline_, d, id));  // the new secret, too, only by reveal
+  KEYLEDGER_CO_TRY(grace, grace_of(ctx));
+  KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::whatsapp, d, id));
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, kd::RotateWhatsAppKey{id, grace, secret}));
+  co_return json_response(200, key_json(pipeline_, d, id));  // the new secret, too, only by reveal
 }
 
 }  // namespace keyledger::api

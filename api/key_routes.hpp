@@ -18,15 +18,15 @@ class KeyRoutes {
   void add_to(Router& router);
 
  private:
-  Result generate_email_key(RequestContext& ctx);
+  Task<Result> generate_email_key(RequestContext& ctx);
   Result list_keys(RequestContext& ctx, domain::Channel channel);
   Result get_key(RequestContext& ctx, domain::Channel channel);
-  Result change_email_key(RequestContext& ctx);
-  Result rotate_email_key(RequestContext& ctx);
-  Result reveal_key(RequestContext& ctx, domain::Channel channel);
-  Result revoke_key(RequestContext& ctx, domain::Channel channel);
-  Result generate_whatsapp_key(RequestContext& ctx);
-  Result rotate_whatsapp_key(RequestContext& ctx);
+  Task<Result> change_email_key(RequestContext& ctx);
+  Task<Result> rotate_email_key(RequestContext& ctx);
+  Task<Result> reveal_key(RequestContext& ctx, domain::Channel channel);
+  Task<Result> revoke_key(RequestContext& ctx, domain::Channel channel);
+  Task<Result> generate_whatsapp_key(RequestContext& ctx);
+  Task<Result> rotate_whatsapp_key(RequestContext& ctx);
 
   const Access& access_;
   CommandRunner& commands_;

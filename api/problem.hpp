@@ -50,3 +50,20 @@ HttpResponse no_content();
   do {                                                                                  \
     if (auto checked_ = (expr); !checked_) return std::unexpected(std::move(checked_).error()); \
   } while (false)
+// The same two inside a coroutine (a handler returning Task<Result>, see task.hpp), and
+// the same again awaiting a Task. The task is named before it is awaited: g++ 12 destroys
+// temporaries of a co_await expression twice, so none may appear in one.
+#define KEYLEDGER_CO_TRY(name, expr)                                                       \
+  auto name##_or_error = (expr);                                                           \
+  if (!name##_or_error) co_return std::unexpected(std::move(name##_or_error).error()); \
+  auto& name = *name##_or_error
+#define KEYLEDGER_CO_CHECK(expr)                                                           \
+  do {                                                                                     \
+    if (auto checked_ = (expr); !checked_) co_return std::unexpected(std::move(checked_).error()); \
+  } while (false)
+#define KEYLEDGER_CO_AWAIT_TRY(name, task)     \
+  auto name##_task = (task);                    \
+  KEYLEDGER_CO_TRY(name, co_await name##_task)
+#define KEYLEDGER_CO_AWAIT_CHECK(name, task)    \
+  auto name##_task = (task);                    \
+  KEYLEDGER_CO_CHECK(co_await name##_task)

@@ -29,10 +29,11 @@ bool matches(const std::vector<std::string>& want, const std::vector<std::string
 
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
+void Router::add_route(std::string method, std::string pattern, Handler handler, WaitingHandler waiting_handler) {
   std::vector<std::string> segments;
   for (auto s : segments_of(pattern)) segments.emplace_back(s);
-  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(handler), std::move(segments)});
+  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(handler), std::move(waiting_handler),
+                          std::move(segments)});
 }
 
 Expected<Router::Match> Router::match(std::string_view method, std::string_view path) const {

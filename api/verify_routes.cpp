@@ -35,40 +35,40 @@ Result VerifyRoutes::verify(RequestContext& ctx) {
                              {"key_id", result.key_id}});
 }
 
-Result VerifyRoutes::report_leaks(RequestContext& ctx) {
-  KEYLEDGER_CHECK(access_.require_principal(ctx, Principal::Kind::service));
+Task<Result> VerifyRoutes::report_leaks(RequestContext& ctx) {
+  KEYLEDGER_CO_CHECK(access_.require_principal(ctx, Principal::Kind::service));
   ctx.honours_idempotency_key = false;  // each report is its own command; a repeat finds keys already revoked
   const json reports = json::parse(ctx.request.body, nullptr, false);
   if (reports.is_discarded() || !reports.is_array()) {
-    return std::unexpected(invalid_request("body", "the body must be an array of {token, type, url, source}"));
+    co_return std::unexpected(invalid_request("body", "the body must be an array of {token, type, url, source}"));
   }
-  if (reports.size() > 1000) return std::unexpected(invalid_request("body", "at most 1000 reports per request"));
+  if (reports.size() > 1000) co_return std::unexpected(invalid_request("body", "at most 1000 reports per request"));
   json answers = json::array();
   for (std::size_t i = 0; i < reports.size(); ++i) {
     const json& report = reports[i];
     const std::string field = "[" + std::to_string(i) + "]";
-    if (!report.is_object()) return std::unexpected(invalid_request(field, field + " must be an object"));
+    if (!report.is_object()) co_return std::unexpected(invalid_request(field, field + " must be an object"));
     Fields fields(report);
     const std::string token = fields.required_string("token");
     const std::string url = fields.optional_string("url").value_or("");
     const std::string source = fields.optional_string("source").value_or("");
     const std::string type = fields.optional_string("type").value_or("");
-    if (!fields.ok()) return fields.error();
+    if (!fields.ok()) co_return fields.error();
     json answer{{"token_type", type}, {"url", url}, {"masked", kd::mask_key(token)}, {"label", "false_positive"}};
     if (auto located = index_.locate(token)) {
       kd::ReportKeyLeak leak{located->key_id, url, source, std::nullopt};
       if (located->channel == kd::Channel::sms) {
-        KEYLEDGER_TRY(replacement, secrets_.issue(kd::Channel::sms, located->dashboard_id, located->key_id));
+        KEYLEDGER_CO_TRY(replacement, secrets_.issue(kd::Channel::sms, located->dashboard_id, located->key_id));
         leak.replacement = replacement;
       }
-      KEYLEDGER_TRY(result, commands_.run(ctx, located->dashboard_id, std::move(leak)));
+      KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, located->dashboard_id, std::move(leak)));
       const auto& reported = std::get<kd::KeyLeakReported>(result.outcome.events.front());
       answer["label"] = "true_positive";
       answer["action"] = kd::to_string(reported.response);
     }
     answers.push_back(std::move(answer));
   }
-  return json_response(200, answers);
+  co_return json_response(200, answers);
 }
 
 }  // namespace keyledger::api

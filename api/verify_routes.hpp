@@ -21,7 +21,7 @@ class VerifyRoutes {
 
  private:
   Result verify(RequestContext& ctx);
-  Result report_leaks(RequestContext& ctx);
+  Task<Result> report_leaks(RequestContext& ctx);
 
   const Access& access_;
   CommandRunner& commands_;

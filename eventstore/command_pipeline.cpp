@@ -33,8 +33,25 @@ struct CommandPipeline::SlotRecord {
   };
   std::map<std::string, IdempotentRequest> idempotency;
 };
+struct CommandPipeline::PendingCommand {
+  std::string dashboard_id;
+  domain::Command command;
+  CommandMeta meta;
+  Post post;
+  CommandDone done;
+};
+// `mutex` guards everything here. One command of the dashboard at a time holds `busy`, from
+// when it is taken until its events are folded; the others wait in `waiting`, in arrival
+// order, without a thread. `in_flight` is true while a command's events are at the log and
+// not yet folded: a snapshot waits for it (see write_snapshot), and while one waits
+// (`snapshot_waiting`) no further command starts, so that it cannot be starved.
 struct CommandPipeline::Slot : SlotRecord {
   mutable std::mutex mutex;
+  bool busy = false;
+  bool in_flight = false;
+  mutable std::size_t snapshot_waiting = 0;
+  mutable std::condition_variable folded;
+  mutable std::deque<PendingCommand> waiting;
 };
 
 CommandPipeline::CommandPipeline(EventLog& log, Clock clock)
@@ -267,8 +284,21 @@ CommandResult CommandPipeline::replay_result(const Slot& slot, const std::string
   return result;
 }
 
+CommandPipeline::Post CommandPipeline::inline_post() {
+  return [](std::move_only_function<void()> f) { f(); };
+}
+
 CommandResult CommandPipeline::execute(const std::string& dashboard_id, domain::Command command,
                                        const CommandMeta& meta) {
+  std::promise<CommandResult> result;
+  auto future = result.get_future();
+  execute(dashboard_id, std::move(command), meta, inline_post(),
+          [&result](CommandResult r) { result.set_value(std::move(r)); });
+  return future.get();
+}
+
+void CommandPipeline::execute(const std::string& dashboard_id, domain::Command command, const CommandMeta& meta,
+                              Post post, CommandDone done) {
   const bool creation = std::holds_alternative<domain::CreateDashboard>(command);
   if (creation && !meta.idempotency_key.empty()) {
     std::string existing;
@@ -278,45 +308,62 @@ CommandResult CommandPipeline::execute(const std::string& dashboard_id, domain::
     }
     if (!existing.empty()) {
       Slot& slot = *find_slot(existing);
-      std::lock_guard lock(slot.mutex);
-      return replay_result(slot, meta.idempotency_key, meta.request_digest);
+      CommandResult result;
+      {
+        std::lock_guard lock(slot.mutex);
+        result = replay_result(slot, meta.idempotency_key, meta.request_digest);
+      }
+      return done(std::move(result));
     }
   }
   Slot* found = creation ? &slot_for_creation(dashboard_id) : find_slot(dashboard_id);
-  static const Slot kNoDashboard;
   if (!found) {
     // No such dashboard: decide against the empty state, which refuses without events.
+    static const Slot kNoDashboard;
     CommandResult result;
     result.outcome = domain::decide(kNoDashboard.state, command, {meta.actor, clock_()});
-    return result;
+    return done(std::move(result));
   }
   Slot& slot = *found;
-  std::lock_guard lock(slot.mutex);
+  PendingCommand pending{dashboard_id, std::move(command), meta, std::move(post), std::move(done)};
+  {
+    std::lock_guard lock(slot.mutex);
+    if (slot.busy || slot.snapshot_waiting > 0) {
+      slot.waiting.push_back(std::move(pending));
+      return;
+    }
+    slot.busy = true;
+  }
+  run(slot, std::move(pending));
+}
 
+// Decides one command of a dashboard whose turn it is (the caller set `busy` for it) and
+// hands its events to the log; complete() continues once they are durable.
+void CommandPipeline::run(Slot& slot, PendingCommand pending) {
+  std::unique_lock lock(slot.mutex);
+  const CommandMeta& meta = pending.meta;
   if (!meta.idempotency_key.empty() && slot.idempotency.contains(meta.idempotency_key)) {
-    return replay_result(slot, meta.idempotency_key, meta.request_digest);
+    CommandResult replayed = replay_result(slot, meta.idempotency_key, meta.request_digest);
+    lock.unlock();
+    return finish(slot, std::move(pending.done), std::move(replayed));
   }
 
   // Reserve a phone number platform-wide before deciding its registration.
   std::string reserved_number;
-  if (auto* registration = std::get_if<domain::RegisterSmsNumber>(&command)) {
+  if (auto* registration = std::get_if<domain::RegisterSmsNumber>(&pending.command)) {
     std::lock_guard numbers(numbers_mutex_);
-    auto [it, inserted] = number_owner_.try_emplace(registration->number, dashboard_id);
+    auto [it, inserted] = number_owner_.try_emplace(registration->number, pending.dashboard_id);
     registration->registered_in_dashboard = it->second;
     if (inserted) reserved_number = registration->number;
   }
-  auto release_reservation = [&] {
-    if (reserved_number.empty()) return;
-    std::lock_guard numbers(numbers_mutex_);
-    number_owner_.erase(reserved_number);
-  };
 
   CommandResult result;
   const domain::Timestamp now = clock_();
-  result.outcome = domain::decide(slot.state, command, {meta.actor, now});
+  result.outcome = domain::decide(slot.state, pending.command, {meta.actor, now});
   if (result.outcome.events.empty()) {
-    release_reservation();
-    return result;
+    lock.unlock();
+    release_number(reserved_number);
+    return finish(slot, std::move(pending.done), std::move(result));
   }
 
   std::vector<AppendRecord> records;
@@ -327,7 +374,7 @@ CommandResult CommandPipeline::execute(const std::string& dashboard_id, domain::
   for (const auto& event : result.outcome.events) {
     Envelope e;
     e.id = crypto::uuid_v7(now.time_since_epoch().count());
-    e.dashboard_id = dashboard_id;
+    e.dashboard_id = pending.dashboard_id;
     e.stream = domain::stream_of(event);
     auto known = stream_versions.find(e.stream);
     std::uint64_t base = known != stream_versions.end() ? known->second : stream_version(slot, e.stream);
@@ -341,27 +388,74 @@ CommandResult CommandPipeline::execute(const std::string& dashboard_id, domain::
     e.prev_hash = prev_hash;
     std::string bytes = seal_envelope(e);
     prev_hash = e.hash;
-    records.push_back(AppendRecord{dashboard_id, e.id, std::string(e.type()), occurred_at, std::move(bytes)});
+    records.push_back(AppendRecord{pending.dashboard_id, e.id, std::string(e.type()), occurred_at, std::move(bytes)});
     result.appended.push_back(std::move(e));
   }
+  slot.in_flight = true;
+  lock.unlock();
 
-  // The dashboard's lock stays held until the events are folded: a snapshot that takes it
-  // next sees them (see write_snapshot).
-  std::promise<AppendResult> durable;
-  log_.append(std::move(records), [&durable](AppendResult r) { durable.set_value(std::move(r)); });
-  auto position = durable.get_future().get();
-  if (!position) {
-    release_reservation();
-    result.log_error = position.error();
-    result.appended.clear();
-    return result;
+  // The log's writer thread only posts: folding and answering happen on the command's
+  // executor, so the writer goes on to the next group at once.
+  Post post = pending.post;
+  log_.append(std::move(records), [this, &slot, post = std::move(post), pending = std::move(pending),
+                                   result = std::move(result),
+                                   reserved_number = std::move(reserved_number)](AppendResult position) mutable {
+    post([this, &slot, pending = std::move(pending), result = std::move(result),
+          reserved_number = std::move(reserved_number), position = std::move(position)]() mutable {
+      complete(slot, std::move(pending), std::move(result), position, reserved_number);
+    });
+  });
+}
+
+// Folds a command's durable events (or forgets them, when the log refused the batch), then
+// lets the dashboard's next command run.
+void CommandPipeline::complete(Slot& slot, PendingCommand pending, CommandResult result, AppendResult position,
+                               const std::string& reserved_number) {
+  bool release = false;
+  {
+    std::lock_guard lock(slot.mutex);
+    if (!position) {
+      release = true;
+      result.log_error = position.error();
+      result.appended.clear();
+    } else {
+      result.first_position = *position;
+      for (std::size_t i = 0; i < result.appended.size(); ++i) {
+        apply(slot, result.appended[i], LogPosition{position->partition, position->offset + i});
+      }
+      release = !slot.state.exists;
+    }
+    slot.in_flight = false;
   }
-  result.first_position = *position;
-  for (std::size_t i = 0; i < result.appended.size(); ++i) {
-    apply(slot, result.appended[i], LogPosition{position->partition, position->offset + i});
+  slot.folded.notify_all();
+  if (release) release_number(reserved_number);
+  finish(slot, std::move(pending.done), std::move(result));
+}
+
+// Answers a command whose events (if any) are folded and starts the dashboard's next one
+// through that one's executor, unless a snapshot waits for the dashboard (it starts it then).
+void CommandPipeline::finish(Slot& slot, CommandDone done, CommandResult result) {
+  std::optional<PendingCommand> next;
+  {
+    std::lock_guard lock(slot.mutex);
+    if (!slot.waiting.empty() && slot.snapshot_waiting == 0) {
+      next.emplace(std::move(slot.waiting.front()));
+      slot.waiting.pop_front();
+    } else {
+      slot.busy = false;
+    }
   }
-  if (!slot.state.exists) release_reservation();
-  return result;
+  done(std::move(result));
+  if (next) {
+    Post post = next->post;
+    post([this, &slot, pending = std::move(*next)]() mutable { run(slot, std::move(pending)); });
+  }
+}
+
+void CommandPipeline::release_number(const std::string& number) {
+  if (number.empty()) return;
+  std::lock_guard numbers(numbers_mutex_);
+  number_owner_.erase(number);
 }
 
 bool CommandPipeline::with_dashboard(const std::string& dashboard_id,
@@ -413,8 +507,8 @@ void CommandPipeline::encode_dashboard(const SlotRecord& slot, std::string& out)
 bool CommandPipeline::write_snapshot(const std::function<bool(std::string_view)>& sink) const {
   std::string buffer;
   binary::Writer w(buffer);
-  // The cut: every event before the log's end now is folded by the time its dashboard's
-  // lock is free, because a command holds that lock from decide until it folded its events.
+  // The cut: every event before the log's end now is folded once its dashboard has no
+  // command in flight (waited for below).
   const auto cut = log_.ends();
   w.varint(cut.size());
   for (auto end : cut) w.varint(end);
@@ -430,14 +524,31 @@ bool CommandPipeline::write_snapshot(const std::function<bool(std::string_view)>
   for (auto& [id, slot] : dashboards) {
     // Under the dashboard's lock only copies (what commands of that dashboard wait for);
     // the encoding happens after.
+    // A command whose events are at the log but not yet folded may be before the cut: wait
+    // for its fold (and start no other meanwhile), then copy.
     SlotRecord record;
     writers.clear();
+    std::optional<PendingCommand> next;
     {
-      std::lock_guard lock(slot->mutex);
-      if (!slot->state.exists) continue;
-      record = *slot;
-      for (auto& section : sections_) writers.push_back(section.capture(id));
+      std::unique_lock lock(slot->mutex);
+      ++slot->snapshot_waiting;
+      slot->folded.wait(lock, [&] { return !slot->in_flight; });
+      if (slot->state.exists) {
+        record = *slot;
+        for (auto& section : sections_) writers.push_back(section.capture(id));
+      }
+      if (--slot->snapshot_waiting == 0 && !slot->busy && !slot->waiting.empty()) {
+        slot->busy = true;
+        next.emplace(std::move(slot->waiting.front()));
+        slot->waiting.pop_front();
+      }
     }
+    if (next) {
+      auto* self = const_cast<CommandPipeline*>(this);
+      Post post = next->post;
+      post([self, slot, pending = std::move(*next)]() mutable { self->run(*slot, std::move(pending)); });
+    }
+    if (!record.state.exists) continue;
     w.u8(1);
     w.bytes(id);
     part.clear();

@@ -2,10 +2,12 @@
 // resulting events to the log before anything else sees them.
 //
 // Threading contract: execute() may be called from any number of threads. Commands of one
-// dashboard are decided and appended strictly one after another (a mutex per dashboard,
-// held from decide until the events are folded); different dashboards proceed in parallel
-// and share the log's group commit. State changes only by folding events that the log
-// acknowledged as durable.
+// dashboard are decided and appended strictly one after another (one at a time per
+// dashboard, from decide until its events are folded; the others wait in a queue, not on a
+// thread); different dashboards proceed in parallel and share the log's group commit. No
+// thread waits while the log makes a command durable: the log's completion is posted to
+// the command's executor, which folds the events and calls the command's callback. State
+// changes only by folding events that the log acknowledged as durable.
 #pragma once
 
 #include <atomic>
@@ -91,6 +93,20 @@ class CommandPipeline {
   // Events folded into state since position 0 (a snapshot's events included).
   std::uint64_t events() const { return events_.load(std::memory_order_relaxed); }
 
+  // Runs a function on some thread soon; it must not run it inside the call unless the
+  // caller may block (inline() does, for the CLI and tests).
+  using Post = std::function<void(std::move_only_function<void()>)>;
+  using CommandDone = std::move_only_function<void(CommandResult)>;
+  static Post inline_post();
+
+  // Decides the command and appends its events; `done` gets the result exactly once: on
+  // the calling thread when nothing is appended (no such dashboard, an idempotent replay),
+  // otherwise through `post` once the events (refusals are audited: they have one too) are
+  // durable and folded. A command queued behind another of its dashboard is decided through
+  // its own `post` when its turn comes.
+  void execute(const std::string& dashboard_id, domain::Command command, const CommandMeta& meta, Post post,
+               CommandDone done);
+  // The same, waiting for the result on the calling thread (the CLI, timers, tests).
   CommandResult execute(const std::string& dashboard_id, domain::Command command, const CommandMeta& meta);
 
   // Calls `read` with the dashboard's state under its lock; false when it does not exist.
@@ -116,6 +132,12 @@ class CommandPipeline {
  private:
   struct SlotRecord;
   struct Slot;
+  struct PendingCommand;
+  void run(Slot& slot, PendingCommand pending);
+  void complete(Slot& slot, PendingCommand pending, CommandResult result, AppendResult position,
+                const std::string& reserved_number);
+  void finish(Slot& slot, CommandDone done, CommandResult result);
+  void release_number(const std::string& number);
   Slot* find_slot(const std::string& dashboard_id) const;
   Slot& slot_for_creation(const std::string& dashboard_id);
   void apply(Slot& slot, const Envelope& envelope, LogPosition position);

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <deque>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -130,6 +133,51 @@ TEST_CASE("pipeline: accepted commands are appended as a hash chain in the dashb
   store.pipeline->with_dashboard("d1", [&](const es::DashboardView& view) {
     REQUIRE(view.head_hash == prev);
     REQUIRE(view.state.keys.contains("e1"));
+  });
+}
+
+TEST_CASE("pipeline: one thread sends many commands of one dashboard without waiting; each completes once, in order") {
+  TempDir dir;
+  Store store(dir.path());
+  store.create_dashboard("d1");
+  // The executor: completions queue here and this thread runs them, so no other thread
+  // ever holds a command (the log's writer thread only posts).
+  std::mutex mutex;
+  std::condition_variable posted;
+  std::deque<std::move_only_function<void()>> jobs;
+  es::CommandPipeline::Post post = [&](std::move_only_function<void()> job) {
+    std::lock_guard lock(mutex);
+    jobs.push_back(std::move(job));
+    posted.notify_one();
+  };
+  constexpr int kCommands = 200;
+  std::vector<std::uint64_t> sequences;  // by completion order
+  for (int i = 0; i < kCommands; ++i) {
+    const std::string id = "e" + std::to_string(i);
+    // Returns at once: the command is decided (or queued behind the one in flight) and
+    // handed to the log.
+    store.pipeline->execute("d1", kd::GenerateEmailKey{id, "k", {"all"}, {}, store.secret(kd::Channel::email, "d1", id)},
+                            {kAdmin, "req", "", ""}, post, [&sequences](es::CommandResult r) {
+                              REQUIRE(r.accepted());
+                              sequences.push_back(r.appended.at(0).sequence);
+                            });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (sequences.size() < kCommands && std::chrono::steady_clock::now() < deadline) {
+    std::move_only_function<void()> job;
+    {
+      std::unique_lock lock(mutex);
+      if (!posted.wait_until(lock, deadline, [&] { return !jobs.empty(); })) break;
+      job = std::move(jobs.front());
+      jobs.pop_front();
+    }
+    job();
+  }
+  REQUIRE(sequences.size() == kCommands);
+  for (int i = 0; i < kCommands; ++i) REQUIRE(sequences[i] == 4 + static_cast<std::uint64_t>(i));
+  store.pipeline->with_dashboard("d1", [&](const es::DashboardView& view) {
+    REQUIRE(view.sequence == 3 + kCommands);
+    REQUIRE(view.state.keys.size() == kCommands + 1);  // and the RCS key
   });
 }
 

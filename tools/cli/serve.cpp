@@ -96,7 +96,11 @@ int serve(const Invocation& invocation) {
   server_options.worker_threads = config.workers;
   server_options.tls_cert_file = config.tls_cert;
   server_options.tls_key_file = config.tls_key;
-  api::HttpServer server(config.listen, [&app](const auto& request) { return app.handle(request); }, server_options);
+  api::HttpServer server(
+      config.listen, [&app](auto request, auto done) { app.handle(std::move(request), std::move(done)); },
+      server_options);
+  // Commands continue on the worker pool once durable: no thread waits for the log.
+  app.set_executor([&server](std::move_only_function<void()> job) { server.post(std::move(job)); });
 
   // Snapshots in the background, so that a restart replays at most snapshot_every events.
   std::mutex snapshot_mutex;

@@ -1,0 +1,95 @@
+// A coroutine that produces one value and may wait without holding a thread: what a request
+// handler returns when it runs a command (the log makes the command durable meanwhile).
+//
+// Lazy: it starts when awaited (by another Task) or handed to start(), and it resumes its
+// awaiter when it finishes, on whatever thread it finished on. Exceptions travel to the
+// awaiter. Handlers that never wait stay plain functions; only what awaits is a Task.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <utility>
+
+namespace keyledger::api {
+
+template <class T>
+class [[nodiscard]] Task {
+ public:
+  struct promise_type {
+    std::optional<T> value;
+    std::exception_ptr error;
+    std::coroutine_handle<> awaiter;
+
+    Task get_return_object() { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    struct FinalAwaiter {
+      bool await_ready() noexcept { return false; }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> self) noexcept {
+        auto next = self.promise().awaiter;
+        return next ? next : std::noop_coroutine();
+      }
+      void await_resume() noexcept {}
+    };
+    FinalAwaiter final_suspend() noexcept { return {}; }
+    template <class U>
+    void return_value(U&& v) {
+      value.emplace(std::forward<U>(v));
+    }
+    void unhandled_exception() { error = std::current_exception(); }
+  };
+
+  Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+  Task& operator=(Task&& other) noexcept {
+    if (this != &other) {
+      if (handle_) handle_.destroy();
+      handle_ = std::exchange(other.handle_, {});
+    }
+    return *this;
+  }
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+  ~Task() {
+    if (handle_) handle_.destroy();
+  }
+
+  // Awaiting starts the task (symmetric transfer: no stack growth along a chain).
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) noexcept {
+    handle_.promise().awaiter = awaiter;
+    return handle_;
+  }
+  T await_resume() {
+    auto& promise = handle_.promise();
+    if (promise.error) std::rethrow_exception(promise.error);
+    return std::move(*promise.value);
+  }
+
+ private:
+  explicit Task(std::coroutine_handle<promise_type> handle) : handle_(handle) {}
+  std::coroutine_handle<promise_type> handle_;
+};
+
+namespace detail {
+// A coroutine nobody awaits: it owns itself and is gone when it finishes.
+struct Detached {
+  struct promise_type {
+    Detached get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+};
+}  // namespace detail
+
+// Runs `task` to its end and passes its value to `done`, on the
+// thread the task finishes on: the caller's if it never waits. Neither may throw (a handler
+// answers every exception itself, see Application).
+template <class T, class Done>
+detail::Detached start_detached(Task<T> task, Done done) {
+  T value = co_await task;  // no temporary in the co_await expression (see problem.hpp)
+  done(std::move(value));
+}
+
+}  // namespace keyledger::api
