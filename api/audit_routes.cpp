@@ -198,13 +198,10 @@ Result AuditRoutes::compliance(RequestContext& ctx) {
   return json_response(200, report);
 }
 
-Result AuditRoutes::sign_checkpoint(RequestContext& ctx) {
-  if (ctx.principal.kind == Principal::Kind::anonymous) {
-    return std::unexpected(unauthenticated("this route needs a bearer token"));
-  }
+Task<Result> AuditRoutes::sign_checkpoint(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
-  KEYLEDGER_TRY(result, commands_.accepted(ctx, checkpoints_.sign(d, {access_.actor_of(ctx), ctx.request_id, "", ""})));
-  return json_response(201, checkpoint_json(d, std::get<kd::AuditCheckpointSigned>(result.outcome.events.front())));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, checkpoints_.checkpoint(d)));
+  co_return json_response(201, checkpoint_json(d, std::get<kd::AuditCheckpointSigned>(result.outcome.events.front())));
 }
 
 Result AuditRoutes::latest_checkpoint(RequestContext& ctx) {

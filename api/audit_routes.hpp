@@ -26,7 +26,7 @@ class AuditRoutes {
   Result export_audit(RequestContext& ctx);
   Result verify_audit(RequestContext& ctx);
   Result compliance(RequestContext& ctx);
-  Result sign_checkpoint(RequestContext& ctx);
+  Task<Result> sign_checkpoint(RequestContext& ctx);
   Result latest_checkpoint(RequestContext& ctx);
   Result checkpoint_public_key(RequestContext& ctx);
   Result list_projections(RequestContext& ctx);

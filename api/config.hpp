@@ -17,7 +17,7 @@ struct ServeConfig {
   std::string tls_key;
   std::chrono::seconds session_ttl{3600};
   unsigned threads = 2;           // I/O threads; blocking work runs on the worker pool
-  unsigned workers = 64;          // threads for requests that wait on the log
+  unsigned workers = 4;           // threads that run request handlers (none waits for the log)
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds drain_timeout{10};  // SIGTERM: time in-flight requests get to finish

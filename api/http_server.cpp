@@ -95,6 +95,7 @@ struct HttpServer::Impl {
   // while an accept completes on another thread would be a data race.
   net::strand<net::io_context::executor_type> control{net::make_strand(io)};
   std::optional<net::thread_pool> workers;
+  std::optional<net::thread_pool> streamers;  // each writes one streamed body at a time
   std::mutex workers_mutex;     // post() against the end of run()
   bool workers_closed = false;  // run() returned: post() runs jobs at once
   std::optional<ssl::context> tls;
@@ -294,7 +295,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     auto answer = [self = this->shared_from_this(), keep_alive, version](HttpResponse response) {
       auto shared = std::make_shared<HttpResponse>(std::move(response));
       if (shared->stream) {
-        return net::post(*self->server_.workers, [self, shared, keep_alive, version] {
+        return net::post(*self->server_.streamers, [self, shared, keep_alive, version] {
           self->write_stream(*shared, keep_alive, version);
         });
       }
@@ -480,6 +481,7 @@ HttpServer::HttpServer(const std::string& listen_address, RequestHandler handler
   impl_->handler = std::move(handler);
   impl_->options = std::move(options);
   impl_->workers.emplace(std::max(1u, impl_->options.worker_threads));
+  impl_->streamers.emplace(std::max(1u, impl_->options.stream_threads));
   if (!impl_->options.tls_cert_file.empty() || !impl_->options.tls_key_file.empty()) {
     if (impl_->options.tls_cert_file.empty() || impl_->options.tls_key_file.empty()) {
       throw std::runtime_error("HTTPS needs both KEYLEDGER_TLS_CERT and KEYLEDGER_TLS_KEY");
@@ -504,6 +506,7 @@ HttpServer::HttpServer(const std::string& listen_address, RequestHandler handler
 
 HttpServer::~HttpServer() {
   if (impl_->workers) impl_->workers->join();
+  if (impl_->streamers) impl_->streamers->join();
 }
 
 std::string HttpServer::local_address() const {
@@ -533,6 +536,7 @@ void HttpServer::run(unsigned threads) {
     impl_->workers_closed = true;
   }
   impl_->workers->join();  // after what was posted before it closed
+  impl_->streamers->join();
 }
 
 void HttpServer::stop() {

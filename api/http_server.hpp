@@ -49,7 +49,12 @@ struct ServerOptions {
   // Requests for which this returns true are handed to the handler on the I/O thread; all
   // others on the worker pool (a handler may read the disk, or stream a long body).
   std::function<bool(const HttpRequest&)> answers_inline = [](const HttpRequest&) { return true; };
-  unsigned worker_threads = 64;
+  // Threads that run handlers and continue commands once durable; none waits for the log,
+  // so a few per core are enough.
+  unsigned worker_threads = 4;
+  // Threads that write streamed bodies (audit exports): each holds one slow reader at a
+  // time, apart from the workers, so slow readers never hold up commands.
+  unsigned stream_threads = 16;
   // POST to `inline_path` is offered to `inline_endpoint` first (not owned; may be null).
   std::string inline_path = "/v1/verify";
   InlineEndpoint* inline_endpoint = nullptr;

@@ -11,7 +11,7 @@ namespace kd = keyledger::domain;
 CheckpointSigner::CheckpointSigner(es::CommandPipeline& pipeline, std::string seed)
     : pipeline_(pipeline), seed_(std::move(seed)) {}
 
-es::CommandResult CheckpointSigner::sign(const std::string& dashboard_id, const es::CommandMeta& meta) {
+kd::SignAuditCheckpoint CheckpointSigner::checkpoint(const std::string& dashboard_id) const {
   std::uint64_t sequence = 0;
   std::string head;
   pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) {
@@ -20,9 +20,11 @@ es::CommandResult CheckpointSigner::sign(const std::string& dashboard_id, const 
   });
   const std::string signed_at = es::format_rfc3339(pipeline_.now());
   const std::string signature = crypto::ed25519_sign(seed_, kd::checkpoint_text(dashboard_id, sequence, head, signed_at));
-  return pipeline_.execute(dashboard_id,
-                           kd::SignAuditCheckpoint{sequence, head, signed_at, public_key_hex(), crypto::to_hex(signature)},
-                           meta);
+  return kd::SignAuditCheckpoint{sequence, head, signed_at, public_key_hex(), crypto::to_hex(signature)};
+}
+
+es::CommandResult CheckpointSigner::sign(const std::string& dashboard_id, const es::CommandMeta& meta) {
+  return pipeline_.execute(dashboard_id, checkpoint(dashboard_id), meta);
 }
 
 void CheckpointSigner::sign_due(const std::function<void(const std::string&, const std::string&)>& report) {

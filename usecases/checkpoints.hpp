@@ -15,7 +15,9 @@ class CheckpointSigner {
   // `seed`: the Ed25519 seed derived from the master key.
   CheckpointSigner(eventstore::CommandPipeline& pipeline, std::string seed);
 
-  // Signs the dashboard's current head and appends the checkpoint as `meta.actor`.
+  // The command that signs the dashboard's current head (for a caller that runs it itself).
+  domain::SignAuditCheckpoint checkpoint(const std::string& dashboard_id) const;
+  // Signs the dashboard's current head and appends the checkpoint as `meta.actor`, waiting.
   eventstore::CommandResult sign(const std::string& dashboard_id, const eventstore::CommandMeta& meta);
   // Signs every open dashboard with events since its last checkpoint; `report(dashboard,
   // why)` for each the log refused.

@@ -24,7 +24,7 @@ OptionSet serve_options() {
       .text("tls-key", "FILE", "the certificate's private key")
       .number("session-ttl", "SECONDS", "how long a session token lasts", 3600)
       .number("threads", "N", "I/O threads", std::max(2u, std::thread::hardware_concurrency()))
-      .number("workers", "N", "threads for requests that write", 64)
+      .number("workers", "N", "threads that run request handlers (none waits for the log)", 4)
       .number("read-timeout", "SECONDS", "time for a whole request", 10)
       .number("idle-timeout", "SECONDS", "keep-alive wait", 60)
       .number("drain-timeout", "SECONDS",
