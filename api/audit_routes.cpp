@@ -15,6 +15,7 @@ using nlohmann::json;
 namespace kd = keyledger::domain;
 namespace es = keyledger::eventstore;
 namespace pj = keyledger::projections;
+namespace merkle = keyledger::crypto::merkle;
 
 namespace {
 
@@ -65,6 +66,14 @@ Expected<std::uint64_t> number_param(const RequestContext& ctx, const char* name
       name, std::string(name) + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max)));
 }
 
+std::string hex_of(const merkle::Hash& h) { return crypto::to_hex(std::string(h.begin(), h.end())); }
+
+json hexes_of(const std::vector<merkle::Hash>& hashes) {
+  json out = json::array();
+  for (const auto& h : hashes) out.push_back(hex_of(h));
+  return out;
+}
+
 json checkpoint_json(const std::string& dashboard_id, const kd::AuditCheckpointSigned& c) {
   return json{{"dashboard_id", dashboard_id}, {"sequence", c.sequence}, {"head_hash", c.head_hash},
               {"signed_at", c.signed_at},    {"algorithm", "Ed25519"},  {"public_key", c.public_key},
@@ -78,6 +87,8 @@ void AuditRoutes::add_to(Router& router) {
   router.add("GET", audit, [this](RequestContext& c) { return list_audit(c); });
   router.add("GET", audit + "/export", [this](RequestContext& c) { return export_audit(c); });
   router.add("GET", audit + "/verify", [this](RequestContext& c) { return verify_audit(c); });
+  router.add("GET", audit + "/proofs/inclusion", [this](RequestContext& c) { return inclusion_proof(c); });
+  router.add("GET", audit + "/proofs/consistency", [this](RequestContext& c) { return consistency_proof(c); });
   router.add("GET", "/v1/dashboards/{d}/compliance", [this](RequestContext& c) { return compliance(c); });
   router.add("POST", audit + "/checkpoints", [this](RequestContext& c) { return sign_checkpoint(c); });
   router.add("GET", audit + "/checkpoints/latest", [this](RequestContext& c) { return latest_checkpoint(c); });
@@ -132,6 +143,57 @@ Result AuditRoutes::verify_audit(RequestContext& ctx) {
                                {"reason", b->reason}});
   }
   return json_response(200, {{"ok", true}, {"events", checked.chain.events()}, {"head_hash", checked.chain.head()}});
+}
+
+// The dashboard's events so far (the largest tree a proof can be of), or 404.
+Expected<std::uint64_t> AuditRoutes::history_size(const std::string& dashboard_id) const {
+  std::optional<std::uint64_t> events;
+  pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) { events = v.sequence; });
+  if (!events) return std::unexpected(not_found("no such dashboard"));
+  return *events;
+}
+
+// Runs `answer` with the dashboard's Merkle tree of at least `size` leaves; a chain that
+// does not link is a 409 naming where.
+Result AuditRoutes::with_tree(const std::string& dashboard_id, std::uint64_t size,
+                              const std::function<json(const merkle::Tree&)>& answer) const {
+  json out;
+  auto why = read_models_.audit_trees.with_tree(dashboard_id, size, log_, read_models_.audit_index,
+                                                [&](const merkle::Tree& tree) { out = answer(tree); });
+  if (why) return std::unexpected(ApiError{409, "chain_broken", *why + "; see GET …/audit/verify", "", {}});
+  return json_response(200, out);
+}
+
+Result AuditRoutes::inclusion_proof(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
+  const std::string& d = ctx.param("d");
+  KEYLEDGER_TRY(events, history_size(d));
+  if (!ctx.query.contains("sequence")) return std::unexpected(invalid_request("sequence", "sequence is required: the event to prove"));
+  KEYLEDGER_TRY(sequence, number_param(ctx, "sequence", 0, 1, events));
+  KEYLEDGER_TRY(tree_size, number_param(ctx, "tree_size", events, sequence, events));
+  return with_tree(d, tree_size, [&](const merkle::Tree& tree) {
+    return json{{"leaf_index", sequence - 1},
+                {"leaf_hash", hex_of(*tree.leaf(sequence - 1))},
+                {"tree_size", tree_size},
+                {"root_hash", hex_of(*tree.root(tree_size))},
+                {"audit_path", hexes_of(*tree.inclusion_proof(sequence - 1, tree_size))}};
+  });
+}
+
+Result AuditRoutes::consistency_proof(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
+  const std::string& d = ctx.param("d");
+  KEYLEDGER_TRY(events, history_size(d));
+  if (!ctx.query.contains("first")) return std::unexpected(invalid_request("first", "first is required: the earlier tree's size"));
+  KEYLEDGER_TRY(first, number_param(ctx, "first", 0, 1, events));
+  KEYLEDGER_TRY(second, number_param(ctx, "second", events, first, events));
+  return with_tree(d, second, [&](const merkle::Tree& tree) {
+    return json{{"first", first},
+                {"second", second},
+                {"first_root", hex_of(*tree.root(first))},
+                {"second_root", hex_of(*tree.root(second))},
+                {"proof", hexes_of(*tree.consistency_proof(first, second))}};
+  });
 }
 
 Result AuditRoutes::compliance(RequestContext& ctx) {

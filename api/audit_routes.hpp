@@ -1,6 +1,8 @@
-// The audit trail (listing, export, chain verification, signed checkpoints), the compliance
+// The audit trail (listing, export, chain verification, Merkle proofs, signed checkpoints), the compliance
 // report, and the read models' positions and digests (SPEC §5, §7).
 #pragma once
+
+#include <functional>
 
 #include "access.hpp"
 #include "command_runner.hpp"
@@ -25,6 +27,11 @@ class AuditRoutes {
   Result list_audit(RequestContext& ctx);
   Result export_audit(RequestContext& ctx);
   Result verify_audit(RequestContext& ctx);
+  Result inclusion_proof(RequestContext& ctx);
+  Result consistency_proof(RequestContext& ctx);
+  Expected<std::uint64_t> history_size(const std::string& dashboard_id) const;
+  Result with_tree(const std::string& dashboard_id, std::uint64_t size,
+                   const std::function<nlohmann::json(const crypto::merkle::Tree&)>& answer) const;
   Result compliance(RequestContext& ctx);
   Task<Result> sign_checkpoint(RequestContext& ctx);
   Result latest_checkpoint(RequestContext& ctx);

@@ -26,6 +26,9 @@ class Tree {
  public:
   void append(const Hash& leaf);  // a leaf's hash (leaf_hash of its data)
   std::uint64_t size() const { return levels_.empty() ? 0 : levels_[0].size(); }
+  std::optional<Hash> leaf(std::uint64_t index) const {
+    return index < size() ? std::optional(levels_[0][index]) : std::nullopt;
+  }
 
   // Each answers for the tree of the first `size` leaves, any size up to size(); nullopt
   // when the arguments name no such tree or leaf.

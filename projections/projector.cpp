@@ -61,6 +61,7 @@ void Projector::attach(es::CommandPipeline& pipeline) {
     audit_index.record(e.dashboard_id, AuditEntry{e.sequence, position.partition, position.offset,
                                                       std::string(e.type()), e.recorded.actor.id,
                                                       kd::channel_of(e.recorded.event), e.recorded.occurred_at});
+    audit_trees.follow(e.dashboard_id, e.sequence, e.hash);
   });
   pipeline.add_snapshot_section(es::SnapshotSection{
       "audit_index",
