@@ -5,9 +5,11 @@
 
 #include <sys/wait.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "crypto/crypto.hpp"
 #include "crypto/merkle.hpp"
@@ -288,4 +290,48 @@ TEST_CASE("e2e: the independent verifier accepts what keyledger proves and refus
   altered["sequence"] = altered["sequence"].get<std::uint64_t>() + 1;
   write(checkpoint_file, altered);
   REQUIRE(verify_audit(dir, "checkpoint " + checkpoint_file + " --public-key " + public_key, &out) == 1);
+}
+
+TEST_CASE("e2e: the first proof of a long trail is built while commands go on, and misses none of them") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  // More events than the tree builds in place (256): it is built aside from the log.
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 80; ++i) api.post(d.path + "/email/keys", {{"name", "k" + std::to_string(t * 100 + i)}}, d.admin);
+    });
+  }
+  for (auto& w : writers) w.join();
+  writers.clear();
+  // Commands go on while the first proofs are asked for; each proof is of every event so far.
+  std::atomic<bool> stop{false};
+  writers.emplace_back([&] {
+    for (int i = 0; !stop; ++i) api.post(d.path + "/email/keys", {{"name", "during " + std::to_string(i)}}, d.admin);
+  });
+  std::vector<json> proofs;
+  for (int i = 0; i < 5; ++i) proofs.push_back(api.get(d.path + "/audit/proofs/inclusion?sequence=1", d.admin).json);
+  stop = true;
+  writers[0].join();
+  const auto leaves = exported_leaves(api, d);
+  merkle::Tree auditor;
+  for (auto& leaf : leaves) auditor.append(leaf);
+  for (const auto& proof : proofs) {
+    const std::uint64_t size = proof["tree_size"];
+    INFO("tree of " << size << " of " << leaves.size());
+    REQUIRE(size > 256);
+    REQUIRE(size <= leaves.size());
+    REQUIRE(proof["root_hash"] == hex(*auditor.root(size)));
+    REQUIRE(merkle::verify_inclusion(0, size, leaves[0], path_of(proof["audit_path"]), *auditor.root(size)));
+  }
+  // And the tree followed every event since: the last one is in the tree of all of them.
+  auto last = api.get(d.path + "/audit/proofs/inclusion?sequence=" + std::to_string(leaves.size()) + "&tree_size=" +
+                          std::to_string(leaves.size()),
+                      d.admin);
+  REQUIRE(last.status == 200);
+  REQUIRE(last.json["root_hash"] == hex(*auditor.root(leaves.size())));
+  REQUIRE(merkle::verify_inclusion(leaves.size() - 1, leaves.size(), leaves.back(), path_of(last.json["audit_path"]),
+                                   *auditor.root(leaves.size())));
 }
