@@ -5,10 +5,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -158,20 +161,30 @@ ServerProcess::~ServerProcess() {
 
 std::optional<int> ServerProcess::terminate_within(std::chrono::milliseconds bound) {
   if (pid_ <= 0) return std::nullopt;
+  // A pidfd becomes readable when the process exits: wait on that, with the bound as timeout.
+  // (By syscall: glibc 2.36's <sys/pidfd.h> declares pidfd_open without C linkage.)
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
   kill(pid_, SIGTERM);
   int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + bound;
   pid_t done = 0;
-  while ((done = waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (pidfd >= 0) {
+    pollfd exited{pidfd, POLLIN, 0};
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    int ready = 0;
+    do {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      ready = poll(&exited, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+    } while (ready < 0 && errno == EINTR);
+    close(pidfd);
+    if (ready > 0) done = waitpid(pid_, &status, 0);
   }
-  if (done == 0) {
+  if (done <= 0) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);
   }
   pid_ = -1;
   if (log_reader_.joinable()) log_reader_.join();
-  if (done == 0) return std::nullopt;
+  if (done <= 0) return std::nullopt;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -283,6 +296,7 @@ std::string StalledReader::read_at_least(std::size_t bytes, int timeout_ms) {
   return out;
 }
 
+// The pause between observations only paces the polling; the outcome is the condition's.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound) {
   const auto deadline = std::chrono::steady_clock::now() + bound;
   while (true) {
