@@ -51,7 +51,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       commands_(pipeline_, access_, metrics_,
                 crypto::hkdf_sha256(master_key.bytes, "keyledger", "idempotency request digest v1", 32)),
       secrets_(vault, pipeline_, log_, read_models_.audit_index),
-      checkpoints_(pipeline_, master_key.checkpoint_signing_seed()),
+      checkpoints_(pipeline_, log_, read_models_, master_key.checkpoint_signing_seed()),
       dashboard_routes_(access_, commands_, pipeline_, vault, sessions_, config_.session_ttl),
       key_routes_(access_, commands_, secrets_, pipeline_),
       channel_routes_(access_, commands_, secrets_, pipeline_),

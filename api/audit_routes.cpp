@@ -66,19 +66,31 @@ Expected<std::uint64_t> number_param(const RequestContext& ctx, const char* name
       name, std::string(name) + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max)));
 }
 
-std::string hex_of(const merkle::Hash& h) { return crypto::to_hex(std::string(h.begin(), h.end())); }
-
 json hexes_of(const std::vector<merkle::Hash>& hashes) {
   json out = json::array();
-  for (const auto& h : hashes) out.push_back(hex_of(h));
+  for (const auto& h : hashes) out.push_back(merkle::to_hex(h));
   return out;
 }
 
+// A v2 checkpoint names its tree; a v1 one (signed before schema version 2) has none.
 json checkpoint_json(const std::string& dashboard_id, const kd::AuditCheckpointSigned& c) {
-  return json{{"dashboard_id", dashboard_id}, {"sequence", c.sequence}, {"head_hash", c.head_hash},
-              {"signed_at", c.signed_at},    {"algorithm", "Ed25519"},  {"public_key", c.public_key},
-              {"signature", c.signature}};
+  json out{{"version", c.root_hash.empty() ? 1 : 2},
+           {"dashboard_id", dashboard_id},
+           {"sequence", c.sequence},
+           {"head_hash", c.head_hash},
+           {"signed_at", c.signed_at},
+           {"algorithm", "Ed25519"},
+           {"public_key", c.public_key},
+           {"signature", c.signature}};
+  if (!c.root_hash.empty()) {
+    out["tree_size"] = c.tree_size;
+    out["root_hash"] = c.root_hash;
+  }
+  return out;
 }
+
+// The dashboard's hash chain does not link where a proof or a checkpoint needed it to.
+ApiError chain_broken(const std::string& why) { return ApiError{409, "chain_broken", why + "; see GET …/audit/verify", "", {}}; }
 
 }  // namespace
 
@@ -160,7 +172,7 @@ Result AuditRoutes::with_tree(const std::string& dashboard_id, std::uint64_t siz
   json out;
   auto why = read_models_.audit_trees.with_tree(dashboard_id, size, log_, read_models_.audit_index,
                                                 [&](const merkle::Tree& tree) { out = answer(tree); });
-  if (why) return std::unexpected(ApiError{409, "chain_broken", *why + "; see GET …/audit/verify", "", {}});
+  if (why) return std::unexpected(chain_broken(*why));
   return json_response(200, out);
 }
 
@@ -173,9 +185,9 @@ Result AuditRoutes::inclusion_proof(RequestContext& ctx) {
   KEYLEDGER_TRY(tree_size, number_param(ctx, "tree_size", events, sequence, events));
   return with_tree(d, tree_size, [&](const merkle::Tree& tree) {
     return json{{"leaf_index", sequence - 1},
-                {"leaf_hash", hex_of(*tree.leaf(sequence - 1))},
+                {"leaf_hash", merkle::to_hex(*tree.leaf(sequence - 1))},
                 {"tree_size", tree_size},
-                {"root_hash", hex_of(*tree.root(tree_size))},
+                {"root_hash", merkle::to_hex(*tree.root(tree_size))},
                 {"audit_path", hexes_of(*tree.inclusion_proof(sequence - 1, tree_size))}};
   });
 }
@@ -190,8 +202,8 @@ Result AuditRoutes::consistency_proof(RequestContext& ctx) {
   return with_tree(d, second, [&](const merkle::Tree& tree) {
     return json{{"first", first},
                 {"second", second},
-                {"first_root", hex_of(*tree.root(first))},
-                {"second_root", hex_of(*tree.root(second))},
+                {"first_root", merkle::to_hex(*tree.root(first))},
+                {"second_root", merkle::to_hex(*tree.root(second))},
                 {"proof", hexes_of(*tree.consistency_proof(first, second))}};
   });
 }
@@ -262,7 +274,9 @@ Result AuditRoutes::compliance(RequestContext& ctx) {
 
 Task<Result> AuditRoutes::sign_checkpoint(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
-  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, checkpoints_.checkpoint(d)));
+  auto checkpoint = checkpoints_.checkpoint(d);
+  if (!checkpoint) co_return std::unexpected(chain_broken(checkpoint.error()));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, std::move(*checkpoint)));
   co_return json_response(201, checkpoint_json(d, std::get<kd::AuditCheckpointSigned>(result.outcome.events.front())));
 }
 

@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include "crypto.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <string>
@@ -35,6 +37,10 @@ Hash node_hash(const Hash& left, const Hash& right) {
   return out;
 }
 
+std::string to_hex(const Hash& hash) {
+  return crypto::to_hex(std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()));
+}
+
 Hash empty_root() {
   Hash out;
   SHA256(nullptr, 0, out.data());
@@ -51,6 +57,27 @@ void Tree::append(const Hash& leaf) {
     Hash parent = node_hash(level[level.size() - 2], level.back());
     levels_[l + 1].push_back(parent);
   }
+}
+
+void Frontier::append(const Hash& leaf) {
+  subtrees_.push_back(leaf);
+  // Each trailing 1 bit of the old size is a subtree of the new leaf's size that now pairs
+  // with it, as a binary counter carries.
+  for (std::uint64_t carry = size_; carry & 1; carry >>= 1) {
+    Hash right = subtrees_.back();
+    subtrees_.pop_back();
+    subtrees_.back() = node_hash(subtrees_.back(), right);
+  }
+  ++size_;
+}
+
+// The tree of n leaves is its largest complete subtree on the left and the tree of the rest
+// on the right: folding the subtrees from the smallest up gives exactly that.
+Hash Frontier::root() const {
+  if (subtrees_.empty()) return empty_root();
+  Hash acc = subtrees_.back();
+  for (auto it = subtrees_.rbegin() + 1; it != subtrees_.rend(); ++it) acc = node_hash(*it, acc);
+  return acc;
 }
 
 // A complete, aligned range is stored; any other is split as RFC 9162 splits it. The ranges

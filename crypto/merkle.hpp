@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -21,6 +22,7 @@ using Hash = std::array<std::uint8_t, 32>;
 Hash leaf_hash(std::string_view data);                // SHA-256(0x00 ‖ data)
 Hash node_hash(const Hash& left, const Hash& right);  // SHA-256(0x01 ‖ left ‖ right)
 Hash empty_root();                                    // SHA-256 of nothing: the tree of no leaves
+std::string to_hex(const Hash& hash);                 // lowercase hex, as proofs and checkpoints show it
 
 class Tree {
  public:
@@ -44,6 +46,20 @@ class Tree {
   void path(std::uint64_t index, std::uint64_t begin, std::uint64_t end, std::vector<Hash>& out) const;
   void subproof(std::uint64_t first, std::uint64_t begin, std::uint64_t end, bool whole, std::vector<Hash>& out) const;
   std::vector<std::vector<Hash>> levels_;
+};
+
+// The right edge of a tree: the roots of its complete subtrees, one for each bit set in its
+// size (at most 64 hashes). Enough to append and to give the root of the current size —
+// what a signed checkpoint needs of a dashboard whose proofs nobody asked for.
+class Frontier {
+ public:
+  void append(const Hash& leaf);
+  std::uint64_t size() const { return size_; }
+  Hash root() const;
+
+ private:
+  std::uint64_t size_ = 0;
+  std::vector<Hash> subtrees_;  // largest (leftmost) first
 };
 
 // RFC 9162 §2.1.3.2: true when `proof` leads from `leaf` at `index` to `root` of a tree of

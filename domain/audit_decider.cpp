@@ -12,10 +12,13 @@ Outcome decide_one(const DashboardState& s, const SignAuditCheckpoint& c, const 
   if (!admin && ctx.actor.kind != ActorKind::system && ctx.actor.kind != ActorKind::platform_operator) {
     return deny<C>(RejectionCode::forbidden, {}, "only an admin, the operator or keyledger itself may sign checkpoints");
   }
-  if (c.sequence == 0 || c.head_hash.size() != 64 || c.signature.empty() || c.public_key.empty()) {
-    return refuse(invalid_field("checkpoint", "must name a sequence, its head hash, a signature and its public key"));
+  if (c.sequence == 0 || c.head_hash.size() != 64 || c.tree_size != c.sequence || c.root_hash.size() != 64 ||
+      c.signature.empty() || c.public_key.empty()) {
+    return refuse(invalid_field("checkpoint", "must name a sequence, its head hash, the tree of that size and its root, "
+                                              "a signature and its public key"));
   }
-  return accept({AuditCheckpointSigned{c.sequence, c.head_hash, c.signed_at, c.public_key, c.signature}});
+  return accept({AuditCheckpointSigned{c.sequence, c.head_hash, c.tree_size, c.root_hash, c.signed_at, c.public_key,
+                                       c.signature}});
 }
 
 Outcome decide_one(const DashboardState& s, const RecordKeyUsage& c, const Context& ctx) {

@@ -182,9 +182,11 @@ struct SignAuditCheckpoint {
   static constexpr std::string_view denied_as = "AuditCheckpointDenied";
   std::uint64_t sequence = 0;
   std::string head_hash;
-  std::string signed_at;   // RFC 3339, part of the signed text
-  std::string public_key;  // hex Ed25519 public key that verifies the signature
-  std::string signature;   // hex Ed25519 signature over checkpoint_text(...)
+  std::uint64_t tree_size = 0;  // = sequence: the Merkle tree of events 1..sequence (SPEC §11)
+  std::string root_hash;        // hex root of that tree
+  std::string signed_at;        // RFC 3339, part of the signed text
+  std::string public_key;       // hex Ed25519 public key that verifies the signature
+  std::string signature;        // hex Ed25519 signature over checkpoint_text(...)
 };
 struct KeyUsage {
   std::string key_id;
@@ -207,9 +209,10 @@ using Command = std::variant<CreateDashboard, CloseDashboard, AddUser, RemoveUse
                              RevokeRcsKey, ReissueRcsKey, RegisterRcsBot, RemoveRcsBot,
                              ReportKeyLeak, SignAuditCheckpoint, RecordKeyUsage>;
 
-// The text an audit checkpoint's signature covers.
+// The text an audit checkpoint's signature covers: v2 (SPEC §11) names the Merkle tree's size
+// and root; v1, which has no root (`root_hash` empty), only the chain head.
 std::string checkpoint_text(std::string_view dashboard_id, std::uint64_t sequence, std::string_view head_hash,
-                            std::string_view signed_at);
+                            std::uint64_t tree_size, std::string_view root_hash, std::string_view signed_at);
 
 // The audit event type recorded when this command is refused.
 std::string_view denied_event_type(const Command& command);

@@ -194,8 +194,10 @@ struct RcsBotRemoved {
 // --- audit and usage ------------------------------------------------------------------------
 struct AuditCheckpointSigned {
   static constexpr std::string_view type = "AuditCheckpointSigned";
-  std::uint64_t sequence = 0;  // the checkpoint covers events 1..sequence
-  std::string head_hash;       // the hash of event `sequence`
+  std::uint64_t sequence = 0;   // the checkpoint covers events 1..sequence
+  std::string head_hash;        // the hash of event `sequence`
+  std::uint64_t tree_size = 0;  // v2: = sequence; v1 (schema version 1): 0
+  std::string root_hash;        // v2: hex Merkle root of events 1..sequence; v1: empty
   std::string signed_at;
   std::string public_key;
   std::string signature;

@@ -21,12 +21,18 @@ namespace {
 
 using domain::Event;
 
-// Upcasters turn the data of schema version N into version N + 1, keyed by (type, N).
-// Version 1 is the first published schema; none is older yet, so the table is empty and
-// decode refuses versions it cannot upcast rather than guessing.
+// Upcasters turn a type's data of schema version N into version N + 1, keyed by (type, N);
+// decode refuses a version it cannot upcast rather than guessing.
 using Upcaster = std::function<void(json& data)>;
 const std::map<std::pair<std::string, int>, Upcaster>& upcasters() {
-  static const std::map<std::pair<std::string, int>, Upcaster> table;
+  static const std::map<std::pair<std::string, int>, Upcaster> table{
+      // A v1 checkpoint signed no Merkle root: tree_size 0 and no root say so (its text is v1).
+      {{"AuditCheckpointSigned", 1},
+       [](json& data) {
+         data["tree_size"] = 0;
+         data["root_hash"] = "";
+       }},
+  };
   return table;
 }
 
@@ -145,6 +151,8 @@ void write_second_part(Writer& w, const Envelope& e) {
 
 }  // namespace
 
+int schema_version_of(std::string_view type) { return type == domain::AuditCheckpointSigned::type ? 2 : 1; }
+
 std::string event_data_json(const domain::Event& event) {
   std::string out;
   Writer w(out);
@@ -155,6 +163,7 @@ std::string event_data_json(const domain::Event& event) {
 // The hash covers the envelope without `hash`; the stored bytes are the same with `hash`
 // in its sorted place, between `data` and `id`.
 std::string seal_envelope(Envelope& envelope) {
+  envelope.schema_version = schema_version_of(envelope.type());
   std::string first, second;
   Writer w1(first);
   write_first_part(w1, envelope);
@@ -287,11 +296,13 @@ const auto& data_readers() {
   return table;
 }
 
-// Upcasts `data` of an older schema version to this one (on a JSON DOM: old events are rare).
-std::expected<std::string, std::string> upcast(const std::string& type, int version, std::string_view data) {
+// Upcasts `data` of an older schema version of its type to the current one (on a JSON DOM:
+// old events are rare).
+std::expected<std::string, std::string> upcast(const std::string& type, int version, int current,
+                                               std::string_view data) {
   json j = json::parse(data, nullptr, false);
   if (j.is_discarded()) return std::unexpected("malformed envelope: data is not JSON");
-  for (int v = version; v < kSchemaVersion; ++v) {
+  for (int v = version; v < current; ++v) {
     auto up = upcasters().find({type, v});
     if (up == upcasters().end()) return std::unexpected("no upcaster for " + type + " v" + std::to_string(v));
     up->second(j);
@@ -359,13 +370,14 @@ std::expected<Envelope, std::string> decode_envelope(std::string_view bytes, Dec
   auto kind = domain::parse_actor_kind(actor_type);
   if (!kind) return std::unexpected("unknown actor type");
   e.recorded.actor.kind = *kind;
-  if (e.schema_version > kSchemaVersion) {
+  const int current = schema_version_of(type);
+  if (e.schema_version > current) {
     return std::unexpected(type + " has schema version " + std::to_string(e.schema_version) +
                            ", newer than this keyledger understands");
   }
   std::string upcast_data;
-  if (e.schema_version < kSchemaVersion) {
-    auto upcasted = upcast(type, e.schema_version, data);
+  if (e.schema_version < current) {
+    auto upcasted = upcast(type, e.schema_version, current, data);
     if (!upcasted) return std::unexpected(upcasted.error());
     upcast_data = std::move(*upcasted);
     data = upcast_data;

@@ -12,12 +12,15 @@
 
 namespace keyledger::eventstore {
 
-inline constexpr int kSchemaVersion = 1;
+// The schema version of each event type's data (docs/events/README.md): 1 for every type
+// but AuditCheckpointSigned, 2 since its checkpoints name the Merkle tree they sign
+// (tree_size, root_hash). seal_envelope writes it; decode_envelope upcasts older ones.
+int schema_version_of(std::string_view type);
 inline const std::string kGenesisHash(64, '0');  // prev_hash of a dashboard's first event
 
 struct Envelope {
   std::string id;  // UUIDv7
-  int schema_version = kSchemaVersion;
+  int schema_version = 0;            // as read; sealing writes schema_version_of(type())
   std::string dashboard_id;
   std::string stream;               // the aggregate: domain::stream_of(event)
   std::uint64_t stream_version = 0; // 1-based, per stream within the dashboard
@@ -33,8 +36,8 @@ struct Envelope {
   std::string_view type() const { return domain::event_type(recorded.event); }
 };
 
-// Computes `hash` from every other field (setting it on `envelope`) and returns the
-// canonical JSON bytes that are stored and published.
+// Sets `schema_version` to its type's, computes `hash` from every other field (setting both on
+// `envelope`) and returns the canonical JSON bytes that are stored and published.
 std::string seal_envelope(Envelope& envelope);
 
 // How much of an envelope to read: all of it, or what folding it into state and the read

@@ -34,13 +34,19 @@ concept HasFields = requires { FieldsOf<T>::list; };
 #define KEYLEDGER_FIELDS_5(T, a, b, c, d, e)                                                               \
   std::tuple{KEYLEDGER_FIELD(T, a), KEYLEDGER_FIELD(T, b), KEYLEDGER_FIELD(T, c), KEYLEDGER_FIELD(T, d), \
              KEYLEDGER_FIELD(T, e)}
-#define KEYLEDGER_PICK(_1, _2, _3, _4, _5, NAME, ...) NAME
-#define KEYLEDGER_DESCRIBE(T, ...)                                                                           \
-  template <>                                                                                                \
-  struct FieldsOf<domain::T> {                                                                               \
-    static constexpr auto list = KEYLEDGER_PICK(__VA_ARGS__, KEYLEDGER_FIELDS_5, KEYLEDGER_FIELDS_4,         \
-                                                KEYLEDGER_FIELDS_3, KEYLEDGER_FIELDS_2, KEYLEDGER_FIELDS_1)( \
-        domain::T, __VA_ARGS__);                                                                             \
+#define KEYLEDGER_FIELDS_6(T, a, b, c, d, e, f)                                                            \
+  std::tuple{KEYLEDGER_FIELD(T, a), KEYLEDGER_FIELD(T, b), KEYLEDGER_FIELD(T, c), KEYLEDGER_FIELD(T, d), \
+             KEYLEDGER_FIELD(T, e), KEYLEDGER_FIELD(T, f)}
+#define KEYLEDGER_FIELDS_7(T, a, b, c, d, e, f, g)                                                         \
+  std::tuple{KEYLEDGER_FIELD(T, a), KEYLEDGER_FIELD(T, b), KEYLEDGER_FIELD(T, c), KEYLEDGER_FIELD(T, d), \
+             KEYLEDGER_FIELD(T, e), KEYLEDGER_FIELD(T, f), KEYLEDGER_FIELD(T, g)}
+#define KEYLEDGER_PICK(_1, _2, _3, _4, _5, _6, _7, NAME, ...) NAME
+#define KEYLEDGER_DESCRIBE(T, ...)                                                                              \
+  template <>                                                                                                   \
+  struct FieldsOf<domain::T> {                                                                                  \
+    static constexpr auto list =                                                                                \
+        KEYLEDGER_PICK(__VA_ARGS__, KEYLEDGER_FIELDS_7, KEYLEDGER_FIELDS_6, KEYLEDGER_FIELDS_5, KEYLEDGER_FIELDS_4, \
+                       KEYLEDGER_FIELDS_3, KEYLEDGER_FIELDS_2, KEYLEDGER_FIELDS_1)(domain::T, __VA_ARGS__);      \
   };
 
 KEYLEDGER_DESCRIBE(KeyUsageEntry, key_id, uses, last_used_at)
@@ -71,7 +77,7 @@ KEYLEDGER_DESCRIBE(RcsKeyReissued, key_id, reason, secret)
 KEYLEDGER_DESCRIBE(RcsBotRegistered, bot_id)
 KEYLEDGER_DESCRIBE(RcsBotRemoved, bot_id)
 KEYLEDGER_DESCRIBE(KeyLeakReported, key_id, channel, url, source, response)
-KEYLEDGER_DESCRIBE(AuditCheckpointSigned, sequence, head_hash, signed_at, public_key, signature)
+KEYLEDGER_DESCRIBE(AuditCheckpointSigned, sequence, head_hash, tree_size, root_hash, signed_at, public_key, signature)
 KEYLEDGER_DESCRIBE(KeyUsageRecorded, keys)
 // A refusal's type is the envelope's `type`, so it is not among its data.
 KEYLEDGER_DESCRIBE(CommandDenied, code, subject, detail)

@@ -126,6 +126,8 @@ void encode_state(binary::Writer& out, const domain::DashboardState& s) {
   if (const auto& c = s.last_checkpoint) {
     out.varint(c->sequence);
     out.bytes(c->head_hash);
+    out.varint(c->tree_size);
+    out.bytes(c->root_hash);
     out.bytes(c->signed_at);
     out.bytes(c->public_key);
     out.bytes(c->signature);
@@ -167,6 +169,8 @@ bool decode_state(binary::Reader& in, domain::DashboardState& s) {
     domain::AuditCheckpointSigned c;
     c.sequence = in.varint();
     c.head_hash = in.string();
+    c.tree_size = in.varint();
+    c.root_hash = in.string();
     c.signed_at = in.string();
     c.public_key = in.string();
     c.signature = in.string();

@@ -28,29 +28,35 @@ void AuditTrees::follow(const std::string& dashboard_id, std::uint64_t sequence,
     entry = it->second.get();
   }
   std::lock_guard lock(entry->mutex);
-  // Only the next leaf: a tree still being built aside is caught up from the log instead.
-  if (entry->tree.size() + 1 != sequence) return;
-  entry->tree.append(leaf_of(hash));
-  entry->head = hash;
+  // Only the next leaf: one still being built aside is caught up from the log instead.
+  auto append = [&](auto& grown) {
+    if (!grown || grown->hashes.size() + 1 != sequence) return;
+    grown->hashes.append(leaf_of(hash));
+    grown->head = hash;
+  };
+  append(entry->tree);
+  append(entry->frontier);
 }
 
-std::optional<std::string> AuditTrees::grow(Entry& entry, const std::string& dashboard_id, std::uint64_t size,
+template <class Hashes>
+std::optional<std::string> AuditTrees::grow(Grown<Hashes>& grown, const std::string& dashboard_id, std::uint64_t size,
                                             es::EventLog& log, const AuditIndex& index) {
-  for (std::uint64_t sequence = entry.tree.size() + 1; sequence <= size; ++sequence) {
+  for (std::uint64_t sequence = grown.hashes.size() + 1; sequence <= size; ++sequence) {
     auto at = index.at(dashboard_id, sequence);
     if (!at) return "event " + std::to_string(sequence) + " of the dashboard is not in the audit index";
     const std::string bytes = log.read_one({at->partition, at->offset});
-    auto hash = es::check_link(bytes, entry.head.empty() ? es::kGenesisHash : entry.head);
+    auto hash = es::check_link(bytes, grown.head.empty() ? es::kGenesisHash : grown.head);
     if (!hash) return "the hash chain breaks at sequence " + std::to_string(sequence) + ": " + hash.error();
-    entry.tree.append(leaf_of(*hash));
-    entry.head = std::move(*hash);
+    grown.hashes.append(leaf_of(*hash));
+    grown.head = std::move(*hash);
   }
   return std::nullopt;
 }
 
-std::optional<std::string> AuditTrees::with_tree(const std::string& dashboard_id, std::uint64_t size,
-                                                 es::EventLog& log, const AuditIndex& index,
-                                                 const std::function<void(const merkle::Tree&)>& use) const {
+template <class Hashes>
+std::optional<std::string> AuditTrees::with(std::optional<Grown<Hashes>> Entry::*member, const std::string& dashboard_id,
+                                            std::uint64_t size, es::EventLog& log, const AuditIndex& index,
+                                            const std::function<void(const Grown<Hashes>&)>& use) const {
   Entry* entry;
   {
     std::lock_guard lock(mutex_);
@@ -59,23 +65,38 @@ std::optional<std::string> AuditTrees::with_tree(const std::string& dashboard_id
     entry = slot.get();
   }
   std::unique_lock lock(entry->mutex);
-  if (entry->tree.size() < size && size - entry->tree.size() > kBuildAside) {
-    Entry aside;
-    aside.tree = entry->tree;
-    aside.head = entry->head;
+  auto& grown = entry->*member;
+  if (!grown) grown.emplace();
+  if (grown->hashes.size() < size && size - grown->hashes.size() > kBuildAside) {
+    Grown<Hashes> aside = *grown;
     lock.unlock();
     if (auto why = grow(aside, dashboard_id, size, log, index)) return why;
     lock.lock();
-    // Unless another request got further meanwhile, the tree built aside replaces it; what
+    // Unless another request got further meanwhile, what was built aside replaces it; what
     // was folded meanwhile (follow() skipped it) is read below.
-    if (entry->tree.size() < aside.tree.size()) {
-      entry->tree = std::move(aside.tree);
-      entry->head = std::move(aside.head);
-    }
+    if (grown->hashes.size() < aside.hashes.size()) *grown = std::move(aside);
   }
-  if (auto why = grow(*entry, dashboard_id, size, log, index)) return why;
-  use(entry->tree);
+  if (auto why = grow(*grown, dashboard_id, size, log, index)) return why;
+  use(*grown);
   return std::nullopt;
+}
+
+std::optional<std::string> AuditTrees::with_tree(const std::string& dashboard_id, std::uint64_t size,
+                                                 es::EventLog& log, const AuditIndex& index,
+                                                 const std::function<void(const merkle::Tree&)>& use) const {
+  return with<merkle::Tree>(&Entry::tree, dashboard_id, size, log, index,
+                            [&](const Grown<merkle::Tree>& grown) { use(grown.hashes); });
+}
+
+std::expected<AuditTrees::Head, std::string> AuditTrees::head(const std::string& dashboard_id, std::uint64_t at_least,
+                                                              es::EventLog& log, const AuditIndex& index) const {
+  Head out;
+  auto why = with<merkle::Frontier>(&Entry::frontier, dashboard_id, at_least, log, index,
+                                    [&](const Grown<merkle::Frontier>& grown) {
+                                      out = Head{grown.hashes.size(), grown.head, grown.hashes.root()};
+                                    });
+  if (why) return std::unexpected(std::move(*why));
+  return out;
 }
 
 }  // namespace keyledger::projections

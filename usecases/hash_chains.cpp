@@ -1,6 +1,7 @@
 #include "hash_chains.hpp"
 
 #include "crypto/crypto.hpp"
+#include "crypto/merkle.hpp"
 #include "domain/commands.hpp"
 
 namespace keyledger::usecases {
@@ -57,11 +58,12 @@ std::optional<ChainBreak> check_checkpoint(es::EventLog& log, const Checkpoint& 
   const auto public_key = crypto::from_hex(checkpoint.public_key_hex);
   const auto signature = crypto::from_hex(checkpoint.signature_hex);
   const std::string text = domain::checkpoint_text(checkpoint.dashboard_id, checkpoint.sequence, checkpoint.head_hash,
-                                                   checkpoint.signed_at);
+                                                   checkpoint.tree_size, checkpoint.root_hash, checkpoint.signed_at);
   if (!public_key || !signature || !crypto::ed25519_verify(*public_key, text, *signature)) {
     return fault("the checkpoint's signature does not verify");
   }
   ChainCheck chain;
+  crypto::merkle::Frontier tree;
   std::optional<ChainBreak> broken;
   if (checkpoint.sequence > 0) {
     log.read(0, 0, log.end(0), [&](const es::StoredRecord& record) {
@@ -71,6 +73,7 @@ std::optional<ChainBreak> check_checkpoint(es::EventLog& log, const Checkpoint& 
         broken = ChainBreak{record.position, checkpoint.dashboard_id, chain.events() + 1, std::move(*why)};
         return false;
       }
+      tree.append(crypto::merkle::leaf_hash(crypto::from_hex(chain.head()).value_or("")));
       return chain.events() < checkpoint.sequence;
     });
   }
@@ -79,6 +82,10 @@ std::optional<ChainBreak> check_checkpoint(es::EventLog& log, const Checkpoint& 
     return fault("the log holds only " + std::to_string(chain.events()) + " of the dashboard's events");
   }
   if (chain.head() != checkpoint.head_hash) return fault("the history up to the checkpoint was rewritten: its head hash differs");
+  if (!checkpoint.root_hash.empty() &&
+      (checkpoint.tree_size != checkpoint.sequence || crypto::merkle::to_hex(tree.root()) != checkpoint.root_hash)) {
+    return fault("the history up to the checkpoint was rewritten: its Merkle root differs");
+  }
   return std::nullopt;
 }
 

@@ -55,15 +55,19 @@ struct LogChains {
 LogChains verify_log_chains(eventstore::EventLog& log,
                             const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
 
-// A checkpoint as GET .../audit/checkpoints/latest answers it.
+// A checkpoint as GET .../audit/checkpoints/latest answers it: v2 names its Merkle tree's
+// size and root; v1 has no root (`root_hash` empty).
 struct Checkpoint {
   std::string dashboard_id;
   std::uint64_t sequence = 0;
-  std::string head_hash, signed_at, public_key_hex, signature_hex;
+  std::string head_hash;
+  std::uint64_t tree_size = 0;
+  std::string root_hash, signed_at, public_key_hex, signature_hex;
 };
 // Checks the checkpoint's Ed25519 signature (made with `expected_public_key_hex` when that is
 // not empty) and that the dashboard's history in the log still leads to the signed head at
-// the signed sequence. nullopt when it holds; otherwise why not.
+// the signed sequence — and, for v2, to the signed Merkle root. nullopt when it holds;
+// otherwise why not.
 std::optional<ChainBreak> check_checkpoint(eventstore::EventLog& log, const Checkpoint& checkpoint,
                                            const std::string& expected_public_key_hex);
 

@@ -32,7 +32,7 @@ merkle::Hash unhex32(const std::string& text) {
   return h;
 }
 
-std::string hex(const merkle::Hash& h) { return crypto::to_hex(std::string(h.begin(), h.end())); }
+std::string hex(const merkle::Hash& h) { return merkle::to_hex(h); }
 
 // The dashboard's leaves in sequence order, from its audit export.
 std::vector<merkle::Hash> exported_leaves(const ApiClient& api, const Dashboard& d) {
@@ -290,6 +290,87 @@ TEST_CASE("e2e: the independent verifier accepts what keyledger proves and refus
   altered["sequence"] = altered["sequence"].get<std::uint64_t>() + 1;
   write(checkpoint_file, altered);
   REQUIRE(verify_audit(dir, "checkpoint " + checkpoint_file + " --public-key " + public_key, &out) == 1);
+}
+
+TEST_CASE("e2e: two signed v2 checkpoints prove, with the verifier alone, that history between them was only appended to") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  const std::string public_key = api.get("/v1/audit/public-key").json["public_key"];
+  auto sign = [&] {
+    auto reply = api.post(d.path + "/audit/checkpoints", json::object(), d.admin);
+    REQUIRE(reply.status == 201);
+    return reply.json;
+  };
+  REQUIRE(api.post(d.path + "/email/keys", {{"name", "a"}}, d.admin).status == 201);
+  const json first = sign();
+  for (int i = 0; i < 6; ++i) REQUIRE(api.post(d.path + "/email/keys", {{"name", "b" + std::to_string(i)}}, d.admin).status == 201);
+  const json second = sign();
+
+  // Each names the tree of its events, and its root is the one an auditor computes from the
+  // export alone (SPEC §11's checkpoint v2).
+  const auto leaves = exported_leaves(api, d);
+  merkle::Tree auditor;
+  for (auto& leaf : leaves) auditor.append(leaf);
+  for (const json* c : {&first, &second}) {
+    INFO(c->dump());
+    REQUIRE((*c)["version"] == 2);
+    REQUIRE((*c)["tree_size"] == (*c)["sequence"]);
+    REQUIRE((*c)["root_hash"] == hex(*auditor.root((*c)["tree_size"].get<std::uint64_t>())));
+  }
+  REQUIRE(api.get(d.path + "/audit/checkpoints/latest", d.viewer).json == second);
+  const std::uint64_t m = first["tree_size"], n = second["tree_size"];
+  REQUIRE(m < n);
+
+  const std::string first_file = dir.path() + "/first.json", second_file = dir.path() + "/second.json",
+                    proof_file = dir.path() + "/proof.json", event_file = dir.path() + "/event.json";
+  write(first_file, first);
+  write(second_file, second);
+  std::string out;
+  const std::string keys = " --public-key " + public_key;
+  REQUIRE(verify_audit(dir, "checkpoint " + second_file + keys, &out) == 0);
+
+  // Consistency between the two checkpoints: both signatures, their sizes and their roots.
+  write(proof_file, api.get(d.path + "/audit/proofs/consistency?first=" + std::to_string(m) + "&second=" +
+                                std::to_string(n), d.admin).json);
+  const std::string both = " --first-checkpoint " + first_file + " --second-checkpoint " + second_file + keys;
+  REQUIRE(verify_audit(dir, "consistency " + proof_file + both, &out) == 0);
+  INFO(out);
+  // In the wrong order, the proof is not between them.
+  REQUIRE(verify_audit(dir, "consistency " + proof_file + " --first-checkpoint " + second_file +
+                                " --second-checkpoint " + first_file + keys, &out) == 1);
+  // A proof between other sizes does not stand for them.
+  write(proof_file, api.get(d.path + "/audit/proofs/consistency?first=1&second=" + std::to_string(n), d.admin).json);
+  REQUIRE(verify_audit(dir, "consistency " + proof_file + both, &out) == 1);
+  REQUIRE(out.find("checkpoints sign trees of") != std::string::npos);
+  // A checkpoint whose root was replaced (say, by the root of a rewritten history) no longer
+  // verifies: the root is in the signed text.
+  json rewritten = first;
+  rewritten["root_hash"] = std::string(64, 'c');
+  write(first_file, rewritten);
+  write(proof_file, api.get(d.path + "/audit/proofs/consistency?first=" + std::to_string(m) + "&second=" +
+                                std::to_string(n), d.admin).json);
+  REQUIRE(verify_audit(dir, "consistency " + proof_file + both, &out) == 1);
+  REQUIRE(out.find("signature does not verify") != std::string::npos);
+  write(first_file, first);
+
+  // One event against the tree a kept checkpoint signed; refused against the other's tree.
+  std::istringstream lines(api.get(d.path + "/audit/export", d.admin).body);
+  json event;  // one whose content the export shows whole
+  for (std::string line; std::getline(lines, line);) {
+    event = json::parse(line);
+    if (event["type"] == "UserLoggedIn") break;
+  }
+  REQUIRE(event["type"] == "UserLoggedIn");
+  const std::uint64_t sequence = event["sequence"];
+  REQUIRE(sequence <= m);
+  write(event_file, event);
+  write(proof_file, api.get(d.path + "/audit/proofs/inclusion?sequence=" + std::to_string(sequence) + "&tree_size=" +
+                                std::to_string(n), d.admin).json);
+  REQUIRE(verify_audit(dir, "inclusion " + event_file + " " + proof_file + " --checkpoint " + second_file + keys, &out) == 0);
+  REQUIRE(verify_audit(dir, "inclusion " + event_file + " " + proof_file + " --checkpoint " + first_file + keys, &out) == 1);
+  REQUIRE(out.find("another tree than the one the checkpoint signed") != std::string::npos);
 }
 
 TEST_CASE("e2e: the first proof of a long trail is built while commands go on, and misses none of them") {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/crypto.hpp"
+#include "domain/commands.hpp"
 #include "eventstore/envelope.hpp"
 #include "eventstore/rfc3339.hpp"
 #include "eventstore/segment_format.hpp"
@@ -46,7 +47,8 @@ std::vector<kd::Event> one_of_each() {
           kd::RcsKeyRevealed{"r1"}, kd::RcsKeyReissued{"r1", "incident", s}, kd::RcsBotRegistered{"b1"},
           kd::RcsBotRemoved{"b1"},
           kd::KeyLeakReported{"k1", kd::Channel::email, "https://x", "github", kd::LeakResponse::revoked},
-          kd::AuditCheckpointSigned{12, std::string(64, 'a'), "2026-11-28T10:20:30.456Z", "ab", "cd"},
+          kd::AuditCheckpointSigned{12, std::string(64, 'a'), 12, std::string(64, 'b'), "2026-11-28T10:20:30.456Z", "ab",
+                                    "cd"},
           kd::KeyUsageRecorded{{{"k1", 42, kAt}}},
           kd::CommandDenied{"WhatsAppKeyGenerationDenied", kd::RejectionCode::whatsapp_key_limit_reached, "w4",
                             "limit"}};
@@ -127,10 +129,61 @@ TEST_CASE("envelope: changing any byte of a stored event breaks the chain detect
 TEST_CASE("envelope: a schema version newer than this build is refused, not guessed at") {
   auto envelope = envelope_of(kd::EmailKeyRevoked{"k1"});
   auto j = nlohmann::json::parse(es::seal_envelope(envelope));
-  j["schema_version"] = es::kSchemaVersion + 1;
+  j["schema_version"] = es::schema_version_of(envelope.type()) + 1;
   auto decoded = es::decode_envelope(j.dump());
   REQUIRE_FALSE(decoded.has_value());
   REQUIRE(decoded.error().find("newer") != std::string::npos);
+}
+
+namespace {
+// `envelope` as a keyledger of schema version 1 stored it: `data` as `to_v1` leaves it,
+// sealed with schema_version 1 (the hash covers every byte but itself, as it always did).
+std::string stored_as_v1(es::Envelope envelope, const std::function<void(nlohmann::json&)>& to_v1) {
+  auto j = nlohmann::json::parse(es::seal_envelope(envelope));
+  j["schema_version"] = 1;
+  to_v1(j["data"]);
+  j.erase("hash");
+  j["hash"] = crypto::to_hex(crypto::sha256(j.dump()));
+  return j.dump();
+}
+}  // namespace
+
+TEST_CASE("envelope: a checkpoint is of schema version 2, every other type of 1") {
+  for (const auto& event : one_of_each()) {
+    auto envelope = envelope_of(event);
+    const auto stored = nlohmann::json::parse(es::seal_envelope(envelope));
+    INFO(envelope.type());
+    REQUIRE(stored["schema_version"] == (std::holds_alternative<kd::AuditCheckpointSigned>(event) ? 2 : 1));
+  }
+}
+
+TEST_CASE("envelope: a checkpoint of schema version 1 still links and decodes, with no tree") {
+  auto checkpoint = envelope_of(kd::AuditCheckpointSigned{12, std::string(64, 'a'), 12, std::string(64, 'b'),
+                                                          "2026-11-28T10:20:30.456Z", "ab", "cd"});
+  const std::string v1 = stored_as_v1(checkpoint, [](nlohmann::json& data) {
+    data.erase("tree_size");
+    data.erase("root_hash");
+  });
+  REQUIRE(es::check_link(v1, es::kGenesisHash).has_value());
+  auto decoded = es::decode_envelope(v1);
+  REQUIRE(decoded.has_value());
+  REQUIRE(decoded->schema_version == 1);
+  const auto& c = std::get<kd::AuditCheckpointSigned>(decoded->recorded.event);
+  REQUIRE(c == kd::AuditCheckpointSigned{12, std::string(64, 'a'), 0, "", "2026-11-28T10:20:30.456Z", "ab", "cd"});
+  // Its signed text is v1's, as it was signed.
+  REQUIRE(kd::checkpoint_text("d1", c.sequence, c.head_hash, c.tree_size, c.root_hash, c.signed_at) ==
+          "keyledger audit checkpoint v1\ndashboard d1\nsequence 12\nhead " + std::string(64, 'a') +
+              "\nsigned_at 2026-11-28T10:20:30.456Z\n");
+  // A version that never existed is refused.
+  auto j = nlohmann::json::parse(v1);
+  j["schema_version"] = 0;
+  REQUIRE_FALSE(es::decode_envelope(j.dump()).has_value());
+}
+
+TEST_CASE("envelope: a v2 checkpoint's signed text names the tree's size and root (SPEC §11)") {
+  REQUIRE(kd::checkpoint_text("d1", 5, std::string(64, 'a'), 5, std::string(64, 'b'), "2026-11-28T10:20:30.456Z") ==
+          "keyledger audit checkpoint v2\ndashboard d1\nsequence 5\nhead " + std::string(64, 'a') + "\ntree_size 5\nroot " +
+              std::string(64, 'b') + "\nsigned_at 2026-11-28T10:20:30.456Z\n");
 }
 
 TEST_CASE("envelope: malformed stored bytes are reported, not crashed on") {

@@ -185,6 +185,23 @@ TEST_CASE("merkle: every root up to 1,000 leaves equals the RFC's definition com
   for (std::uint64_t size = 1; size <= leaves.size(); size += 37) REQUIRE(*tree.root(size) == mth(leaves, 0, size));
 }
 
+TEST_CASE("merkle: a frontier's root equals the RFC's definition at every size up to 1,000, and the vectors' roots") {
+  merkle::Frontier empty;
+  REQUIRE(empty.root() == merkle::empty_root());
+  const auto leaves = synthetic_leaves(1000);
+  merkle::Frontier frontier;
+  for (std::uint64_t size = 1; size <= leaves.size(); ++size) {
+    frontier.append(leaves[size - 1]);
+    REQUIRE(frontier.size() == size);
+    REQUIRE(frontier.root() == mth(leaves, 0, size));
+  }
+  merkle::Frontier vectors;
+  for (std::size_t i = 0; i < kLeafInputs.size(); ++i) {
+    vectors.append(merkle::leaf_hash(unhex(kLeafInputs[i])));
+    REQUIRE(hex(vectors.root()) == kRoots[i + 1]);
+  }
+}
+
 TEST_CASE("merkle: inclusion proofs equal the RFC's PATH and verify, and nothing altered verifies") {
   const auto leaves = synthetic_leaves(1000);
   merkle::Tree tree;

@@ -101,7 +101,9 @@ std::expected<uc::Checkpoint, std::string> read_checkpoint(const std::string& pa
   if (!in) return std::unexpected("cannot read " + path);
   json j = json::parse(in, nullptr, false);
   try {
+    // A v1 checkpoint has no tree_size and root_hash.
     return uc::Checkpoint{j.at("dashboard_id"), j.at("sequence"),   j.at("head_hash"),
+                          j.value("tree_size", std::uint64_t{0}), j.value("root_hash", std::string()),
                           j.at("signed_at"),    j.at("public_key"), j.at("signature")};
   } catch (const json::exception&) {
     return std::unexpected("not a checkpoint: " + path + " lacks one of dashboard_id, sequence, head_hash, signed_at, "
