@@ -52,11 +52,12 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
                 crypto::hkdf_sha256(master_key.bytes, "keyledger", "idempotency request digest v1", 32)),
       secrets_(vault, pipeline_, log_, read_models_.audit_index),
       checkpoints_(pipeline_, log_, read_models_, master_key.checkpoint_signing_seed()),
-      dashboard_routes_(access_, commands_, pipeline_, vault, sessions_, config_.session_ttl),
-      key_routes_(access_, commands_, secrets_, pipeline_),
-      channel_routes_(access_, commands_, secrets_, pipeline_),
+      states_(pipeline_, log_, read_models_.audit_index),
+      dashboard_routes_(access_, commands_, pipeline_, states_, vault, sessions_, config_.session_ttl),
+      key_routes_(access_, commands_, secrets_, pipeline_, states_),
+      channel_routes_(access_, commands_, secrets_, pipeline_, states_),
       verify_routes_(access_, commands_, secrets_, read_models_.verify_index, pipeline_, metrics_),
-      audit_routes_(access_, commands_, pipeline_, log_, read_models_, checkpoints_, config_.rotation_age_days),
+      audit_routes_(access_, commands_, pipeline_, states_, log_, read_models_, checkpoints_, config_.rotation_age_days),
       operations_routes_(ready_, pipeline_, log_, metrics_),
       verify_endpoint_(config_.service_token, read_models_.verify_index, metrics_) {
   dashboard_routes_.add_to(router_);

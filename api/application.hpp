@@ -83,6 +83,7 @@ class Application {
   CommandRunner commands_;
   KeySecrets secrets_;
   usecases::CheckpointSigner checkpoints_;
+  DashboardStates states_;
   DashboardRoutes dashboard_routes_;
   KeyRoutes key_routes_;
   ChannelRoutes channel_routes_;

@@ -211,13 +211,14 @@ Result AuditRoutes::consistency_proof(RequestContext& ctx) {
 Result AuditRoutes::compliance(RequestContext& ctx) {
   KEYLEDGER_CHECK(access_.require_member(ctx, {kd::Role::admin, kd::Role::viewer}));
   using namespace std::chrono;
-  const kd::Timestamp now = pipeline_.now();
+  kd::Timestamp now{};
   const auto rotation_age = days(rotation_age_days_);
   json unused = json::array();
   json past_age = json::array(), unrestricted = json::array();
   std::size_t slots_used = 0;
-  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
-    for (auto& [id, key] : v.state.keys) {
+  KEYLEDGER_CHECK(states_.read(ctx, [&](const kd::DashboardState& s, kd::Timestamp at) {
+    now = at;
+    for (auto& [id, key] : s.keys) {
       if (key.revoked) continue;
       bool rotatable = key.channel == kd::Channel::email || key.channel == kd::Channel::whatsapp;
       if (rotatable && now - key.secret_issued_at > rotation_age) {
@@ -234,14 +235,12 @@ Result AuditRoutes::compliance(RequestContext& ctx) {
         unrestricted.push_back({{"id", id}, {"name", key.name}});
       }
     }
-    slots_used = v.state.active_whatsapp_keys();
-  });
+    slots_used = s.active_whatsapp_keys();
+  }));
   std::map<std::string, std::size_t> disclosures;
-  pj::AuditFilter last_30_days;
-  last_30_days.since = now - days(30);
   for (auto& e : read_models_.audit_index.all(ctx.param("d"))) {
     bool disclosure = e.type.ends_with("Revealed") || e.type == "SmsKeyViewed";
-    if (disclosure && e.occurred_at >= *last_30_days.since) ++disclosures[e.actor_id];
+    if (disclosure && e.occurred_at >= now - days(30) && e.occurred_at <= now) ++disclosures[e.actor_id];
   }
   json by_user = json::array();
   for (auto& [user, n] : disclosures) by_user.push_back({{"user", user}, {"disclosures", n}});

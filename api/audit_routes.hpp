@@ -7,6 +7,7 @@
 #include "access.hpp"
 #include "command_runner.hpp"
 #include "eventstore/event_log.hpp"
+#include "dashboard_states.hpp"
 #include "projections/projector.hpp"
 #include "router.hpp"
 #include "usecases/checkpoints.hpp"
@@ -16,10 +17,10 @@ namespace keyledger::api {
 class AuditRoutes {
  public:
   AuditRoutes(const Access& access, CommandRunner& commands, const eventstore::CommandPipeline& pipeline,
-              eventstore::EventLog& log, const projections::Projector& read_models,
+              const DashboardStates& states, eventstore::EventLog& log, const projections::Projector& read_models,
               usecases::CheckpointSigner& checkpoints, int rotation_age_days)
-      : access_(access), commands_(commands), pipeline_(pipeline), log_(log), read_models_(read_models),
-        checkpoints_(checkpoints), rotation_age_days_(rotation_age_days) {}
+      : access_(access), commands_(commands), pipeline_(pipeline), states_(states), log_(log),
+        read_models_(read_models), checkpoints_(checkpoints), rotation_age_days_(rotation_age_days) {}
 
   void add_to(Router& router);
 
@@ -41,6 +42,7 @@ class AuditRoutes {
   const Access& access_;
   CommandRunner& commands_;
   const eventstore::CommandPipeline& pipeline_;
+  const DashboardStates& states_;  // now, or as_of
   eventstore::EventLog& log_;
   const projections::Projector& read_models_;
   usecases::CheckpointSigner& checkpoints_;

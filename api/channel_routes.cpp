@@ -78,9 +78,9 @@ Task<Result> ChannelRoutes::register_number(RequestContext& ctx) {
 Result ChannelRoutes::list_numbers(RequestContext& ctx) {
   KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
   json numbers = json::array();
-  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
-    for (auto& [n, registration] : v.state.numbers) numbers.push_back(number_json(registration, v.state));
-  });
+  KEYLEDGER_CHECK(states_.read(ctx, [&](const kd::DashboardState& s, kd::Timestamp) {
+    for (auto& [n, registration] : s.numbers) numbers.push_back(number_json(registration, s));
+  }));
   return json_response(200, {{"numbers", numbers}});
 }
 
@@ -136,9 +136,9 @@ Task<Result> ChannelRoutes::always_refused(RequestContext& ctx, kd::Command comm
 Result ChannelRoutes::get_rcs_key(RequestContext& ctx) {
   KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
   json out;
-  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
-    out = key_json(v.state.rcs_key_id, v.state.keys.at(v.state.rcs_key_id), pipeline_.now());
-  });
+  KEYLEDGER_CHECK(states_.read(ctx, [&](const kd::DashboardState& s, kd::Timestamp now) {
+    out = key_json(s.rcs_key_id, s.keys.at(s.rcs_key_id), now);
+  }));
   return json_response(200, out);
 }
 

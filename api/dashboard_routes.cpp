@@ -73,17 +73,17 @@ Task<Result> DashboardRoutes::create_dashboard(RequestContext& ctx) {
 Result DashboardRoutes::get_dashboard(RequestContext& ctx) {
   KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
   json out;
-  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
-    out = dashboard_json(v.state);
+  KEYLEDGER_CHECK(states_.read(ctx, [&](const kd::DashboardState& s, kd::Timestamp) {
+    out = dashboard_json(s);
     std::size_t email = 0, whatsapp = 0;
-    for (auto& [id, key] : v.state.keys) {
+    for (auto& [id, key] : s.keys) {
       if (key.revoked) continue;
       if (key.channel == kd::Channel::email) ++email;
       if (key.channel == kd::Channel::whatsapp) ++whatsapp;
     }
-    out["users"] = v.state.users.size();
-    out["keys"] = json{{"email", email}, {"whatsapp", whatsapp}, {"sms", v.state.numbers.size()}, {"rcs", 1}};
-  });
+    out["users"] = s.users.size();
+    out["keys"] = json{{"email", email}, {"whatsapp", whatsapp}, {"sms", s.numbers.size()}, {"rcs", 1}};
+  }));
   return json_response(200, out);
 }
 

@@ -3,6 +3,7 @@
 
 #include "access.hpp"
 #include "command_runner.hpp"
+#include "dashboard_states.hpp"
 #include "config.hpp"
 #include "eventstore/secret_vault.hpp"
 #include "router.hpp"
@@ -13,8 +14,9 @@ namespace keyledger::api {
 class DashboardRoutes {
  public:
   DashboardRoutes(const Access& access, CommandRunner& commands, const eventstore::CommandPipeline& pipeline,
-                  eventstore::SecretVault& vault, const SessionTokens& sessions, std::chrono::seconds session_ttl)
-      : access_(access), commands_(commands), pipeline_(pipeline), vault_(vault), sessions_(sessions),
+                  const DashboardStates& states, eventstore::SecretVault& vault, const SessionTokens& sessions,
+                  std::chrono::seconds session_ttl)
+      : access_(access), commands_(commands), pipeline_(pipeline), states_(states), vault_(vault), sessions_(sessions),
         session_ttl_(session_ttl) {}
 
   void add_to(Router& router);
@@ -31,6 +33,7 @@ class DashboardRoutes {
   const Access& access_;
   CommandRunner& commands_;
   const eventstore::CommandPipeline& pipeline_;
+  const DashboardStates& states_;  // now, or as_of
   eventstore::SecretVault& vault_;
   const SessionTokens& sessions_;
   std::chrono::seconds session_ttl_;

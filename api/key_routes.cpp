@@ -71,12 +71,12 @@ Result KeyRoutes::list_keys(RequestContext& ctx, kd::Channel channel) {
   KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
   json keys = json::array();
   std::size_t whatsapp_used = 0;
-  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
-    for (auto& [id, key] : v.state.keys) {
-      if (key.channel == channel) keys.push_back(key_json(id, key, pipeline_.now()));
+  KEYLEDGER_CHECK(states_.read(ctx, [&](const kd::DashboardState& s, kd::Timestamp now) {
+    for (auto& [id, key] : s.keys) {
+      if (key.channel == channel) keys.push_back(key_json(id, key, now));
     }
-    whatsapp_used = v.state.active_whatsapp_keys();
-  });
+    whatsapp_used = s.active_whatsapp_keys();
+  }));
   if (channel != kd::Channel::whatsapp) return json_response(200, {{"keys", keys}});
   return json_response(200, {{"keys", keys}, {"slots_used", whatsapp_used}, {"slots_total", kd::kWhatsAppKeyLimit}});
 }

@@ -4,6 +4,7 @@
 
 #include "access.hpp"
 #include "command_runner.hpp"
+#include "dashboard_states.hpp"
 #include "key_secrets.hpp"
 #include "router.hpp"
 
@@ -12,8 +13,8 @@ namespace keyledger::api {
 class KeyRoutes {
  public:
   KeyRoutes(const Access& access, CommandRunner& commands, KeySecrets& secrets,
-            const eventstore::CommandPipeline& pipeline)
-      : access_(access), commands_(commands), secrets_(secrets), pipeline_(pipeline) {}
+            const eventstore::CommandPipeline& pipeline, const DashboardStates& states)
+      : access_(access), commands_(commands), secrets_(secrets), pipeline_(pipeline), states_(states) {}
 
   void add_to(Router& router);
 
@@ -32,6 +33,7 @@ class KeyRoutes {
   CommandRunner& commands_;
   KeySecrets& secrets_;
   const eventstore::CommandPipeline& pipeline_;
+  const DashboardStates& states_;  // now, or as_of
 };
 
 }  // namespace keyledger::api

@@ -440,12 +440,41 @@ http {{
         self.add("audit_page_p99", crowded["p99_ms"], "ms", alone["p99_ms"], "≤ 1.2× the dashboard alone",
                  ratio <= 1.2, f"{big['events']} other events; {crowded['rps']:.0f} pages/s vs {alone['rps']:.0f} alone")
 
+    def as_of(self):
+        """Sequential GET /v1/dashboards/{d}?as_of=T (one client) on the big store, T the instant
+        of each dashboard's middle event: every answer folds half a dashboard's events."""
+        big = self.big_store()
+        server = Server(self, big["store"], "as-of")
+        targets = os.path.join(self.work, "as-of-targets.txt")
+        try:
+            folded = []
+            with open(big["tokens"]) as f, open(targets, "w") as out:
+                for line in f:
+                    dashboard, token = line.split()
+                    base = f"{server.url}/v1/dashboards/{dashboard}/audit"
+                    _, newest = http("GET", base + "?order=desc&limit=1", token=token)
+                    middle = json.loads(newest)["events"][0]["sequence"] // 2
+                    _, page = http("GET", base + f"?cursor={middle}&limit=1", token=token)
+                    out.write(f"{dashboard} {token} {json.loads(page)['events'][0]['occurred_at']}\n")
+                    folded.append(middle)
+            say(f"as_of_p99: one client asking the {len(folded)} dashboards of the {big['events']}-event store how "
+                f"they were at their middle event (about {sum(folded) // len(folded)} events folded each)")
+            self.wrk(server.url, "as_of.lua", targets, 2, connections=1)
+            measured = self.wrk(server.url, "as_of.lua", targets, self.duration, connections=1)
+        finally:
+            server.stop()
+        if measured["non2xx"]:
+            raise RuntimeError(f"as_of: {measured['non2xx']} answers were not 200")
+        self.add("as_of_p99", measured["p99_ms"], "ms", None, "≤ 50 ms", measured["p99_ms"] <= 50,
+                 f"{big['events']} events; about {sum(folded) // len(folded)} events folded per answer; "
+                 f"{measured['rps']:.0f} answers/s")
+
     def run(self):
         bootstrap = self.args.kafka_bootstrap
         steps = {"verify_inprocess": self.verify_inprocess, "verify_http": self.verify_http,
                  "commands_file": self.commands_file, "commands_kafka": lambda: self.commands_kafka(bootstrap),
                  "startup": self.startup_and_memory, "snapshot_p99": self.commands_during_snapshot,
-                 "audit_page": self.audit_page}
+                 "audit_page": self.audit_page, "as_of": self.as_of}
         if not bootstrap:
             raise SystemExit("run_bench.py: --kafka-bootstrap is required (tools/bench starts a broker)")
         for name, step in steps.items():

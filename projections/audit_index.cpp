@@ -137,6 +137,18 @@ std::optional<AuditEntry> AuditIndex::at(const std::string& dashboard_id, std::u
   return expand(it->second, sequence - it->second.first_sequence);
 }
 
+std::vector<eventstore::LogPosition> AuditIndex::positions(const std::string& dashboard_id, std::uint64_t last) const {
+  std::vector<eventstore::LogPosition> out;
+  std::shared_lock lock(mutex_);
+  auto it = trails_.find(dashboard_id);
+  if (it == trails_.end() || it->second.first_sequence != 1) return out;
+  const auto& trail = it->second;
+  const std::size_t n = std::min<std::uint64_t>(last, trail.entries.size());
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) out.push_back({trail.partition, trail.entries[i].offset});
+  return out;
+}
+
 bool AuditIndex::restore(const std::string& dashboard_id, const Trail& trail) {
   std::unique_lock lock(mutex_);
   std::vector<std::uint32_t> types, actors;  // the trail's table -> global ids

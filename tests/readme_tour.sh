@@ -28,6 +28,8 @@ cat tour.out
 # Each channel's key verified, the Email key refused from outside its allowlist.
 [[ $(grep -c '"valid":true' tour.out) == 4 ]] || { echo "expected 4 valid verifications"; exit 1; }
 grep -q '"reason":"ip_not_allowed"' tour.out
+# Time travel: as of the dashboard's creation, no Email key (the tour's last line).
+[[ $(tail -n 1 tour.out) == 0 ]] || { echo "expected no Email key as of the dashboard's creation"; exit 1; }
 grep -q '"rcs_key_fixed"' tour.out
 grep -q '"ok":true' tour.out
 echo "README tour: passed"
