@@ -25,11 +25,17 @@ std::string read_at(es::EventLog& log, const pj::AuditEntry& entry) {
 }
 
 // What the audit API shows of an envelope: everything, except material that is safe in the
-// log but needless to readers (password hashes, sealed ciphertexts).
+// log but needless to readers (password hashes, sealed ciphertexts). From hash version 2 on
+// that is the committed form, which the event's hash covers (each such value replaced by its
+// SHA-256), so a reader can recompute the hash; before, they were only left out.
 json redacted(const std::string& bytes) {
   json e = json::parse(bytes, nullptr, false);
   if (e.is_discarded()) return json{{"error", "undecodable event"}};
   json& data = e["data"];
+  if (e.contains("hash_version")) {
+    es::commit_sensitive_values(data);
+    return e;
+  }
   if (data.contains("password_hash")) data["password_hash"] = "[redacted]";
   if (data.contains("secret")) data["secret"].erase("ciphertext");
   return e;

@@ -21,6 +21,10 @@ namespace {
 
 using domain::Event;
 
+// The members whose values the committed form (hash version 2) replaces by their digests.
+constexpr std::string_view kPasswordHash = "password_hash";
+constexpr std::string_view kCiphertext = "ciphertext";
+
 // Upcasters turn a type's data of schema version N into version N + 1, keyed by (type, N);
 // decode refuses a version it cannot upcast rather than guessing.
 using Upcaster = std::function<void(json& data)>;
@@ -38,7 +42,26 @@ const std::map<std::pair<std::string, int>, Upcaster>& upcasters() {
 
 // --- writing: canonical JSON as it goes (json_writer), no DOM --------------------------
 
-using json_writer::Writer;
+// The writer of an envelope's members. In the committed form (hash version 2) each
+// sensitive value — a sealed secret's ciphertext, a password hash — is written as the hex
+// SHA-256 of its text under its name + "_sha256"; `saw_sensitive` says whether there was one.
+class Writer : public json_writer::Writer {
+ public:
+  using json_writer::Writer::Writer;
+  bool committed = false;
+  bool saw_sensitive = false;
+  // A sensitive member: its value, or in the committed form its digest.
+  void sensitive(std::string_view name, std::string_view value) {
+    saw_sensitive = true;
+    if (!committed) {
+      key(name);
+      string(value);
+      return;
+    }
+    key(std::string(name) + "_sha256");
+    string(crypto::to_hex(crypto::sha256(value)));
+  }
+};
 
 void write_value(Writer& w, const std::string& v) { w.string(v); }
 void write_value(Writer& w, std::uint64_t v) { w.unsigned_integer(v); }
@@ -52,8 +75,7 @@ void write_value(Writer& w, const domain::SealedSecret& s) {
     return std::string_view(reinterpret_cast<const char*>(array.data()), array.size());
   };
   w.begin_object();
-  w.key("ciphertext");
-  w.string(crypto::base64_encode(bytes(s.ciphertext)));
+  w.sensitive("ciphertext", crypto::base64_encode(bytes(s.ciphertext)));
   w.key("fingerprint");
   w.string(crypto::to_hex(bytes(s.fingerprint)));
   w.key("masked");
@@ -68,6 +90,9 @@ void write_value(Writer& w, const T& v);
 template <class T, std::size_t I>
 void write_field(Writer& w, const T& v) {
   const auto& field = std::get<I>(FieldsOf<T>::list);
+  if constexpr (std::is_same_v<std::decay_t<decltype(v.*(field.member))>, std::string>) {
+    if (field.name == kPasswordHash) return w.sensitive(field.name, v.*(field.member));
+  }
   w.key(field.name);
   write_value(w, v.*(field.member));
 }
@@ -122,6 +147,10 @@ void write_first_part(Writer& w, const Envelope& e) {
   write_data(w, e.recorded.event);
 }
 void write_second_part(Writer& w, const Envelope& e) {
+  if (e.hash_version >= 2) {
+    w.key("hash_version");
+    w.integer(e.hash_version);
+  }
   w.key("id");
   w.string(e.id);
   if (!e.idempotency_key.empty()) {
@@ -160,17 +189,42 @@ std::string event_data_json(const domain::Event& event) {
   return out;
 }
 
-// The hash covers the envelope without `hash`; the stored bytes are the same with `hash`
-// in its sorted place, between `data` and `id`.
+// The hash covers the envelope without `hash` (from hash version 2 on, in its committed
+// form); the stored bytes are the envelope with `hash` in its sorted place, after `data`.
 std::string seal_envelope(Envelope& envelope) {
   envelope.schema_version = schema_version_of(envelope.type());
-  std::string first, second;
+  std::string first, committed_first, second;
   Writer w1(first);
   write_first_part(w1, envelope);
+  const std::string* hashed_first = &first;
+  if (envelope.hash_version >= 2 && w1.saw_sensitive) {
+    Writer committed(committed_first);
+    committed.committed = true;
+    write_first_part(committed, envelope);
+    hashed_first = &committed_first;
+  }
   Writer w2(second, Writer::Continuing{});
   write_second_part(w2, envelope);
-  envelope.hash = crypto::to_hex(crypto::sha256(first + second));
+  envelope.hash = crypto::to_hex(crypto::sha256(*hashed_first + second));
   return first + ",\"hash\":\"" + envelope.hash + "\"" + second;
+}
+
+void commit_sensitive_values(nlohmann::json& data) {
+  if (data.is_array()) {
+    for (auto& item : data) commit_sensitive_values(item);
+    return;
+  }
+  if (!data.is_object()) return;
+  nlohmann::json committed = nlohmann::json::object();
+  for (auto& [name, value] : data.items()) {
+    if ((name == kPasswordHash || name == kCiphertext) && value.is_string()) {
+      committed[name + "_sha256"] = crypto::to_hex(crypto::sha256(value.get<std::string>()));
+    } else {
+      commit_sensitive_values(value);
+      committed[name] = std::move(value);
+    }
+  }
+  data = std::move(committed);
 }
 
 namespace {
@@ -322,6 +376,7 @@ std::expected<Envelope, std::string> decode_envelope(std::string_view bytes, Dec
   Envelope e;
   std::string type, key;
   std::string_view data;
+  e.hash_version = 1;  // unless the envelope names a later one
   enum : unsigned {
     kId = 1, kType = 2, kVersion = 4, kDashboard = 8, kStream = 16, kStreamVersion = 32, kSequence = 64,
     kOccurred = 128, kActor = 256, kPrev = 512, kHash = 1024, kData = 2048, kActorType = 4096, kActorId = 8192,
@@ -359,6 +414,12 @@ std::expected<Envelope, std::string> decode_envelope(std::string_view bytes, Dec
     else if (key == "request_digest") e.request_digest = r.string();
     else if (key == "prev_hash") (whole ? (void)(e.prev_hash = r.string()) : (void)r.skip()), seen |= kPrev;
     else if (key == "hash") e.hash = r.string(), seen |= kHash;
+    else if (key == "hash_version") {
+      // Absent: version 1. Present: a version after 1 that this keyledger knows.
+      const std::int64_t v = r.integer();
+      if (v < 2 || v > kHashVersion) r.fail("an unknown hash_version");
+      e.hash_version = static_cast<int>(v);
+    }
     else if (key == "data") data = r.skip(), seen |= kData;
     else r.skip();
   }
@@ -417,6 +478,13 @@ std::expected<std::string, std::string> check_link(std::string_view bytes, std::
   }
   std::string recorded = j["hash"].get<std::string>();
   j.erase("hash");
+  if (j.contains("hash_version")) {
+    const auto& version = j["hash_version"];
+    if (!version.is_number_integer() || version.get<std::int64_t>() < 2 || version.get<std::int64_t>() > kHashVersion) {
+      return std::unexpected("the stored event names an unknown hash_version");
+    }
+    if (j.contains("data")) commit_sensitive_values(j["data"]);
+  }
   if (crypto::to_hex(crypto::sha256(j.dump())) != recorded) {
     return std::unexpected("the event's content does not match its hash");
   }

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "domain/events.hpp"
 
 namespace keyledger::eventstore {
@@ -17,6 +19,13 @@ namespace keyledger::eventstore {
 // (tree_size, root_hash). seal_envelope writes it; decode_envelope upcasts older ones.
 int schema_version_of(std::string_view type);
 inline const std::string kGenesisHash(64, '0');  // prev_hash of a dashboard's first event
+
+// What an event's `hash` covers (docs/events/README.md). 1 (no `hash_version` member): the
+// envelope without `hash`, as stored. 2: its committed form, in which every member of `data`
+// named `password_hash` or `ciphertext` is replaced by `<name>_sha256`, the hex SHA-256 of
+// its text — the form the audit API shows, so that anyone can recompute the hash without
+// seeing a password hash or a ciphertext.
+inline constexpr int kHashVersion = 2;
 
 struct Envelope {
   std::string id;  // UUIDv7
@@ -32,6 +41,7 @@ struct Envelope {
   std::string request_digest;       // keyed HMAC of the caller and request an idempotency key was used for
   std::string prev_hash;
   std::string hash;
+  int hash_version = kHashVersion;  // as read; an old event is sealed again with its own
 
   std::string_view type() const { return domain::event_type(recorded.event); }
 };
@@ -53,6 +63,10 @@ std::expected<Envelope, std::string> decode_envelope(std::string_view bytes, Dec
 // Returns the event's hash, the next link's expected prev_hash.
 std::expected<std::string, std::string> check_link(std::string_view bytes,
                                                    std::string_view expected_prev_hash);
+
+// Replaces, in an event's `data` (a JSON DOM), every sensitive value by its digest: the
+// committed form of hash version 2.
+void commit_sensitive_values(nlohmann::json& data);
 
 // The event's `data` member alone, as JSON text (for schemas and listings).
 std::string event_data_json(const domain::Event& event);

@@ -6,9 +6,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "crypto/crypto.hpp"
+#include "domain/commands.hpp"
 #include "eventstore/envelope.hpp"
 #include "eventstore/file_log.hpp"
+#include "eventstore/master_key.hpp"
+#include "eventstore/rfc3339.hpp"
 #include "support/api_client.hpp"
+#include "run_verify_audit.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace keyledger::testing;
@@ -89,6 +94,70 @@ TEST_CASE("e2e: a signed checkpoint proves later that no earlier history was rew
   // ...but not with what was signed before.
   REQUIRE(run_keyledger({"audit", "verify", "--checkpoint", checkpoint_file, "--public-key", public_key}, &out, env) == 1);
   REQUIRE(out.find("rewritten") != std::string::npos);
+}
+
+namespace {
+// A checkpoint of `dashboard` signed with the store's own key (the test holds its master key
+// file), as keyledger signed v1 checkpoints before, or with a chosen root.
+json signed_checkpoint(const TempDir& dir, const std::string& dashboard, std::uint64_t sequence, const std::string& head,
+                       std::uint64_t tree_size, const std::string& root) {
+  const auto master = es::load_master_key(dir.path() + "/master.key").value();
+  const std::string seed = master.checkpoint_signing_seed();
+  const std::string signed_at = "2026-11-30T00:00:00.000Z";
+  const std::string text = keyledger::domain::checkpoint_text(dashboard, sequence, head, tree_size, root, signed_at);
+  json c{{"dashboard_id", dashboard}, {"sequence", sequence}, {"head_hash", head}, {"signed_at", signed_at},
+         {"algorithm", "Ed25519"}, {"public_key", keyledger::crypto::to_hex(keyledger::crypto::ed25519_public_key(seed))},
+         {"signature", keyledger::crypto::to_hex(keyledger::crypto::ed25519_sign(seed, text))}};
+  if (!root.empty()) {
+    c["version"] = 2;
+    c["tree_size"] = tree_size;
+    c["root_hash"] = root;
+  } else {
+    c["version"] = 1;
+  }
+  return c;
+}
+}  // namespace
+
+TEST_CASE("e2e: a v1 checkpoint still verifies; a v2 one whose root is not the history's is refused", "[file]") {
+  TempDir dir;
+  std::string dashboard, head, genuine_file = dir.path() + "/v2.json";
+  std::uint64_t sequence = 0;
+  {
+    ServerProcess server(dir.path());
+    ApiClient api(server);
+    auto d = make_dashboard(api);
+    dashboard = d.id;
+    REQUIRE(api.post(d.path + "/email/keys", {{"name", "payroll"}}, d.admin).status == 201);
+    auto genuine = api.post(d.path + "/audit/checkpoints", json::object(), d.admin);
+    REQUIRE(genuine.status == 201);
+    std::ofstream(genuine_file) << genuine.body;
+    sequence = genuine.json["sequence"];
+    head = genuine.json["head_hash"];
+    REQUIRE(server.terminate() == 0);
+  }
+  const json v1 = signed_checkpoint(dir, dashboard, sequence, head, 0, "");
+  const json wrong_root = signed_checkpoint(dir, dashboard, sequence, head, sequence, std::string(64, 'e'));
+  const std::string v1_file = dir.path() + "/v1.json", wrong_file = dir.path() + "/wrong-root.json";
+  std::ofstream(v1_file) << v1.dump();
+  std::ofstream(wrong_file) << wrong_root.dump();
+  const std::string public_key = v1["public_key"];
+  std::string out;
+  auto env = store_env(dir);
+  for (const auto& file : {genuine_file, v1_file}) {
+    INFO(file);
+    REQUIRE(run_keyledger({"audit", "verify", "--checkpoint", file, "--public-key", public_key}, &out, env) == 0);
+    REQUIRE(verify_audit(dir, "checkpoint " + file + " --public-key " + public_key, &out) == 0);
+  }
+  // Signed by the genuine key over the right head, but naming another root: the CLI
+  // recomputes the root from the log and refuses it.
+  REQUIRE(verify_audit(dir, "checkpoint " + wrong_file + " --public-key " + public_key, &out) == 0);
+  REQUIRE(run_keyledger({"audit", "verify", "--checkpoint", wrong_file, "--public-key", public_key}, &out, env) == 1);
+  REQUIRE(out.find("Merkle root differs") != std::string::npos);
+  // A v1 checkpoint signs no root, so it cannot stand for one in a consistency check.
+  REQUIRE(verify_audit(dir, "consistency " + dir.path() + "/none.json --first-checkpoint " + v1_file +
+                                " --second-checkpoint " + genuine_file + " --public-key " + public_key,
+                       &out) == 1);
 }
 
 TEST_CASE("e2e: checkpoints are also signed periodically by keyledger itself") {

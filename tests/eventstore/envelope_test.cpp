@@ -180,6 +180,56 @@ TEST_CASE("envelope: a checkpoint of schema version 1 still links and decodes, w
   REQUIRE_FALSE(es::decode_envelope(j.dump()).has_value());
 }
 
+TEST_CASE("envelope: hash version 2 covers password hashes and ciphertexts through their digests") {
+  for (const auto& event : one_of_each()) {
+    auto envelope = envelope_of(event);
+    const std::string stored = es::seal_envelope(envelope);
+    INFO(stored);
+    auto j = nlohmann::json::parse(stored);
+    REQUIRE(j["hash_version"] == 2);
+    REQUIRE(es::check_link(stored, es::kGenesisHash).value() == envelope.hash);
+    // The hash is over the committed form: what the audit API shows, recomputable from it.
+    j.erase("hash");
+    es::commit_sensitive_values(j["data"]);
+    REQUIRE(crypto::to_hex(crypto::sha256(j.dump())) == envelope.hash);
+    REQUIRE(j.dump().find("\"ciphertext\"") == std::string::npos);
+    REQUIRE(j.dump().find("\"password_hash\"") == std::string::npos);
+    // The stored bytes keep the values themselves (state is folded from them), and changing
+    // one changes its digest, so the link breaks.
+    auto decoded = es::decode_envelope(stored);
+    REQUIRE(decoded.has_value());
+    REQUIRE(decoded->recorded.event == event);
+    REQUIRE(decoded->hash_version == 2);
+    for (const std::string field : {"\"password_hash\":\"", "\"ciphertext\":\""}) {
+      auto at = stored.find(field);
+      if (at == std::string::npos) continue;
+      std::string tampered = stored;
+      tampered[at + field.size()] = tampered[at + field.size()] == 'A' ? 'B' : 'A';
+      REQUIRE_FALSE(es::check_link(tampered, es::kGenesisHash).has_value());
+    }
+  }
+  // A hash version this keyledger does not know is refused by both readers.
+  auto envelope = envelope_of(kd::EmailKeyRevoked{"k1"});
+  auto j = nlohmann::json::parse(es::seal_envelope(envelope));
+  j["hash_version"] = 3;
+  REQUIRE_FALSE(es::decode_envelope(j.dump()).has_value());
+  REQUIRE_FALSE(es::check_link(j.dump(), es::kGenesisHash).has_value());
+}
+
+TEST_CASE("envelope: an event of hash version 1 (no hash_version) is sealed again as it was stored") {
+  auto envelope = envelope_of(kd::UserAdded{"a@b.c", kd::Role::developer, "scrypt$15$8$1$c2FsdA==$aGFzaA=="});
+  envelope.hash_version = 1;
+  const std::string stored = es::seal_envelope(envelope);
+  REQUIRE(stored.find("hash_version") == std::string::npos);
+  auto j = nlohmann::json::parse(stored);
+  j.erase("hash");
+  REQUIRE(crypto::to_hex(crypto::sha256(j.dump())) == envelope.hash);  // the whole envelope, as stored
+  REQUIRE(es::check_link(stored, es::kGenesisHash).has_value());
+  auto decoded = es::decode_envelope(stored);
+  REQUIRE(decoded->hash_version == 1);
+  REQUIRE(es::seal_envelope(*decoded) == stored);
+}
+
 TEST_CASE("envelope: a v2 checkpoint's signed text names the tree's size and root (SPEC §11)") {
   REQUIRE(kd::checkpoint_text("d1", 5, std::string(64, 'a'), 5, std::string(64, 'b'), "2026-11-28T10:20:30.456Z") ==
           "keyledger audit checkpoint v2\ndashboard d1\nsequence 5\nhead " + std::string(64, 'a') + "\ntree_size 5\nroot " +
@@ -316,6 +366,7 @@ TEST_CASE("envelope: sealing writes byte for byte what nlohmann's dump writes of
       auto document = nlohmann::json::parse(sealed);
       REQUIRE(document.dump() == sealed);
       document.erase("hash");
+      es::commit_sensitive_values(document["data"]);  // hash version 2: over the committed form
       REQUIRE(crypto::to_hex(crypto::sha256(document.dump())) == envelope.hash);
       REQUIRE(nlohmann::json::parse(es::event_data_json(event)).dump() == es::event_data_json(event));
     }

@@ -38,6 +38,22 @@ def canonical(envelope):
     return json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def committed(value):
+    """Hash version 2's committed form of `data`: each password_hash and ciphertext replaced by
+    <name>_sha256, the hex SHA-256 of its text (docs/events/README.md)."""
+    if isinstance(value, list):
+        return [committed(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for name, v in value.items():
+        if name in ("password_hash", "ciphertext") and isinstance(v, str):
+            out[name + "_sha256"] = hashlib.sha256(v.encode()).hexdigest()
+        else:
+            out[name] = committed(v)
+    return out
+
+
 def kcat_records(bootstrap, prefix):
     """Every committed record of every events topic named PREFIX*, as kcat -J prints them."""
     listing = json.loads(subprocess.run(["kcat", "-b", bootstrap, "-L", "-J"], check=True,
@@ -122,6 +138,12 @@ def main():
                 problems.append(f"{where}: breaks the hash chain or sequence of dashboard {dashboard}")
             content = dict(envelope)
             recorded = content.pop("hash", None)
+            if content.get("hash_version") == 2:
+                content["data"] = committed(content.get("data"))
+            elif "hash_version" in content:
+                problems.append(f"{where}: unknown hash_version {content['hash_version']!r}")
+            else:
+                problems.append(f"{where}: an event of hash version 1 (no hash_version), which keyledger no longer writes")
             if hashlib.sha256(canonical(content).encode()).hexdigest() != recorded:
                 problems.append(f"{where}: hash does not match the envelope's content")
             heads[dashboard] = (recorded, envelope.get("sequence"))
