@@ -17,6 +17,7 @@
 #include "command_runner.hpp"
 #include "config.hpp"
 #include "dashboard_routes.hpp"
+#include "event_routes.hpp"
 #include "eventstore/command_pipeline.hpp"
 #include "eventstore/event_log.hpp"
 #include "eventstore/master_key.hpp"
@@ -66,6 +67,8 @@ class Application {
   // records the verifications counted since the last call, one KeyUsageRecorded per dashboard.
   void record_key_usage();
   Metrics& metrics() { return metrics_; }
+  // Ends the live event streams (the server's drain calls it).
+  void end_streams() { event_routes_.end_streams(); }
   // The verify hot path, for the server to answer inside the connection (see verify_endpoint.hpp).
   InlineEndpoint* inline_endpoint() { return &verify_endpoint_; }
 
@@ -89,6 +92,7 @@ class Application {
   ChannelRoutes channel_routes_;
   VerifyRoutes verify_routes_;
   AuditRoutes audit_routes_;
+  EventRoutes event_routes_;
   std::atomic<bool> ready_{false};
   OperationsRoutes operations_routes_;
   Router router_;  // filled once by the route groups in the constructor, read-only after

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "audit_view.hpp"
 #include "crypto/crypto.hpp"
 #include "eventstore/rfc3339.hpp"
 #include "usecases/hash_chains.hpp"
@@ -22,23 +23,6 @@ namespace {
 // Stored bytes of one event of the audit index.
 std::string read_at(es::EventLog& log, const pj::AuditEntry& entry) {
   return log.read_one(es::LogPosition{entry.partition, entry.offset});
-}
-
-// What the audit API shows of an envelope: everything, except material that is safe in the
-// log but needless to readers (password hashes, sealed ciphertexts). From hash version 2 on
-// that is the committed form, which the event's hash covers (each such value replaced by its
-// SHA-256), so a reader can recompute the hash; before, they were only left out.
-json redacted(const std::string& bytes) {
-  json e = json::parse(bytes, nullptr, false);
-  if (e.is_discarded()) return json{{"error", "undecodable event"}};
-  json& data = e["data"];
-  if (e.contains("hash_version")) {
-    es::commit_sensitive_values(data);
-    return e;
-  }
-  if (data.contains("password_hash")) data["password_hash"] = "[redacted]";
-  if (data.contains("secret")) data["secret"].erase("ciphertext");
-  return e;
 }
 
 Expected<pj::AuditFilter> filter_from(const RequestContext& ctx) {
@@ -130,7 +114,7 @@ Result AuditRoutes::list_audit(RequestContext& ctx) {
   const bool descending = order != ctx.query.end() && order->second == "desc";
   auto page = read_models_.audit_index.query(ctx.param("d"), filter, cursor, limit, descending);
   json events = json::array();
-  for (auto& entry : page.entries) events.push_back(redacted(read_at(log_, entry)));
+  for (auto& entry : page.entries) events.push_back(audit_view(read_at(log_, entry)));
   return json_response(200, {{"events", events},
                              {"next_cursor", page.next_cursor ? json(std::to_string(*page.next_cursor)) : json(nullptr)}});
 }
@@ -144,7 +128,7 @@ Result AuditRoutes::export_audit(RequestContext& ctx) {
   response.stream = [&log = log_, entries, next](std::string& chunk) {
     if (*next >= entries->size()) return false;
     for (std::size_t end = std::min(entries->size(), *next + 256); *next < end; ++*next) {
-      chunk += redacted(read_at(log, (*entries)[*next])).dump() + "\n";
+      chunk += audit_view(read_at(log, (*entries)[*next])).dump() + "\n";
     }
     return true;
   };

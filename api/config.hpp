@@ -25,6 +25,7 @@ struct ServeConfig {
   std::chrono::seconds checkpoint_every{3600};  // signed audit checkpoints
   std::chrono::seconds usage_interval{60};      // one KeyUsageRecorded per dashboard and interval
   int rotation_age_days = 90;                   // compliance: Email and WhatsApp keys older than this
+  std::chrono::milliseconds sse_heartbeat{15000};  // a comment on an event stream after this long without events
 };
 
 }  // namespace keyledger::api

@@ -33,6 +33,9 @@ struct HttpResponse {
   // never held whole in memory; `body` is then ignored. Each call fills `chunk` and returns
   // false once there is nothing more. Called on a worker thread.
   std::function<bool(std::string& chunk)> stream;
+  // A stream that lasts as long as its reader stays (Server-Sent Events): produced on a
+  // thread of its own, whose calls to `stream` may wait for what comes next.
+  bool long_lived = false;
 };
 
 }  // namespace keyledger::api

@@ -96,6 +96,37 @@ struct HttpServer::Impl {
   net::strand<net::io_context::executor_type> control{net::make_strand(io)};
   std::optional<net::thread_pool> workers;
   std::optional<net::thread_pool> streamers;  // each writes one streamed body at a time
+  // One thread per long-lived stream; a finished one is joined when the next starts, the
+  // rest at the end.
+  struct LongLived {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::mutex long_lived_mutex;
+  std::vector<LongLived> long_lived;
+  std::atomic<unsigned> long_lived_open{0};
+  void start_long_lived(std::function<void()> body) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::lock_guard lock(long_lived_mutex);
+    std::erase_if(long_lived, [](LongLived& l) {
+      if (!*l.done) return false;
+      l.thread.join();
+      return true;
+    });
+    long_lived.push_back({std::thread([body = std::move(body), done] {
+                            body();
+                            *done = true;
+                          }),
+                          done});
+  }
+  void join_long_lived() {
+    std::vector<LongLived> threads;
+    {
+      std::lock_guard lock(long_lived_mutex);
+      threads.swap(long_lived);
+    }
+    for (auto& l : threads) l.thread.join();
+  }
   std::mutex workers_mutex;     // post() against the end of run()
   bool workers_closed = false;  // run() returned: post() runs jobs at once
   std::optional<ssl::context> tls;
@@ -294,6 +325,19 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void call_handler(std::shared_ptr<HttpRequest> request, bool keep_alive, unsigned version) {
     auto answer = [self = this->shared_from_this(), keep_alive, version](HttpResponse response) {
       auto shared = std::make_shared<HttpResponse>(std::move(response));
+      if (shared->stream && shared->long_lived) {
+        auto& server = self->server_;
+        if (server.long_lived_open.fetch_add(1) >= server.options.max_long_lived_streams) {
+          --server.long_lived_open;
+          *shared = problem_response({503, "too_many_streams", "too many event streams are open; retry later", "", {}});
+          shared->headers.emplace_back("Retry-After", "5");
+        } else {
+          return server.start_long_lived([self, shared, keep_alive, version] {
+            self->write_stream(*shared, keep_alive, version);
+            --self->server_.long_lived_open;
+          });
+        }
+      }
       if (shared->stream) {
         return net::post(*self->server_.streamers, [self, shared, keep_alive, version] {
           self->write_stream(*shared, keep_alive, version);
@@ -341,7 +385,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     auto result = finished->get_future();
     net::post(stream_.get_executor(), [this, start, finished] {
       beast::get_lowest_layer(stream_).expires_after(limits().read_timeout);
-      start([finished](beast::error_code ec) { finished->set_value(ec); });
+      // Each piece has read_timeout to be written; between pieces (the producer may wait for
+      // the next, as an event stream does) no deadline runs.
+      start([this, finished](beast::error_code ec) {
+        beast::get_lowest_layer(stream_).expires_never();
+        finished->set_value(ec);
+      });
     });
     while (result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
       if (server_.stopped) return net::error::operation_aborted;
@@ -431,6 +480,7 @@ void HttpServer::Impl::do_accept() {
 
 void HttpServer::Impl::begin_drain() {
   if (draining.exchange(true)) return;
+  if (options.on_drain) options.on_drain();
   beast::error_code ec;
   acceptor.close(ec);
   signals.cancel();
@@ -507,6 +557,7 @@ HttpServer::HttpServer(const std::string& listen_address, RequestHandler handler
 HttpServer::~HttpServer() {
   if (impl_->workers) impl_->workers->join();
   if (impl_->streamers) impl_->streamers->join();
+  impl_->join_long_lived();
 }
 
 std::string HttpServer::local_address() const {
@@ -537,6 +588,7 @@ void HttpServer::run(unsigned threads) {
   }
   impl_->workers->join();  // after what was posted before it closed
   impl_->streamers->join();
+  impl_->join_long_lived();
 }
 
 void HttpServer::stop() {

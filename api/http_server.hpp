@@ -55,6 +55,12 @@ struct ServerOptions {
   // Threads that write streamed bodies (audit exports): each holds one slow reader at a
   // time, apart from the workers, so slow readers never hold up commands.
   unsigned stream_threads = 16;
+  // Long-lived streams (event streams) get a thread each, up to this many at once; more are
+  // answered 503 with Retry-After.
+  unsigned max_long_lived_streams = 512;
+  // Called once when the drain begins (SIGTERM or stop()), on the server's thread: what
+  // produces long-lived streams ends them.
+  std::function<void()> on_drain;
   // POST to `inline_path` is offered to `inline_endpoint` first (not owned; may be null).
   std::string inline_path = "/v1/verify";
   InlineEndpoint* inline_endpoint = nullptr;

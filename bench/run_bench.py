@@ -15,7 +15,9 @@ import signal
 import socket
 import subprocess
 import sys
+import selectors
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -110,6 +112,49 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class SseReaders:
+    """`count` readers of the live event stream (GET /v1/dashboards/{d}/events), spread over the
+    dashboards of a tokens file, each reading everything the server sends and throwing it
+    away, on one thread with a selector (a reader costs the server, not this process)."""
+
+    def __init__(self, url, tokens_file, count):
+        host, port = url.removeprefix("http://").split(":")
+        with open(tokens_file) as f:
+            pairs = [line.split() for line in f if line.strip()]
+        self.selector = selectors.DefaultSelector()
+        self.received = 0
+        self.events = 0
+        self.stopping = False
+        for i in range(count):
+            dashboard, token = pairs[i % len(pairs)]
+            sock = socket.create_connection((host, int(port)))
+            sock.sendall(f"GET /v1/dashboards/{dashboard}/events HTTP/1.1\r\nHost: {host}\r\n"
+                         f"Authorization: Bearer {token}\r\n\r\n".encode())
+            head = sock.recv(4096)
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"an event stream was refused: {head[:200]!r}")
+            sock.setblocking(False)
+            self.selector.register(sock, selectors.EVENT_READ)
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        while not self.stopping:
+            for key, _ in self.selector.select(timeout=0.2):
+                try:
+                    data = key.fileobj.recv(1 << 16)
+                except BlockingIOError:
+                    continue
+                self.received += len(data)
+                self.events += data.count(b"\nid: ") + data.startswith(b"id: ")
+
+    def close(self):
+        self.stopping = True
+        self.thread.join()
+        for key in list(self.selector.get_map().values()):
+            key.fileobj.close()
 
 
 def parse_wrk(output):
@@ -320,6 +365,32 @@ http {{
         self.add("cpu_per_command", measured["cpu_us_per_command"], "µs", None, "≤ 60 µs",
                  measured["cpu_us_per_command"] <= 60, "server user+system CPU ÷ commands acknowledged")
 
+    def commands_with_readers(self):
+        """commands_file's load on one server, without and then with 100 readers of the live
+        event stream connected to its dashboards (each following its dashboard's new events)."""
+        say("commands_with_sse_readers: GenerateEmailKey from 64 clients, without and with 100 event-stream readers")
+        store = "file:" + os.path.join(self.work, "sse-store")
+        tokens = os.path.join(self.work, "sse-tokens.txt")
+        self.seed(store, 64, 0, tokens_out=tokens)
+        server = Server(self, store, "sse-server")
+        try:
+            self.wrk(server.url, "commands.lua", tokens, 2)
+            alone = self.wrk(server.url, "commands.lua", tokens, self.duration)
+            readers = SseReaders(server.url, tokens, 100)
+            try:
+                followed = self.wrk(server.url, "commands.lua", tokens, self.duration)
+            finally:
+                readers.close()
+        finally:
+            server.stop()
+        for run in (alone, followed):
+            if run["non2xx"]:
+                raise RuntimeError(f"commands_with_sse_readers: {run['non2xx']} commands were not accepted")
+        ratio = followed["rps"] / alone["rps"] if alone["rps"] else 0
+        self.add("commands_with_sse_readers", followed["rps"], "commands/s", alone["rps"], "≥ 0.9× without readers",
+                 ratio >= 0.9, f"100 readers received {readers.events} events ({readers.received / 2**20:.0f} MiB); "
+                 f"p99 {followed['p99_ms']:.1f} ms with, {alone['p99_ms']:.1f} ms without")
+
     def commands_kafka(self, bootstrap):
         say("commands_kafka: GenerateEmailKey from 64 clients on the Kafka broker")
         topic = "bench-" + secrets.token_hex(4)
@@ -474,7 +545,7 @@ http {{
         steps = {"verify_inprocess": self.verify_inprocess, "verify_http": self.verify_http,
                  "commands_file": self.commands_file, "commands_kafka": lambda: self.commands_kafka(bootstrap),
                  "startup": self.startup_and_memory, "snapshot_p99": self.commands_during_snapshot,
-                 "audit_page": self.audit_page, "as_of": self.as_of}
+                 "audit_page": self.audit_page, "as_of": self.as_of, "sse_readers": self.commands_with_readers}
         if not bootstrap:
             raise SystemExit("run_bench.py: --kafka-bootstrap is required (tools/bench starts a broker)")
         for name, step in steps.items():

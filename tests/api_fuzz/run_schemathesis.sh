@@ -50,10 +50,17 @@ TOML
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 # One worker: hypothesis parses lambda sources with Python's ast module, and two worker
 # threads doing that at once hit CPython 3.11's "AST constructor recursion depth mismatch".
+# A live event stream never ends for whoever may read it, and schemathesis reads every
+# answer to its end: the dashboard's stream is left out for its admin, the operator's for
+# the operator (the e2e tests read both with curl); for every other caller they are fuzzed
+# like every route.
 run_one() {  # NAME TOKEN OUTPUT
+  local skip=()
+  [[ $1 == admin ]] && skip=(--exclude-operation-id streamDashboardEvents)
+  [[ $1 == operator ]] && skip=(--exclude-operation-id streamAllEvents)
   (cd "$work" && "$schemathesis" --config-file "$work/schemathesis.toml" run "$api/openapi.json" \
      --checks "$checks" --header "Authorization: Bearer $2" --max-time "$seconds" \
-     --phases examples,coverage,fuzzing --workers 1 --no-color) >"$3" 2>&1
+     --phases examples,coverage,fuzzing --workers 1 --no-color "${skip[@]}") >"$3" 2>&1
 }
 # A run that fails only because schemathesis itself raised (a "Runtime Error" in its own
 # code, no failed check, no network error talking to keyledger) is the tool's crash, not a

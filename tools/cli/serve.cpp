@@ -35,6 +35,7 @@ OptionSet serve_options() {
               "join its fsync (or Kafka transaction); a lone command never waits",
               500)
       .number("checkpoint-every", "SECONDS", "sign each changed dashboard's chain head (Ed25519) this often", 3600)
+      .number("sse-heartbeat", "SECONDS", "send a comment on an event stream after this long without events", 15)
       .number("usage-interval", "SECONDS",
               "record verification counts per key as one event per dashboard this often", 60)
       .number("rotation-age-days", "N", "the compliance report's rotation age", 90)
@@ -62,6 +63,7 @@ int serve(const Invocation& invocation) {
   config.drain_timeout = std::chrono::seconds(invocation.number("drain-timeout"));
   config.snapshot_every = invocation.number("snapshot-every");
   config.checkpoint_every = std::chrono::seconds(invocation.number("checkpoint-every"));
+  config.sse_heartbeat = std::chrono::seconds(invocation.number("sse-heartbeat"));
   config.usage_interval = std::chrono::seconds(invocation.number("usage-interval"));
   config.rotation_age_days = static_cast<int>(invocation.number("rotation-age-days"));
   if (config.operator_token.size() < 16 && !config.operator_token.empty()) {
@@ -96,6 +98,7 @@ int serve(const Invocation& invocation) {
   server_options.worker_threads = config.workers;
   server_options.tls_cert_file = config.tls_cert;
   server_options.tls_key_file = config.tls_key;
+  server_options.on_drain = [&app] { app.end_streams(); };
   api::HttpServer server(
       config.listen, [&app](auto request, auto done) { app.handle(std::move(request), std::move(done)); },
       server_options);
