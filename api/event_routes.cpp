@@ -9,6 +9,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kPoll = std::chrono::milliseconds(50);  // how far behind the log a reader may be
 constexpr std::size_t kBatch = 256;                    // events in one piece of the stream
+constexpr std::size_t kRenderedKept = 8192;            // rendered events kept for other readers
 
 // A resumed stream's Last-Event-ID: the sequence of the last event the reader has.
 Expected<std::uint64_t> last_event_id(const RequestContext& ctx, std::uint64_t events) {
@@ -94,15 +95,15 @@ Result EventRoutes::dashboard_events(RequestContext& ctx) {
     std::uint64_t sent;  // the sequence of the last event sent
   };
   return stream([this, cursor = Cursor{dashboard, after}](std::string& chunk) mutable {
-    for (std::size_t n = 0; n < kBatch; ++n) {
-      const auto next = index_.at(cursor.dashboard, cursor.sent + 1);
-      if (!next) break;
-      const std::string bytes = log_.read_one({next->partition, next->offset});
-      if (bytes.empty()) break;
-      chunk += "id: " + std::to_string(next->sequence) + "\nevent: " + next->type + "\ndata: " + audit_view_text(bytes) +
-               "\n\n";
-      cursor.sent = next->sequence;
+    std::size_t n = 0;
+    for (const auto& at : index_.positions(cursor.dashboard, cursor.sent + 1, cursor.sent + kBatch)) {
+      const auto frame = rendered(at);
+      if (!frame) break;
+      chunk += "id: " + std::to_string(cursor.sent + 1) + "\n" + *frame;
+      ++cursor.sent;
+      ++n;
     }
+    return n;
   });
 }
 
@@ -114,15 +115,44 @@ Result EventRoutes::all_events(RequestContext& ctx) {
     for (std::uint32_t p = 0; p < cursor.size() && n < kBatch; ++p) {
       log_.read(p, cursor[p], log_.end(p), [&](const eventstore::StoredRecord& record) {
         cursor[p] = record.position.offset + 1;
-        chunk += "id: " + cursor_text(cursor) + "\nevent: " + event_type(record.bytes) + "\ndata: " +
-                 audit_view_text(record.bytes) + "\n\n";
+        chunk += "id: " + cursor_text(cursor) + "\n" + *rendered(record.position, record.bytes);
         return ++n < kBatch;
       });
     }
+    return n;
   });
 }
 
-Result EventRoutes::stream(std::function<void(std::string& chunk)> next) const {
+std::shared_ptr<const std::string> EventRoutes::rendered(eventstore::LogPosition at, std::string_view stored) const {
+  const std::pair key{at.partition, at.offset};
+  {
+    std::lock_guard lock(rendered_.mutex);
+    if (auto it = rendered_.frames.find(key); it != rendered_.frames.end()) return it->second;
+  }
+  auto frame = std::make_shared<const std::string>("event: " + event_type(stored) + "\ndata: " + audit_view_text(stored) +
+                                                   "\n\n");
+  std::lock_guard lock(rendered_.mutex);
+  if (rendered_.frames.emplace(key, frame).second) {
+    rendered_.order.push_back(key);
+    if (rendered_.order.size() > kRenderedKept) {
+      rendered_.frames.erase(rendered_.order.front());
+      rendered_.order.pop_front();
+    }
+  }
+  return frame;
+}
+
+std::shared_ptr<const std::string> EventRoutes::rendered(eventstore::LogPosition at) const {
+  {
+    std::lock_guard lock(rendered_.mutex);
+    if (auto it = rendered_.frames.find({at.partition, at.offset}); it != rendered_.frames.end()) return it->second;
+  }
+  const std::string bytes = log_.read_one(at);
+  if (bytes.empty()) return nullptr;
+  return rendered(at, bytes);
+}
+
+Result EventRoutes::stream(std::function<std::size_t(std::string& chunk)> next) const {
   {
     std::lock_guard lock(waiting_->mutex);
     if (waiting_->ending) return std::unexpected(ApiError{503, "draining", "the server is shutting down", "", {}});
@@ -134,23 +164,24 @@ Result EventRoutes::stream(std::function<void(std::string& chunk)> next) const {
   // Reconnect after a second; sent at once, so that the reader knows the stream is open.
   std::string first = "retry: 1000\n\n";
   response.stream = [next = std::move(next), waiting = waiting_, heartbeat = heartbeat_, first = std::move(first),
-                     wrote = Clock::now()](std::string& chunk) mutable {
+                     wrote = Clock::now(), caught_up = false](std::string& chunk) mutable {
     for (;;) {
       {
-        std::lock_guard lock(waiting->mutex);
+        std::unique_lock lock(waiting->mutex);
+        // A reader that has all there was waits a poll before looking again: its events then
+        // go out a poll's worth at a time, not one piece (and one wake-up) per event.
+        if (caught_up) waiting->cv.wait_for(lock, kPoll, [&] { return waiting->ending; });
         if (waiting->ending) return false;
       }
       chunk = std::move(first);
       first.clear();
-      next(chunk);
+      caught_up = next(chunk) < kBatch;
       const auto now = Clock::now();
       if (chunk.empty() && now - wrote >= heartbeat) chunk = ": heartbeat\n\n";
       if (!chunk.empty()) {
         wrote = now;
         return true;
       }
-      std::unique_lock lock(waiting->mutex);
-      waiting->cv.wait_for(lock, kPoll, [&] { return waiting->ending; });
     }
   };
   return response;

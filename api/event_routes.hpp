@@ -9,8 +9,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "access.hpp"
 #include "eventstore/event_log.hpp"
@@ -33,9 +36,10 @@ class EventRoutes {
  private:
   Result dashboard_events(RequestContext& ctx);
   Result all_events(RequestContext& ctx);
-  // An event stream whose next piece `next(chunk)` appends (nothing when there is nothing new
-  // yet): the waits, heartbeats and the end are the same for every stream. 503 once ending.
-  Result stream(std::function<void(std::string& chunk)> next) const;
+  // An event stream whose next piece `next(chunk)` appends, returning how many events (at
+  // most a piece's 256; none when there is nothing new yet): the waits, heartbeats and the end are
+  // the same for every stream. 503 once ending.
+  Result stream(std::function<std::size_t(std::string& chunk)> next) const;
 
   // What the streams wait on: new events are polled for (a reader is at most kPoll behind),
   // the end is signalled.
@@ -45,11 +49,22 @@ class EventRoutes {
     bool ending = false;
   };
 
+  // An event as every stream sends it ("event: …\ndata: …\n\n", the id line is each
+  // stream's own), rendered once for all its readers: the newest few thousand are kept.
+  std::shared_ptr<const std::string> rendered(eventstore::LogPosition at, std::string_view stored) const;
+  std::shared_ptr<const std::string> rendered(eventstore::LogPosition at) const;  // reading it if need be
+  struct Rendered {
+    std::mutex mutex;
+    std::map<std::pair<std::uint32_t, std::uint64_t>, std::shared_ptr<const std::string>> frames;
+    std::deque<std::pair<std::uint32_t, std::uint64_t>> order;  // oldest first
+  };
+
   const Access& access_;
   eventstore::EventLog& log_;
   const projections::AuditIndex& index_;
   std::chrono::milliseconds heartbeat_;
   std::shared_ptr<Waiting> waiting_ = std::make_shared<Waiting>();
+  mutable Rendered rendered_;
 };
 
 }  // namespace keyledger::api

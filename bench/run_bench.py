@@ -116,8 +116,10 @@ class Server:
 
 class SseReaders:
     """`count` readers of the live event stream (GET /v1/dashboards/{d}/events), spread over the
-    dashboards of a tokens file, each reading everything the server sends and throwing it
-    away, on one thread with a selector (a reader costs the server, not this process)."""
+    dashboards of a tokens file, each following its dashboard from its newest event on (sent
+    as Last-Event-ID: readers that were connected all along, not ones catching up on history)
+    and reading everything the server sends, throwing it away, on one thread with a selector
+    (a reader costs the server, not this process)."""
 
     def __init__(self, url, tokens_file, count):
         host, port = url.removeprefix("http://").split(":")
@@ -127,11 +129,15 @@ class SseReaders:
         self.received = 0
         self.events = 0
         self.stopping = False
+        newest = {}
+        for dashboard, token in pairs[:count]:
+            _, body = http("GET", f"{url}/v1/dashboards/{dashboard}/audit?order=desc&limit=1", token=token)
+            newest[dashboard] = json.loads(body)["events"][0]["sequence"]
         for i in range(count):
             dashboard, token = pairs[i % len(pairs)]
             sock = socket.create_connection((host, int(port)))
             sock.sendall(f"GET /v1/dashboards/{dashboard}/events HTTP/1.1\r\nHost: {host}\r\n"
-                         f"Authorization: Bearer {token}\r\n\r\n".encode())
+                         f"Authorization: Bearer {token}\r\nLast-Event-ID: {newest[dashboard]}\r\n\r\n".encode())
             head = sock.recv(4096)
             if not head.startswith(b"HTTP/1.1 200"):
                 raise RuntimeError(f"an event stream was refused: {head[:200]!r}")

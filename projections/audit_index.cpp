@@ -137,15 +137,18 @@ std::optional<AuditEntry> AuditIndex::at(const std::string& dashboard_id, std::u
   return expand(it->second, sequence - it->second.first_sequence);
 }
 
-std::vector<eventstore::LogPosition> AuditIndex::positions(const std::string& dashboard_id, std::uint64_t last) const {
+std::vector<eventstore::LogPosition> AuditIndex::positions(const std::string& dashboard_id, std::uint64_t first,
+                                                       std::uint64_t last) const {
   std::vector<eventstore::LogPosition> out;
   std::shared_lock lock(mutex_);
   auto it = trails_.find(dashboard_id);
-  if (it == trails_.end() || it->second.first_sequence != 1) return out;
+  if (it == trails_.end() || first < it->second.first_sequence || first > last) return out;
   const auto& trail = it->second;
-  const std::size_t n = std::min<std::uint64_t>(last, trail.entries.size());
-  out.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) out.push_back({trail.partition, trail.entries[i].offset});
+  const std::uint64_t begin = first - trail.first_sequence;
+  const std::uint64_t end = std::min<std::uint64_t>(last - trail.first_sequence + 1, trail.entries.size());
+  if (begin >= end) return out;
+  out.reserve(end - begin);
+  for (std::uint64_t i = begin; i < end; ++i) out.push_back({trail.partition, trail.entries[i].offset});
   return out;
 }
 

@@ -56,9 +56,10 @@ class AuditIndex {
   std::vector<AuditEntry> all(const std::string& dashboard_id) const;
   // The entry of one event of the dashboard, by its sequence.
   std::optional<AuditEntry> at(const std::string& dashboard_id, std::uint64_t sequence) const;
-  // Where the dashboard's events of sequences 1..`last` are in the log, in sequence order
-  // (fewer when the index holds fewer).
-  std::vector<eventstore::LogPosition> positions(const std::string& dashboard_id, std::uint64_t last) const;
+  // Where the dashboard's events of sequences `first`..`last` are in the log, in sequence
+  // order (fewer when the index holds fewer, none when it lacks `first`).
+  std::vector<eventstore::LogPosition> positions(const std::string& dashboard_id, std::uint64_t first,
+                                                 std::uint64_t last) const;
 
   // One dashboard's entries as snapshots carry them: its own table of the types and actors
   // it names, and rows that point into it.

@@ -16,7 +16,7 @@ std::expected<std::optional<PastState>, std::string> dashboard_as_of(es::EventLo
   const auto last = index.query(dashboard_id, filter, std::nullopt, 1, true);
   if (last.entries.empty()) return std::nullopt;
   const std::uint64_t cut = last.entries.front().sequence;
-  const auto positions = index.positions(dashboard_id, cut);
+  const auto positions = index.positions(dashboard_id, 1, cut);
   if (positions.size() != cut) return std::unexpected("the audit index lacks some of the dashboard's events");
   PastState past;
   std::string why;
