@@ -54,7 +54,7 @@ TEST_CASE("cli: every subcommand's help names each option's variable and default
       CHECK(out.find(variable + ":") != std::string::npos);
     }
     if (command[0] == "serve") {
-      CHECK(options.size() == 21);
+      CHECK(options.size() == 22);
       CHECK(out.find("--read-timeout SECONDS (=10)") != std::string::npos);
     }
   }

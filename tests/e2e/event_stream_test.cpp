@@ -141,7 +141,7 @@ TEST_CASE("e2e: the event stream sends each event once, in order, as it happens,
   for (std::size_t i = 0; i < seen.size(); ++i) {
     INFO("frame " << i);
     REQUIRE(seen[i].id == std::to_string(i + 1));
-    REQUIRE(seen[i].event == seen[i].data["type"]);
+    REQUIRE(seen[i].data["type"] == seen[i].event);
     REQUIRE(seen[i].text == trail[i]);  // byte for byte what the audit export shows
   }
   REQUIRE(seen.size() >= 9);
@@ -178,7 +178,7 @@ TEST_CASE("e2e: the operator's stream carries every dashboard's events once each
     for (std::string line; std::getline(lines, line);) trail.push_back(json::parse(line));
     std::vector<json> streamed;
     for (const auto& f : seen) {
-      REQUIRE(f.event == f.data["type"]);
+      REQUIRE(f.data["type"] == f.event);
       if (f.data["dashboard_id"] == d->id) streamed.push_back(f.data);
     }
     REQUIRE(streamed == trail);
