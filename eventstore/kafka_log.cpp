@@ -112,10 +112,11 @@ void KafkaLog::append(std::vector<AppendRecord> batch, AppendDone done) {
 std::error_code KafkaLog::fence(const std::string& why) {
   fenced_ = true;
   const auto code = make_error_code(StoreErrc::fenced);
-  queue_->refuse(code);
-  queue_->fail_queued(code);  // batches queued behind this group will never be written either
+  // Said first, so that the log tells why before any caller hears the refusal.
   note("fenced: this instance will not append again (" + why + "); another keyledger took transactional id " +
        options_.transactional_id);
+  queue_->refuse(code);
+  queue_->fail_queued(code);  // batches queued behind this group will never be written either
   return code;
 }
 

@@ -70,7 +70,8 @@ TEST_CASE("kafka: a second instance with the same transactional id fences the fi
   REQUIRE(refused.status == 503);
   REQUIRE(refused.json["code"] == "log_unavailable");
   REQUIRE(a.post(d.path + "/email/keys", {{"name", "zombie again"}}, d.admin).status == 503);
-  REQUIRE(first.log().find("fenced") != std::string::npos);
+  // Said in its log (read from its stderr by another thread, so waited for with a bound).
+  REQUIRE(eventually([&] { return first.log().find("fenced") != std::string::npos; }));
 
   // The new instance has every event the first committed, and none of its refused ones.
   auto listing = b.get(d.path + "/email/keys", d.admin);
