@@ -1,5 +1,8 @@
 #include "event_routes.hpp"
 
+#include <optional>
+#include <string_view>
+
 #include "audit_view.hpp"
 
 namespace keyledger::api {
@@ -11,14 +14,21 @@ constexpr auto kPoll = std::chrono::milliseconds(50);  // how far behind the log
 constexpr std::size_t kBatch = 256;                    // events in one piece of the stream
 constexpr std::size_t kRenderedKept = 8192;            // rendered events kept for other readers
 
+// A decimal number of at most 19 digits (so that it fits), or nothing.
+std::optional<std::uint64_t> decimal(std::string_view text) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string_view::npos) return {};
+  return std::stoull(std::string(text));
+}
+
 // A resumed stream's Last-Event-ID: the sequence of the last event the reader has.
 Expected<std::uint64_t> last_event_id(const RequestContext& ctx, std::uint64_t events) {
   const std::string text = ctx.request.header("last-event-id");
   if (text.empty()) return 0;
-  if (text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+  const auto parsed = decimal(text);
+  if (!parsed) {
     return std::unexpected(invalid_request("Last-Event-ID", "Last-Event-ID must be the sequence of an event sent before"));
   }
-  const std::uint64_t id = std::stoull(text);
+  const std::uint64_t id = *parsed;
   if (id > events) return std::unexpected(invalid_request("Last-Event-ID", "Last-Event-ID is past the dashboard's last event"));
   return id;
 }
@@ -40,9 +50,9 @@ Expected<std::vector<std::uint64_t>> log_cursor(const RequestContext& ctx, const
   std::size_t at = 1;
   while (at <= text.size()) {
     const std::size_t dot = std::min(text.find('.', at), text.size());
-    const std::string part = text.substr(at, dot - at);
-    if (part.empty() || part.size() > 19 || part.find_first_not_of("0123456789") != std::string::npos) return bad();
-    offsets.push_back(std::stoull(part));
+    const auto offset = decimal(std::string_view(text).substr(at, dot - at));
+    if (!offset) return bad();
+    offsets.push_back(*offset);
     at = dot + 1;
   }
   if (offsets.size() != ends.size()) return bad();

@@ -10,14 +10,15 @@ namespace merkle = keyledger::crypto::merkle;
 
 namespace {
 
-// The leaf of an event whose hash (hex) is known good.
-merkle::Hash leaf_of(std::string_view hash) { return merkle::leaf_hash(crypto::from_hex(hash).value_or("")); }
-
 // Trees of dashboards longer than this are first built without holding the dashboard's
 // entry, so that the pipeline's listener (follow) never waits for a long read.
 constexpr std::uint64_t kBuildAside = 256;
 
 }  // namespace
+
+merkle::Hash AuditTrees::leaf_of(std::string_view event_hash) {
+  return merkle::leaf_hash(crypto::from_hex(event_hash).value_or(""));
+}
 
 void AuditTrees::follow(const std::string& dashboard_id, std::uint64_t sequence, std::string_view hash) {
   Entry* entry;

@@ -30,6 +30,9 @@ namespace keyledger::projections {
 
 class AuditTrees {
  public:
+  // The leaf of an event whose hash (hex) is known good: SHA-256(0x00 ‖ its 32 bytes).
+  static crypto::merkle::Hash leaf_of(std::string_view event_hash);
+
   // A folded event (`hash` in hex): appended to the dashboard's tree, if it has one.
   void follow(const std::string& dashboard_id, std::uint64_t sequence, std::string_view hash);
 

@@ -2,6 +2,7 @@
 
 #include "crypto/crypto.hpp"
 #include "crypto/merkle.hpp"
+#include "projections/audit_trees.hpp"
 #include "domain/commands.hpp"
 
 namespace keyledger::usecases {
@@ -73,7 +74,7 @@ std::optional<ChainBreak> check_checkpoint(es::EventLog& log, const Checkpoint& 
         broken = ChainBreak{record.position, checkpoint.dashboard_id, chain.events() + 1, std::move(*why)};
         return false;
       }
-      tree.append(crypto::merkle::leaf_hash(crypto::from_hex(chain.head()).value_or("")));
+      tree.append(projections::AuditTrees::leaf_of(chain.head()));
       return chain.events() < checkpoint.sequence;
     });
   }

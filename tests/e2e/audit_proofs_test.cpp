@@ -33,8 +33,6 @@ merkle::Hash unhex32(const std::string& text) {
   return h;
 }
 
-std::string hex(const merkle::Hash& h) { return merkle::to_hex(h); }
-
 // The dashboard's leaves in sequence order, from its audit export.
 std::vector<merkle::Hash> exported_leaves(const ApiClient& api, const Dashboard& d) {
   auto exported = api.get(d.path + "/audit/export", d.admin);
@@ -73,8 +71,8 @@ void check_proofs(const ApiClient& api, const Dashboard& d, const std::vector<me
       REQUIRE(reply.status == 200);
       REQUIRE(reply.json["leaf_index"] == sequence - 1);
       REQUIRE(reply.json["tree_size"] == size);
-      REQUIRE(reply.json["leaf_hash"] == hex(leaves[sequence - 1]));
-      REQUIRE(reply.json["root_hash"] == hex(*auditor.root(size)));
+      REQUIRE(reply.json["leaf_hash"] == merkle::to_hex(leaves[sequence - 1]));
+      REQUIRE(reply.json["root_hash"] == merkle::to_hex(*auditor.root(size)));
       REQUIRE(merkle::verify_inclusion(sequence - 1, size, leaves[sequence - 1], path_of(reply.json["audit_path"]),
                                        *auditor.root(size)));
     }
@@ -82,8 +80,8 @@ void check_proofs(const ApiClient& api, const Dashboard& d, const std::vector<me
                              "&second=" + std::to_string(n),
                          token);
     REQUIRE(reply.status == 200);
-    REQUIRE(reply.json["first_root"] == hex(*auditor.root(size)));
-    REQUIRE(reply.json["second_root"] == hex(*auditor.root(n)));
+    REQUIRE(reply.json["first_root"] == merkle::to_hex(*auditor.root(size)));
+    REQUIRE(reply.json["second_root"] == merkle::to_hex(*auditor.root(n)));
     REQUIRE(merkle::verify_consistency(size, n, *auditor.root(size), *auditor.root(n), path_of(reply.json["proof"])));
   }
   // Without tree_size: the tree of every event so far (which may have grown meanwhile: the
@@ -330,7 +328,7 @@ TEST_CASE("e2e: two signed v2 checkpoints prove, with the verifier alone, that h
     INFO(c->dump());
     REQUIRE((*c)["version"] == 2);
     REQUIRE((*c)["tree_size"] == (*c)["sequence"]);
-    REQUIRE((*c)["root_hash"] == hex(*auditor.root((*c)["tree_size"].get<std::uint64_t>())));
+    REQUIRE((*c)["root_hash"] == merkle::to_hex(*auditor.root((*c)["tree_size"].get<std::uint64_t>())));
   }
   REQUIRE(api.get(d.path + "/audit/checkpoints/latest", d.viewer).json == second);
   const std::uint64_t m = first["tree_size"], n = second["tree_size"];
@@ -417,7 +415,7 @@ TEST_CASE("e2e: the first proof of a long trail is built while commands go on, a
     INFO("tree of " << size << " of " << leaves.size());
     REQUIRE(size > 256);
     REQUIRE(size <= leaves.size());
-    REQUIRE(proof["root_hash"] == hex(*auditor.root(size)));
+    REQUIRE(proof["root_hash"] == merkle::to_hex(*auditor.root(size)));
     REQUIRE(merkle::verify_inclusion(0, size, leaves[0], path_of(proof["audit_path"]), *auditor.root(size)));
   }
   // And the tree followed every event since: the last one is in the tree of all of them.
@@ -425,7 +423,7 @@ TEST_CASE("e2e: the first proof of a long trail is built while commands go on, a
                           std::to_string(leaves.size()),
                       d.admin);
   REQUIRE(last.status == 200);
-  REQUIRE(last.json["root_hash"] == hex(*auditor.root(leaves.size())));
+  REQUIRE(last.json["root_hash"] == merkle::to_hex(*auditor.root(leaves.size())));
   REQUIRE(merkle::verify_inclusion(leaves.size() - 1, leaves.size(), leaves.back(), path_of(last.json["audit_path"]),
                                    *auditor.root(leaves.size())));
 }
