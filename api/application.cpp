@@ -41,17 +41,16 @@ class WaitingRequest {
 }  // namespace
 
 Application::Application(ServeConfig config, eventstore::EventLog& log, eventstore::CommandPipeline& pipeline,
-                         eventstore::SecretVault& vault, const eventstore::MasterKey& master_key)
+                         eventstore::SecretVault& vault, eventstore::Keyring& keyring)
     : config_(std::move(config)),
       log_(log),
       pipeline_(pipeline),
-      sessions_(crypto::hkdf_sha256(master_key.bytes, "keyledger", "session token signing key v1", 32)),
-      read_models_(master_key.fingerprint_pepper()),
+      sessions_(keyring.store_keys().session_signing_key),
+      read_models_(keyring.store_keys().fingerprint_pepper),
       access_(config_, sessions_, pipeline_),
-      commands_(pipeline_, access_, metrics_,
-                crypto::hkdf_sha256(master_key.bytes, "keyledger", "idempotency request digest v1", 32)),
+      commands_(pipeline_, access_, metrics_, keyring.store_keys().idempotency_key),
       secrets_(vault, pipeline_, log_, read_models_.audit_index),
-      checkpoints_(pipeline_, log_, read_models_, master_key.checkpoint_signing_seed()),
+      checkpoints_(pipeline_, log_, read_models_, keyring.store_keys().checkpoint_signing_seed),
       states_(pipeline_, log_, read_models_.audit_index),
       dashboard_routes_(access_, commands_, pipeline_, states_, vault, sessions_, config_.session_ttl),
       key_routes_(access_, commands_, secrets_, pipeline_, states_),

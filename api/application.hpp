@@ -20,7 +20,7 @@
 #include "event_routes.hpp"
 #include "eventstore/command_pipeline.hpp"
 #include "eventstore/event_log.hpp"
-#include "eventstore/master_key.hpp"
+#include "eventstore/keyring.hpp"
 #include "eventstore/secret_vault.hpp"
 #include "http_message.hpp"
 #include "key_routes.hpp"
@@ -41,7 +41,7 @@ class Application {
   // Opens nothing itself: the store's parts are built by the caller (see tools/cli/serve.cpp).
   // Subscribes its read models to the pipeline: construct it before the store recovers.
   Application(ServeConfig config, eventstore::EventLog& log, eventstore::CommandPipeline& pipeline,
-              eventstore::SecretVault& vault, const eventstore::MasterKey& master_key);
+              eventstore::SecretVault& vault, eventstore::Keyring& keyring);
   Application(const Application&) = delete;
   Application& operator=(const Application&) = delete;
 

@@ -240,7 +240,7 @@ int seed(const Args& args) {
   config.session_ttl = std::chrono::hours(24);
   auto store = es::Store::open(config.store, config.master_key_file, {});
   if (!store) throw std::runtime_error(store.error());
-  keyledger::api::Application app(config, *(*store)->log, *(*store)->pipeline, *(*store)->vault, (*store)->master_key);
+  keyledger::api::Application app(config, *(*store)->log, *(*store)->pipeline, *(*store)->vault, *(*store)->keyring);
   if (auto recovered = (*store)->recover(); !recovered) throw std::runtime_error(recovered.error());
   app.start();
   Seeder seeder(app, config.operator_token);

@@ -1,38 +1,26 @@
-// The embedded store's keyring: one JSON file beside the log holding each dashboard's data
-// key wrapped (AES-256-GCM) by the master key's key-encryption key. Every change rewrites
-// the file atomically (temporary file, fsync, rename, fsync of the directory).
+// The embedded store's keyring storage: one JSON file beside the log,
+// {"version":2,"records":{name: record or null}}. Every write rewrites the file atomically
+// (temporary file, fsync, rename, fsync of the directory). Version 1 files
+// ({"keys":{dashboard: record or null}}) are read as they are and rewritten as version 2.
 #pragma once
 
-#include <map>
 #include <mutex>
-#include <optional>
 
 #include "keyring.hpp"
-#include "master_key.hpp"
 
 namespace keyledger::eventstore {
 
-class FileKeyring final : public Keyring {
+class FileKeyringStorage final : public KeyringStorage {
  public:
-  // Loads `path` if it exists; throws std::runtime_error when it cannot be read or a key does
-  // not unwrap (a wrong master key), so the server refuses to start rather than lose data.
-  FileKeyring(std::string path, const MasterKey& master_key);
+  explicit FileKeyringStorage(std::string path) : path_(std::move(path)) {}
 
-  std::expected<std::string, std::error_code> data_key(const std::string& dashboard_id,
-                                                       bool create) override;
-  std::error_code destroy(const std::string& dashboard_id) override;
+  std::expected<Records, std::string> load() override;
+  bool write(const Records& records) override;
 
  private:
-  struct Entry {
-    std::optional<std::string> wrapped;  // absent: destroyed (a tombstone)
-  };
-  bool save_locked();
-
   std::string path_;
-  std::string kek_;
   std::mutex mutex_;
-  std::map<std::string, Entry> entries_;
-  std::map<std::string, std::string> unwrapped_;  // cache of live data keys
+  Records records_;  // everything in the file
 };
 
 }  // namespace keyledger::eventstore

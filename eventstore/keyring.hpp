@@ -1,23 +1,95 @@
-// Per-dashboard data keys, kept outside the immutable event log so that closing a dashboard
-// can destroy its key (crypto-shredding): its sealed secrets in the log become unreadable
-// while the rest of its history stays auditable.
+// The keyring: every key keyledger keeps at rest, each wrapped (AES-256-GCM) by the master
+// key, kept outside the immutable event log.
+//   - one data key per dashboard, so that closing a dashboard can destroy its key
+//     (crypto-shredding): its sealed secrets in the log become unreadable while the rest of
+//     its history stays auditable;
+//   - the store's own keys (StoreKeys), which must outlive any one master key;
+//   - while a master key rotation is under way, the previous master key, wrapped by the next.
+// Each record names the master key that wraps it (MasterKey::id), so a rotation that stopped
+// midway is finished by the next open with the new key file (SPEC §11).
+// Where the records live is a KeyringStorage's business: one JSON file beside the file
+// store's log, or a compacted Kafka topic.
 #pragma once
 
+#include <cstddef>
 #include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
+
+#include "master_key.hpp"
 
 namespace keyledger::eventstore {
 
+// Named records of text, durably. A record is written whole or not at all; nullopt is a
+// tombstone (the record is gone for good).
+class KeyringStorage {
+ public:
+  using Records = std::map<std::string, std::optional<std::string>>;
+  virtual ~KeyringStorage() = default;
+  // Every record as stored, read once when the keyring opens; a sentence on failure.
+  virtual std::expected<Records, std::string> load() = 0;
+  // Writes the records durably before returning true. On false some may have been written.
+  virtual bool write(const Records& records) = 0;
+};
+
+// A master key rotation whose data keys are all rewrapped under `to`, recorded in no event
+// yet for some dashboards.
+struct PendingRotation {
+  std::string from, to;  // master key ids
+};
+
 class Keyring {
  public:
-  virtual ~Keyring() = default;
+  using Report = std::function<void(const std::string&)>;
+  // Loads every record and unwraps it. Refuses (a sentence) a master key that does not open
+  // the keyring, naming the one that does. A rotation found under way to `master` is
+  // finished first (`report` says so); one under way from `master` is refused: the next
+  // master key file must be given.
+  static std::expected<std::unique_ptr<Keyring>, std::string> open(std::unique_ptr<KeyringStorage> storage,
+                                                                  const MasterKey& master, const Report& report);
+
   // The dashboard's 32-byte data key; a new one is created and stored durably first when
   // `create` is set and none exists. data_key_destroyed once destroy() ran.
-  virtual std::expected<std::string, std::error_code> data_key(const std::string& dashboard_id,
-                                                               bool create) = 0;
+  std::expected<std::string, std::error_code> data_key(const std::string& dashboard_id, bool create);
   // Removes the wrapped key for good, leaving a tombstone. Idempotent.
-  virtual std::error_code destroy(const std::string& dashboard_id) = 0;
+  std::error_code destroy(const std::string& dashboard_id);
+
+  const StoreKeys& store_keys() const { return store_keys_; }
+  // The id of the master key that wraps (or, during a rotation, will wrap) every record.
+  std::string master_key_id() const;
+
+  // Rewraps every record under `next` while the keyring serves: first a record of the
+  // rotation holding the current master key wrapped by `next` (so a crash midway resumes
+  // with only the next key file), then the records in batches of `batch` under the lock.
+  // Afterwards the rotation is pending until finish_rotation(). The number of data keys
+  // rewrapped, or why not (the same key, a rotation already pending, storage failing).
+  std::expected<std::size_t, std::string> rotate(const MasterKey& next, std::size_t batch = 256);
+  std::optional<PendingRotation> pending_rotation() const;
+  // Forgets the previous master key: removes the rotation's record.
+  std::expected<void, std::string> finish_rotation();
+
+ private:
+  struct Wrapped;
+  Keyring(std::unique_ptr<KeyringStorage> storage, const MasterKey& master);
+  std::expected<void, std::string> load(const KeyringStorage::Records& records);
+  std::string seal(const std::string& name, const std::string& plaintext) const;
+  std::expected<std::size_t, std::string> rewrap_remaining(std::size_t batch);
+
+  std::unique_ptr<KeyringStorage> storage_;
+  mutable std::mutex mutex_;
+  MasterKey master_;
+  std::string master_id_, kek_;
+  std::optional<PendingRotation> rotation_;
+  std::map<std::string, std::optional<std::string>> data_keys_;  // unwrapped; nullopt: destroyed
+  std::map<std::string, std::string> wrapped_by_;  // record name → id of the master key wrapping it
+  StoreKeys store_keys_;
 };
 
 }  // namespace keyledger::eventstore

@@ -15,12 +15,13 @@ std::string MasterKey::key_encryption_key() const {
   return crypto::hkdf_sha256(bytes, "keyledger", "keyring key-encryption key v1", 32);
 }
 
-std::string MasterKey::fingerprint_pepper() const {
-  return crypto::hkdf_sha256(bytes, "keyledger", "secret fingerprint pepper v1", 32);
-}
+std::string MasterKey::id() const { return crypto::to_hex(crypto::hkdf_sha256(bytes, "keyledger", "master key id v1", 8)); }
 
-std::string MasterKey::checkpoint_signing_seed() const {
-  return crypto::hkdf_sha256(bytes, "keyledger", "audit checkpoint signing key v1", 32);
+StoreKeys MasterKey::derived_store_keys() const {
+  return StoreKeys{crypto::hkdf_sha256(bytes, "keyledger", "secret fingerprint pepper v1", 32),
+                   crypto::hkdf_sha256(bytes, "keyledger", "audit checkpoint signing key v1", 32),
+                   crypto::hkdf_sha256(bytes, "keyledger", "session token signing key v1", 32),
+                   crypto::hkdf_sha256(bytes, "keyledger", "idempotency request digest v1", 32)};
 }
 
 std::expected<MasterKey, std::string> load_master_key(const std::string& path) {

@@ -20,20 +20,21 @@ domain::Timestamp system_now() {
 
 namespace {
 
-std::expected<void, std::string> open_file_parts(Store& store, const std::string& directory, const StoreOptions& options) {
+std::expected<void, std::string> open_file_parts(Store& store, const MasterKey& master_key, const std::string& directory,
+                                                 const StoreOptions& options) {
   store.directory = directory;
   auto log = FileLog::open({directory, 64ull << 20, options.report, false, {.window = options.group_commit_window}});
   if (!log) return std::unexpected(log.error());
   store.log = std::move(*log);
-  try {
-    store.keyring = std::make_unique<FileKeyring>(directory + "/keyring.json", store.master_key);
-  } catch (const std::exception& e) {
-    return std::unexpected(e.what());
-  }
+  auto keyring = Keyring::open(std::make_unique<FileKeyringStorage>(directory + "/keyring.json"), master_key,
+                               options.report);
+  if (!keyring) return std::unexpected("keyring " + directory + "/keyring.json: " + keyring.error());
+  store.keyring = std::move(*keyring);
   return {};
 }
 
-std::expected<void, std::string> open_kafka_parts(Store& store, const std::string& url, const StoreOptions& options) {
+std::expected<void, std::string> open_kafka_parts(Store& store, const MasterKey& master_key, const std::string& url,
+                                                  const StoreOptions& options) {
   auto kafka = parse_kafka_url(url);
   if (!kafka) return std::unexpected(kafka.error());
   kafka->client_config = options.kafka_settings;
@@ -43,8 +44,11 @@ std::expected<void, std::string> open_kafka_parts(Store& store, const std::strin
   kafka->group_commit_window = options.group_commit_window;
   kafka->report = options.report;
   // The keyring first: its topic is small, and a wrong master key should stop us early.
-  auto keyring = KafkaKeyring::open(*kafka, store.master_key);
-  if (!keyring) return std::unexpected(keyring.error());
+  auto storage = KafkaKeyringStorage::open(*kafka);
+  if (!storage) return std::unexpected(storage.error());
+  const std::string topic = (*storage)->topic();
+  auto keyring = Keyring::open(std::move(*storage), master_key, options.report);
+  if (!keyring) return std::unexpected("keyring topic " + topic + ": " + keyring.error());
   store.keyring = std::move(*keyring);
   auto log = KafkaLog::open(*kafka);
   if (!log) return std::unexpected(log.error());
@@ -60,17 +64,16 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
   store->url = url;
   auto master = load_master_key(master_key_file);
   if (!master) return std::unexpected(master.error());
-  store->master_key = std::move(*master);
   std::expected<void, std::string> opened;
   if (url.rfind("file:", 0) == 0 && url.size() > 5) {
-    opened = open_file_parts(*store, url.substr(5), options);
+    opened = open_file_parts(*store, *master, url.substr(5), options);
   } else if (url.rfind("kafka://", 0) == 0) {
-    opened = open_kafka_parts(*store, url, options);
+    opened = open_kafka_parts(*store, *master, url, options);
   } else {
     return std::unexpected("KEYLEDGER_STORE must be file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC, got '" + url + "'");
   }
   if (!opened) return std::unexpected(opened.error());
-  store->vault = std::make_unique<SecretVault>(*store->keyring, store->master_key.fingerprint_pepper());
+  store->vault = std::make_unique<SecretVault>(*store->keyring, store->keyring->store_keys().fingerprint_pepper);
   store->pipeline = std::make_unique<CommandPipeline>(*store->log, system_now);
   store->use_snapshots = options.use_snapshots;
   store->report = options.report;

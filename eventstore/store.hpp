@@ -34,7 +34,6 @@ struct StoreOptions {
 struct Store {
   std::string url;
   std::string directory;  // file stores only; empty for Kafka
-  MasterKey master_key;
   std::unique_ptr<EventLog> log;
   std::unique_ptr<Keyring> keyring;
   std::unique_ptr<SecretVault> vault;

@@ -75,7 +75,7 @@ void set_up() {
   if (!store) fail(store.error());
   fixture = new Fixture{std::move(*store), nullptr, {}, {}};
   fixture->app = std::make_unique<api::Application>(config, *fixture->store->log, *fixture->store->pipeline,
-                                                    *fixture->store->vault, fixture->store->master_key);
+                                                    *fixture->store->vault, *fixture->store->keyring);
   if (auto recovered = fixture->store->recover(); !recovered) fail(recovered.error());
   fixture->app->start();
 

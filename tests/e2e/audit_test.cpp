@@ -102,7 +102,8 @@ namespace {
 json signed_checkpoint(const TempDir& dir, const std::string& dashboard, std::uint64_t sequence, const std::string& head,
                        std::uint64_t tree_size, const std::string& root) {
   const auto master = es::load_master_key(dir.path() + "/master.key").value();
-  const std::string seed = master.checkpoint_signing_seed();
+  // A store whose master key was never rotated keeps the keys derived from its first one.
+  const std::string seed = master.derived_store_keys().checkpoint_signing_seed;
   const std::string signed_at = "2026-11-30T00:00:00.000Z";
   const std::string text = keyledger::domain::checkpoint_text(dashboard, sequence, head, tree_size, root, signed_at);
   json c{{"dashboard_id", dashboard}, {"sequence", sequence}, {"head_hash", head}, {"signed_at", signed_at},

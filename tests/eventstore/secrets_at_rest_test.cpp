@@ -6,6 +6,7 @@
 
 #include "domain/key_format.hpp"
 #include "eventstore/file_keyring.hpp"
+#include "eventstore/keyring.hpp"
 #include "eventstore/master_key.hpp"
 #include "eventstore/password_hash.hpp"
 #include "eventstore/secret_vault.hpp"
@@ -20,6 +21,11 @@ namespace {
 es::MasterKey new_master_key(const TempDir& dir, const std::string& name = "master.key") {
   REQUIRE(es::write_new_master_key(dir / name).has_value());
   return es::load_master_key(dir / name).value();
+}
+
+std::expected<std::unique_ptr<es::Keyring>, std::string> open_keyring(const std::string& path,
+                                                                    const es::MasterKey& master) {
+  return es::Keyring::open(std::make_unique<es::FileKeyringStorage>(path), master, nullptr);
 }
 
 std::string slurp(const std::string& path) {
@@ -53,8 +59,8 @@ TEST_CASE("a missing, short or world-readable master key is refused with a clear
 TEST_CASE("an issued secret has a valid checksum, opens back to itself, and is stored only sealed") {
   TempDir dir;
   auto master = new_master_key(dir);
-  es::FileKeyring keyring(dir / "keyring.json", master);
-  es::SecretVault vault(keyring, master.fingerprint_pepper());
+  auto keyring = open_keyring(dir / "keyring.json", master).value();
+  es::SecretVault vault(*keyring, keyring->store_keys().fingerprint_pepper);
   auto issued = vault.issue(kd::Channel::whatsapp, "d1", "w1", true).value();
   REQUIRE(kd::parse_key(issued.plaintext) == kd::Channel::whatsapp);
   REQUIRE(issued.sealed.fingerprint == vault.fingerprint(issued.plaintext));
@@ -72,9 +78,9 @@ TEST_CASE("an issued secret has a valid checksum, opens back to itself, and is s
 TEST_CASE("two issued secrets differ, and fingerprints depend on the pepper") {
   TempDir dir;
   auto master = new_master_key(dir);
-  es::FileKeyring keyring(dir / "keyring.json", master);
-  es::SecretVault vault(keyring, master.fingerprint_pepper());
-  es::SecretVault other(keyring, std::string(32, 'p'));
+  auto keyring = open_keyring(dir / "keyring.json", master).value();
+  es::SecretVault vault(*keyring, keyring->store_keys().fingerprint_pepper);
+  es::SecretVault other(*keyring, std::string(32, 'p'));
   auto a = vault.issue(kd::Channel::email, "d1", "k1", true).value();
   auto b = vault.issue(kd::Channel::email, "d1", "k2", true).value();
   REQUIRE(a.plaintext != b.plaintext);
@@ -87,25 +93,25 @@ TEST_CASE("the keyring survives a restart, refuses the wrong master key, and shr
   kd::SealedSecret sealed;
   std::string plaintext;
   {
-    es::FileKeyring keyring(dir / "keyring.json", master);
-    es::SecretVault vault(keyring, master.fingerprint_pepper());
+    auto keyring = open_keyring(dir / "keyring.json", master).value();
+    es::SecretVault vault(*keyring, keyring->store_keys().fingerprint_pepper);
     auto issued = vault.issue(kd::Channel::email, "d1", "k1", true).value();
     sealed = issued.sealed;
     plaintext = issued.plaintext;
     vault.issue(kd::Channel::email, "d2", "k2", true).value();
   }
   auto wrong = new_master_key(dir, "other.key");
-  REQUIRE_THROWS_WITH(es::FileKeyring(dir / "keyring.json", wrong), Catch::Contains("right master key"));
+  REQUIRE_THAT(open_keyring(dir / "keyring.json", wrong).error(), Catch::Contains("right master key"));
 
-  es::FileKeyring keyring(dir / "keyring.json", master);
-  es::SecretVault vault(keyring, master.fingerprint_pepper());
+  auto keyring = open_keyring(dir / "keyring.json", master).value();
+  es::SecretVault vault(*keyring, keyring->store_keys().fingerprint_pepper);
   REQUIRE(vault.open("d1", "k1", sealed).value() == plaintext);
-  REQUIRE_FALSE(keyring.destroy("d1"));
+  REQUIRE_FALSE(keyring->destroy("d1"));
   REQUIRE(vault.open("d1", "k1", sealed).error() == es::StoreErrc::data_key_destroyed);
   REQUIRE(vault.issue(kd::Channel::email, "d1", "k3", true).error() == es::StoreErrc::data_key_destroyed);
-  es::FileKeyring reopened(dir / "keyring.json", master);
-  REQUIRE(reopened.data_key("d1", true).error() == es::StoreErrc::data_key_destroyed);
-  REQUIRE(reopened.data_key("d2", false).has_value());
+  auto reopened = open_keyring(dir / "keyring.json", master).value();
+  REQUIRE(reopened->data_key("d1", true).error() == es::StoreErrc::data_key_destroyed);
+  REQUIRE(reopened->data_key("d2", false).has_value());
 }
 
 TEST_CASE("password hashes are scrypt, salted, and verify only the right password") {

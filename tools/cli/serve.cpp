@@ -76,7 +76,7 @@ int serve(const Invocation& invocation) {
 
   auto started = std::chrono::steady_clock::now();
   auto store = open_store(invocation);
-  api::Application app(config, *store->log, *store->pipeline, *store->vault, store->master_key);
+  api::Application app(config, *store->log, *store->pipeline, *store->vault, *store->keyring);
   recover(*store, "replaying the log");
   log_line({{"level", "info"},
             {"msg", "log recovered"},

@@ -53,7 +53,7 @@ int create_dashboard(const Invocation& invocation) {
     throw std::runtime_error("--name, --admin-email and --admin-password (or KEYLEDGER_ADMIN_PASSWORD) are required");
   }
   auto store = open_store(invocation);
-  projections::Projector read_models(store->master_key.fingerprint_pepper());
+  projections::Projector read_models(store->keyring->store_keys().fingerprint_pepper);
   read_models.attach(*store->pipeline);  // so that its snapshots are the server's
   recover(*store, "replaying the log");
   auto command = uc::prepare_dashboard(*store->vault, {name, email, password, "--admin-password"});
@@ -71,7 +71,7 @@ OptionSet rebuild_options() { return store_options(); }
 
 int rebuild(const Invocation& invocation) {
   auto store = open_store(invocation, /*use_snapshots=*/false);
-  projections::Projector read_models(store->master_key.fingerprint_pepper());
+  projections::Projector read_models(store->keyring->store_keys().fingerprint_pepper);
   read_models.attach(*store->pipeline);
   recover(*store, "rebuilding from position 0");
   if (store->snapshots_supported()) {
