@@ -58,6 +58,8 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       verify_routes_(access_, commands_, secrets_, read_models_.verify_index, pipeline_, metrics_),
       audit_routes_(access_, commands_, pipeline_, states_, log_, read_models_, checkpoints_, config_.rotation_age_days),
       event_routes_(access_, log_, read_models_.audit_index, config_.sse_heartbeat),
+      rotation_(keyring, pipeline_),
+      master_key_routes_(access_, commands_, keyring, rotation_),
       operations_routes_(ready_, pipeline_, log_, metrics_),
       verify_endpoint_(config_.service_token, read_models_.verify_index, metrics_) {
   dashboard_routes_.add_to(router_);
@@ -66,6 +68,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
   verify_routes_.add_to(router_);
   audit_routes_.add_to(router_);
   event_routes_.add_to(router_);
+  master_key_routes_.add_to(router_);
   operations_routes_.add_to(router_);
   read_models_.attach(pipeline_);
 }

@@ -25,12 +25,14 @@
 #include "http_message.hpp"
 #include "key_routes.hpp"
 #include "key_secrets.hpp"
+#include "master_key_routes.hpp"
 #include "metrics.hpp"
 #include "operations_routes.hpp"
 #include "projections/projector.hpp"
 #include "router.hpp"
 #include "session_tokens.hpp"
 #include "usecases/checkpoints.hpp"
+#include "usecases/master_key_rotation.hpp"
 #include "verify_endpoint.hpp"
 #include "verify_routes.hpp"
 
@@ -66,6 +68,10 @@ class Application {
   void sign_due_checkpoints();
   // records the verifications counted since the last call, one KeyUsageRecorded per dashboard.
   void record_key_usage();
+  // At start, before serving: records a master key rotation a crash left pending (the
+  // keyring finished rewrapping when the store opened). Why not, when an event could not be
+  // appended (the rotation then stays pending; the operator's next request finishes it).
+  std::expected<void, std::string> record_pending_rotation() { return rotation_.record_pending(); }
   Metrics& metrics() { return metrics_; }
   // Ends the live event streams (the server's drain calls it).
   void end_streams() { event_routes_.end_streams(); }
@@ -93,6 +99,8 @@ class Application {
   VerifyRoutes verify_routes_;
   AuditRoutes audit_routes_;
   EventRoutes event_routes_;
+  usecases::MasterKeyRotation rotation_;
+  MasterKeyRoutes master_key_routes_;
   std::atomic<bool> ready_{false};
   OperationsRoutes operations_routes_;
   Router router_;  // filled once by the route groups in the constructor, read-only after

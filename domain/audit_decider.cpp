@@ -1,5 +1,5 @@
-// Audit checkpoints and usage summaries: records the system (or the operator, or an admin
-// asking for a checkpoint) adds about a dashboard, not changes to its keys.
+// Audit checkpoints, usage summaries and master key rotations: records the system (or the
+// operator, or an admin asking for a checkpoint) adds about a dashboard, not changes to its keys.
 #include "decider_support.hpp"
 #include "validation.hpp"
 
@@ -32,6 +32,19 @@ Outcome decide_one(const DashboardState& s, const RecordKeyUsage& c, const Conte
   }
   if (recorded.keys.empty()) return accept({});
   return accept({std::move(recorded)});
+}
+
+Outcome decide_one(const DashboardState& s, const RecordDataKeyRewrap& c, const Context& ctx) {
+  if (!s.exists) return not_found("no such dashboard");
+  if (ctx.actor.kind != ActorKind::system && ctx.actor.kind != ActorKind::platform_operator) {
+    return deny<RecordDataKeyRewrap>(RejectionCode::forbidden, {}, "only the operator rotates the master key");
+  }
+  if (c.master_key_id.empty() || c.previous_master_key_id.empty() || c.master_key_id == c.previous_master_key_id) {
+    return refuse(invalid_field("master_key_id", "must name the new master key and the previous one"));
+  }
+  // A closed dashboard's data key is destroyed: there was nothing to rewrap.
+  if (s.closed || s.data_key_master == c.master_key_id) return accept({});
+  return accept({DataKeyRewrapped{c.master_key_id, c.previous_master_key_id}});
 }
 
 }  // namespace keyledger::domain::detail

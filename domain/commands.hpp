@@ -200,6 +200,15 @@ struct RecordKeyUsage {
   std::vector<KeyUsage> usage;
 };
 
+// --- secrets at rest ------------------------------------------------------------------------
+// Records that a master key rotation rewrapped the dashboard's data key (the keyring did the
+// rewrapping already); nothing when the dashboard is closed or the record is already there.
+struct RecordDataKeyRewrap {
+  static constexpr std::string_view denied_as = "DataKeyRewrapDenied";
+  std::string master_key_id;
+  std::string previous_master_key_id;
+};
+
 using Command = std::variant<CreateDashboard, CloseDashboard, AddUser, RemoveUser, LogIn,
                              GenerateEmailKey, ChangeEmailKeyRestrictions, RotateEmailKey,
                              RevokeEmailKey, RevealEmailKey, GenerateWhatsAppKey,
@@ -207,7 +216,8 @@ using Command = std::variant<CreateDashboard, CloseDashboard, AddUser, RemoveUse
                              RegisterSmsNumber, ViewSmsKey, RotateSmsKey, DeregisterSmsNumber,
                              GenerateSmsKey, RevealRcsKey, GenerateRcsKey, RotateRcsKey,
                              RevokeRcsKey, ReissueRcsKey, RegisterRcsBot, RemoveRcsBot,
-                             ReportKeyLeak, SignAuditCheckpoint, RecordKeyUsage>;
+                             ReportKeyLeak, SignAuditCheckpoint, RecordKeyUsage,
+                             RecordDataKeyRewrap>;
 
 // The text an audit checkpoint's signature covers: v2 (SPEC §11) names the Merkle tree's size
 // and root; v1, which has no root (`root_hash` empty), only the chain head.

@@ -189,6 +189,8 @@ void evolve(DashboardState& s, const RecordedEvent& recorded) {
               it->second.last_used_at = entry.last_used_at;
             }
           }
+        } else if constexpr (std::is_same_v<E, DataKeyRewrapped>) {
+          s.data_key_master = e.master_key_id;
         } else if constexpr (std::is_same_v<E, CommandDenied>) {
           if (e.code == RejectionCode::password_incorrect &&
               recorded.actor.kind == ActorKind::user) {

@@ -92,6 +92,7 @@ struct DashboardState {
   std::string rcs_key_id;
   std::set<std::string> rcs_bots;
   std::optional<AuditCheckpointSigned> last_checkpoint;
+  std::string data_key_master;  // the master key wrapping the data key, as DataKeyRewrapped last said
 
   const User* user(std::string_view email) const;
   const ApiKey* key(std::string_view key_id, Channel channel) const;

@@ -115,5 +115,6 @@ Outcome decide_one(const DashboardState&, const RemoveRcsBot&, const Context&);
 Outcome decide_one(const DashboardState&, const ReportKeyLeak&, const Context&);
 Outcome decide_one(const DashboardState&, const SignAuditCheckpoint&, const Context&);
 Outcome decide_one(const DashboardState&, const RecordKeyUsage&, const Context&);
+Outcome decide_one(const DashboardState&, const RecordDataKeyRewrap&, const Context&);
 
 }  // namespace keyledger::domain::detail

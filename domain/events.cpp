@@ -50,7 +50,7 @@ std::string stream_of(const Event& event) {
         } else {
           static_assert(std::is_same_v<E, DashboardCreated> || std::is_same_v<E, DashboardClosed> ||
                         std::is_same_v<E, CommandDenied> || std::is_same_v<E, AuditCheckpointSigned> ||
-                        std::is_same_v<E, KeyUsageRecorded>);
+                        std::is_same_v<E, KeyUsageRecorded> || std::is_same_v<E, DataKeyRewrapped>);
           return "dashboard";
         }
       },

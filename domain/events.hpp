@@ -215,6 +215,16 @@ struct KeyUsageRecorded {
   friend bool operator==(const KeyUsageRecorded&, const KeyUsageRecorded&) = default;
 };
 
+// --- secrets at rest ------------------------------------------------------------------------
+// The dashboard's data key is now wrapped by another master key (SPEC §11's master key
+// rotation): one per dashboard whose data key a rotation rewrapped. Ids, never key material.
+struct DataKeyRewrapped {
+  static constexpr std::string_view type = "DataKeyRewrapped";
+  std::string master_key_id;           // the master key wrapping it now
+  std::string previous_master_key_id;  // the one that wrapped it before
+  friend bool operator==(const DataKeyRewrapped&, const DataKeyRewrapped&) = default;
+};
+
 // --- leaks and refusals ------------------------------------------------------------------
 enum class LeakResponse { revoked, rotated, flagged_for_operator, already_inactive };
 std::string_view to_string(LeakResponse response);
@@ -248,7 +258,7 @@ using Event =
                  SmsNumberRegistered, SmsKeyAssigned, SmsKeyViewed, SmsKeyRotated,
                  SmsNumberDeregistered, RcsKeyProvisioned, RcsKeyRevealed, RcsKeyReissued,
                  RcsBotRegistered, RcsBotRemoved, KeyLeakReported, AuditCheckpointSigned, KeyUsageRecorded,
-                 CommandDenied>;
+                 DataKeyRewrapped, CommandDenied>;
 
 std::string_view event_type(const Event& event);
 // The aggregate an event belongs to, the envelope's `stream`: "dashboard", "user:<email>",

@@ -79,6 +79,7 @@ KEYLEDGER_DESCRIBE(RcsBotRemoved, bot_id)
 KEYLEDGER_DESCRIBE(KeyLeakReported, key_id, channel, url, source, response)
 KEYLEDGER_DESCRIBE(AuditCheckpointSigned, sequence, head_hash, tree_size, root_hash, signed_at, public_key, signature)
 KEYLEDGER_DESCRIBE(KeyUsageRecorded, keys)
+KEYLEDGER_DESCRIBE(DataKeyRewrapped, master_key_id, previous_master_key_id)
 // A refusal's type is the envelope's `type`, so it is not among its data.
 KEYLEDGER_DESCRIBE(CommandDenied, code, subject, detail)
 

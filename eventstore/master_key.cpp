@@ -29,10 +29,14 @@ std::expected<MasterKey, std::string> load_master_key(const std::string& path) {
     return std::unexpected(
         "no master key configured: set KEYLEDGER_MASTER_KEY_FILE (create one with `keyledger keygen FILE`)");
   }
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking, so that a FIFO named by mistake is refused rather than waited on.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::unexpected("cannot open master key file " + path + ": " + std::strerror(errno));
   struct stat st{};
-  fstat(fd, &st);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return std::unexpected("master key file " + path + " is not a regular file");
+  }
   if (st.st_mode & 077) {
     ::close(fd);
     return std::unexpected("master key file " + path + " is readable by group or others; chmod 600 it");

@@ -14,7 +14,7 @@
 
 namespace keyledger::eventstore {
 
-inline constexpr std::uint16_t kSnapshotVersion = 5;  // 5: checkpoints carry their Merkle root
+inline constexpr std::uint16_t kSnapshotVersion = 6;  // 5: checkpoints carry their Merkle root; 6: the data key's master
 
 struct SnapshotInfo {
   std::uint64_t events = 0;  // events folded into it (its file name)

@@ -132,6 +132,7 @@ void encode_state(binary::Writer& out, const domain::DashboardState& s) {
     out.bytes(c->public_key);
     out.bytes(c->signature);
   }
+  out.bytes(s.data_key_master);
 }
 
 bool decode_state(binary::Reader& in, domain::DashboardState& s) {
@@ -176,6 +177,7 @@ bool decode_state(binary::Reader& in, domain::DashboardState& s) {
     c.signature = in.string();
     s.last_checkpoint = std::move(c);
   }
+  s.data_key_master = in.string();
   return in.ok();
 }
 

@@ -112,3 +112,19 @@ TEST_CASE("commands on a dashboard that does not exist are not found and record 
   REQUIRE(refused_silently(spec.when(kd::GenerateSmsKey{}, admin()), RejectionCode::not_found));
   REQUIRE(refused_silently(spec.when(kd::RevealRcsKey{true}, admin()), RejectionCode::not_found));
 }
+
+TEST_CASE("a master key rotation is recorded once per open dashboard, by the operator or keyledger only") {
+  auto spec = a_dashboard();
+  const kd::RecordDataKeyRewrap rewrap{"0123456789abcdef", "fedcba9876543210"};
+  REQUIRE(refused_and_audited(spec.when(rewrap, admin()), RejectionCode::forbidden, "DataKeyRewrapDenied"));
+  REQUIRE(spec.run(rewrap, operator_actor()).events ==
+          std::vector<kd::Event>{kd::DataKeyRewrapped{"0123456789abcdef", "fedcba9876543210"}});
+  REQUIRE(spec.state.data_key_master == "0123456789abcdef");
+  // Run again (a resumed rotation): nothing twice.
+  REQUIRE(spec.when(rewrap, {kd::ActorKind::system, "keyledger", ""}).events.empty());
+  REQUIRE(rejected_field(spec.when(kd::RecordDataKeyRewrap{"0123456789abcdef", "0123456789abcdef"}, operator_actor())) ==
+          "master_key_id");
+  // A closed dashboard's data key is destroyed: nothing was rewrapped.
+  spec.given({kd::DashboardClosed{"done"}});
+  REQUIRE(spec.when(kd::RecordDataKeyRewrap{"1111111111111111", "0123456789abcdef"}, operator_actor()).events.empty());
+}

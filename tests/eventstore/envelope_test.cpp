@@ -49,7 +49,7 @@ std::vector<kd::Event> one_of_each() {
           kd::KeyLeakReported{"k1", kd::Channel::email, "https://x", "github", kd::LeakResponse::revoked},
           kd::AuditCheckpointSigned{12, std::string(64, 'a'), 12, std::string(64, 'b'), "2026-11-28T10:20:30.456Z", "ab",
                                     "cd"},
-          kd::KeyUsageRecorded{{{"k1", 42, kAt}}},
+          kd::KeyUsageRecorded{{{"k1", 42, kAt}}}, kd::DataKeyRewrapped{"0123456789abcdef", "fedcba9876543210"},
           kd::CommandDenied{"WhatsAppKeyGenerationDenied", kd::RejectionCode::whatsapp_key_limit_reached, "w4",
                             "limit"}};
 }

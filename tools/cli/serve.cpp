@@ -86,6 +86,14 @@ int serve(const Invocation& invocation) {
             {"replayed", store->pipeline->events() - store->snapshot_events},
             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
 
+  if (auto pending = store->keyring->pending_rotation()) {
+    if (auto recorded = app.record_pending_rotation()) {
+      log_line({{"level", "info"}, {"msg", "master key rotation finished"}, {"from", pending->from}, {"to", pending->to}});
+    } else {
+      log_line({{"level", "error"}, {"msg", "master key rotation still pending"}, {"from", pending->from},
+                {"to", pending->to}, {"error", recorded.error()}});
+    }
+  }
   app.start();
 
   api::ServerOptions server_options;

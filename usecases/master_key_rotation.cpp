@@ -1,0 +1,46 @@
+#include "master_key_rotation.hpp"
+
+namespace keyledger::usecases {
+
+namespace es = keyledger::eventstore;
+namespace kd = keyledger::domain;
+
+std::expected<MasterKeyRotation::Begun, MasterKeyRotation::Refusal> MasterKeyRotation::begin(const es::MasterKey& next) {
+  if (auto pending = keyring_.pending_rotation()) {
+    if (pending->to == next.id()) return Begun{*pending, 0};
+    return std::unexpected(Refusal{true, "the rotation from master key " + pending->from + " to " + pending->to +
+                                             " is not finished yet; give that key file again to finish it"});
+  }
+  if (next.id() == keyring_.master_key_id()) {
+    return std::unexpected(Refusal{true, "the keyring is already wrapped by master key " + next.id()});
+  }
+  auto rewrapped = keyring_.rotate(next);
+  if (!rewrapped) return std::unexpected(Refusal{false, rewrapped.error()});
+  return Begun{*keyring_.pending_rotation(), *rewrapped};
+}
+
+std::vector<std::string> MasterKeyRotation::dashboards_to_record(const es::PendingRotation& rotation) const {
+  std::vector<std::string> ids;
+  for (const auto& id : pipeline_.dashboard_ids()) {
+    pipeline_.with_dashboard(id, [&](const es::DashboardView& v) {
+      if (!v.state.closed && v.state.data_key_master != rotation.to) ids.push_back(id);
+    });
+  }
+  return ids;
+}
+
+kd::RecordDataKeyRewrap MasterKeyRotation::command(const es::PendingRotation& rotation) {
+  return kd::RecordDataKeyRewrap{rotation.to, rotation.from};
+}
+
+std::expected<void, std::string> MasterKeyRotation::record_pending() {
+  auto pending = keyring_.pending_rotation();
+  if (!pending) return {};
+  for (const auto& id : dashboards_to_record(*pending)) {
+    auto result = pipeline_.execute(id, command(*pending), {{kd::ActorKind::system, "keyledger", ""}, "master-key-rotation", "", ""});
+    if (result.log_error) return std::unexpected("dashboard " + id + ": " + result.log_error.message());
+  }
+  return finish();
+}
+
+}  // namespace keyledger::usecases

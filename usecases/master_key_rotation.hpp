@@ -1,0 +1,58 @@
+// Master key rotation (SPEC §11), run by the serving process, which holds the store:
+//   1. the keyring rewraps every record under the new master key (Keyring::rotate; a crash
+//      midway is finished by the next open with the new key file);
+//   2. each open dashboard records DataKeyRewrapped (RecordDataKeyRewrap; a dashboard that
+//      has it already records nothing, so running this part again duplicates nothing);
+//   3. the keyring forgets the previous master key (Keyring::finish_rotation).
+// The HTTP API runs step 2 as the operator's commands without holding a thread; the server
+// runs it at start for a rotation a crash left pending (record_pending).
+#pragma once
+
+#include <atomic>
+#include <expected>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "eventstore/command_pipeline.hpp"
+#include "eventstore/keyring.hpp"
+
+namespace keyledger::usecases {
+
+class MasterKeyRotation {
+ public:
+  MasterKeyRotation(eventstore::Keyring& keyring, eventstore::CommandPipeline& pipeline)
+      : keyring_(keyring), pipeline_(pipeline) {}
+
+  // One rotation at a time: false while another holds it. release() when done.
+  bool try_acquire() { return !busy_.exchange(true); }
+  void release() { busy_ = false; }
+
+  // Step 1 for `next`, or nothing when a rotation to `next` is already pending (a retry).
+  // The rotation to record, with the number of data keys rewrapped now.
+  struct Begun {
+    eventstore::PendingRotation rotation;
+    std::size_t data_keys_rewrapped = 0;
+  };
+  struct Refusal {
+    bool conflict = false;  // the same key, or a rotation to another pending; else storage failed
+    std::string detail;
+  };
+  std::expected<Begun, Refusal> begin(const eventstore::MasterKey& next);
+  // Step 2's work list: the open dashboards that have not recorded `rotation` yet.
+  std::vector<std::string> dashboards_to_record(const eventstore::PendingRotation& rotation) const;
+  static domain::RecordDataKeyRewrap command(const eventstore::PendingRotation& rotation);
+  // Step 3.
+  std::expected<void, std::string> finish() { return keyring_.finish_rotation(); }
+
+  // Steps 2 and 3 for a pending rotation, as keyledger itself, waiting on the calling thread;
+  // a sentence when a dashboard's event could not be appended (the rotation stays pending).
+  std::expected<void, std::string> record_pending();
+
+ private:
+  eventstore::Keyring& keyring_;
+  eventstore::CommandPipeline& pipeline_;
+  std::atomic<bool> busy_{false};
+};
+
+}  // namespace keyledger::usecases
