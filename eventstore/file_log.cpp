@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,6 +89,15 @@ FileLog::~FileLog() {
   queue_.reset();  // writes what is queued, then stops the writer
   for (auto& s : segments_) ::close(s.fd);
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+FileLog::Mapping::~Mapping() { ::munmap(const_cast<char*>(data), size); }
+
+void FileLog::map_sealed(Segment& segment) {
+  if (segment.size == 0 || (segment.mapping && segment.mapping->size == segment.size)) return;
+  void* data = ::mmap(nullptr, segment.size, PROT_READ, MAP_SHARED, segment.fd, 0);
+  if (data == MAP_FAILED) return;
+  segment.mapping = std::make_shared<const Mapping>(static_cast<const char*>(data), segment.size);
 }
 
 void FileLog::index_batch(Segment& segment, std::uint64_t offset, std::uint64_t file_position) {
@@ -183,10 +193,11 @@ std::expected<void, std::string> FileLog::recover() {
     if (fd < 0) return std::unexpected("cannot open " + path + ": " + std::strerror(errno));
     struct stat st{};
     ::fstat(fd, &st);
-    Segment segment{base, path, fd, static_cast<std::uint64_t>(st.st_size), base, {}, 0};
+    Segment segment{base, path, fd, static_cast<std::uint64_t>(st.st_size), base, {}, 0, nullptr};
     const bool sealed = i + 1 < files.size();
     if (!options_.read_only && sealed && load_sidecar(segment, files[i + 1].first)) {
       next = segment.end;
+      map_sealed(segment);
       segments_.push_back(std::move(segment));
       continue;
     }
@@ -214,8 +225,9 @@ std::expected<void, std::string> FileLog::recover() {
         }
       }
       cut = true;  // a read-only open's torn tail is an in-flight write: not damage
-    } else if (!options_.read_only && sealed) {
-      write_sidecar(segment);
+    } else if (sealed) {
+      if (!options_.read_only) write_sidecar(segment);
+      map_sealed(segment);
     }
     segments_.push_back(std::move(segment));
   }
@@ -235,7 +247,7 @@ bool FileLog::open_new_segment(std::uint64_t base) {
     return false;
   }
   std::unique_lock lock(index_mutex_);
-  segments_.push_back(Segment{base, path, fd, 0, base, {}, 0});
+  segments_.push_back(Segment{base, path, fd, 0, base, {}, 0, nullptr});
   return true;
 }
 
@@ -254,6 +266,10 @@ std::expected<std::vector<LogPosition>, std::error_code> FileLog::write_group(st
   Segment* segment = &segments_.back();
   if (segment->size >= options_.segment_bytes) {
     write_sidecar(*segment);  // sealed: the next start need not scan it
+    {
+      std::unique_lock lock(index_mutex_);
+      map_sealed(*segment);
+    }
     if (!open_new_segment(end())) return std::unexpected(make_error_code(StoreErrc::log_unavailable));
     segment = &segments_.back();
   }
@@ -303,7 +319,7 @@ bool FileLog::find(std::uint64_t offset, SegmentView& view) const {
   --entry;  // the first entry is the segment's first batch, at or before `offset`
   auto next = segment + 1;
   view = SegmentView{segment->fd, segment->size, segment->end, entry->file_position,
-                     next == segments_.end() ? segment->end : next->base};
+                     next == segments_.end() ? segment->end : next->base, segment->mapping};
   return true;
 }
 
@@ -315,35 +331,38 @@ std::error_code FileLog::read(std::uint32_t partition, std::uint64_t from, std::
   while (from < to) {
     SegmentView view{};
     if (!find(from, view)) return {};
-    // Frames from the index entry on, read in chunks: 8 KiB first (the index entry is at most
-    // 4 KiB before `from`: one record costs one small read), doubling up to 1 MiB for scans.
+    // The bytes from `window_start` on: a sealed segment's mapping, whole; otherwise frames
+    // from the index entry on, read in chunks: 8 KiB first (the index entry is at most 4 KiB
+    // before `from`: one record costs one small read), doubling up to 1 MiB for scans.
+    const bool mapped = view.mapping && view.mapping->size >= view.size;
+    std::string_view window = mapped ? std::string_view(view.mapping->data, view.size) : std::string_view();
     std::uint64_t chunk = 8u << 10;
     std::uint64_t position = view.start_position;
     std::size_t used = 0;  // bytes of `buffer` already parsed
-    std::uint64_t buffer_start = position;
+    std::uint64_t window_start = mapped ? 0 : position;
     buffer.clear();
     auto ensure = [&](std::uint64_t bytes_from_position) -> bool {
       const std::uint64_t want_end = position + bytes_from_position;
-      const std::uint64_t have_end = buffer_start + buffer.size();
-      if (want_end <= have_end) return true;
-      if (want_end > view.size) return false;
+      if (want_end <= window_start + window.size()) return true;
+      if (want_end > view.size || mapped) return false;
       buffer.erase(0, used);
-      buffer_start += used;
+      window_start += used;
       used = 0;
       const std::uint64_t read_end = std::min<std::uint64_t>(view.size, std::max(want_end, position + chunk));
       chunk = std::min<std::uint64_t>(chunk * 2, 1u << 20);
       const std::size_t old = buffer.size();
-      buffer.resize(read_end - buffer_start);
-      return read_all(view.fd, buffer.data() + old, buffer.size() - old, static_cast<off_t>(buffer_start + old));
+      buffer.resize(read_end - window_start);
+      window = buffer;
+      return read_all(view.fd, buffer.data() + old, buffer.size() - old, static_cast<off_t>(window_start + old));
     };
     bool stop = false;
     while (position < view.size && from < to && !stop) {
       if (!ensure(sf::kFrameHeader)) return make_error_code(StoreErrc::log_corrupt);
-      const std::uint32_t length = sf::load32(buffer.data() + (position - buffer_start));
+      const std::uint32_t length = sf::load32(window.data() + (position - window_start));
       if (length < sf::kBodyHeader || length > sf::kMaxBody || !ensure(sf::kFrameHeader + length)) {
         return make_error_code(StoreErrc::log_corrupt);
       }
-      const std::string_view frame(buffer.data() + (position - buffer_start), sf::kFrameHeader + length);
+      const std::string_view frame(window.data() + (position - window_start), sf::kFrameHeader + length);
       const std::string_view body = frame.substr(sf::kFrameHeader);
       const std::uint64_t base = sf::load64(body.data());
       const std::uint32_t count = sf::load32(body.data() + 8);
@@ -369,7 +388,7 @@ std::error_code FileLog::read(std::uint32_t partition, std::uint64_t from, std::
         if (!stop) from = base + count;
       }
       position += frame.size();
-      used = position - buffer_start;
+      if (!mapped) used = position - window_start;
     }
     if (stop || to == 0) return {};
     from = std::max(from, view.next_base);

@@ -7,7 +7,8 @@
 //   DIR/log/<base offset, 20 digits>.idx   a sealed segment's sparse index (a cache)
 //
 // Reads are bounded: a sparse index per segment (one entry every few KiB) finds the batch
-// holding an offset in O(log n), and a read costs what it returns.
+// holding an offset in O(log n), and a read costs what it returns. Sealed segments (never
+// written again) are read in place through a read-only mapping; the active one with pread.
 //
 // Threading: append() and read() from any thread; the group-commit writer thread writes.
 #pragma once
@@ -61,6 +62,15 @@ class FileLog final : public EventLog {
     std::uint64_t offset;
     std::uint64_t file_position;
   };
+  // A sealed segment mapped read-only (PROT_READ, MAP_SHARED), unmapped with the last view.
+  struct Mapping {
+    const char* data = nullptr;
+    std::size_t size = 0;
+    Mapping(const char* d, std::size_t s) : data(d), size(s) {}
+    ~Mapping();
+    Mapping(const Mapping&) = delete;
+    Mapping& operator=(const Mapping&) = delete;
+  };
   struct Segment {
     std::uint64_t base = 0;
     std::string path;
@@ -69,16 +79,20 @@ class FileLog final : public EventLog {
     std::uint64_t end = 0;           // one past its last record
     std::vector<IndexEntry> index;   // sparse, in order; the first batch always has one
     std::uint64_t last_indexed = 0;  // file position of the last entry
+    std::shared_ptr<const Mapping> mapping;  // sealed segments; null: read with pread
   };
   // What a read needs of a segment, copied under the lock.
   struct SegmentView {
     int fd;
     std::uint64_t size, end, start_position, next_base;
+    std::shared_ptr<const Mapping> mapping;
   };
 
   explicit FileLog(FileLogOptions options);
   std::expected<void, std::string> recover();
   bool open_new_segment(std::uint64_t base);
+  // Maps a sealed segment for reading in place; leaves it to pread when that fails.
+  static void map_sealed(Segment& segment);
   static void index_batch(Segment& segment, std::uint64_t offset, std::uint64_t file_position);
   bool load_sidecar(Segment& segment, std::uint64_t next_base);
   void write_sidecar(const Segment& segment) const;
