@@ -17,6 +17,8 @@ using nlohmann::json;
 
 namespace keyledger::eventstore {
 
+using namespace std::string_view_literals;  // member names compare by length first
+
 namespace {
 
 using domain::Event;
@@ -278,9 +280,9 @@ void read_value(Reader& r, domain::SealedSecret& v) {
   std::string key;
   unsigned seen = 0;
   while (r.next_key(key)) {
-    if (key == "fingerprint") read_bytes(r, v.fingerprint, true), seen |= 1;
-    else if (key == "ciphertext") read_bytes(r, v.ciphertext, false), seen |= 2;
-    else if (key == "masked") {
+    if (key == "fingerprint"sv) read_bytes(r, v.fingerprint, true), seen |= 1;
+    else if (key == "ciphertext"sv) read_bytes(r, v.ciphertext, false), seen |= 2;
+    else if (key == "masked"sv) {
       if (!domain::SealedSecret::parse_masked(r.string(), v.mask)) r.fail("a masked key of the wrong form");
       seen |= 4;
     } else r.skip();
@@ -385,42 +387,42 @@ std::expected<Envelope, std::string> decode_envelope(std::string_view bytes, Dec
   unsigned seen = 0;
   std::string actor_type;
   while (r.next_key(key)) {
-    if (key == "id") (whole ? (void)(e.id = r.string()) : (void)r.skip()), seen |= kId;
-    else if (key == "type") type = r.string(), seen |= kType;
-    else if (key == "schema_version") {
+    if (key == "id"sv) (whole ? (void)(e.id = r.string()) : (void)r.skip()), seen |= kId;
+    else if (key == "type"sv) type = r.string(), seen |= kType;
+    else if (key == "schema_version"sv) {
       const std::int64_t v = r.integer();
       if (v < INT32_MIN || v > INT32_MAX) r.fail();
       e.schema_version = static_cast<int>(v);
       seen |= kVersion;
-    } else if (key == "dashboard_id") e.dashboard_id = r.string(), seen |= kDashboard;
-    else if (key == "stream") e.stream = r.string(), seen |= kStream;
-    else if (key == "stream_version") e.stream_version = r.unsigned_integer(), seen |= kStreamVersion;
-    else if (key == "sequence") e.sequence = r.unsigned_integer(), seen |= kSequence;
-    else if (key == "occurred_at") read_value(r, e.recorded.occurred_at), seen |= kOccurred;
-    else if (key == "actor") {
+    } else if (key == "dashboard_id"sv) e.dashboard_id = r.string(), seen |= kDashboard;
+    else if (key == "stream"sv) e.stream = r.string(), seen |= kStream;
+    else if (key == "stream_version"sv) e.stream_version = r.unsigned_integer(), seen |= kStreamVersion;
+    else if (key == "sequence"sv) e.sequence = r.unsigned_integer(), seen |= kSequence;
+    else if (key == "occurred_at"sv) read_value(r, e.recorded.occurred_at), seen |= kOccurred;
+    else if (key == "actor"sv) {
       seen |= kActor;
       std::string field;
       if (r.begin_object()) {
         while (r.next_key(field)) {
-          if (field == "type") actor_type = r.string(), seen |= kActorType;
-          else if (field == "id") e.recorded.actor.id = r.string(), seen |= kActorId;
-          else if (field == "ip") e.recorded.actor.ip = r.string();
+          if (field == "type"sv) actor_type = r.string(), seen |= kActorType;
+          else if (field == "id"sv) e.recorded.actor.id = r.string(), seen |= kActorId;
+          else if (field == "ip"sv) e.recorded.actor.ip = r.string();
           else r.skip();
         }
       }
-    } else if (key == "correlation_id") whole ? (void)(e.correlation_id = r.string()) : (void)r.skip();
-    else if (key == "causation_id") whole ? (void)(e.causation_id = r.string()) : (void)r.skip();
-    else if (key == "idempotency_key") e.idempotency_key = r.string();
-    else if (key == "request_digest") e.request_digest = r.string();
-    else if (key == "prev_hash") (whole ? (void)(e.prev_hash = r.string()) : (void)r.skip()), seen |= kPrev;
-    else if (key == "hash") e.hash = r.string(), seen |= kHash;
-    else if (key == "hash_version") {
+    } else if (key == "correlation_id"sv) whole ? (void)(e.correlation_id = r.string()) : (void)r.skip();
+    else if (key == "causation_id"sv) whole ? (void)(e.causation_id = r.string()) : (void)r.skip();
+    else if (key == "idempotency_key"sv) e.idempotency_key = r.string();
+    else if (key == "request_digest"sv) e.request_digest = r.string();
+    else if (key == "prev_hash"sv) (whole ? (void)(e.prev_hash = r.string()) : (void)r.skip()), seen |= kPrev;
+    else if (key == "hash"sv) e.hash = r.string(), seen |= kHash;
+    else if (key == "hash_version"sv) {
       // Absent: version 1. Present: a version after 1 that this keyledger knows.
       const std::int64_t v = r.integer();
       if (v < 2 || v > kHashVersion) r.fail("an unknown hash_version");
       e.hash_version = static_cast<int>(v);
     }
-    else if (key == "data") data = r.skip(), seen |= kData;
+    else if (key == "data"sv) data = r.skip(), seen |= kData;
     else r.skip();
   }
   if (!r.at_end()) {
@@ -451,9 +453,9 @@ std::expected<Envelope, std::string> decode_envelope(std::string_view bytes, Dec
     bool has_code = false;
     if (d.begin_object()) {
       while (d.next_key(key)) {
-        if (key == "code") read_value(d, denied.code), has_code = true;
-        else if (key == "subject") denied.subject = d.string();
-        else if (key == "detail") denied.detail = d.string();
+        if (key == "code"sv) read_value(d, denied.code), has_code = true;
+        else if (key == "subject"sv) denied.subject = d.string();
+        else if (key == "detail"sv) denied.detail = d.string();
         else d.skip();
       }
     }
