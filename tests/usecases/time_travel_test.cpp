@@ -84,7 +84,9 @@ TEST_CASE("time travel: the dashboard at any instant equals what the live pipeli
                 .accepted());
     record();
     int next_key = 0;
-    for (int i = 0; i < 60; ++i) {
+    // The last history is long enough (over 1,024 events) to be decoded in two halves at once.
+    const int commands = seed == 12 ? 1800 : 60;
+    for (int i = 0; i < commands; ++i) {
       if (rng() % 3 != 0) clock += milliseconds(1 + rng() % 5000);  // now and then, two commands in one millisecond
       auto result = pipeline.execute("d", random_command(rng, next_key), {kAdmin, "r", "", ""});
       REQUIRE_FALSE(result.log_error);
@@ -96,7 +98,9 @@ TEST_CASE("time travel: the dashboard at any instant equals what the live pipeli
     REQUIRE(none.has_value());
     REQUIRE_FALSE(none->has_value());
     // At every recorded instant, and at random instants between them.
+    std::size_t n = 0;
     for (const auto& [at, state] : truth) {
+      if (truth.size() > 100 && n++ % 50 != 0) continue;  // the long history: every 50th instant
       auto past = uc::dashboard_as_of(*log, read_models.audit_index, "d", at);
       REQUIRE(past.has_value());
       REQUIRE(past->has_value());
@@ -118,5 +122,6 @@ TEST_CASE("time travel: the dashboard at any instant equals what the live pipeli
       REQUIRE((*now)->sequence == v.sequence);
     });
     REQUIRE(encoded((*now)->state) == live);
+    if (commands > 60) REQUIRE((*now)->sequence > 1024);
   }
 }
