@@ -91,13 +91,19 @@ FileLog::~FileLog() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
+// How far the active segment's mapping reaches: twice the size at which it is sealed (a
+// group written past that is read with pread, as is all of a segment that could not be mapped).
+std::uint64_t FileLog::active_mapping_length(std::uint64_t size) const {
+  return 2 * std::max(options_.segment_bytes, size);
+}
+
 FileLog::Mapping::~Mapping() { ::munmap(const_cast<char*>(data), size); }
 
-void FileLog::map_sealed(Segment& segment) {
-  if (segment.size == 0 || (segment.mapping && segment.mapping->size == segment.size)) return;
-  void* data = ::mmap(nullptr, segment.size, PROT_READ, MAP_SHARED, segment.fd, 0);
+void FileLog::map_segment(Segment& segment, std::uint64_t length) {
+  if (length == 0 || (segment.mapping && segment.mapping->size >= length)) return;
+  void* data = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, segment.fd, 0);
   if (data == MAP_FAILED) return;
-  segment.mapping = std::make_shared<const Mapping>(static_cast<const char*>(data), segment.size);
+  segment.mapping = std::make_shared<const Mapping>(static_cast<const char*>(data), length);
 }
 
 void FileLog::index_batch(Segment& segment, std::uint64_t offset, std::uint64_t file_position) {
@@ -197,7 +203,7 @@ std::expected<void, std::string> FileLog::recover() {
     const bool sealed = i + 1 < files.size();
     if (!options_.read_only && sealed && load_sidecar(segment, files[i + 1].first)) {
       next = segment.end;
-      map_sealed(segment);
+      map_segment(segment, segment.size);
       segments_.push_back(std::move(segment));
       continue;
     }
@@ -225,10 +231,12 @@ std::expected<void, std::string> FileLog::recover() {
         }
       }
       cut = true;  // a read-only open's torn tail is an in-flight write: not damage
-    } else if (sealed) {
-      if (!options_.read_only) write_sidecar(segment);
-      map_sealed(segment);
+    } else if (sealed && !options_.read_only) {
+      write_sidecar(segment);
     }
+    // The newest segment takes the appends: its mapping reaches past its end.
+    const bool active = !options_.read_only && (i + 1 == files.size() || cut);
+    map_segment(segment, active ? active_mapping_length(segment.size) : segment.size);
     segments_.push_back(std::move(segment));
   }
   end_.store(next, std::memory_order_release);
@@ -246,8 +254,10 @@ bool FileLog::open_new_segment(std::uint64_t base) {
     ::close(fd);
     return false;
   }
+  Segment segment{base, path, fd, 0, base, {}, 0, nullptr};
+  map_segment(segment, active_mapping_length(0));
   std::unique_lock lock(index_mutex_);
-  segments_.push_back(Segment{base, path, fd, 0, base, {}, 0, nullptr});
+  segments_.push_back(std::move(segment));
   return true;
 }
 
@@ -266,10 +276,6 @@ std::expected<std::vector<LogPosition>, std::error_code> FileLog::write_group(st
   Segment* segment = &segments_.back();
   if (segment->size >= options_.segment_bytes) {
     write_sidecar(*segment);  // sealed: the next start need not scan it
-    {
-      std::unique_lock lock(index_mutex_);
-      map_sealed(*segment);
-    }
     if (!open_new_segment(end())) return std::unexpected(make_error_code(StoreErrc::log_unavailable));
     segment = &segments_.back();
   }

@@ -7,8 +7,9 @@
 //   DIR/log/<base offset, 20 digits>.idx   a sealed segment's sparse index (a cache)
 //
 // Reads are bounded: a sparse index per segment (one entry every few KiB) finds the batch
-// holding an offset in O(log n), and a read costs what it returns. Sealed segments (never
-// written again) are read in place through a read-only mapping; the active one with pread.
+// holding an offset in O(log n), and a read costs what it returns. Segments are read in place
+// through a read-only shared mapping (the active one's reaches past its end, for what is
+// appended; only bytes already durable are ever read), never copied out with pread.
 //
 // Threading: append() and read() from any thread; the group-commit writer thread writes.
 #pragma once
@@ -62,7 +63,7 @@ class FileLog final : public EventLog {
     std::uint64_t offset;
     std::uint64_t file_position;
   };
-  // A sealed segment mapped read-only (PROT_READ, MAP_SHARED), unmapped with the last view.
+  // A segment mapped read-only (PROT_READ, MAP_SHARED), unmapped with the last view.
   struct Mapping {
     const char* data = nullptr;
     std::size_t size = 0;
@@ -79,7 +80,7 @@ class FileLog final : public EventLog {
     std::uint64_t end = 0;           // one past its last record
     std::vector<IndexEntry> index;   // sparse, in order; the first batch always has one
     std::uint64_t last_indexed = 0;  // file position of the last entry
-    std::shared_ptr<const Mapping> mapping;  // sealed segments; null: read with pread
+    std::shared_ptr<const Mapping> mapping;  // null, or shorter than `size`: read with pread
   };
   // What a read needs of a segment, copied under the lock.
   struct SegmentView {
@@ -91,8 +92,10 @@ class FileLog final : public EventLog {
   explicit FileLog(FileLogOptions options);
   std::expected<void, std::string> recover();
   bool open_new_segment(std::uint64_t base);
-  // Maps a sealed segment for reading in place; leaves it to pread when that fails.
-  static void map_sealed(Segment& segment);
+  // Maps `length` bytes of the segment (past its end for the active one) for reading in
+  // place, unless its mapping covers it already; leaves it to pread when that fails.
+  static void map_segment(Segment& segment, std::uint64_t length);
+  std::uint64_t active_mapping_length(std::uint64_t size) const;
   static void index_batch(Segment& segment, std::uint64_t offset, std::uint64_t file_position);
   bool load_sidecar(Segment& segment, std::uint64_t next_base);
   void write_sidecar(const Segment& segment) const;
