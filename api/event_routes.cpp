@@ -10,9 +10,11 @@ namespace keyledger::api {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kPoll = std::chrono::milliseconds(50);  // how far behind the log a reader may be
-constexpr std::size_t kBatch = 256;                    // events in one piece of the stream
-constexpr std::size_t kRenderedKept = 8192;            // rendered events kept for other readers
+// How far behind the log a reader that has everything may be: as long as a Kafka consumer
+// waits by default (fetch.max.wait.ms). Shorter costs commands (docs/performance.md).
+constexpr auto kPoll = std::chrono::milliseconds(500);
+constexpr std::size_t kBatch = 256;          // events in one piece of the stream
+constexpr std::size_t kRenderedKept = 8192;  // rendered events kept for other readers
 
 // A decimal number of at most 19 digits (so that it fits), or nothing.
 std::optional<std::uint64_t> decimal(std::string_view text) {

@@ -2,6 +2,9 @@
 
 #include "problem.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <future>
@@ -114,6 +117,9 @@ struct HttpServer::Impl {
       return true;
     });
     long_lived.push_back({std::thread([body = std::move(body), done] {
+                            // A stream takes the CPU that commands leave: at the lowest
+                            // priority, a reader waking up never preempts a command's thread.
+                            ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
                             body();
                             *done = true;
                           }),
