@@ -120,7 +120,7 @@ json signed_checkpoint(const TempDir& dir, const std::string& dashboard, std::ui
 }
 }  // namespace
 
-TEST_CASE("e2e: a v1 checkpoint still verifies; a v2 one whose root is not the history's is refused", "[file]") {
+TEST_CASE("e2e: a v1 checkpoint still verifies, and a v2 one whose root is not the history's is refused", "[file]") {
   TempDir dir;
   std::string dashboard, head, genuine_file = dir.path() + "/v2.json";
   std::uint64_t sequence = 0;

@@ -47,7 +47,7 @@ std::size_t rewrap_events(const ApiClient& api, const Dashboard& d) {
 
 }  // namespace
 
-TEST_CASE("e2e: the master key rotates while serving; then only the new key file opens the store") {
+TEST_CASE("e2e: the master key rotates while serving, and then only the new key file opens the store") {
   TempDir dir;
   const std::string old_key = dir / "master.key";
   const std::string next_key = new_key_file(dir, "next.key");

@@ -136,7 +136,7 @@ TEST_CASE("pipeline: accepted commands are appended as a hash chain in the dashb
   });
 }
 
-TEST_CASE("pipeline: one thread sends many commands of one dashboard without waiting; each completes once, in order") {
+TEST_CASE("pipeline: one thread sends many commands of one dashboard without waiting, and each completes once, in order") {
   TempDir dir;
   Store store(dir.path());
   store.create_dashboard("d1");

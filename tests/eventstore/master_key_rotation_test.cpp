@@ -78,7 +78,7 @@ void require_same_keys(es::Keyring& keyring, const std::map<std::string, std::st
 
 }  // namespace
 
-TEST_CASE("a rotated keyring opens with only the new key: the same data keys and store keys; the old key is refused") {
+TEST_CASE("a rotated keyring opens with only the new key, with the same data keys and store keys, and the old key is refused") {
   TempDir dir;
   const auto old_key = new_master_key(dir, "old.key");
   const auto new_key = new_master_key(dir, "new.key");
