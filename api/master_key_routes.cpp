@@ -54,7 +54,6 @@ Task<Result> MasterKeyRoutes::rotate(RequestContext& ctx) {
   if (!slot.held()) {
     co_return std::unexpected(ApiError{409, "rotation_in_progress", "another master key rotation is running", "", {}});
   }
-  const std::string previous = keyring_.master_key_id();
   auto begun = rotation_.begin(*next);
   if (!begun && begun.error().conflict) {
     co_return std::unexpected(ApiError{409, "rotation_refused", begun.error().detail, "", {}});
@@ -74,7 +73,7 @@ Task<Result> MasterKeyRoutes::rotate(RequestContext& ctx) {
                                 {"master_key_id", begun->rotation.to},
                                 {"data_keys_rewrapped", begun->data_keys_rewrapped},
                                 {"dashboards_recorded", recorded},
-                                {"resumed", previous == begun->rotation.to}});
+                                {"resumed", begun->resumed}});
 }
 
 }  // namespace keyledger::api

@@ -58,9 +58,10 @@ struct Keyring::Wrapped {
 Keyring::Keyring(std::unique_ptr<KeyringStorage> storage, const MasterKey& master)
     : storage_(std::move(storage)), master_(master), master_id_(master.id()), kek_(master.key_encryption_key()) {}
 
-std::string Keyring::seal(const std::string& name, const std::string& plaintext) const {
+std::string Keyring::seal(const std::string& name, const std::string& plaintext, const std::string& from) const {
   nlohmann::json record{{"master", master_id_},
                         {"sealed", crypto::base64_encode(crypto::aes256gcm_seal(kek_, plaintext, record_aad(name)))}};
+  if (!from.empty()) record["from"] = from;
   return record.dump();
 }
 
@@ -176,33 +177,33 @@ std::error_code Keyring::destroy(const std::string& dashboard_id) {
   return {};
 }
 
-std::expected<std::size_t, std::string> Keyring::rotate(const MasterKey& next, std::size_t batch) {
+std::expected<std::size_t, RotationRefusal> Keyring::rotate(const MasterKey& next, std::size_t batch) {
   {
     std::lock_guard lock(mutex_);
     const std::string next_id = next.id();
-    if (next_id == master_id_) return std::unexpected("the keyring is already wrapped by master key " + next_id);
+    if (next_id == master_id_) {
+      return std::unexpected(RotationRefusal{true, "the keyring is already wrapped by master key " + next_id});
+    }
     if (rotation_) {
-      return std::unexpected("the rotation from master key " + rotation_->from + " to " + rotation_->to +
-                             " is not finished yet");
+      return std::unexpected(RotationRefusal{true, "the rotation from master key " + rotation_->from + " to " +
+                                                       rotation_->to + " is not finished yet; finish it with that key first"});
     }
     const std::string previous = master_.bytes, previous_id = master_id_;
     master_ = next;
     master_id_ = next_id;
     kek_ = next.key_encryption_key();
-    nlohmann::json record{
-        {"master", master_id_},
-        {"from", previous_id},
-        {"sealed", crypto::base64_encode(crypto::aes256gcm_seal(kek_, previous, record_aad(kRotationRecord)))}};
-    if (!storage_->write({{kRotationRecord, record.dump()}})) {
+    if (!storage_->write({{kRotationRecord, seal(kRotationRecord, previous, previous_id)}})) {
       master_ = MasterKey{previous};
       master_id_ = previous_id;
       kek_ = master_.key_encryption_key();
-      return std::unexpected("cannot write the rotation's record into the keyring");
+      return std::unexpected(RotationRefusal{false, "cannot write the rotation's record into the keyring"});
     }
     rotation_ = PendingRotation{previous_id, master_id_};
     wrapped_by_[kRotationRecord] = master_id_;
   }
-  return rewrap_remaining(batch);
+  auto rewrapped = rewrap_remaining(batch);
+  if (!rewrapped) return std::unexpected(RotationRefusal{false, rewrapped.error()});
+  return *rewrapped;
 }
 
 std::expected<std::size_t, std::string> Keyring::rewrap_remaining(std::size_t batch) {

@@ -45,6 +45,13 @@ struct PendingRotation {
   std::string from, to;  // master key ids
 };
 
+// Why a rotation did not begin: `conflict` when the keyring is already wrapped by that key or
+// another rotation is pending; otherwise its storage failed.
+struct RotationRefusal {
+  bool conflict = false;
+  std::string detail;
+};
+
 class Keyring {
  public:
   using Report = std::function<void(const std::string&)>;
@@ -69,8 +76,8 @@ class Keyring {
   // rotation holding the current master key wrapped by `next` (so a crash midway resumes
   // with only the next key file), then the records in batches of `batch` under the lock.
   // Afterwards the rotation is pending until finish_rotation(). The number of data keys
-  // rewrapped, or why not (the same key, a rotation already pending, storage failing).
-  std::expected<std::size_t, std::string> rotate(const MasterKey& next, std::size_t batch = 256);
+  // rewrapped, or why not.
+  std::expected<std::size_t, RotationRefusal> rotate(const MasterKey& next, std::size_t batch = 256);
   std::optional<PendingRotation> pending_rotation() const;
   // Forgets the previous master key: removes the rotation's record.
   std::expected<void, std::string> finish_rotation();
@@ -79,7 +86,9 @@ class Keyring {
   struct Wrapped;
   Keyring(std::unique_ptr<KeyringStorage> storage, const MasterKey& master);
   std::expected<void, std::string> load(const KeyringStorage::Records& records);
-  std::string seal(const std::string& name, const std::string& plaintext) const;
+  // A record of `name` holding `plaintext`, wrapped by the current master key; `from` names
+  // the previous master key in the rotation's record.
+  std::string seal(const std::string& name, const std::string& plaintext, const std::string& from = "") const;
   std::expected<std::size_t, std::string> rewrap_remaining(std::size_t batch);
 
   std::unique_ptr<KeyringStorage> storage_;

@@ -5,18 +5,11 @@ namespace keyledger::usecases {
 namespace es = keyledger::eventstore;
 namespace kd = keyledger::domain;
 
-std::expected<MasterKeyRotation::Begun, MasterKeyRotation::Refusal> MasterKeyRotation::begin(const es::MasterKey& next) {
-  if (auto pending = keyring_.pending_rotation()) {
-    if (pending->to == next.id()) return Begun{*pending, 0};
-    return std::unexpected(Refusal{true, "the rotation from master key " + pending->from + " to " + pending->to +
-                                             " is not finished yet; give that key file again to finish it"});
-  }
-  if (next.id() == keyring_.master_key_id()) {
-    return std::unexpected(Refusal{true, "the keyring is already wrapped by master key " + next.id()});
-  }
+std::expected<MasterKeyRotation::Begun, es::RotationRefusal> MasterKeyRotation::begin(const es::MasterKey& next) {
+  if (auto pending = keyring_.pending_rotation(); pending && pending->to == next.id()) return Begun{*pending, 0, true};
   auto rewrapped = keyring_.rotate(next);
-  if (!rewrapped) return std::unexpected(Refusal{false, rewrapped.error()});
-  return Begun{*keyring_.pending_rotation(), *rewrapped};
+  if (!rewrapped) return std::unexpected(rewrapped.error());
+  return Begun{*keyring_.pending_rotation(), *rewrapped, false};
 }
 
 std::vector<std::string> MasterKeyRotation::dashboards_to_record(const es::PendingRotation& rotation) const {

@@ -33,12 +33,9 @@ class MasterKeyRotation {
   struct Begun {
     eventstore::PendingRotation rotation;
     std::size_t data_keys_rewrapped = 0;
+    bool resumed = false;  // the rotation to `next` was pending already
   };
-  struct Refusal {
-    bool conflict = false;  // the same key, or a rotation to another pending; else storage failed
-    std::string detail;
-  };
-  std::expected<Begun, Refusal> begin(const eventstore::MasterKey& next);
+  std::expected<Begun, eventstore::RotationRefusal> begin(const eventstore::MasterKey& next);
   // Step 2's work list: the open dashboards that have not recorded `rotation` yet.
   std::vector<std::string> dashboards_to_record(const eventstore::PendingRotation& rotation) const;
   static domain::RecordDataKeyRewrap command(const eventstore::PendingRotation& rotation);

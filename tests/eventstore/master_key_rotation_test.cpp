@@ -96,7 +96,7 @@ TEST_CASE("a rotated keyring opens with only the new key, with the same data key
     keys["dsh_new"] = keyring->data_key("dsh_new", true).value();
     REQUIRE(keyring->pending_rotation()->from == old_key.id());
     REQUIRE(keyring->pending_rotation()->to == new_key.id());
-    REQUIRE_THAT(keyring->rotate(new_key).error(), Catch::Contains("already wrapped"));
+    REQUIRE_THAT(keyring->rotate(new_key).error().detail, Catch::Contains("already wrapped"));
     REQUIRE(keyring->finish_rotation().has_value());
     REQUIRE_FALSE(keyring->pending_rotation());
   }
