@@ -295,9 +295,11 @@ std::string VerifyIndex::canonical_dump() const {
   }
   std::string out;
   for (auto& [id, line] : lines) out += id + " " + line + "\n";
-  for (auto& [dashboard, bots] : bots_) {
-    out += dashboard + " bots:";
-    for (auto& b : bots) out += " " + b;
+  std::map<std::string_view, const std::set<std::string, std::less<>>*> by_dashboard;  // not the hash order
+  for (auto& [dashboard, bots] : bots_) by_dashboard.emplace(dashboard, &bots);
+  for (auto& [dashboard, bots] : by_dashboard) {
+    out += std::string(dashboard) + " bots:";
+    for (auto& b : *bots) out += " " + b;
     out += "\n";
   }
   return out;
