@@ -60,6 +60,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       event_routes_(access_, log_, read_models_.audit_index, config_.sse_heartbeat),
       rotation_(keyring, pipeline_),
       master_key_routes_(access_, commands_, keyring, rotation_),
+      backup_routes_(access_, log_, pipeline_, keyring, config_.store),
       operations_routes_(ready_, pipeline_, log_, metrics_),
       verify_endpoint_(config_.service_token, read_models_.verify_index, metrics_) {
   dashboard_routes_.add_to(router_);
@@ -69,6 +70,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
   audit_routes_.add_to(router_);
   event_routes_.add_to(router_);
   master_key_routes_.add_to(router_);
+  backup_routes_.add_to(router_);
   operations_routes_.add_to(router_);
   read_models_.attach(pipeline_);
 }

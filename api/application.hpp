@@ -13,6 +13,7 @@
 
 #include "access.hpp"
 #include "audit_routes.hpp"
+#include "backup_routes.hpp"
 #include "channel_routes.hpp"
 #include "command_runner.hpp"
 #include "config.hpp"
@@ -101,6 +102,7 @@ class Application {
   EventRoutes event_routes_;
   usecases::MasterKeyRotation rotation_;
   MasterKeyRoutes master_key_routes_;
+  BackupRoutes backup_routes_;
   std::atomic<bool> ready_{false};
   OperationsRoutes operations_routes_;
   Router router_;  // filled once by the route groups in the constructor, read-only after

@@ -546,12 +546,82 @@ http {{
                  f"{big['events']} events; about {sum(folded) // len(folded)} events folded per answer; "
                  f"{measured['rps']:.0f} answers/s")
 
+    def backup(self):
+        """An online backup of the big store over HTTP (`keyledger backup`, which fsyncs the
+        archive before naming it) against `tar` of the same files of the stopped store followed
+        by a `sync` of the archive, both warm in the page cache and written to the same disk;
+        then GenerateEmailKey from 64 clients without and with backups streaming back to back."""
+        big = self.big_store()
+        out = os.path.join(self.work, "backup-out")
+        os.makedirs(out, exist_ok=True)
+        members = [m for m in ("log", "snapshots", "keyring.json") if os.path.exists(os.path.join(big["data"], m))]
+
+        def tar_once(name):
+            path = os.path.join(out, name)
+            started = time.monotonic()
+            subprocess.run(["tar", "-cf", path, "-C", big["data"], *members], check=True)
+            subprocess.run(["sync", path], check=True)
+            seconds = time.monotonic() - started
+            size = os.path.getsize(path)
+            os.remove(path)
+            return size / seconds / 2**20
+
+        tar_once("warm.tar")
+        tar_rate = sorted(tar_once(f"tar-{i}.tar") for i in range(3))[1]
+        say(f"backup_mb_per_s: keyledger backup of the {big['events']}-event store, against tar + sync ({tar_rate:.0f} MiB/s)")
+        server = Server(self, big["store"], "backup")
+        env = dict(os.environ, KEYLEDGER_OPERATOR_TOKEN=OPERATOR_TOKEN)
+
+        def backup_once(name):
+            path = os.path.join(out, name)
+            started = time.monotonic()
+            subprocess.run([self.keyledger, "backup", "--url", server.url, "--to", path], check=True, env=env,
+                           stdout=subprocess.DEVNULL)
+            seconds = time.monotonic() - started
+            size = os.path.getsize(path)
+            os.remove(path)
+            return size, size / seconds / 2**20
+
+        try:
+            backup_once("warm.tar")
+            runs = [backup_once(f"backup-{i}.tar") for i in range(3)]
+            size, rate = sorted(runs, key=lambda r: r[1])[1]
+            self.wrk(server.url, "commands.lua", big["tokens"], 2)
+            alone = self.wrk(server.url, "commands.lua", big["tokens"], self.duration)
+            streaming = threading.Event()
+            taken = []
+
+            def keep_backing_up():
+                while not streaming.is_set():
+                    taken.append(backup_once(f"during-{len(taken)}.tar"))
+
+            thread = threading.Thread(target=keep_backing_up)
+            thread.start()
+            try:
+                during = self.wrk(server.url, "commands.lua", big["tokens"], self.duration)
+            finally:
+                streaming.set()
+                thread.join()
+        finally:
+            server.stop()
+        for run in (alone, during):
+            if run["non2xx"]:
+                raise RuntimeError(f"backup: {run['non2xx']} commands were not accepted")
+        self.add("backup_mb_per_s", rate, "MiB/s", tar_rate, "≥ 0.8× tar", rate >= 0.8 * tar_rate,
+                 f"a {size / 2**20:.0f} MiB archive of {big['events']}+ events, median of 3; baseline: tar -cf of the "
+                 f"stopped store's files, then sync of the archive (keyledger backup fsyncs it), median of 3")
+        ratio = during["rps"] / alone["rps"] if alone["rps"] else 0
+        self.add("commands_file_during_backup", during["rps"], "commands/s", alone["rps"], "≥ 0.8× without a backup",
+                 ratio >= 0.8, f"{len(taken)} backups streamed back to back during the {self.duration} s run; "
+                 f"p99 {during['p99_ms']:.1f} ms with, {alone['p99_ms']:.1f} ms without")
+
     def run(self):
         bootstrap = self.args.kafka_bootstrap
         steps = {"verify_inprocess": self.verify_inprocess, "verify_http": self.verify_http,
                  "commands_file": self.commands_file, "commands_kafka": lambda: self.commands_kafka(bootstrap),
                  "startup": self.startup_and_memory, "snapshot_p99": self.commands_during_snapshot,
-                 "audit_page": self.audit_page, "as_of": self.as_of, "sse_readers": self.commands_with_readers}
+                 "audit_page": self.audit_page, "as_of": self.as_of, "sse_readers": self.commands_with_readers,
+                 "backup": self.backup}
         if not bootstrap:
             raise SystemExit("run_bench.py: --kafka-bootstrap is required (tools/bench starts a broker)")
         for name, step in steps.items():

@@ -49,6 +49,26 @@ std::string sha256(std::string_view data) {
   return out;
 }
 
+// SHA256_CTX, not EVP: no provider context per hasher (see the HMAC's note below).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+struct Sha256::State {
+  SHA256_CTX ctx;
+};
+
+Sha256::Sha256() : state_(std::make_unique<State>()) { SHA256_Init(&state_->ctx); }
+Sha256::~Sha256() = default;
+
+void Sha256::update(std::string_view data) { SHA256_Update(&state_->ctx, data.data(), data.size()); }
+
+std::string Sha256::finish() {
+  std::string out(32, '\0');
+  SHA256_Final(bytes(out), &state_->ctx);
+  SHA256_Init(&state_->ctx);
+  return out;
+}
+#pragma GCC diagnostic pop
+
 // The keyed HMAC copies two precomputed SHA-256 states per MAC. OpenSSL 3's EVP interface
 // allocates a provider context on every copy, which costs more than the hash itself here;
 // the SHA256_CTX functions (deprecated in 3.0, still shipped, SHA-NI accelerated) copy as

@@ -17,6 +17,21 @@ std::string random_bytes(std::size_t count);
 std::string sha256(std::string_view data);  // raw 32 bytes
 std::string hmac_sha256(std::string_view key, std::string_view data);
 
+// SHA-256 of data given piece by piece (a file streamed into a backup).
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view data);
+  std::string finish();  // raw 32 bytes; the hasher starts over afterwards
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // HMAC-SHA256 under one fixed key with the key's inner and outer pads absorbed once, so a
 // MAC costs two SHA-256 finalisations and no allocation: the verify path fingerprints every
 // presented key with it. mac() is const and safe from any number of threads.

@@ -400,6 +400,7 @@ void CommandPipeline::run(Slot& slot, PendingCommand pending) {
   log_.append(std::move(records), [this, &slot, post = std::move(post), pending = std::move(pending),
                                    result = std::move(result),
                                    reserved_number = std::move(reserved_number)](AppendResult position) mutable {
+    unfolded_.fetch_add(1);
     post([this, &slot, pending = std::move(pending), result = std::move(result),
           reserved_number = std::move(reserved_number), position = std::move(position)]() mutable {
       complete(slot, std::move(pending), std::move(result), position, reserved_number);
@@ -428,6 +429,10 @@ void CommandPipeline::complete(Slot& slot, PendingCommand pending, CommandResult
     slot.in_flight = false;
   }
   slot.folded.notify_all();
+  if (unfolded_.fetch_sub(1) == 1 && fold_waiters_.load() > 0) {
+    std::lock_guard lock(folded_mutex_);
+    all_folded_.notify_all();
+  }
   if (release) release_number(reserved_number);
   finish(slot, std::move(pending.done), std::move(result));
 }
@@ -456,6 +461,18 @@ void CommandPipeline::release_number(const std::string& number) {
   if (number.empty()) return;
   std::lock_guard numbers(numbers_mutex_);
   number_owner_.erase(number);
+}
+
+bool CommandPipeline::wait_folded(std::chrono::milliseconds limit) const {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  fold_waiters_.fetch_add(1);
+  std::unique_lock lock(folded_mutex_);
+  // Woken when the count reaches zero; the short timeout covers a wake-up that raced the wait.
+  while (unfolded_.load() != 0 && std::chrono::steady_clock::now() < deadline) {
+    all_folded_.wait_for(lock, std::chrono::milliseconds(1));
+  }
+  fold_waiters_.fetch_sub(1);
+  return unfolded_.load() == 0;
 }
 
 bool CommandPipeline::with_dashboard(const std::string& dashboard_id,

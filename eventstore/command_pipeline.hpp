@@ -11,6 +11,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -114,6 +116,11 @@ class CommandPipeline {
                       const std::function<void(const DashboardView&)>& read) const;
   std::vector<std::string> dashboard_ids() const;
 
+  // Waits, at most `limit`, until every batch the log has completed so far is folded into
+  // state. With the log held still (FileLog::hold) the state is then exactly the log's: a
+  // backup's cut. False when `limit` passed first.
+  bool wait_folded(std::chrono::milliseconds limit) const;
+
   // The body of a snapshot (docs/storage.md), handed to `sink` piece by piece while commands
   // go on: only one dashboard at a time is held, for as long as it takes to encode it. The
   // cut is the log's end when it starts; a dashboard encoded later may hold events past it,
@@ -159,6 +166,11 @@ class CommandPipeline {
   std::map<std::string, std::unique_ptr<Slot>> slots_;
   std::vector<std::atomic<std::uint64_t>> applied_;  // per partition; sized once
   std::atomic<std::uint64_t> events_{0};
+  // Batches the log completed whose completion has not run yet (see wait_folded).
+  std::atomic<std::uint64_t> unfolded_{0};
+  mutable std::atomic<int> fold_waiters_{0};
+  mutable std::mutex folded_mutex_;
+  mutable std::condition_variable all_folded_;
 
   // Platform-wide phone number ownership (SPEC §3's cross-dashboard invariant). A number
   // is reserved here before its registration is decided, so two concurrent registrations

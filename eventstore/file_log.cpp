@@ -402,6 +402,20 @@ std::error_code FileLog::read(std::uint32_t partition, std::uint64_t from, std::
   return {};
 }
 
+FileLog::Hold FileLog::hold() {
+  if (!queue_) return Hold(nullptr);  // read-only: nothing is ever written
+  queue_->hold();
+  return Hold(queue_.get());
+}
+
+std::vector<FileLog::SegmentExtent> FileLog::extents() const {
+  std::shared_lock lock(index_mutex_);
+  std::vector<SegmentExtent> out;
+  out.reserve(segments_.size());
+  for (const auto& s : segments_) out.push_back(SegmentExtent{s.path, s.base, s.end, s.size});
+  return out;
+}
+
 LogStats FileLog::stats() const { return queue_ ? queue_->stats() : LogStats{}; }
 
 }  // namespace keyledger::eventstore

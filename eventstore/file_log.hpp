@@ -20,6 +20,7 @@
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "event_log.hpp"
@@ -56,6 +57,31 @@ class FileLog final : public EventLog {
 
   // Read-only logs: the first bad batch found, as a sentence; empty when the log is whole.
   const std::string& damage() const { return damage_; }
+
+  // A cut of the log while it serves (a backup's): no group becomes durable until the
+  // returned hold is released or destroyed; see GroupCommitQueue::hold.
+  class Hold {
+   public:
+    explicit Hold(GroupCommitQueue* queue) : queue_(queue) {}
+    Hold(Hold&& other) noexcept : queue_(std::exchange(other.queue_, nullptr)) {}
+    Hold& operator=(Hold&&) = delete;
+    ~Hold() { release(); }
+    void release() {
+      if (queue_) std::exchange(queue_, nullptr)->release_hold();
+    }
+
+   private:
+    GroupCommitQueue* queue_;
+  };
+  [[nodiscard]] Hold hold();
+
+  // The log's durable bytes as files: each segment, oldest first, with how many of its bytes
+  // hold whole durable batches and the offsets they cover (the last one's end is end()).
+  struct SegmentExtent {
+    std::string path;
+    std::uint64_t base = 0, end = 0, bytes = 0;
+  };
+  std::vector<SegmentExtent> extents() const;
 
  private:
   // Where a batch starts: (offset of its first record, byte position of its frame).

@@ -58,14 +58,17 @@ void GroupCommitQueue::writer_loop() {
     std::vector<PendingBatch> group;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      // Held: even a stop waits for the hold's owner to release it.
+      wake_.wait(lock, [&] { return !held_ && (stopping_ || !queue_.empty()); });
       if (queue_.empty()) return;  // stopping, and nothing left to write
       if (settings_.window.count() > 0 && !stopping_ && queue_.size() >= settings_.wait_when_queued &&
           queue_.size() < settings_.max_group_batches) {
         // Let more batches join this group: one durability point then covers them all.
         wake_.wait_for(lock, settings_.window,
-                       [&] { return stopping_ || queue_.size() >= settings_.max_group_batches; });
+                       [&] { return stopping_ || held_ || queue_.size() >= settings_.max_group_batches; });
+        if (held_) continue;
       }
+      writing_ = true;
       const std::size_t n = std::min(queue_.size(), settings_.max_group_batches);
       group.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
@@ -86,7 +89,26 @@ void GroupCommitQueue::writer_loop() {
         group[i].done(std::unexpected(positions.error()));
       }
     }
+    {
+      std::lock_guard lock(mutex_);
+      writing_ = false;
+    }
+    idle_.notify_all();
   }
+}
+
+void GroupCommitQueue::hold() {
+  std::unique_lock lock(mutex_);
+  held_ = true;
+  idle_.wait(lock, [&] { return !writing_; });
+}
+
+void GroupCommitQueue::release_hold() {
+  {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+  }
+  wake_.notify_all();
 }
 
 }  // namespace keyledger::eventstore

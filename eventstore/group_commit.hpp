@@ -58,6 +58,13 @@ class GroupCommitQueue {
 
   LogStats stats() const;
 
+  // Keeps the writer between groups until release_hold(): appenders still queue, but no
+  // batch becomes durable meanwhile. Returns once the group being written, if any, is
+  // durable and its batches completed (a consistent cut of the log: a backup's). One
+  // holder at a time.
+  void hold();
+  void release_hold();
+
  private:
   void writer_loop();
 
@@ -68,6 +75,9 @@ class GroupCommitQueue {
   std::deque<PendingBatch> queue_;
   std::error_code refusal_;
   bool stopping_ = false;
+  bool held_ = false;     // hold() until release_hold()
+  bool writing_ = false;  // a group is taken and not yet completed
+  std::condition_variable idle_;
   LogStats stats_;
   std::thread writer_;
 };

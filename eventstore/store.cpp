@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "file_keyring.hpp"
 #include "file_log.hpp"
@@ -20,21 +21,9 @@ domain::Timestamp system_now() {
 
 namespace {
 
-std::expected<void, std::string> open_file_parts(Store& store, const MasterKey& master_key, const std::string& directory,
-                                                 const StoreOptions& options) {
-  store.directory = directory;
-  auto log = FileLog::open({directory, 64ull << 20, options.report, false, {.window = options.group_commit_window}});
-  if (!log) return std::unexpected(log.error());
-  store.log = std::move(*log);
-  auto keyring = Keyring::open(std::make_unique<FileKeyringStorage>(directory + "/keyring.json"), master_key,
-                               options.report);
-  if (!keyring) return std::unexpected("keyring " + directory + "/keyring.json: " + keyring.error());
-  store.keyring = std::move(*keyring);
-  return {};
-}
+std::string keyring_path(const std::string& directory) { return directory + "/keyring.json"; }
 
-std::expected<void, std::string> open_kafka_parts(Store& store, const MasterKey& master_key, const std::string& url,
-                                                  const StoreOptions& options) {
+std::expected<KafkaOptions, std::string> kafka_options(const std::string& url, const StoreOptions& options) {
   auto kafka = parse_kafka_url(url);
   if (!kafka) return std::unexpected(kafka.error());
   kafka->client_config = options.kafka_settings;
@@ -43,6 +32,28 @@ std::expected<void, std::string> open_kafka_parts(Store& store, const MasterKey&
   kafka->replication = options.kafka_replication;
   kafka->group_commit_window = options.group_commit_window;
   kafka->report = options.report;
+  return kafka;
+}
+
+const char* const kStoreUrlForms = "file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC";
+
+std::expected<void, std::string> open_file_parts(Store& store, const MasterKey& master_key, const std::string& directory,
+                                                 const StoreOptions& options) {
+  store.directory = directory;
+  auto log = FileLog::open({directory, 64ull << 20, options.report, false, {.window = options.group_commit_window}});
+  if (!log) return std::unexpected(log.error());
+  store.log = std::move(*log);
+  auto keyring = Keyring::open(std::make_unique<FileKeyringStorage>(keyring_path(directory)), master_key,
+                               options.report);
+  if (!keyring) return std::unexpected("keyring " + keyring_path(directory) + ": " + keyring.error());
+  store.keyring = std::move(*keyring);
+  return {};
+}
+
+std::expected<void, std::string> open_kafka_parts(Store& store, const MasterKey& master_key, const std::string& url,
+                                                  const StoreOptions& options) {
+  auto kafka = kafka_options(url, options);
+  if (!kafka) return std::unexpected(kafka.error());
   // The keyring first: its topic is small, and a wrong master key should stop us early.
   auto storage = KafkaKeyringStorage::open(*kafka);
   if (!storage) return std::unexpected(storage.error());
@@ -70,7 +81,7 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
   } else if (url.rfind("kafka://", 0) == 0) {
     opened = open_kafka_parts(*store, *master, url, options);
   } else {
-    return std::unexpected("KEYLEDGER_STORE must be file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC, got '" + url + "'");
+    return std::unexpected(std::string("KEYLEDGER_STORE must be ") + kStoreUrlForms + ", got '" + url + "'");
   }
   if (!opened) return std::unexpected(opened.error());
   store->vault = std::make_unique<SecretVault>(*store->keyring, store->keyring->store_keys().fingerprint_pepper);
@@ -78,6 +89,24 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
   store->use_snapshots = options.use_snapshots;
   store->report = options.report;
   return store;
+}
+
+std::expected<std::unique_ptr<KeyringStorage>, std::string> Store::open_keyring_storage(const std::string& url,
+                                                                                     const StoreOptions& options) {
+  if (url.rfind("file:", 0) == 0 && url.size() > 5) {
+    std::error_code ec;
+    std::filesystem::create_directories(url.substr(5), ec);
+    if (ec) return std::unexpected("cannot create " + url.substr(5) + ": " + ec.message());
+    return std::make_unique<FileKeyringStorage>(keyring_path(url.substr(5)));
+  }
+  if (url.rfind("kafka://", 0) == 0) {
+    auto kafka = kafka_options(url, options);
+    if (!kafka) return std::unexpected(kafka.error());
+    auto storage = KafkaKeyringStorage::open(*kafka);
+    if (!storage) return std::unexpected(storage.error());
+    return std::unique_ptr<KeyringStorage>(std::move(*storage));
+  }
+  return std::unexpected(std::string("a store must be ") + kStoreUrlForms + ", got '" + url + "'");
 }
 
 std::expected<void, std::string> Store::recover(const ReplayProgress& progress) {

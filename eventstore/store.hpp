@@ -54,6 +54,10 @@ struct Store {
   static std::expected<std::unique_ptr<Store>, std::string> open(const std::string& url,
                                                                  const std::string& master_key_file,
                                                                  StoreOptions options);
+  // The keyring's storage of the store at `url` alone: no log, no master key (for copying a
+  // keyring record by record, as keyledger migrate does). A file store's directory is made.
+  static std::expected<std::unique_ptr<KeyringStorage>, std::string> open_keyring_storage(const std::string& url,
+                                                                                         const StoreOptions& options);
 };
 
 // The system clock in the domain's resolution; the only clock the product reads.

@@ -29,6 +29,14 @@ int rebuild(const Invocation& invocation);
 OptionSet audit_verify_options();
 int audit_verify(const Invocation& invocation);
 
+OptionSet backup_options();
+int backup(const Invocation& invocation);
+OptionSet backup_verify_options();
+int backup_verify(const Invocation& invocation);
+OptionSet restore_options();
+int restore(const Invocation& invocation);
+OptionSet migrate_options();
+int migrate(const Invocation& invocation);
 OptionSet scan_options();
 int scan(const Invocation& invocation);
 

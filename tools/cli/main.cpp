@@ -39,6 +39,28 @@ const std::vector<Command>& commands() {
        "leads to the signed head. Run it on a stopped store, or expect the batch being written at that\n"
        "instant to look torn.",
        cli::audit_verify_options, cli::audit_verify},
+      {{"backup", "verify"}, "keyledger backup verify FILE --master-key-file F",
+       "Checks a backup archive without touching any store: every member against the manifest's SHA-256\n"
+       "(a damaged file is named with the byte range that differs), every dashboard's hash chain and its\n"
+       "head against the manifest, and that the keyring opens with the master key and the snapshot restores.\n"
+       "Prints the problems and exits 1 if anything does not hold.",
+       cli::backup_verify_options, cli::backup_verify},
+      {{"backup"}, "keyledger backup --url URL --to FILE",
+       "Saves an online backup of a running server's file store (GET /v1/backup, operator token from\n"
+       "KEYLEDGER_OPERATOR_TOKEN): a tar archive of the log up to one committed position, the keyring\n"
+       "(keys wrapped; never the master key), the newest snapshot and a manifest. Commands go on meanwhile.",
+       cli::backup_options, cli::backup},
+      {{"restore"}, "keyledger restore FILE --store file:DIR --master-key-file F [--shreds-from file:DIR]",
+       "Makes DIR (absent or empty) a store that serves what the backed-up store served at the backup's\n"
+       "position. The archive is verified first, beside DIR; nothing is written at DIR unless all of it\n"
+       "holds. Dashboards closed by then, or in the newer log given with --shreds-from, lose their data keys.",
+       cli::restore_options, cli::restore},
+      {{"migrate"}, "keyledger migrate --from STORE --to STORE --master-key-file F",
+       "Copies a stopped store to another backend (file:DIR to kafka://HOST:PORT/TOPIC, or back), keeping\n"
+       "every event's id, sequence and hash and every keyring record. The target must be empty, or hold what\n"
+       "an interrupted run left, which is resumed without copying anything twice. Afterwards every hash\n"
+       "chain of the target is checked against the source's heads.",
+       cli::migrate_options, cli::migrate},
       {{"scan"}, "keyledger scan PATH...",
        "Finds keyledger keys in files (recursively in directories), checks their checksums offline and\n"
        "prints file, line and the masked key. Exits 1 when it found any.",

@@ -47,17 +47,22 @@ std::map<std::string, std::string> kafka_settings_from_environment() {
 }
 }  // namespace
 
-std::unique_ptr<es::Store> open_store(const Invocation& invocation, bool use_snapshots) {
+es::StoreOptions kafka_aware_options() {
   es::StoreOptions options;
-  options.use_snapshots = use_snapshots;
   options.kafka_settings = kafka_settings_from_environment();
+  options.report = [](const std::string& note) { log_line({{"level", "warn"}, {"msg", "store"}, {"detail", note}}); };
+  return options;
+}
+
+std::unique_ptr<es::Store> open_store(const Invocation& invocation, bool use_snapshots) {
+  es::StoreOptions options = kafka_aware_options();
+  options.use_snapshots = use_snapshots;
   options.kafka_transactional_id = invocation.text("kafka-transactional-id");
   options.kafka_partitions = static_cast<int>(invocation.number("kafka-partitions"));
   options.kafka_replication = static_cast<int>(invocation.number("kafka-replication"));
   if (invocation.has("group-commit-us")) {  // serve's; other subcommands write alone
     options.group_commit_window = std::chrono::microseconds(invocation.number("group-commit-us"));
   }
-  options.report = [](const std::string& note) { log_line({{"level", "warn"}, {"msg", "store"}, {"detail", note}}); };
   auto store = es::Store::open(invocation.text("store"), invocation.text("master-key-file"), options);
   if (!store) throw std::runtime_error(store.error());
   return std::move(*store);

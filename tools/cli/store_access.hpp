@@ -19,6 +19,9 @@ void log_line(const nlohmann::json& line);
 // --store, --master-key-file, and how a Kafka store is opened.
 OptionSet store_options();
 
+// Store options every subcommand shares: KEYLEDGER_KAFKA_<SETTING> pass-through, notes logged.
+eventstore::StoreOptions kafka_aware_options();
+
 // Opens the store named by --store (snapshots ignored when `use_snapshots` is false).
 std::unique_ptr<eventstore::Store> open_store(const Invocation& invocation, bool use_snapshots = true);
 // The directory of a file store; throws for any other store.

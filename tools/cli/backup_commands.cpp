@@ -1,0 +1,218 @@
+// `keyledger backup`, `backup verify`, `restore` and `migrate` (SPEC §13), over
+// usecases/backup.hpp and usecases/migration.hpp.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "eventstore/durable_file.hpp"
+#include "http_download.hpp"
+#include "store_access.hpp"
+#include "usecases/backup.hpp"
+#include "usecases/migration.hpp"
+#include "usecases/tar_format.hpp"
+
+namespace keyledger::cli {
+
+namespace uc = keyledger::usecases;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string the_file(const Invocation& invocation, const char* usage) {
+  if (invocation.positional().size() != 1) throw std::runtime_error(std::string("usage: ") + usage);
+  return invocation.positional()[0];
+}
+
+std::ifstream open_archive(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return in;
+}
+
+int report_problems(const std::vector<std::string>& problems) {
+  std::cout << json{{"ok", false}, {"problems", problems}}.dump() << "\n";
+  return 1;
+}
+
+// Whether an archive's last members are the manifest and its end (a server that stopped
+// midway sends neither): the header of manifest.sha256 sits 2 KiB before its end.
+bool ends_with_manifest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  const auto size = static_cast<long long>(in.tellg());
+  const long long header = size - 2 * 512 - 512 - 512;
+  if (!in || header < 0) return false;
+  std::string block(512, '\0');
+  in.seekg(header);
+  in.read(block.data(), 512);
+  return in && block.compare(0, 16, std::string("manifest.sha256\0", 16)) == 0;
+}
+
+}  // namespace
+
+OptionSet backup_options() {
+  OptionSet options("backup");
+  options.text("url", "URL", "the server's address, e.g. http://127.0.0.1:8080")
+      .text("to", "FILE", "where to save the archive (never overwritten)")
+      .text("operator-token", "TOKEN", "the platform operator's token")
+      .text("ca-file", "FILE", "for https: the CA certificate(s) to trust instead of the system's");
+  return options;
+}
+
+int backup(const Invocation& invocation) {
+  const std::string url = invocation.text("url"), to = invocation.text("to");
+  if (url.empty() || to.empty()) throw std::runtime_error("usage: keyledger backup --url URL --to FILE");
+  if (invocation.text("operator-token").empty()) {
+    throw std::runtime_error("the operator token is required: --operator-token or KEYLEDGER_OPERATOR_TOKEN");
+  }
+  if (fs::exists(to)) throw std::runtime_error(to + " exists already; a backup never overwrites a file");
+  const std::string partial = to + ".partial";
+  std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+  if (!out) throw std::runtime_error("cannot write " + partial);
+  std::uint64_t bytes = 0;
+  std::string base = url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  auto download = http_get(base + "/v1/backup", {{"Authorization", "Bearer " + invocation.text("operator-token")}},
+                           invocation.text("ca-file"), [&](std::string_view piece) {
+                             bytes += piece.size();
+                             return static_cast<bool>(out.write(piece.data(), static_cast<std::streamsize>(piece.size())));
+                           });
+  out.close();
+  auto give_up = [&](const std::string& why) {
+    fs::remove(partial);
+    throw std::runtime_error(why);
+  };
+  if (!download) give_up("backup from " + url + " failed: " + download.error());
+  if (download->status != 200) {
+    give_up("the server refused the backup (" + std::to_string(download->status) + "): " + download->error_body);
+  }
+  if (!out || !ends_with_manifest(partial)) {
+    give_up("the archive from " + url + " ends before its manifest: the server stopped midway (see its log)");
+  }
+  // Durable before it gets its name.
+  {
+    int fd = ::open(partial.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool synced = fd >= 0 && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!synced || std::rename(partial.c_str(), to.c_str()) != 0) give_up("cannot save " + to);
+  }
+  eventstore::sync_directory(fs::absolute(to).parent_path().string());
+  std::string position;
+  for (const auto& [name, value] : download->headers) {
+    if (name == "Keyledger-Backup-Position") position = value;
+  }
+  std::cout << json{{"ok", true}, {"file", to}, {"bytes", bytes}, {"position", position}}.dump() << "\n";
+  return 0;
+}
+
+OptionSet backup_verify_options() {
+  OptionSet options("backup verify");
+  options.positional("file", 1);
+  options.text("master-key-file", "FILE", "the master key the backed-up store was served with");
+  return options;
+}
+
+int backup_verify(const Invocation& invocation) {
+  const std::string file = the_file(invocation, "keyledger backup verify FILE --master-key-file F");
+  if (invocation.text("master-key-file").empty()) throw std::runtime_error("--master-key-file is required");
+  auto archive = open_archive(file);
+  // Checked in a scratch directory that goes away afterwards.
+  std::string scratch = (fs::temp_directory_path() / "keyledger-verify-XXXXXX").string();
+  if (::mkdtemp(scratch.data()) == nullptr) throw std::runtime_error("cannot create a scratch directory");
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  } cleanup{scratch};
+  auto verified = uc::verify_backup(archive, scratch, invocation.text("master-key-file"));
+  if (!verified) return report_problems(verified.error());
+  std::cout << json{{"ok", true},
+                    {"position", verified->position.to_string()},
+                    {"dashboards", verified->dashboards.size()},
+                    {"files", verified->files},
+                    {"bytes", verified->bytes},
+                    {"snapshot_events", verified->snapshot_events}}
+                   .dump()
+            << "\n";
+  return 0;
+}
+
+OptionSet restore_options() {
+  OptionSet options("restore");
+  options.positional("file", 1);
+  options.text("store", "file:DIR", "the new store: a directory that does not exist or is empty")
+      .text("master-key-file", "FILE", "the master key the backed-up store was served with")
+      .text("shreds-from", "file:DIR", "a newer log whose closed dashboards lose their data keys again");
+  return options;
+}
+
+int restore(const Invocation& invocation) {
+  const std::string file = the_file(invocation, "keyledger restore FILE --store file:DIR --master-key-file F");
+  if (invocation.text("store").empty() || invocation.text("master-key-file").empty()) {
+    throw std::runtime_error("--store and --master-key-file are required");
+  }
+  const std::string target = file_store_directory(invocation.text("store"));
+  std::set<std::string> shreds;
+  if (invocation.has("shreds-from")) {
+    auto closed = uc::closed_dashboards(file_store_directory(invocation.text("shreds-from")));
+    if (!closed) throw std::runtime_error("--shreds-from: " + closed.error());
+    shreds = std::move(*closed);
+  }
+  auto archive = open_archive(file);
+  auto restored = uc::restore_backup(archive, target, invocation.text("master-key-file"), shreds);
+  if (!restored) return report_problems(restored.error());
+  std::cout << json{{"ok", true},
+                    {"store", "file:" + target},
+                    {"position", restored->position.to_string()},
+                    {"dashboards", restored->dashboards},
+                    {"shredded", restored->shredded}}
+                   .dump()
+            << "\n";
+  return 0;
+}
+
+OptionSet migrate_options() {
+  OptionSet options("migrate");
+  options.text("from", "STORE", "the stopped store to copy: file:DIR or kafka://HOST:PORT[,HOST:PORT]/TOPIC")
+      .text("to", "STORE", "the empty store to copy it to (or the one an interrupted run left)")
+      .text("master-key-file", "FILE", "the master key the source is served with")
+      .number("kafka-partitions", "N", "partitions of a Kafka target's topic when keyledger creates it", 3)
+      .number("kafka-replication", "N", "replication factor of a Kafka target's topic when keyledger creates it", 1);
+  return options;
+}
+
+int migrate(const Invocation& invocation) {
+  const std::string from = invocation.text("from"), to = invocation.text("to");
+  if (from.empty() || to.empty() || invocation.text("master-key-file").empty()) {
+    throw std::runtime_error("usage: keyledger migrate --from STORE --to STORE --master-key-file F");
+  }
+  eventstore::StoreOptions options = kafka_aware_options();
+  options.kafka_partitions = static_cast<int>(invocation.number("kafka-partitions"));
+  options.kafka_replication = static_cast<int>(invocation.number("kafka-replication"));
+  ProgressReport progress("copying the events");
+  auto report = uc::migrate_store(from, to, invocation.text("master-key-file"), options, std::ref(progress));
+  if (!report) {
+    std::cout << json{{"ok", false}, {"problem", report.error()}}.dump() << "\n";
+    return 1;
+  }
+  std::cout << json{{"ok", true},
+                    {"from", from},
+                    {"to", to},
+                    {"events", report->events},
+                    {"copied", report->copied},
+                    {"resumed_after", report->resumed_after},
+                    {"dashboards", report->dashboards},
+                    {"keyring_records", report->keyring_records}}
+                   .dump()
+            << "\n";
+  return 0;
+}
+
+}  // namespace keyledger::cli
