@@ -26,7 +26,8 @@ Result BackupRoutes::backup(RequestContext& ctx) {
   HttpResponse response{200, "application/x-tar", "", {}, {}};
   response.headers = {{"Content-Disposition", "attachment; filename=\"keyledger-backup-" +
                                                   std::to_string((*stream)->position().offset) + ".tar\""},
-                      {"Keyledger-Backup-Position", position}};
+                      {"Keyledger-Backup-Position", position},
+                      {"Keyledger-Backup-Held-Us", std::to_string((*stream)->held().count())}};
   std::shared_ptr<usecases::BackupStream> shared = std::move(*stream);
   response.stream = [shared](std::string& chunk) { return shared->next(chunk); };
   return response;

@@ -137,6 +137,7 @@ std::expected<std::unique_ptr<BackupStream>, std::string> BackupStream::begin(es
   {
     // The cut: nothing becomes durable meanwhile, and every durable batch is folded first,
     // so the states read here are exactly the log's up to its end.
+    const auto started = std::chrono::steady_clock::now();
     auto hold = log.hold();
     if (!pipeline.wait_folded(std::chrono::duration_cast<std::chrono::milliseconds>(kSettle))) {
       if (snapshot) ::close(snapshot->fd);
@@ -178,6 +179,8 @@ std::expected<std::unique_ptr<BackupStream>, std::string> BackupStream::begin(es
     ::close(fd);
     keyring.size = keyring.bytes.size();
     backup->files_.push_back(std::move(keyring));
+    hold.release();
+    backup->held_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
   }
   if (snapshot) backup->files_.push_back(std::move(*snapshot));
   return backup;

@@ -55,6 +55,8 @@ class BackupStream {
   bool next(std::string& out, std::size_t max = 1 << 20);
   const std::string& error() const { return error_; }
   eventstore::LogPosition position() const { return position_; }
+  // How long the cut held the log's group commit (commands waited at most that long).
+  std::chrono::microseconds held() const { return held_; }
 
  private:
   struct File;
@@ -62,6 +64,7 @@ class BackupStream {
   void finish_file(std::string& out);
 
   eventstore::LogPosition position_;
+  std::chrono::microseconds held_{0};
   std::string master_key_id_, created_at_;
   std::map<std::string, ChainHead> heads_;
   std::vector<File> files_;

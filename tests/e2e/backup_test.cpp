@@ -96,6 +96,7 @@ TEST_CASE("e2e: a backup is for the operator, and a Kafka store refuses it with 
     REQUIRE(reply.status == 200);
     REQUIRE(reply.headers["content-type"] == "application/x-tar");
     REQUIRE(reply.headers.contains("keyledger-backup-position"));
+    REQUIRE(std::stoll(reply.headers["keyledger-backup-held-us"]) < 1'000'000);  // commands waited under 1 s
     REQUIRE(reply.body.find("manifest.json") != std::string::npos);
   }
 }

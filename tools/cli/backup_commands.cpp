@@ -102,11 +102,14 @@ int backup(const Invocation& invocation) {
     if (!synced || std::rename(partial.c_str(), to.c_str()) != 0) give_up("cannot save " + to);
   }
   eventstore::sync_directory(fs::absolute(to).parent_path().string());
-  std::string position;
+  std::string position, held;
   for (const auto& [name, value] : download->headers) {
     if (name == "Keyledger-Backup-Position") position = value;
+    if (name == "Keyledger-Backup-Held-Us") held = value;
   }
-  std::cout << json{{"ok", true}, {"file", to}, {"bytes", bytes}, {"position", position}}.dump() << "\n";
+  json answer{{"ok", true}, {"file", to}, {"bytes", bytes}, {"position", position}};
+  if (!held.empty()) answer["commands_held_us"] = std::stoll(held);
+  std::cout << answer.dump() << "\n";
   return 0;
 }
 
