@@ -20,7 +20,7 @@ Result BackupRoutes::backup(RequestContext& ctx) {
                                     "and run keyledger migrate --from " + store_ + " --to file:DIR",
                                     "", {}});
   }
-  auto stream = usecases::BackupStream::begin(*file_log, pipeline_, store_.substr(5), keyring_.master_key_id());
+  auto stream = usecases::BackupStream::begin(*file_log, pipeline_, store_.substr(5), keyring_.master_key_id(), &digests_);
   if (!stream) return std::unexpected(ApiError{503, "backup_unavailable", stream.error(), "", {{"Retry-After", "1"}}});
   const std::string position = (*stream)->position().to_string();
   HttpResponse response{200, "application/x-tar", "", {}, {}};

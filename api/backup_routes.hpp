@@ -9,6 +9,7 @@
 #include "eventstore/event_log.hpp"
 #include "eventstore/keyring.hpp"
 #include "router.hpp"
+#include "usecases/backup.hpp"
 
 namespace keyledger::api {
 
@@ -31,6 +32,7 @@ class BackupRoutes {
   const eventstore::CommandPipeline& pipeline_;
   const eventstore::Keyring& keyring_;
   std::string store_;
+  usecases::DigestCache digests_;  // what earlier backups hashed: each MiB that cannot change, once
 };
 
 }  // namespace keyledger::api

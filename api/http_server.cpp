@@ -380,32 +380,43 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     });
   }
 
-  // Runs `start(done)` on the session's thread and waits for `done(ec)`: the worker thread
-  // producing a streamed body hands each piece to the socket one at a time.
-  // Gives up once the server's loops were stopped (the drain's time ran out): the posted
-  // step will then never run, and waiting for it would hold the worker, and the exit, for
-  // ever. (A step that never ran is destroyed with the loop, touching nothing of ours.)
+  // Posts `start(done)` to the session's thread; the future gets the error code `done` is
+  // called with. Each piece has read_timeout to be written; between pieces (the producer
+  // may wait for the next, as an event stream does) no deadline runs.
   template <class Start>
-  beast::error_code on_strand(Start start) {
+  std::future<beast::error_code> post_step(Start start) {
     auto finished = std::make_shared<std::promise<beast::error_code>>();
     auto result = finished->get_future();
     net::post(stream_.get_executor(), [this, start, finished] {
       beast::get_lowest_layer(stream_).expires_after(limits().read_timeout);
-      // Each piece has read_timeout to be written; between pieces (the producer may wait for
-      // the next, as an event stream does) no deadline runs.
       start([this, finished](beast::error_code ec) {
         beast::get_lowest_layer(stream_).expires_never();
         finished->set_value(ec);
       });
     });
-    while (result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    return result;
+  }
+  // Waits for a posted step. Gives up once the server's loops were stopped (the drain's time
+  // ran out): the step will then never run, and waiting for it would hold the thread, and
+  // the exit, for ever. (A step that never ran is destroyed with the loop, touching nothing
+  // of ours.)
+  beast::error_code wait_step(std::future<beast::error_code>& step) {
+    while (step.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
       if (server_.stopped) return net::error::operation_aborted;
     }
-    return result.get();
+    return step.get();
+  }
+  template <class Start>
+  beast::error_code on_strand(Start start) {
+    auto step = post_step(start);
+    return wait_step(step);
   }
 
-  // On a worker thread: a chunked response whose body comes from response.stream.
+  // On a streaming thread: a chunked response whose body comes from response.stream. The
+  // next piece is produced while the previous one is written (two buffers), and the thread
+  // runs at the lowest priority: a body streams with the CPU that commands leave.
   void write_stream(HttpResponse& response, bool keep_alive, unsigned version) {
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
     http::response<http::empty_body> res{static_cast<http::status>(response.status), version};
     res.set(http::field::server, "keyledger");
     res.set(http::field::content_type, response.content_type);
@@ -416,14 +427,27 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     auto ec = on_strand([&](auto done) {
       http::async_write_header(stream_, serializer, [done](beast::error_code e, std::size_t) { done(e); });
     });
-    std::string chunk;
-    while (!ec && response.stream(chunk)) {
-      if (chunk.empty()) continue;
-      ec = on_strand([&](auto done) {
-        net::async_write(stream_, http::make_chunk(net::buffer(chunk)),
-                         [done](beast::error_code e, std::size_t) { done(e); });
+    std::string pieces[2];
+    std::size_t next = 0;
+    std::optional<std::future<beast::error_code>> writing;
+    while (!ec) {
+      std::string& piece = pieces[next];
+      piece.clear();
+      const bool more = response.stream(piece);
+      if (writing) {
+        ec = wait_step(*writing);
+        writing.reset();
+      }
+      if (!more || ec) break;
+      if (piece.empty()) continue;
+      writing = post_step([&](auto done) {
+        net::async_write(stream_, http::make_chunk(net::buffer(piece)), [done](beast::error_code e, std::size_t) { done(e); });
       });
-      chunk.clear();
+      next ^= 1;
+    }
+    if (writing) {
+      const auto written = wait_step(*writing);
+      if (!ec) ec = written;
     }
     if (!ec) {
       ec = on_strand([&](auto done) {

@@ -585,7 +585,7 @@ http {{
             return size, size / seconds / 2**20
 
         try:
-            backup_once("warm.tar")
+            _, first_rate = backup_once("first.tar")  # hashes every byte; later ones only what is new
             runs = [backup_once(f"backup-{i}.tar") for i in range(3)]
             size, rate = sorted(runs, key=lambda r: r[1])[1]
             self.wrk(server.url, "commands.lua", big["tokens"], 2)
@@ -610,8 +610,9 @@ http {{
             if run["non2xx"]:
                 raise RuntimeError(f"backup: {run['non2xx']} commands were not accepted")
         self.add("backup_mb_per_s", rate, "MiB/s", tar_rate, "≥ 0.8× tar", rate >= 0.8 * tar_rate,
-                 f"a {size / 2**20:.0f} MiB archive of {big['events']}+ events, median of 3; baseline: tar -cf of the "
-                 f"stopped store's files, then sync of the archive (keyledger backup fsyncs it), median of 3")
+                 f"a {size / 2**20:.0f} MiB archive of {big['events']}+ events, median of 3 after a first backup "
+                 f"({first_rate:.0f} MiB/s; it hashes every byte, later ones only bytes new since); baseline: tar -cf "
+                 f"of the stopped store's files, then sync of the archive (keyledger backup fsyncs it), median of 3")
         ratio = during["rps"] / alone["rps"] if alone["rps"] else 0
         self.add("commands_file_during_backup", during["rps"], "commands/s", alone["rps"], "≥ 0.8× without a backup",
                  ratio >= 0.8, f"{len(taken)} backups streamed back to back during the {self.duration} s run; "

@@ -58,6 +58,11 @@ struct Sha256::State {
 
 Sha256::Sha256() : state_(std::make_unique<State>()) { SHA256_Init(&state_->ctx); }
 Sha256::~Sha256() = default;
+Sha256::Sha256(const Sha256& other) : state_(std::make_unique<State>(*other.state_)) {}
+Sha256& Sha256::operator=(const Sha256& other) {
+  *state_ = *other.state_;
+  return *this;
+}
 
 void Sha256::update(std::string_view data) { SHA256_Update(&state_->ctx, data.data(), data.size()); }
 

@@ -17,13 +17,14 @@ std::string random_bytes(std::size_t count);
 std::string sha256(std::string_view data);  // raw 32 bytes
 std::string hmac_sha256(std::string_view key, std::string_view data);
 
-// SHA-256 of data given piece by piece (a file streamed into a backup).
+// SHA-256 of data given piece by piece (a file streamed into a backup). A copy carries the
+// state so far: hashing may go on later from where the copy was taken.
 class Sha256 {
  public:
   Sha256();
   ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
+  Sha256(const Sha256& other);
+  Sha256& operator=(const Sha256& other);
   void update(std::string_view data);
   std::string finish();  // raw 32 bytes; the hasher starts over afterwards
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <thread>
 
 #include "crypto/crypto.hpp"
 #include "eventstore/crc32c.hpp"
@@ -28,6 +29,7 @@ namespace {
 
 constexpr std::uint64_t kCrcBlock = 1 << 20;  // the manifest's CRC32C covers each MiB
 constexpr auto kSettle = std::chrono::seconds(5);
+constexpr auto kYield = std::chrono::milliseconds(10);  // per piece, while commands are appended
 
 std::string hex32(std::uint32_t v) {
   static const char* digits = "0123456789abcdef";
@@ -36,28 +38,36 @@ std::string hex32(std::uint32_t v) {
   return out;
 }
 
-// SHA-256 of a file's bytes and the CRC32C of each MiB, fed in pieces of any size.
+// SHA-256 of a file's bytes and the CRC32C of each MiB, fed in pieces of any size; at each
+// whole MiB, what it has hashed so far can be kept (DigestCache) and resumed from later.
 class FileDigest {
  public:
+  FileDigest() = default;
+  explicit FileDigest(const DigestCache::Entry& resumed)
+      : sha_(resumed.sha), crcs_(resumed.crcs), bytes_(resumed.bytes), at_boundary_(resumed) {}
+
+  std::uint64_t bytes() const { return bytes_; }
   void update(std::string_view data) {
-    sha_.update(data);
-    bytes_ += data.size();
-    while (!data.empty()) {
+    while (!data.empty()) {  // MiB by MiB, so that the state at each whole MiB can be kept
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), kCrcBlock - in_block_));
+      sha_.update(data.substr(0, n));
       crc_ = es::crc32c(data.substr(0, n), crc_);
+      bytes_ += n;
       in_block_ += n;
       data.remove_prefix(n);
-      if (in_block_ == kCrcBlock) close_block();
+      if (in_block_ == kCrcBlock) {
+        close_block();
+        at_boundary_ = DigestCache::Entry{bytes_, sha_, crcs_};
+      }
     }
   }
+  // The state at the last whole MiB, to resume from.
+  const DigestCache::Entry& at_boundary() const { return at_boundary_; }
   json finish(const std::string& name) {
     if (in_block_ > 0) close_block();
     json crcs = json::array();
     for (auto c : crcs_) crcs.push_back(hex32(c));
-    json out{{"name", name}, {"bytes", bytes_}, {"sha256", crypto::to_hex(sha_.finish())}, {"crc32c_per_mib", crcs}};
-    crcs_.clear();  // finish() started the SHA-256 over
-    bytes_ = 0;
-    return out;
+    return json{{"name", name}, {"bytes", bytes_}, {"sha256", crypto::to_hex(sha_.finish())}, {"crc32c_per_mib", crcs}};
   }
 
  private:
@@ -70,6 +80,7 @@ class FileDigest {
   std::vector<std::uint32_t> crcs_;
   std::uint64_t bytes_ = 0, in_block_ = 0;
   std::uint32_t crc_ = 0;
+  DigestCache::Entry at_boundary_;
 };
 
 json heads_json(const std::map<std::string, ChainHead>& heads) {
@@ -91,12 +102,42 @@ struct BackupStream::File {
   std::uint64_t size = 0;
   int fd = -1;
   std::string bytes;  // when fd < 0
+  DigestCache::Identity identity;  // when fd >= 0
 };
+
+namespace {
+
+DigestCache::Identity identity_of(int fd) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return {};
+  return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+}  // namespace
 
 struct BackupStream::Digests {
   FileDigest current;
   json files = json::array();
 };
+
+std::optional<DigestCache::Entry> DigestCache::find(const Identity& file, std::uint64_t at_most) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(file);
+  if (it == entries_.end() || it->second.bytes > at_most) return std::nullopt;
+  return it->second;
+}
+
+void DigestCache::keep(const Identity& file, const Entry& entry) {
+  if (entry.bytes == 0 || file.inode == 0) return;
+  std::lock_guard lock(mutex_);
+  auto& kept = entries_[file];
+  if (entry.bytes >= kept.bytes) kept = entry;
+}
+
+void DigestCache::retain(const std::set<Identity>& files) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(entries_, [&](const auto& entry) { return !files.contains(entry.first); });
+}
 
 BackupStream::~BackupStream() {
   for (auto& f : files_) {
@@ -107,8 +148,12 @@ BackupStream::~BackupStream() {
 std::expected<std::unique_ptr<BackupStream>, std::string> BackupStream::begin(es::FileLog& log,
                                                                              const es::CommandPipeline& pipeline,
                                                                              const std::string& directory,
-                                                                             const std::string& master_key_id) {
+                                                                             const std::string& master_key_id,
+                                                                             DigestCache* cache) {
   std::unique_ptr<BackupStream> backup(new BackupStream());
+  backup->cache_ = cache;
+  backup->log_ = &log;
+  backup->batches_seen_ = log.stats().batches;
   backup->digests_ = std::make_unique<Digests>();
   backup->master_key_id_ = master_key_id;
   backup->created_at_ = es::format_rfc3339(es::system_now());
@@ -131,7 +176,7 @@ std::expected<std::unique_ptr<BackupStream>, std::string> BackupStream::begin(es
       if (fd >= 0) ::close(fd);
       return std::unexpected(file_error("cannot open the snapshot", path));
     }
-    snapshot = File{"snapshots/" + snapshots.back(), static_cast<std::uint64_t>(st.st_size), fd, {}};
+    snapshot = File{"snapshots/" + snapshots.back(), static_cast<std::uint64_t>(st.st_size), fd, {}, identity_of(fd)};
   }
 
   {
@@ -151,7 +196,8 @@ std::expected<std::unique_ptr<BackupStream>, std::string> BackupStream::begin(es
         if (snapshot) ::close(snapshot->fd);
         return std::unexpected(file_error("cannot open the segment", extent.path));
       }
-      backup->files_.push_back(File{"log/" + fs::path(extent.path).filename().string(), extent.bytes, fd, {}});
+      backup->files_.push_back(File{"log/" + fs::path(extent.path).filename().string(), extent.bytes, fd, {},
+                                    identity_of(fd)});
     }
     for (const auto& id : pipeline.dashboard_ids()) {
       pipeline.with_dashboard(id, [&](const es::DashboardView& v) {
@@ -166,7 +212,7 @@ std::expected<std::unique_ptr<BackupStream>, std::string> BackupStream::begin(es
       if (snapshot) ::close(snapshot->fd);
       return std::unexpected(file_error("cannot read the keyring", keyring_path));
     }
-    File keyring{"keyring.json", 0, -1, {}};
+    File keyring{"keyring.json", 0, -1, {}, {}};
     char buffer[1 << 16];
     for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) != 0;) {
       if (n < 0) {
@@ -183,11 +229,22 @@ std::expected<std::unique_ptr<BackupStream>, std::string> BackupStream::begin(es
     backup->held_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
   }
   if (snapshot) backup->files_.push_back(std::move(*snapshot));
+  if (cache) {
+    std::set<DigestCache::Identity> files;
+    for (const auto& f : backup->files_) {
+      if (f.fd >= 0) files.insert(f.identity);
+    }
+    cache->retain(files);
+  }
   return backup;
 }
 
 bool BackupStream::next(std::string& out, std::size_t max) {
   if (done_ || !error_.empty()) return false;
+  if (const std::uint64_t batches = log_->stats().batches; batches != batches_seen_) {
+    batches_seen_ = batches;
+    std::this_thread::sleep_for(kYield);
+  }
   const std::int64_t mtime = std::chrono::duration_cast<std::chrono::seconds>(
                                  es::system_now().time_since_epoch()).count();
   const std::size_t start = out.size();
@@ -217,6 +274,14 @@ bool BackupStream::next(std::string& out, std::size_t max) {
       out += tar::file_header(f.name, f.size, mtime);
       header_written_ = true;
       written_ = 0;
+      hashed_from_ = 0;
+      digests_->current = FileDigest();
+      if (cache_ && f.fd >= 0) {
+        if (auto known = cache_->find(f.identity, f.size)) {
+          digests_->current = FileDigest(*known);
+          hashed_from_ = known->bytes;
+        }
+      }
     }
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(f.size - written_, std::max<std::size_t>(max - (out.size() - start), 1 << 16)));
     const std::size_t at = out.size();
@@ -235,7 +300,10 @@ bool BackupStream::next(std::string& out, std::size_t max) {
     } else {
       out.append(f.bytes, static_cast<std::size_t>(written_), n);
     }
-    digests_->current.update(std::string_view(out).substr(at, n));
+    if (written_ + n > hashed_from_) {
+      const std::uint64_t skip = hashed_from_ > written_ ? hashed_from_ - written_ : 0;
+      digests_->current.update(std::string_view(out).substr(at + skip, n - skip));
+    }
     written_ += n;
     if (written_ == f.size) finish_file(out);
   }
@@ -245,6 +313,7 @@ bool BackupStream::next(std::string& out, std::size_t max) {
 void BackupStream::finish_file(std::string& out) {
   File& f = files_[current_];
   out += tar::padding(f.size);
+  if (cache_ && f.fd >= 0) cache_->keep(f.identity, digests_->current.at_boundary());
   digests_->files.push_back(digests_->current.finish(f.name));
   if (f.fd >= 0) {
     ::close(f.fd);

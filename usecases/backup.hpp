@@ -16,12 +16,14 @@
 #include <functional>
 #include <istream>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "crypto/crypto.hpp"
 #include "eventstore/command_pipeline.hpp"
 #include "eventstore/file_log.hpp"
 #include "eventstore/store.hpp"
@@ -36,6 +38,33 @@ struct ChainHead {
   friend bool operator==(const ChainHead&, const ChainHead&) = default;
 };
 
+// What the files backups stream hashed to, kept from one backup to the next: a sealed
+// segment, a snapshot and a segment's durable prefix never change, so each MiB of them is
+// hashed once, not once per backup (a server keeps one cache for all its backups). A file
+// is known by its device and inode, so a new file under a reused name starts over. The bytes
+// are still read and sent every time: if they rotted on disk since, they no longer match
+// the manifest, and `backup verify` says so.
+class DigestCache {
+ public:
+  struct Identity {
+    std::uint64_t device = 0, inode = 0;
+    friend auto operator<=>(const Identity&, const Identity&) = default;
+  };
+  struct Entry {
+    std::uint64_t bytes = 0;  // hashed so far: a whole number of MiB
+    crypto::Sha256 sha;       // its state after them
+    std::vector<std::uint32_t> crcs;
+  };
+  std::optional<Entry> find(const Identity& file, std::uint64_t at_most) const;
+  void keep(const Identity& file, const Entry& entry);
+  // Forgets every file but these (those gone since, such as replaced snapshots).
+  void retain(const std::set<Identity>& files);
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<Identity, Entry> entries_;
+};
+
 // A backup being written, piece by piece (an HTTP response streams it).
 class BackupStream {
  public:
@@ -43,15 +72,20 @@ class BackupStream {
   // durable batch is folded, and notes the log's extent, each dashboard's chain head, the
   // newest snapshot and the keyring's bytes — commands wait only that long. `directory` is
   // the file store's. A sentence when the cut cannot be taken.
+  // `cache`, when given, must outlive the stream.
   static std::expected<std::unique_ptr<BackupStream>, std::string> begin(eventstore::FileLog& log,
                                                                          const eventstore::CommandPipeline& pipeline,
                                                                          const std::string& directory,
-                                                                         const std::string& master_key_id);
+                                                                         const std::string& master_key_id,
+                                                                         DigestCache* cache = nullptr);
   ~BackupStream();
 
   // Appends the archive's next piece (about `max` bytes at most) to `out`; false once the
   // archive is complete, or when a file could not be read (error() then says which: the
-  // archive stops short of its manifest, so no reader takes it for whole).
+  // archive stops short of its manifest, so no reader takes it for whole). While commands
+  // are being appended, it first yields for a few milliseconds, so that a backup (the
+  // server's copying, the reader's, the disk's) takes what commands leave rather than
+  // competing with them; alone, it streams as fast as it can.
   bool next(std::string& out, std::size_t max = 1 << 20);
   const std::string& error() const { return error_; }
   eventstore::LogPosition position() const { return position_; }
@@ -71,6 +105,10 @@ class BackupStream {
   std::size_t current_ = 0;       // the file being written
   bool header_written_ = false;
   std::uint64_t written_ = 0;     // of the current file's data
+  std::uint64_t hashed_from_ = 0;  // of the current file: what the cache knew
+  DigestCache* cache_ = nullptr;
+  const eventstore::FileLog* log_ = nullptr;
+  std::uint64_t batches_seen_ = 0;  // the log's appended batches at the previous piece
   bool done_ = false;
   std::string error_;
   struct Digests;

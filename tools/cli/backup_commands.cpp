@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -53,6 +54,55 @@ bool ends_with_manifest(const std::string& path) {
   return in && block.compare(0, 16, std::string("manifest.sha256\0", 16)) == 0;
 }
 
+// The archive as it arrives, written through to the disk as it goes: each 8 MiB is handed
+// to writeback at once and the one before it waited for, so the final fsync is short and the
+// disk never takes a burst of a whole archive's dirty pages at once (the server's own
+// fdatasyncs share it).
+class ArchiveFile {
+ public:
+  explicit ArchiveFile(std::string path) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+  }
+  ~ArchiveFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool write(std::string_view piece) {
+    while (ok_ && !piece.empty()) {
+      const ssize_t n = ::write(fd_, piece.data(), piece.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return ok_ = false;
+      piece.remove_prefix(static_cast<std::size_t>(n));
+      bytes_ += static_cast<std::uint64_t>(n);
+    }
+    if (ok_ && bytes_ - flushed_ >= kWriteBehind) {
+      ::sync_file_range(fd_, static_cast<off_t>(flushed_), static_cast<off_t>(bytes_ - flushed_), SYNC_FILE_RANGE_WRITE);
+      if (flushed_ > 0) {
+        ::sync_file_range(fd_, static_cast<off_t>(previous_), static_cast<off_t>(flushed_ - previous_),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      }
+      previous_ = flushed_;
+      flushed_ = bytes_;
+    }
+    return ok_;
+  }
+  bool ok() const { return ok_; }
+  std::uint64_t bytes() const { return bytes_; }
+  bool sync() { return ok_ && ::fsync(fd_) == 0; }
+  void discard() {
+    ::close(std::exchange(fd_, -1));
+    std::error_code ignored;
+    fs::remove(path_, ignored);
+  }
+
+ private:
+  static constexpr std::uint64_t kWriteBehind = 8 << 20;
+  std::string path_;
+  int fd_ = -1;
+  bool ok_ = true;
+  std::uint64_t bytes_ = 0, flushed_ = 0, previous_ = 0;
+};
+
 }  // namespace
 
 OptionSet backup_options() {
@@ -72,36 +122,27 @@ int backup(const Invocation& invocation) {
   }
   if (fs::exists(to)) throw std::runtime_error(to + " exists already; a backup never overwrites a file");
   const std::string partial = to + ".partial";
-  std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-  if (!out) throw std::runtime_error("cannot write " + partial);
-  std::uint64_t bytes = 0;
+  ArchiveFile out(partial);
   std::string base = url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   auto download = http_get(base + "/v1/backup", {{"Authorization", "Bearer " + invocation.text("operator-token")}},
-                           invocation.text("ca-file"), [&](std::string_view piece) {
-                             bytes += piece.size();
-                             return static_cast<bool>(out.write(piece.data(), static_cast<std::streamsize>(piece.size())));
-                           });
-  out.close();
+                           invocation.text("ca-file"), [&](std::string_view piece) { return out.write(piece); });
   auto give_up = [&](const std::string& why) {
-    fs::remove(partial);
+    out.discard();
     throw std::runtime_error(why);
   };
   if (!download) give_up("backup from " + url + " failed: " + download.error());
   if (download->status != 200) {
     give_up("the server refused the backup (" + std::to_string(download->status) + "): " + download->error_body);
   }
-  if (!out || !ends_with_manifest(partial)) {
+  if (!out.ok()) give_up("cannot write " + partial + ": " + std::strerror(errno));
+  if (!ends_with_manifest(partial)) {
     give_up("the archive from " + url + " ends before its manifest: the server stopped midway (see its log)");
   }
   // Durable before it gets its name.
-  {
-    int fd = ::open(partial.c_str(), O_RDONLY | O_CLOEXEC);
-    const bool synced = fd >= 0 && ::fsync(fd) == 0;
-    if (fd >= 0) ::close(fd);
-    if (!synced || std::rename(partial.c_str(), to.c_str()) != 0) give_up("cannot save " + to);
-  }
+  if (!out.sync() || std::rename(partial.c_str(), to.c_str()) != 0) give_up("cannot save " + to);
   eventstore::sync_directory(fs::absolute(to).parent_path().string());
+  const std::uint64_t bytes = out.bytes();
   std::string position, held;
   for (const auto& [name, value] : download->headers) {
     if (name == "Keyledger-Backup-Position") position = value;

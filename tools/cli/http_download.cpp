@@ -53,7 +53,10 @@ std::expected<Download, std::string> exchange(Stream& stream, beast::tcp_stream&
   http::write(stream, request, ec);
   if (ec) return std::unexpected("cannot send the request: " + ec.message());
 
+  // Beast reads as much as the buffer has room for: without room made here it reads the
+  // body 512 bytes at a time (a recv per 512 bytes of a backup).
   beast::flat_buffer buffer;
+  buffer.reserve(1 << 20);
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   http::read_header(stream, buffer, parser, ec);
