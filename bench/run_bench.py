@@ -615,7 +615,7 @@ http {{
                  f"of the stopped store's files, then sync of the archive (keyledger backup fsyncs it), median of 3")
         ratio = during["rps"] / alone["rps"] if alone["rps"] else 0
         self.add("commands_file_during_backup", during["rps"], "commands/s", alone["rps"], "≥ 0.8× without a backup",
-                 ratio >= 0.8, f"{len(taken)} backups streamed back to back during the {self.duration} s run; "
+                 ratio >= 0.8, f"{len(taken)} backup(s) streamed back to back during the {self.duration} s run; "
                  f"p99 {during['p99_ms']:.1f} ms with, {alone['p99_ms']:.1f} ms without; each cut held commands "
                  f"at most {max(held) / 1000:.1f} ms")
 

@@ -29,7 +29,7 @@ namespace {
 
 constexpr std::uint64_t kCrcBlock = 1 << 20;  // the manifest's CRC32C covers each MiB
 constexpr auto kSettle = std::chrono::seconds(5);
-constexpr auto kYield = std::chrono::milliseconds(10);  // per piece, while commands are appended
+constexpr auto kYield = std::chrono::milliseconds(15);  // per piece, while commands are appended
 
 std::string hex32(std::uint32_t v) {
   static const char* digits = "0123456789abcdef";
