@@ -324,6 +324,17 @@ void BackupStream::finish_file(std::string& out) {
   ++current_;
 }
 
+bool ends_with_manifest(std::istream& archive) {
+  archive.seekg(0, std::ios::end);
+  const auto size = static_cast<long long>(archive.tellg());
+  const long long header = size - static_cast<long long>(tar::end_of_archive().size() + 2 * tar::kBlock);
+  if (!archive || header < 0) return false;
+  std::string block(tar::kBlock, '\0');
+  archive.seekg(header);
+  archive.read(block.data(), static_cast<std::streamsize>(block.size()));
+  return archive && block.compare(0, 16, std::string("manifest.sha256\0", 16)) == 0;
+}
+
 namespace {
 
 // Where a member goes in the store's directory, or nothing for one a backup never holds.

@@ -115,6 +115,12 @@ class BackupStream {
   std::unique_ptr<Digests> digests_;
 };
 
+// Whether an archive ends as BackupStream ends one — manifest.sha256's header 2 KiB before
+// the end, then its one block of data and the end-of-archive blocks — rather than cut short
+// (a server that stopped midway sends neither). A quick check of the layout only;
+// verify_backup checks the rest.
+bool ends_with_manifest(std::istream& archive);
+
 // What a backup holds, as its manifest says and its files confirmed.
 struct VerifiedBackup {
   eventstore::LogPosition position;

@@ -16,6 +16,7 @@
 
 #include "crypto/crypto.hpp"
 #include "support/api_client.hpp"
+#include "support/store_copies.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_store.hpp"
 
@@ -68,16 +69,6 @@ int restore_into(const std::string& archive, const TempDir& from, const TempDir&
 
 json projections(const ApiClient& api) { return api.get("/v1/projections", kOperatorToken).json["projections"]; }
 
-// A dashboard's whole audit trail, as exported (one event per line).
-std::vector<json> trail(const ApiClient& api, const Dashboard& d) {
-  auto reply = api.get(d.path + "/audit/export", d.admin);
-  REQUIRE(reply.status == 200);
-  std::vector<json> events;
-  std::istringstream lines(reply.body);
-  for (std::string line; std::getline(lines, line);) events.push_back(json::parse(line));
-  return events;
-}
-
 }  // namespace
 
 TEST_CASE("e2e: a backup is for the operator, and a Kafka store refuses it with a pointer to keyledger migrate") {
@@ -106,23 +97,14 @@ TEST_CASE("e2e: a restored backup serves what the original served: equal project
   TempDir dir, copy;
   const std::string archive = dir / "backup.tar";
   Dashboard d;
-  std::string email_key, revoked_key, whatsapp_id, whatsapp_key, rcs_key, sms_key;
+  KeysOfEveryKind keys;
   json served;
   {
     ServerProcess server(dir.path());
     ApiClient api(server);
     d = make_dashboard(api);
     make_dashboard(api, "Other");
-    email_key = api.post(d.path + "/email/keys", {{"name", "k"}}, d.admin).json["key"];
-    auto revoked = api.post(d.path + "/email/keys", {{"name", "gone"}}, d.admin).json;
-    revoked_key = revoked["key"];
-    REQUIRE(api.del(d.path + "/email/keys/" + revoked["id"].get<std::string>(), d.admin).status == 200);
-    whatsapp_id = api.post(d.path + "/whatsapp/keys", {{"name", "w"}}, d.admin).json["id"];
-    whatsapp_key = api.post(d.path + "/whatsapp/keys/" + whatsapp_id + "/reveal", {{"password", kAdminPassword}},
-                            d.admin).json["key"];
-    rcs_key = api.post(d.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, d.admin).json["key"];
-    api.post(d.path + "/sms/numbers", {{"number", "+14155550100"}}, d.admin);
-    sms_key = api.get(d.path + "/sms/numbers/%2B14155550100/key", d.admin).json["key"];
+    keys = make_keys_of_every_kind(api, d);
     const json taken = take_backup(server, archive);
     served = projections(api);
     REQUIRE(taken["position"] == "0:" + std::to_string(served[0]["position"].get<std::uint64_t>()));
@@ -148,13 +130,7 @@ TEST_CASE("e2e: a restored backup serves what the original served: equal project
   ApiClient api(server);
   REQUIRE(projections(api) == served);
   d.admin = log_in(api, d.id, d.admin_email, kAdminPassword);
-  REQUIRE(verify(api, email_key).json["valid"] == true);
-  REQUIRE(verify(api, revoked_key).json["reason"] == "revoked");
-  REQUIRE(verify(api, sms_key).json["valid"] == true);
-  REQUIRE(api.post(d.path + "/whatsapp/keys/" + whatsapp_id + "/reveal", {{"password", kAdminPassword}}, d.admin)
-              .json["key"] == whatsapp_key);
-  REQUIRE(api.post(d.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, d.admin).json["key"] == rcs_key);
-  REQUIRE(api.get(d.path + "/sms/numbers/%2B14155550100/key", d.admin).json["key"] == sms_key);
+  require_same_keys(api, d, keys);
   REQUIRE(api.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
 }
 
@@ -245,7 +221,7 @@ TEST_CASE("e2e: backups taken under 32 concurrent writers hold every command ack
     for (std::size_t i = 0; i < dashboards.size(); ++i) {
       const auto& d = dashboards[i];
       const json head = audited["dashboards"][d.id];
-      const auto original = trail(api, d);
+      const auto original = audit_export(api, d);
       const std::uint64_t events = head["events"];
       REQUIRE(original.size() >= events);
       REQUIRE(original[events - 1]["hash"] == head["head_hash"]);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "support/api_client.hpp"
+#include "support/store_copies.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace keyledger::testing;
@@ -40,15 +41,6 @@ int migrate(const std::string& from, const std::string& to, const std::string& k
   return status;
 }
 
-std::vector<json> exported(const ApiClient& api, const Dashboard& d) {
-  auto reply = api.get(d.path + "/audit/export", d.admin);
-  REQUIRE(reply.status == 200);
-  std::vector<json> events;
-  std::istringstream lines(reply.body);
-  for (std::string line; std::getline(lines, line);) events.push_back(json::parse(line));
-  return events;
-}
-
 // A server on `store` with the master key of `key_dir` (copied into a directory of its own).
 struct Served {
   TempDir dir;
@@ -70,24 +62,15 @@ TEST_CASE("migrate: a file store moves to Kafka and back with every event's id, 
   const std::string kafka_store = topic_of(source, "-migrated");
   const std::string key = source / "master.key";
   Dashboard d;
-  std::string email_key, revoked_key, whatsapp_id, whatsapp_key, rcs_key, sms_key;
+  KeysOfEveryKind keys;
   std::vector<json> history;
   {
     ServerProcess server(source.path(), {{"KEYLEDGER_STORE", file_store}});
     ApiClient api(server);
     d = make_dashboard(api);
     make_dashboard(api, "Other");
-    email_key = api.post(d.path + "/email/keys", {{"name", "k"}}, d.admin).json["key"];
-    auto revoked = api.post(d.path + "/email/keys", {{"name", "gone"}}, d.admin).json;
-    revoked_key = revoked["key"];
-    REQUIRE(api.del(d.path + "/email/keys/" + revoked["id"].get<std::string>(), d.admin).status == 200);
-    whatsapp_id = api.post(d.path + "/whatsapp/keys", {{"name", "w"}}, d.admin).json["id"];
-    whatsapp_key = api.post(d.path + "/whatsapp/keys/" + whatsapp_id + "/reveal", {{"password", kAdminPassword}},
-                            d.admin).json["key"];
-    rcs_key = api.post(d.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, d.admin).json["key"];
-    api.post(d.path + "/sms/numbers", {{"number", "+14155550100"}}, d.admin);
-    sms_key = api.get(d.path + "/sms/numbers/%2B14155550100/key", d.admin).json["key"];
-    history = exported(api, d);
+    keys = make_keys_of_every_kind(api, d);
+    history = audit_export(api, d);
     REQUIRE(server.terminate() == 0);
   }
   auto serves_the_same = [&](const std::string& store) {
@@ -95,7 +78,7 @@ TEST_CASE("migrate: a file store moves to Kafka and back with every event's id, 
     Served target(store, source);
     const ApiClient& api = *target.api;
     d.admin = log_in(api, d.id, d.admin_email, kAdminPassword);
-    const auto copied = exported(api, d);
+    const auto copied = audit_export(api, d);
     REQUIRE(copied.size() == history.size() + 1);  // and the login just now
     for (std::size_t i = 0; i < history.size(); ++i) {
       REQUIRE(copied[i]["id"] == history[i]["id"]);
@@ -103,12 +86,7 @@ TEST_CASE("migrate: a file store moves to Kafka and back with every event's id, 
       REQUIRE(copied[i]["hash"] == history[i]["hash"]);
     }
     REQUIRE(api.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
-    REQUIRE(verify(api, email_key).json["valid"] == true);
-    REQUIRE(verify(api, sms_key).json["valid"] == true);
-    REQUIRE(verify(api, revoked_key).json["reason"] == "revoked");
-    REQUIRE(api.post(d.path + "/whatsapp/keys/" + whatsapp_id + "/reveal", {{"password", kAdminPassword}}, d.admin)
-                .json["key"] == whatsapp_key);
-    REQUIRE(api.post(d.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, d.admin).json["key"] == rcs_key);
+    require_same_keys(api, d, keys);
     REQUIRE(target.server->terminate() == 0);
   };
 

@@ -41,19 +41,6 @@ int report_problems(const std::vector<std::string>& problems) {
   return 1;
 }
 
-// Whether an archive's last members are the manifest and its end (a server that stopped
-// midway sends neither): the header of manifest.sha256 sits 2 KiB before its end.
-bool ends_with_manifest(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  const auto size = static_cast<long long>(in.tellg());
-  const long long header = size - 2 * 512 - 512 - 512;
-  if (!in || header < 0) return false;
-  std::string block(512, '\0');
-  in.seekg(header);
-  in.read(block.data(), 512);
-  return in && block.compare(0, 16, std::string("manifest.sha256\0", 16)) == 0;
-}
-
 // The archive as it arrives, written through to the disk as it goes: each 8 MiB is handed
 // to writeback at once and the one before it waited for, so the final fsync is short and the
 // disk never takes a burst of a whole archive's dirty pages at once (the server's own
@@ -136,7 +123,7 @@ int backup(const Invocation& invocation) {
     give_up("the server refused the backup (" + std::to_string(download->status) + "): " + download->error_body);
   }
   if (!out.ok()) give_up("cannot write " + partial + ": " + std::strerror(errno));
-  if (!ends_with_manifest(partial)) {
+  if (std::ifstream saved(partial, std::ios::binary); !uc::ends_with_manifest(saved)) {
     give_up("the archive from " + url + " ends before its manifest: the server stopped midway (see its log)");
   }
   // Durable before it gets its name.
