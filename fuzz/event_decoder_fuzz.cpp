@@ -1,7 +1,12 @@
 // The event decoder (eventstore/envelope.hpp) on arbitrary bytes, as a consumer of the log
 // or the topic might meet them. Properties: decoding and checking a link never crash; what
-// decodes seals to canonical bytes that decode and seal again to the same bytes.
+// decodes seals to canonical bytes that decode and seal again to the same bytes; what
+// check_link accepts is canonical. check_link vouches for the chain, not for the schema:
+// anyone can hash well-formed JSON that is no event (the fuzzer does, by learning the hash
+// it is compared with), so readers that need an event decode as well (verify_log_chains).
 #include <cstdint>
+
+#include <nlohmann/json.hpp>
 
 #include "eventstore/envelope.hpp"
 #include "fuzz_support.hpp"
@@ -14,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto link = es::check_link(bytes, es::kGenesisHash);
   auto decoded = es::decode_envelope(bytes);
   if (!decoded) {
-    if (link) fail("check_link accepted bytes that do not decode: " + decoded.error());
+    if (link && nlohmann::json::parse(bytes).dump() != bytes) fail("check_link accepted non-canonical bytes");
     return 0;
   }
   es::Envelope copy = *decoded;

@@ -298,6 +298,23 @@ TEST_CASE("envelope: data without any one of its fields is refused") {
   }
 }
 
+TEST_CASE("envelope: check_link vouches for the chain, not the schema: a well-hashed non-event links but does not decode") {
+  // What libFuzzer found: anyone can give well-formed JSON its own hash. Such bytes are a
+  // valid link, so every reader that needs an event decodes as well (verify_log_chains does).
+  auto envelope = envelope_of(kd::EmailKeyRevoked{"k1"});
+  auto j = nlohmann::json::parse(es::seal_envelope(envelope));
+  j["sequence"] = "one";
+  j.erase("hash");
+  es::commit_sensitive_values(j["data"]);
+  const std::string hash = crypto::to_hex(crypto::sha256(j.dump()));
+  j["hash"] = hash;
+  REQUIRE(es::check_link(j.dump(), es::kGenesisHash).value() == hash);
+  auto decoded = es::decode_envelope(j.dump());
+  REQUIRE_FALSE(decoded.has_value());
+  INFO(decoded.error());
+  REQUIRE(decoded.error().starts_with("malformed envelope"));
+}
+
 TEST_CASE("UUIDv7 ids carry their millisecond and version, and sort by time") {
   std::string a = crypto::uuid_v7(1764325230456);
   std::string b = crypto::uuid_v7(1764325230457);
