@@ -3,8 +3,6 @@
 #include <optional>
 #include <string_view>
 
-#include "audit_view.hpp"
-
 namespace keyledger::api {
 
 namespace {
@@ -14,7 +12,7 @@ using Clock = std::chrono::steady_clock;
 // waits by default (fetch.max.wait.ms). Shorter costs commands (docs/performance.md).
 constexpr auto kPoll = std::chrono::milliseconds(500);
 constexpr std::size_t kBatch = 256;          // events in one piece of the stream
-constexpr std::size_t kRenderedKept = 8192;  // rendered events kept for other readers
+constexpr std::size_t kFramesKept = 8192;  // rendered events kept for other readers
 
 // A decimal number of at most 19 digits (so that it fits), or nothing.
 std::optional<std::uint64_t> decimal(std::string_view text) {
@@ -64,21 +62,11 @@ Expected<std::vector<std::uint64_t>> log_cursor(const RequestContext& ctx, const
   return offsets;
 }
 
-// A stored event's type: its envelope's last member (members are sorted, and "type" sorts
-// after every other), so the last `"type":"` of the canonical text.
-std::string event_type(std::string_view stored) {
-  const std::string_view member = "\"type\":\"";
-  const std::size_t at = stored.rfind(member);
-  if (at == std::string_view::npos) return {};
-  const std::size_t start = at + member.size(), end = stored.find('"', start);
-  return end == std::string_view::npos ? std::string() : std::string(stored.substr(start, end - start));
-}
-
 }  // namespace
 
 EventRoutes::EventRoutes(const Access& access, eventstore::EventLog& log, const projections::AuditIndex& index,
                          std::chrono::milliseconds heartbeat)
-    : access_(access), log_(log), index_(index), heartbeat_(heartbeat) {}
+    : access_(access), log_(log), index_(index), heartbeat_(heartbeat), frames_(log, kFramesKept) {}
 
 void EventRoutes::add_to(Router& router) {
   router.add("GET", "/v1/dashboards/{d}/events", [this](RequestContext& c) { return dashboard_events(c); });
@@ -109,9 +97,9 @@ Result EventRoutes::dashboard_events(RequestContext& ctx) {
   return stream([this, cursor = Cursor{dashboard, after}](std::string& chunk) mutable {
     std::size_t n = 0;
     for (const auto& at : index_.positions(cursor.dashboard, cursor.sent + 1, cursor.sent + kBatch)) {
-      const auto frame = rendered(at);
+      const auto frame = frames_.at(at);
       if (!frame) break;
-      chunk += "id: " + std::to_string(cursor.sent + 1) + "\n" + *frame;
+      chunk.append("id: ").append(std::to_string(cursor.sent + 1)).append("\n").append(*frame);
       ++cursor.sent;
       ++n;
     }
@@ -127,41 +115,12 @@ Result EventRoutes::all_events(RequestContext& ctx) {
     for (std::uint32_t p = 0; p < cursor.size() && n < kBatch; ++p) {
       log_.read(p, cursor[p], log_.end(p), [&](const eventstore::StoredRecord& record) {
         cursor[p] = record.position.offset + 1;
-        chunk += "id: " + cursor_text(cursor) + "\n" + *rendered(record.position, record.bytes);
+        chunk.append("id: ").append(cursor_text(cursor)).append("\n").append(*frames_.at(record.position, record.bytes));
         return ++n < kBatch;
       });
     }
     return n;
   });
-}
-
-std::shared_ptr<const std::string> EventRoutes::rendered(eventstore::LogPosition at, std::string_view stored) const {
-  const std::pair key{at.partition, at.offset};
-  {
-    std::lock_guard lock(rendered_.mutex);
-    if (auto it = rendered_.frames.find(key); it != rendered_.frames.end()) return it->second;
-  }
-  auto frame = std::make_shared<const std::string>("event: " + event_type(stored) + "\ndata: " + audit_view_text(stored) +
-                                                   "\n\n");
-  std::lock_guard lock(rendered_.mutex);
-  if (rendered_.frames.emplace(key, frame).second) {
-    rendered_.order.push_back(key);
-    if (rendered_.order.size() > kRenderedKept) {
-      rendered_.frames.erase(rendered_.order.front());
-      rendered_.order.pop_front();
-    }
-  }
-  return frame;
-}
-
-std::shared_ptr<const std::string> EventRoutes::rendered(eventstore::LogPosition at) const {
-  {
-    std::lock_guard lock(rendered_.mutex);
-    if (auto it = rendered_.frames.find({at.partition, at.offset}); it != rendered_.frames.end()) return it->second;
-  }
-  const std::string bytes = log_.read_one(at);
-  if (bytes.empty()) return nullptr;
-  return rendered(at, bytes);
 }
 
 Result EventRoutes::stream(std::function<std::size_t(std::string& chunk)> next) const {
@@ -185,7 +144,9 @@ Result EventRoutes::stream(std::function<std::size_t(std::string& chunk)> next) 
         if (caught_up) waiting->cv.wait_for(lock, kPoll, [&] { return waiting->ending; });
         if (waiting->ending) return false;
       }
-      chunk = std::move(first);
+      // Appended, not moved in: the server hands the same two buffers back piece after
+      // piece, and they keep their capacity.
+      chunk.append(first);
       first.clear();
       caught_up = next(chunk) < kBatch;
       const auto now = Clock::now();

@@ -9,13 +9,12 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "access.hpp"
+#include "event_frames.hpp"
 #include "eventstore/event_log.hpp"
 #include "projections/audit_index.hpp"
 #include "router.hpp"
@@ -49,22 +48,12 @@ class EventRoutes {
     bool ending = false;
   };
 
-  // An event as every stream sends it ("event: …\ndata: …\n\n", the id line is each
-  // stream's own), rendered once for all its readers: the newest few thousand are kept.
-  std::shared_ptr<const std::string> rendered(eventstore::LogPosition at, std::string_view stored) const;
-  std::shared_ptr<const std::string> rendered(eventstore::LogPosition at) const;  // reading it if need be
-  struct Rendered {
-    std::mutex mutex;
-    std::map<std::pair<std::uint32_t, std::uint64_t>, std::shared_ptr<const std::string>> frames;
-    std::deque<std::pair<std::uint32_t, std::uint64_t>> order;  // oldest first
-  };
-
   const Access& access_;
   eventstore::EventLog& log_;
   const projections::AuditIndex& index_;
   std::chrono::milliseconds heartbeat_;
   std::shared_ptr<Waiting> waiting_ = std::make_shared<Waiting>();
-  mutable Rendered rendered_;
+  EventFrames frames_;
 };
 
 }  // namespace keyledger::api
