@@ -72,6 +72,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
   master_key_routes_.add_to(router_);
   backup_routes_.add_to(router_);
   operations_routes_.add_to(router_);
+  add_console_routes(router_);
   read_models_.attach(pipeline_);
 }
 

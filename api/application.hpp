@@ -16,6 +16,7 @@
 #include "backup_routes.hpp"
 #include "channel_routes.hpp"
 #include "command_runner.hpp"
+#include "console_routes.hpp"
 #include "config.hpp"
 #include "dashboard_routes.hpp"
 #include "event_routes.hpp"
