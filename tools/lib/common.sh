@@ -11,12 +11,20 @@ KEYLEDGER_PACKAGES=(
 )
 
 # What tools/test adds: a JVM and Maven for the Kafka broker, kcat to read the topic as an
-# outside consumer would, iproute2 for finding free ports.
-KEYLEDGER_TEST_PACKAGES=(openjdk-17-jre-headless maven kcat iproute2 python3 python3-jsonschema python3-venv)
+# outside consumer would, iproute2 for finding free ports, Chromium and its driver for the
+# console's browser tests.
+KEYLEDGER_TEST_PACKAGES=(openjdk-17-jre-headless maven kcat iproute2 python3 python3-jsonschema python3-venv
+                         chromium chromium-driver)
 
 # schemathesis (PyPI) for the API fuzzing test, in a virtualenv in the user's cache, with every
 # package it pulls in pinned by version and hash in tests/api_fuzz/requirements.lock.
 SCHEMATHESIS_LOCK=$KEYLEDGER_ROOT/tests/api_fuzz/requirements.lock
+
+# The browser tests' tools (tests/console): Selenium from PyPI, pinned by version and hash in
+# requirements.lock, and the axe-core accessibility checker from npm, pinned by integrity in
+# package-lock.json; with Debian's Chromium and chromedriver (KEYLEDGER_TEST_PACKAGES).
+CONSOLE_TEST_LOCKS=("$KEYLEDGER_ROOT/tests/console/requirements.lock" "$KEYLEDGER_ROOT/tests/console/package.json"
+                    "$KEYLEDGER_ROOT/tests/console/package-lock.json")
 
 log() { printf '==> [%4ss] %s\n' "$SECONDS" "$*" >&2; }  # seconds since the command started
 
@@ -49,6 +57,27 @@ ensure_schemathesis() {
     "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --require-hashes -r "$SCHEMATHESIS_LOCK" >&2
   fi
   echo "$venv/bin/schemathesis"
+}
+
+# Installs the console tests' tools once per set of lock files into a directory of the user's
+# cache (venv/ and node_modules/); prints the directory.
+ensure_console_test_tools() {
+  local digest dir
+  digest=$(cat "${CONSOLE_TEST_LOCKS[@]}" | sha256sum | cut -c1-16)
+  dir=${XDG_CACHE_HOME:-$HOME/.cache}/keyledger/console-tests-$digest
+  if [[ ! -f $dir/installed ]]; then
+    log "installing Selenium (PyPI) and axe-core (npm) for the console tests into $dir"
+    command -v npm >/dev/null || ensure_packages npm
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    python3 -m venv "$dir/venv"
+    "$dir/venv/bin/pip" install -q --disable-pip-version-check --no-deps --require-hashes \
+      -r "$KEYLEDGER_ROOT/tests/console/requirements.lock" >&2
+    cp "$KEYLEDGER_ROOT/tests/console/package.json" "$KEYLEDGER_ROOT/tests/console/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+    touch "$dir/installed"
+  fi
+  echo "$dir"
 }
 
 # Configures (once) and builds into $1 with build type $2: the targets named after it, or
