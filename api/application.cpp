@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "crypto/crypto.hpp"
+#include "positions.hpp"
 #include "usecases/key_usage.hpp"
 
 namespace keyledger::api {
@@ -16,6 +17,8 @@ namespace kd = keyledger::domain;
 namespace {
 
 const std::string kVerifyRoute = "POST /v1/verify";
+// How long a read waits for the fold of a write it names in Keyledger-Min-Position.
+constexpr std::chrono::milliseconds kMinPositionWait{1000};
 
 kd::Timestamp wall_clock_now() {
   return kd::Timestamp{
@@ -107,6 +110,13 @@ Task<Result> Application::answer(RequestContext& ctx, std::string& route_name) {
   ctx.params = std::move(match.params);
   KEYLEDGER_CO_TRY(principal, access_.authenticate(ctx.request));
   ctx.principal = std::move(principal);
+  // A read after a write, perhaps one another process answered: wait for it (SPEC §10).
+  if (ctx.request.method == "GET") {
+    if (const std::string min_position = ctx.request.header("keyledger-min-position"); !min_position.empty()) {
+      KEYLEDGER_CO_TRY(wanted, parse_min_position(min_position, log_.partitions()));
+      KEYLEDGER_CO_CHECK(await_applied(wanted, pipeline_, log_, kMinPositionWait));
+    }
+  }
   // A session belongs to one dashboard: any route of another is refused before anything
   // else is looked at, so nothing about the other dashboard leaks and nothing is recorded.
   if (ctx.principal.kind == Principal::Kind::user && ctx.params.contains("d") &&
@@ -142,6 +152,7 @@ Task<HttpResponse> Application::respond(std::shared_ptr<const HttpRequest> reque
   }
   if (failed) response = problem_response({500, "internal_error", "the request failed; see the server log", "", {}});
   response.headers.emplace_back("X-Request-Id", request_id);
+  if (!ctx.written.empty()) response.headers.emplace_back("Keyledger-Position", position_header(ctx.written));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.record_request(route_name, response.status, seconds);
   // One line per request; never a body, a token or a secret. Answered verifications are the

@@ -85,6 +85,12 @@ Task<Expected<es::CommandResult>> CommandRunner::run(RequestContext& ctx, const 
   es::CommandResult result = co_await execution;
   if (!result.appended.empty() && !result.replayed) {
     metrics_.record_append(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    // A refusal's audited event counts too: a read after it shows the refusal in the trail.
+    if (!result.log_error) {
+      const es::LogPosition last{result.first_position.partition, result.first_position.offset + result.appended.size() - 1};
+      auto& furthest = ctx.written[last.partition];
+      furthest = std::max(furthest, last.offset);
+    }
   }
   const std::string outcome = result.log_error              ? "log_unavailable"
                               : result.idempotency_conflict ? "idempotency_key_reused"

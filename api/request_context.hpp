@@ -61,6 +61,9 @@ struct RequestContext {
   Principal principal;
   std::string request_id;
   bool honours_idempotency_key = true;  // false where one request runs several commands
+  // What the request's commands wrote: partition → offset of the last record there (the
+  // answer's Keyledger-Position, see positions.hpp).
+  std::map<std::uint32_t, std::uint64_t> written;
 
   const std::string& param(const std::string& name) const { return params.at(name); }
   // The body's fields; in error when the body is not a JSON object.
