@@ -113,8 +113,9 @@ function renderLogin(reason) {
     }
     who.textContent = `${api.email} · ${api.role} · ${api.dashboard}`;
     logoutButton.hidden = false;
-    location.hash = "#overview";
-    show();
+    // The overview; a change of fragment renders it (hashchange), an equal one does not.
+    if (location.hash === "#overview") show();
+    else location.hash = "#overview";
   });
   main.replaceChildren(form);
   form.querySelector("input").focus();

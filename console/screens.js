@@ -289,12 +289,12 @@ const users = {
 
 const audit = {
   id: "audit", title: "Audit trail", roles: EVERYONE,
-  filters: {},
+  filters: { order: "desc", limit: "20" },
   async render(ui) {
     ui.content.append(h("p", { class: "lead" },
       "Every change and every disclosure of a secret, in a tamper-evident hash chain. Filter it, and page through it."));
     const f = this.filters;
-    const form = h("form", { class: "card", "aria-labelledby": "audit-filters" },
+    const form = h("form", { class: "card filters", "aria-labelledby": "audit-filters" },
       h("h2", { id: "audit-filters" }, "Filters"),
       field({ label: "Since", name: "since", value: f.since || "", placeholder: "2026-11-30T00:00:00Z", hint: "An RFC 3339 time." }),
       field({ label: "Until", name: "until", value: f.until || "", placeholder: "2026-12-01T00:00:00Z" }),

@@ -20,6 +20,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -71,13 +72,19 @@ class Browser:
                      f"--window-size={width},{height}", f"--user-data-dir={args.profile}-{width}",
                      "--disable-extensions", "--no-first-run"):
             options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # to see the requests' headers
         self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        # What a person grants when the copy button asks: the test reads the clipboard back.
+        self.driver.execute_cdp_cmd("Browser.grantPermissions", {"origin": args.url,
+                                    "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
         # A window is never narrower than Chromium's minimum (about 500 px): a phone's width is
         # emulated, as the browser's device mode does.
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500})
         self.args = args
-        self.wait = WebDriverWait(self.driver, 10)
+        # An element found a moment ago may have been drawn anew since (a screen renders after
+        # its data arrives): a wait then simply looks again.
+        self.wait = WebDriverWait(self.driver, 10, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
         with open(args.axe) as f:
             self.axe = f.read()
 
@@ -111,8 +118,14 @@ class Browser:
         return self.driver.find_element(By.ID, "main").text
 
     def open_screen(self, title):
-        self.find("nav a", title).click()
-        self.until(lambda: self.driver.find_element(By.CSS_SELECTOR, "main h1").text == title, f"the {title} screen did not open")
+        def opened():
+            try:
+                if self.driver.find_element(By.CSS_SELECTOR, "main h1").text != title:
+                    self.find("nav a", title).click()
+                return self.driver.find_element(By.CSS_SELECTOR, "main h1").text == title
+            except StaleElementReferenceException:  # the screen was being drawn: look again
+                return False
+        self.until(opened, f"the {title} screen did not open")
 
     def message(self):
         """The screen's latest message: (kind, text)."""
@@ -168,6 +181,21 @@ class Browser:
         check(not bad, f"axe-core on {name}: {json.dumps(bad, indent=1)}")
         print(f"  axe-core on {name}: no serious or critical violation" +
               (f"; minor or moderate: {', '.join(v['id'] for v in violations)}" if violations else ""))
+
+    def network(self):
+        """The requests the page made since the last call: [(method, url, request headers,
+        response headers)], in order, from Chromium's performance log."""
+        requests, order = {}, []
+        for entry in self.driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            params = message.get("params", {})
+            if message["method"] == "Network.requestWillBeSent":
+                request = params["request"]
+                requests[params["requestId"]] = [request["method"], request["url"], request["headers"], {}]
+                order.append(params["requestId"])
+            elif message["method"] == "Network.responseReceived" and params["requestId"] in requests:
+                requests[params["requestId"]][3] = params["response"]["headers"]
+        return [tuple(requests[i]) for i in order]
 
     def screenshot(self, name):
         """A screenshot for docs/console/. The screenshots are committed, so a secret on the
@@ -253,6 +281,7 @@ def tour(args):
 
         step("Email: a key with chosen permissions and an IP restriction, shown once")
         browser.open_screen("Email keys")
+        browser.network()
         browser.field("Name").send_keys("billing")
         browser.find("label", "Chosen permissions").click()
         browser.find(".checks label", "mail.send").click()
@@ -260,6 +289,10 @@ def tour(args):
         browser.find("button", "Generate").click()
         email_key, panel = browser.secret_once()
         check(email_key.startswith("kle_"), f"the Email secret looks wrong: {email_key!r}")
+        panel.find_element(By.CSS_SELECTOR, "button[data-action=copy]").click()
+        browser.until(lambda: "Copied." in panel.text, "the copy button did not copy")
+        copied = driver.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0]('error: ' + e))")
+        check(copied == email_key, f"the clipboard holds {copied!r}, not the key")
         browser.row("Email keys", "billing")
         browser.accessible("Email keys with a secret shown")
         browser.screenshot("email-secret-once")
@@ -271,6 +304,18 @@ def tour(args):
         status, _, verdict = api.call("POST", "/v1/verify", args.service_token,
                                       {"key": email_key, "source_ip": "203.0.113.7", "permission": "mail.send"})
         check(verdict.get("valid") is True, f"the console's Email key does not verify: {verdict}")
+
+        step("after its own command the console reads with Keyledger-Min-Position")
+        requests = browser.network()
+        posts = [r for r in requests if r[0] == "POST" and r[1].endswith("/email/keys")]
+        check(len(posts) == 1, f"expected one POST of the Email key, saw {[(r[0], r[1]) for r in requests]}")
+        position = {k.lower(): v for k, v in posts[0][3].items()}.get("keyledger-position", "")
+        check(position, "the command's answer has no Keyledger-Position")
+        reads = [r for r in requests[requests.index(posts[0]) + 1:] if r[0] == "GET"]
+        check(reads, "no read after the command")
+        for method, url, headers, _ in reads:
+            sent = {k.lower(): v for k, v in headers.items()}.get("keyledger-min-position")
+            check(sent == position, f"GET {url} sent Keyledger-Min-Position {sent!r}, not {position!r}")
 
         step("WhatsApp: generated masked; shown after the password, which is then cleared")
         browser.open_screen("WhatsApp keys")
@@ -333,6 +378,20 @@ def tour(args):
             _, _, verdict = api.call("POST", "/v1/verify", args.service_token, {"key": key, "source_ip": "198.51.100.1", **extra})
             check(verdict.get("valid") is True, f"a key made in the console does not verify: {verdict}")
 
+        step("rotating the Email key with a grace period: old and new secrets both verify meanwhile")
+        browser.open_screen("Email keys")
+        row = browser.row("Email keys", "billing")
+        Select(browser.field("Grace period", row)).select_by_value("86400")
+        browser.find("button", "Rotate", row).click()
+        rotated_key, panel = browser.secret_once()
+        check(rotated_key.startswith("kle_") and rotated_key != email_key, "rotation showed no new secret")
+        browser.dismiss(panel, rotated_key)
+        secrets.append(rotated_key)
+        for key in (email_key, rotated_key):
+            _, _, verdict = api.call("POST", "/v1/verify", args.service_token,
+                                     {"key": key, "source_ip": "203.0.113.7", "permission": "mail.send"})
+            check(verdict.get("valid") is True, f"during the grace period a secret does not verify: {verdict}")
+
         step("revoking the Email key: verify refuses it")
         browser.open_screen("Email keys")
         row = browser.row("Email keys", "billing")
@@ -340,13 +399,17 @@ def tour(args):
         driver.switch_to.alert.accept()
         browser.wait_message("Email key billing revoked")
         check("revoked" in browser.row("Email keys", "billing").text, "the revoked key is not shown as revoked")
-        _, _, verdict = api.call("POST", "/v1/verify", args.service_token,
-                                 {"key": email_key, "source_ip": "203.0.113.7", "permission": "mail.send"})
-        check(verdict == {"valid": False, "reason": "revoked"}, f"verify does not refuse the revoked key: {verdict}")
+        for key in (email_key, rotated_key):
+            _, _, verdict = api.call("POST", "/v1/verify", args.service_token,
+                                     {"key": key, "source_ip": "203.0.113.7", "permission": "mail.send"})
+            check(verdict == {"valid": False, "reason": "revoked"}, f"verify does not refuse the revoked key: {verdict}")
 
         step("every action is in the audit trail, and its filters work")
         browser.open_screen("Audit trail")
-        for event_type in ("UserAdded", "EmailKeyGenerated", "WhatsAppKeyGenerated", "WhatsAppKeyRevealed",
+        browser.row("Audit events", "EmailKeyRevoked")  # newest first: the last action
+        browser.field("Events per page").clear()
+        browser.field("Events per page").send_keys("100", Keys.ENTER)
+        for event_type in ("UserAdded", "EmailKeyGenerated", "EmailKeyRotated", "WhatsAppKeyGenerated", "WhatsAppKeyRevealed",
                            "SmsNumberRegistered", "SmsKeyViewed", "RcsBotRegistered", "RcsKeyRevealed", "EmailKeyRevoked"):
             browser.row("Audit events", event_type)
         browser.accessible("Audit trail")
