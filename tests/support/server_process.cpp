@@ -40,15 +40,14 @@ int connect_to(const std::string& address) {
   return fd;
 }
 
+// Reads until the peer closes, or until nothing has come for `timeout_ms` (a long answer
+// that keeps arriving is read to its end, however long it takes in all).
 std::string read_until_closed(int fd, int timeout_ms) {
   std::string out;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   char buf[8192];
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    if (poll(&p, 1, timeout_ms) <= 0) break;
     ssize_t n = read(fd, buf, sizeof buf);
     if (n <= 0) break;
     out.append(buf, static_cast<std::size_t>(n));
@@ -230,14 +229,26 @@ HttpReply ServerProcess::request(const std::string& method, const std::string& t
   }
   reply.body = raw.substr(head_end + 4);
   if (reply.headers["transfer-encoding"] == "chunked") {
+    // A body cut short (the server gave up writing, or the connection broke) has no last
+    // chunk: that is an error, never a shorter answer.
     std::string decoded;
     std::size_t at = 0;
+    bool complete = false;
     while (at < reply.body.size()) {
       auto eol = reply.body.find("\r\n", at);
+      if (eol == std::string::npos) break;
       std::size_t size = std::stoul(reply.body.substr(at, eol - at), nullptr, 16);
-      if (size == 0) break;
+      if (size == 0) {
+        complete = true;
+        break;
+      }
+      if (eol + 2 + size > reply.body.size()) break;
       decoded += reply.body.substr(eol + 2, size);
       at = eol + 2 + size + 2;
+    }
+    if (!complete) {
+      throw std::runtime_error(method + " " + target + ": the chunked body ended without its last chunk, after " +
+                               std::to_string(decoded.size()) + " bytes");
     }
     reply.body = decoded;
   }
