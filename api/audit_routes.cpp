@@ -42,20 +42,6 @@ Expected<pj::AuditFilter> filter_from(const RequestContext& ctx) {
   return f;
 }
 
-Expected<std::uint64_t> number_param(const RequestContext& ctx, const char* name, std::uint64_t fallback,
-                                     std::uint64_t min, std::uint64_t max) {
-  auto it = ctx.query.find(name);
-  if (it == ctx.query.end()) return fallback;
-  const std::string& text = it->second;
-  if (!text.empty() && text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos) {
-    errno = 0;
-    const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
-    if (errno == 0 && v >= min && v <= max) return v;
-  }
-  return std::unexpected(invalid_request(
-      name, std::string(name) + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max)));
-}
-
 json hexes_of(const std::vector<merkle::Hash>& hashes) {
   json out = json::array();
   for (const auto& h : hashes) out.push_back(merkle::to_hex(h));
@@ -101,10 +87,10 @@ void AuditRoutes::add_to(Router& router) {
 Result AuditRoutes::list_audit(RequestContext& ctx) {
   KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
   KEYLEDGER_TRY(filter, filter_from(ctx));
-  KEYLEDGER_TRY(limit, number_param(ctx, "limit", 100, 1, 1000));
+  KEYLEDGER_TRY(limit, ctx.number("limit", 100, 1, 1000));
   std::optional<std::uint64_t> cursor;
   if (ctx.query.contains("cursor")) {
-    KEYLEDGER_TRY(after, number_param(ctx, "cursor", 0, 1, UINT64_MAX));
+    KEYLEDGER_TRY(after, ctx.number("cursor", 0, 1, UINT64_MAX));
     cursor = after;
   }
   const auto order = ctx.query.find("order");
@@ -171,8 +157,8 @@ Result AuditRoutes::inclusion_proof(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
   KEYLEDGER_TRY(events, history_size(d));
   if (!ctx.query.contains("sequence")) return std::unexpected(invalid_request("sequence", "sequence is required: the event to prove"));
-  KEYLEDGER_TRY(sequence, number_param(ctx, "sequence", 0, 1, events));
-  KEYLEDGER_TRY(tree_size, number_param(ctx, "tree_size", events, sequence, events));
+  KEYLEDGER_TRY(sequence, ctx.number("sequence", 0, 1, events));
+  KEYLEDGER_TRY(tree_size, ctx.number("tree_size", events, sequence, events));
   return with_tree(d, tree_size, [&](const merkle::Tree& tree) {
     return json{{"leaf_index", sequence - 1},
                 {"leaf_hash", merkle::to_hex(*tree.leaf(sequence - 1))},
@@ -187,8 +173,8 @@ Result AuditRoutes::consistency_proof(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
   KEYLEDGER_TRY(events, history_size(d));
   if (!ctx.query.contains("first")) return std::unexpected(invalid_request("first", "first is required: the earlier tree's size"));
-  KEYLEDGER_TRY(first, number_param(ctx, "first", 0, 1, events));
-  KEYLEDGER_TRY(second, number_param(ctx, "second", events, first, events));
+  KEYLEDGER_TRY(first, ctx.number("first", 0, 1, events));
+  KEYLEDGER_TRY(second, ctx.number("second", events, first, events));
   return with_tree(d, second, [&](const merkle::Tree& tree) {
     return json{{"first", first},
                 {"second", second},

@@ -1,6 +1,8 @@
 #include "request_context.hpp"
 
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 
 namespace keyledger::api {
 
@@ -61,6 +63,20 @@ Fields Fields::object(const std::string& name, const std::string& what) {
   const json* value = field(name);
   if (!value || !value->is_object()) return failed(invalid_request(name, name + " must be " + what));
   return Fields(*value);
+}
+
+Expected<std::uint64_t> RequestContext::number(const char* name, std::uint64_t fallback, std::uint64_t min,
+                                               std::uint64_t max) const {
+  auto it = query.find(name);
+  if (it == query.end()) return fallback;
+  const std::string& text = it->second;
+  if (!text.empty() && text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos) {
+    errno = 0;
+    const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+    if (errno == 0 && v >= min && v <= max) return v;
+  }
+  return std::unexpected(invalid_request(
+      name, std::string(name) + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max)));
 }
 
 Fields RequestContext::fields() const {

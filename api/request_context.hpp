@@ -68,6 +68,9 @@ struct RequestContext {
   const std::string& param(const std::string& name) const { return params.at(name); }
   // The body's fields; in error when the body is not a JSON object.
   Fields fields() const;
+  // The query parameter `name` as a whole number in [min, max], `fallback` when absent; a
+  // 400 naming it otherwise.
+  Expected<std::uint64_t> number(const char* name, std::uint64_t fallback, std::uint64_t min, std::uint64_t max) const;
 
  private:
   mutable std::optional<nlohmann::json> parsed_body_;
