@@ -1,5 +1,7 @@
 #include "dashboard_routes.hpp"
 
+#include <algorithm>
+
 #include "domain/validation.hpp"
 #include "eventstore/password_hash.hpp"
 #include "eventstore/rfc3339.hpp"
@@ -38,6 +40,7 @@ ApiError problem_of(const usecases::Problem& problem) {
 
 void DashboardRoutes::add_to(Router& router) {
   router.add("POST", "/v1/dashboards", [this](RequestContext& c) { return create_dashboard(c); });
+  router.add("GET", "/v1/dashboards", [this](RequestContext& c) { return list_dashboards(c); });
   router.add("GET", "/v1/dashboards/{d}", [this](RequestContext& c) { return get_dashboard(c); });
   router.add("DELETE", "/v1/dashboards/{d}", [this](RequestContext& c) { return close_dashboard(c); });
   router.add("POST", "/v1/sessions", [this](RequestContext& c) { return create_session(c); });
@@ -68,6 +71,23 @@ Task<Result> DashboardRoutes::create_dashboard(RequestContext& ctx) {
     out["admin"] = json{{"email", v.state.users.begin()->second.email}, {"role", "admin"}};
   });
   co_return json_response(result.replayed ? 200 : 201, out);
+}
+
+// Every dashboard, for the operator: in id order, `limit` at a time (default 100, at most
+// 1,000), the next page after the `cursor` (the last id of the page before).
+Result DashboardRoutes::list_dashboards(RequestContext& ctx) {
+  KEYLEDGER_CHECK(access_.require_principal(ctx, Principal::Kind::platform_operator));
+  KEYLEDGER_TRY(limit, ctx.number("limit", 100, 1, 1000));
+  const auto cursor = ctx.query.find("cursor");
+  std::vector<std::string> ids = pipeline_.dashboard_ids();
+  std::sort(ids.begin(), ids.end());
+  auto it = cursor == ctx.query.end() ? ids.begin() : std::upper_bound(ids.begin(), ids.end(), cursor->second);
+  json page = json::array();
+  for (; it != ids.end() && page.size() < limit; ++it) {
+    pipeline_.with_dashboard(*it, [&](const es::DashboardView& v) { page.push_back(dashboard_json(v.state)); });
+  }
+  const bool more = it != ids.end();
+  return json_response(200, {{"dashboards", page}, {"next_cursor", more && !page.empty() ? json(page.back()["id"]) : json(nullptr)}});
 }
 
 Result DashboardRoutes::get_dashboard(RequestContext& ctx) {

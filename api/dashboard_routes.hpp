@@ -23,6 +23,7 @@ class DashboardRoutes {
 
  private:
   Task<Result> create_dashboard(RequestContext& ctx);
+  Result list_dashboards(RequestContext& ctx);
   Result get_dashboard(RequestContext& ctx);
   Task<Result> close_dashboard(RequestContext& ctx);
   Task<Result> create_session(RequestContext& ctx);

@@ -82,6 +82,7 @@ TEST_CASE("e2e: every route admits exactly the callers the spec names") {
       {"POST", "/v1/verify", {{"key", "kle_x"}, {"source_ip", "203.0.113.1"}}, {"service"}},
       {"POST", "/v1/leaks", json::array(), {"service"}},
       {"POST", "/v1/dashboards", {{"name", "n"}, {"admin", {{"email", "a@b.c"}, {"password", "long enough"}}}}, {"operator"}},
+      {"GET", "/v1/dashboards", nullptr, {"operator"}},
       // Destructive rows last: each allowed caller finds the target already gone (404/409).
       {"DELETE", "{d}/rcs/bots/bot-1", nullptr, writers},
       {"DELETE", "{d}/sms/numbers/%2B14155550100", nullptr, writers},
