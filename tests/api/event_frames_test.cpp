@@ -66,17 +66,29 @@ struct Chain {
   }
 };
 
+// A store of the test's backend, opened and recovered, and a dashboard's chain to append.
+struct TestLog {
+  keyledger::testing::TempDir dir;
+  std::unique_ptr<es::Store> store;
+  Chain chain{"dsh_" + crypto::to_hex(crypto::sha256(dir.path())).substr(0, 20)};
+
+  TestLog() {
+    REQUIRE(es::write_new_master_key(dir.path() + "/master.key"));
+    auto opened = es::Store::open(keyledger::testing::test_store_url(dir.path()), dir.path() + "/master.key", {});
+    if (!opened) FAIL(opened.error());
+    store = std::move(*opened);
+    if (auto recovered = store->recover(); !recovered) FAIL(recovered.error());
+  }
+  es::EventLog& log() { return *store->log; }
+};
+
 }  // namespace
 
 TEST_CASE("event frames: every event's frame is its audit view, kept ones rendered once, old ones read alone") {
-  keyledger::testing::TempDir dir;
-  REQUIRE(es::write_new_master_key(dir.path() + "/master.key"));
-  auto store = es::Store::open(keyledger::testing::test_store_url(dir.path()), dir.path() + "/master.key", {});
-  if (!store) FAIL(store.error());
-  if (auto recovered = (*store)->recover(); !recovered) FAIL(recovered.error());
-  es::EventLog& log = *(*store)->log;
-  const std::size_t kept = 8 * log.partitions();
-  api::EventFrames frames(log, kept);
+  TestLog test;
+  es::EventLog& log = test.log();
+  api::EventFrames frames(log, 8 * log.partitions());
+  Chain& chain = test.chain;
 
   auto expected = [&](es::LogPosition at) {
     const std::string stored = log.read_one(at);
@@ -84,7 +96,6 @@ TEST_CASE("event frames: every event's frame is its audit view, kept ones render
     return "event: EmailKeyRevoked\ndata: " + api::audit_view_text(stored) + "\n\n";
   };
 
-  Chain chain{"dsh_" + crypto::to_hex(crypto::sha256(dir.path())).substr(0, 20)};
   auto positions = chain.append(log, 20);
   // A reader following the log asks for the newest event: the window comes up to the end.
   auto newest = frames.at(positions.back());
@@ -125,14 +136,10 @@ TEST_CASE("event frames: every event's frame is its audit view, kept ones render
 }
 
 TEST_CASE("event frames: readers following the log while it is appended to each get every frame right", "[concurrency]") {
-  keyledger::testing::TempDir dir;
-  REQUIRE(es::write_new_master_key(dir.path() + "/master.key"));
-  auto store = es::Store::open(keyledger::testing::test_store_url(dir.path()), dir.path() + "/master.key", {});
-  if (!store) FAIL(store.error());
-  if (auto recovered = (*store)->recover(); !recovered) FAIL(recovered.error());
-  es::EventLog& log = *(*store)->log;
+  TestLog test;
+  es::EventLog& log = test.log();
   api::EventFrames frames(log, 16 * log.partitions());
-  Chain chain{"dsh_" + crypto::to_hex(crypto::sha256(dir.path())).substr(0, 20)};
+  Chain& chain = test.chain;
 
   // The writer publishes each batch's positions once they are in the log; four readers ask
   // for each in turn (the window moving under them), and check them after.

@@ -17,23 +17,8 @@ if [[ -z $schemathesis || ! -x $schemathesis ]]; then
   exit 1
 fi
 
-work=$(mktemp -d -t keyledger-schemathesis-XXXXXX)
-server=
-cleanup() {
-  [[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-operator=operator-token-$RANDOM$RANDOM$RANDOM$RANDOM
-service=service-token-$RANDOM$RANDOM$RANDOM$RANDOM
-"$keyledger" keygen "$work/master.key" >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-api=http://127.0.0.1:$port
-"$keyledger" serve --listen "127.0.0.1:$port" --store "file:$work/data" --master-key-file "$work/master.key" \
-  --operator-token "$operator" --service-token "$service" 2>"$work/server.log" &
-server=$!
-for _ in $(seq 200); do curl -fsS "$api/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+source "$(dirname "$0")/../support/serve.sh"
+serve_fresh "$keyledger" schemathesis
 
 post() { curl -sS -X POST "$api$1" -H 'Content-Type: application/json' -H "Authorization: Bearer $2" -d "$3"; }
 dashboard=$(post /v1/dashboards "$operator" \

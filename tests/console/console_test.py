@@ -117,6 +117,13 @@ class Browser:
     def main_text(self):
         return self.driver.find_element(By.ID, "main").text
 
+    def log_in(self, dashboard, email, password, who):
+        """Fills the login form and waits for the overview."""
+        self.field("Dashboard ID").send_keys(dashboard)
+        self.field("Email").send_keys(email)
+        self.field("Password").send_keys(password, Keys.ENTER)
+        self.until(lambda: self.driver.find_element(By.CSS_SELECTOR, "main h1").text == "Overview", f"{who} did not get in")
+
     def open_screen(self, title):
         def opened():
             try:
@@ -146,7 +153,10 @@ class Browser:
                     if text in row.text:
                         return row
             return None
-        return self.until(found, f"no row with {text!r} in the table {caption!r}")
+        try:
+            return self.until(found, "")
+        except Failed:
+            raise Failed(f"no row with {text!r} in the table {caption!r}; the screen says: {self.main_text()[-1500:]!r}") from None
 
     def secret_once(self):
         """The secret the one-time panel shows; then 'Done', and it must be gone from the page."""
@@ -404,8 +414,27 @@ def tour(args):
                                      {"key": key, "source_ip": "203.0.113.7", "permission": "mail.send"})
             check(verdict == {"valid": False, "reason": "revoked"}, f"verify does not refuse the revoked key: {verdict}")
 
+        step("WhatsApp: at most three keys, then Generate is off")
+        browser.open_screen("WhatsApp keys")
+        for name in ("ops", "alerts"):
+            browser.field("Name").send_keys(name, Keys.ENTER)
+            browser.wait_message(f"WhatsApp key {name} generated")
+        browser.until(lambda: "3 of 3 used" in browser.main_text(), "the slots are not shown as 3 of 3")
+        check(not browser.find("button", "Generate").is_enabled(), "Generate is still on with three WhatsApp keys")
+
+        step("the screens are reached with the keyboard: Shift+Tab back into the navigation, Enter")
+        browser.open_screen("Overview")  # a screen that opens puts the focus on its heading
+        check(driver.switch_to.active_element.text == "Overview", "the opened screen's heading does not have the focus")
+        for _ in range(12):
+            driver.switch_to.active_element.send_keys(Keys.SHIFT, Keys.TAB)
+            if driver.switch_to.active_element.text == "Audit trail":
+                break
+        check(driver.switch_to.active_element.text == "Audit trail", "the navigation is not reached with Shift+Tab")
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+
         step("every action is in the audit trail, and its filters work")
-        browser.open_screen("Audit trail")
+        browser.until(lambda: driver.find_element(By.CSS_SELECTOR, "main h1").text == "Audit trail",
+                      "Enter on the navigation's link did not open the audit trail")
         browser.row("Audit events", "EmailKeyRevoked")  # newest first: the last action
         browser.field("Events per page").clear()
         browser.field("Events per page").send_keys("100", Keys.ENTER)
@@ -422,15 +451,17 @@ def tour(args):
                       "filtering by type did not leave only EmailKeyRevoked")
         browser.field("Event type").clear()
         browser.field("Event type").send_keys(Keys.ENTER)
-        first = browser.row("Audit events", "EmailKeyRevoked").text
+        def first_sequence():
+            rows = driver.find_elements(By.CSS_SELECTOR, "table tbody tr")
+            return int(rows[0].find_element(By.TAG_NAME, "td").text) if len(rows) == 1 else None
+        newest = browser.until(lambda: first_sequence() if "EmailKeyRevoked" not in driver.find_element(By.CSS_SELECTOR, "table tbody").text
+                               else None, "no page of one event, newest first")
         browser.find("button", "Next page").click()
-        browser.until(lambda: "EmailKeyRevoked" not in driver.find_element(By.CSS_SELECTOR, "table tbody").text,
-                      "the next page shows the first page again")
-        check(first, "no first page")
+        browser.until(lambda: first_sequence() == newest - 1, "the next page is not the event before")
 
         step("compliance report and chain check")
         browser.open_screen("Compliance")
-        browser.until(lambda: "WhatsApp slots: 1 of 3 used." in browser.main_text(), "the compliance report is not shown")
+        browser.until(lambda: "WhatsApp slots: 3 of 3 used." in browser.main_text(), "the compliance report is not shown")
         browser.accessible("Compliance")
         browser.screenshot("compliance")
         browser.open_screen("Chain check")
@@ -444,10 +475,7 @@ def tour(args):
 
         step("the viewer sees listings, the trail and compliance, and no button that would be refused")
         browser.find("#logout").click()
-        browser.field("Dashboard ID").send_keys(dash)
-        browser.field("Email").send_keys("vic@example.com")
-        browser.field("Password").send_keys(VIEWER_PASSWORD, Keys.ENTER)
-        browser.until(lambda: driver.find_element(By.CSS_SELECTOR, "main h1").text == "Overview", "the viewer did not get in")
+        browser.log_in(dash, "vic@example.com", VIEWER_PASSWORD, "the viewer")
         screens = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "nav a")]
         check("Users" not in screens and "Chain check" not in screens and "Compliance" in screens, f"the viewer's screens: {screens}")
         browser.open_screen("Email keys")
@@ -458,10 +486,7 @@ def tour(args):
 
         step("the developer manages Email keys but not WhatsApp keys")
         browser.find("#logout").click()
-        browser.field("Dashboard ID").send_keys(dash)
-        browser.field("Email").send_keys("dev@example.com")
-        browser.field("Password").send_keys(DEVELOPER_PASSWORD, Keys.ENTER)
-        browser.until(lambda: driver.find_element(By.CSS_SELECTOR, "main h1").text == "Overview", "the developer did not get in")
+        browser.log_in(dash, "dev@example.com", DEVELOPER_PASSWORD, "the developer")
         browser.open_screen("Email keys")
         browser.find("button", "Generate")
         browser.open_screen("WhatsApp keys")
@@ -475,10 +500,7 @@ def tour(args):
     try:
         driver = phone.driver
         driver.get(args.url + "/console/")
-        phone.field("Dashboard ID").send_keys(dash)
-        phone.field("Email").send_keys("ada@example.com")
-        phone.field("Password").send_keys(PASSWORD, Keys.ENTER)
-        phone.until(lambda: driver.find_element(By.CSS_SELECTOR, "main h1").text == "Overview", "no login at 375 px")
+        phone.log_in(dash, "ada@example.com", PASSWORD, "the admin at 375 px")
         for title in ("Email keys", "WhatsApp keys", "SMS numbers", "RCS key", "Audit trail"):
             phone.open_screen(title)
             phone.find("main table, main .notice")

@@ -17,28 +17,13 @@ for program in /usr/bin/chromium /usr/bin/chromedriver; do
   [[ -x $program ]] || { echo "$program is missing (tools/test installs chromium and chromium-driver)" >&2; exit 1; }
 done
 
-work=$(mktemp -d -t keyledger-console-XXXXXX)
-server=
-cleanup() {
-  [[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-operator=operator-token-$RANDOM$RANDOM$RANDOM$RANDOM
-service=service-token-$RANDOM$RANDOM$RANDOM$RANDOM
-"$keyledger" keygen "$work/master.key" >/dev/null
-KEYLEDGER_OPERATOR_TOKEN=$operator KEYLEDGER_SERVICE_TOKEN=$service KEYLEDGER_MASTER_KEY_FILE=$work/master.key \
-  KEYLEDGER_STORE=file:$work/data KEYLEDGER_LISTEN=127.0.0.1:0 "$keyledger" serve 2> "$work/server.log" &
-server=$!
-for _ in $(seq 100); do grep -q '"msg":"listening"' "$work/server.log" 2>/dev/null && break; sleep 0.1; done
-address=$(grep '"msg":"listening"' "$work/server.log" | sed -E 's/.*"address":"([^"]+)".*/\1/')
-[[ -n $address ]] || { cat "$work/server.log"; exit 1; }
+source "$(dirname "$0")/../support/serve.sh"
+serve_fresh "$keyledger" console
 
 mkdir -p "$screenshots"
 status=0
 SE_OFFLINE=true HOME=$work "$tools/venv/bin/python" "$(dirname "$0")/console_test.py" \
-  --url "http://$address" --operator-token "$operator" --service-token "$service" \
+  --url "$api" --operator-token "$operator" --service-token "$service" \
   --axe "$tools/node_modules/axe-core/axe.min.js" --screenshots "$screenshots" --profile "$work/profile" || status=$?
 # Nothing the browser did may have put a secret into the server's log.
 if grep -E 'kl[eswr]_[A-Za-z0-9]{30,}|klsess_|correct horse' "$work/server.log"; then
