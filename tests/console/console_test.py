@@ -470,6 +470,22 @@ def tour(args):
         browser.accessible("Chain check")
         browser.screenshot("chain")
 
+        step("deregistering the number and removing the bot: verify refuses their keys")
+        browser.open_screen("SMS numbers")
+        browser.find("button", "Deregister", browser.row("Registered numbers", "+14155550100")).click()
+        driver.switch_to.alert.accept()
+        browser.wait_message("+14155550100 deregistered")
+        _, _, verdict = api.call("POST", "/v1/verify", args.service_token,
+                                 {"key": sms_key, "source_ip": "198.51.100.1", "number": "+14155550100"})
+        check(verdict.get("valid") is False, f"verify still takes the deregistered number's key: {verdict}")
+        browser.open_screen("RCS key")
+        browser.find("button", "Remove", browser.row("Bots", "acme-bot")).click()
+        driver.switch_to.alert.accept()
+        browser.wait_message("Bot acme-bot removed")
+        _, _, verdict = api.call("POST", "/v1/verify", args.service_token,
+                                 {"key": rcs_key, "source_ip": "198.51.100.1", "bot_id": "acme-bot"})
+        check(verdict == {"valid": False, "reason": "unknown_bot"}, f"verify still takes the removed bot: {verdict}")
+
         step("nothing secret in storage, cookies or URLs")
         browser.no_secrets_kept(secrets)
 
