@@ -53,6 +53,142 @@ struct OwnBroker {
   void resume() const { REQUIRE(kafka_script("resume", dir) == 0); }
 };
 
+// Three brokers of the test's own (tools/kafka start-cluster): replication 3,
+// min.insync.replicas 2. Brokers are numbered 1 to 3 as Kafka's node ids.
+struct OwnCluster {
+  std::string dir;
+  std::string bootstrap;
+  explicit OwnCluster(std::string directory) : dir(std::move(directory)) {
+    std::string started;
+    REQUIRE(kafka_script("start-cluster", dir, &started) == 0);
+    bootstrap = started.substr(started.find_last_of('\n', started.size() - 2) + 1);
+    bootstrap.erase(bootstrap.find_last_not_of('\n') + 1);
+  }
+  ~OwnCluster() { kafka_script("stop-cluster", dir); }
+  void kill(int node) const { REQUIRE(kafka_script("kill", dir + "/" + std::to_string(node)) == 0); }
+};
+
+// The node ids of a topic's partitions' leaders and each partition's replica count (kcat's
+// metadata), in partition order.
+std::vector<std::pair<int, std::size_t>> partition_leaders(const std::string& bootstrap, const std::string& topic) {
+  FILE* pipe = popen(("kcat -b " + bootstrap + " -L -J -t " + topic).c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, pipe)) out += buf;
+  REQUIRE(pclose(pipe) == 0);
+  std::vector<std::pair<int, std::size_t>> leaders;
+  const json metadata = json::parse(out);
+  for (const auto& t : metadata["topics"]) {
+    if (t["topic"] != topic) continue;
+    for (const auto& p : t["partitions"]) leaders.emplace_back(p["leader"].get<int>(), p["replicas"].size());
+  }
+  return leaders;
+}
+
+// Eight writers generating Email keys on four dashboards as developers, until stopped: which
+// keys were acknowledged (201), how many were refused with 503, and any other answer. While
+// one dashboard's transaction waits on the broker, the others' commands reach the log and
+// are refused at once; on one dashboard alone they would queue behind the waiting one.
+struct Writers {
+  std::mutex mutex;
+  std::set<std::string> acknowledged;
+  std::atomic<int> refused{0}, unexpected{0};
+  std::vector<std::string> unexpected_answers;  // what they were, for the failure message
+  std::atomic<bool> stopping{false};
+  std::vector<std::thread> threads;
+
+  Writers(const ApiClient& api, const std::vector<Dashboard>& dashboards) {
+    for (int w = 0; w < 8; ++w) {
+      threads.emplace_back([&, w] {
+        for (int i = 0; !stopping; ++i) {
+          ApiReply reply;
+          try {
+            const auto& d = dashboards[w % dashboards.size()];
+            reply = api.post(d.path + "/email/keys", {{"name", "w" + std::to_string(w) + "-" + std::to_string(i)}}, d.developer);
+          } catch (const std::exception& e) {
+            ++unexpected;  // no answer within 30 s: not a bounded failure
+            std::lock_guard lock(mutex);
+            unexpected_answers.push_back(std::string("no answer: ") + e.what());
+            continue;
+          }
+          if (reply.status == 201) {
+            std::lock_guard lock(mutex);
+            acknowledged.insert(reply.json["id"].get<std::string>());
+          } else {
+            (reply.status == 503 ? refused : unexpected)++;
+            if (reply.status != 503) {
+              std::lock_guard lock(mutex);
+              unexpected_answers.push_back(std::to_string(reply.status) + " " + reply.body);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          }
+        }
+      });
+    }
+  }
+  ~Writers() { stop(); }
+  std::size_t count() {
+    std::lock_guard lock(mutex);
+    return acknowledged.size();
+  }
+  // Waits, at most `seconds`, until `more` keys past `from` were acknowledged.
+  bool wait_for(std::size_t from, std::size_t more, int seconds) {
+    for (int i = 0; i < seconds * 10; ++i) {
+      if (count() >= from + more) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return count() >= from + more;
+  }
+  void stop() {
+    stopping = true;
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+  }
+};
+
+// Every acknowledged key's generation is on the topic exactly once, and no event twice
+// (read_committed, as an outside consumer reads it).
+void require_each_once(const std::string& bootstrap, const std::string& topic, const std::set<std::string>& acknowledged,
+                       std::map<std::string, int>* generated_out = nullptr) {
+  std::string command = "kcat -b " + bootstrap + " -C -t " + topic +
+                        " -e -q -X isolation.level=read_committed -f '%h\\t%s\\n'";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::map<std::string, int> event_ids, generated;
+  char line[16384];
+  while (fgets(line, sizeof line, pipe)) {
+    std::string text(line);
+    auto id_at = text.find("ce_id=");
+    REQUIRE(id_at != std::string::npos);
+    ++event_ids[text.substr(id_at + 6, 36)];
+    auto tab = text.find('\t');
+    auto envelope = json::parse(text.substr(tab + 1), nullptr, false);
+    if (!envelope.is_discarded() && envelope["type"] == "EmailKeyGenerated") ++generated[envelope["data"]["key_id"]];
+  }
+  REQUIRE(pclose(pipe) == 0);
+  for (auto& [id, n] : event_ids) {
+    INFO("event " << id);
+    REQUIRE(n == 1);
+  }
+  for (auto& key : acknowledged) {
+    INFO("key " << key);
+    REQUIRE(generated[key] == 1);
+  }
+  if (generated_out) *generated_out = std::move(generated);
+}
+
+// The server's log without the request lines and refused batches: what it noted.
+std::string notes_of(const ServerProcess& server) {
+  std::string notes;
+  std::istringstream lines(server.log());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"msg\":\"request\"") == std::string::npos && line.find("refused a batch") == std::string::npos) {
+      notes += line + "\n";
+    }
+  }
+  return notes;
+}
+
 }  // namespace
 
 TEST_CASE("kafka: a second instance with the same transactional id fences the first, which never appends again") {
@@ -158,104 +294,27 @@ TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged eve
   std::string store = kafka_store(bootstrap, dir);
   ServerProcess server(dir.path(), {{"KEYLEDGER_STORE", store}});
   ApiClient api(server);
-  // Writers on four dashboards: while one dashboard's transaction waits on the broker, the
-  // others' commands reach the log and are refused at once (503). On one dashboard alone they
-  // would queue behind the waiting one, and whether any is refused would depend on where
-  // the outage falls.
   std::vector<Dashboard> dashboards;
   for (int i = 0; i < 4; ++i) dashboards.push_back(make_dashboard(api));
 
-  std::mutex mutex;
-  std::set<std::string> acknowledged;
-  std::atomic<int> refused{0}, unexpected{0};
-  std::vector<std::string> unexpected_answers;  // what they were, for the failure message
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> writers;
-  for (int w = 0; w < 8; ++w) {
-    writers.emplace_back([&, w] {
-      for (int i = 0; !stop; ++i) {
-        ApiReply reply;
-        try {
-          const auto& d = dashboards[w % dashboards.size()];
-          reply = api.post(d.path + "/email/keys", {{"name", "w" + std::to_string(w) + "-" + std::to_string(i)}}, d.developer);
-        } catch (const std::exception& e) {
-          ++unexpected;  // no answer within 30 s: not a bounded failure
-          std::lock_guard lock(mutex);
-          unexpected_answers.push_back(std::string("no answer: ") + e.what());
-          continue;
-        }
-        if (reply.status == 201) {
-          std::lock_guard lock(mutex);
-          acknowledged.insert(reply.json["id"].get<std::string>());
-        } else {
-          (reply.status == 503 ? refused : unexpected)++;
-          if (reply.status != 503) {
-            std::lock_guard lock(mutex);
-            unexpected_answers.push_back(std::to_string(reply.status) + " " + reply.body);
-          }
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-      }
-    });
-  }
+  Writers writers(api, dashboards);
   std::this_thread::sleep_for(std::chrono::seconds(2));
   own.stop();
   std::this_thread::sleep_for(std::chrono::seconds(10));
   own.resume();
-  std::size_t before_outage_end;
-  {
-    std::lock_guard lock(mutex);
-    before_outage_end = acknowledged.size();
-  }
+  const std::size_t before_outage_end = writers.count();
   // Writes resume without restarting keyledger (the coordinator may take a while to reload).
-  for (int i = 0; i < 120; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    std::lock_guard lock(mutex);
-    if (acknowledged.size() > before_outage_end + 20) break;
-  }
-  stop = true;
-  for (auto& t : writers) t.join();
-  std::string notes;
-  {
-    std::istringstream lines(server.log());
-    for (std::string line; std::getline(lines, line);) {
-      if (line.find("\"msg\":\"request\"") == std::string::npos && line.find("refused a batch") == std::string::npos) {
-        notes += line + "\n";
-      }
-    }
-  }
-  INFO(notes);
-  for (auto& answer : unexpected_answers) UNSCOPED_INFO("unexpected answer: " << answer);
-  REQUIRE(unexpected == 0);
-  REQUIRE(refused > 0);
-  REQUIRE(acknowledged.size() > before_outage_end + 20);
+  const bool resumed = writers.wait_for(before_outage_end, 21, 60);
+  writers.stop();
+  INFO(notes_of(server));
+  for (auto& answer : writers.unexpected_answers) UNSCOPED_INFO("unexpected answer: " << answer);
+  REQUIRE(writers.unexpected == 0);
+  REQUIRE(writers.refused > 0);
+  REQUIRE(resumed);
   server.terminate();
 
-  // Every acknowledged key's generation is on the topic exactly once, and no event twice.
-  std::string topic = store.substr(store.find_last_of('/') + 1);
-  std::string command = "kcat -b " + bootstrap + " -C -t " + topic +
-                        " -e -q -X isolation.level=read_committed -f '%h\\t%s\\n'";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::map<std::string, int> event_ids, generated;
-  char line[16384];
-  while (fgets(line, sizeof line, pipe)) {
-    std::string text(line);
-    auto id_at = text.find("ce_id=");
-    REQUIRE(id_at != std::string::npos);
-    ++event_ids[text.substr(id_at + 6, 36)];
-    auto tab = text.find('\t');
-    auto envelope = json::parse(text.substr(tab + 1), nullptr, false);
-    if (!envelope.is_discarded() && envelope["type"] == "EmailKeyGenerated") ++generated[envelope["data"]["key_id"]];
-  }
-  REQUIRE(pclose(pipe) == 0);
-  for (auto& [id, n] : event_ids) {
-    INFO("event " << id);
-    REQUIRE(n == 1);
-  }
-  for (auto& key : acknowledged) {
-    INFO("key " << key);
-    REQUIRE(generated[key] == 1);
-  }
+  std::map<std::string, int> generated;
+  require_each_once(bootstrap, store.substr(store.find_last_of('/') + 1), writers.acknowledged, &generated);
   // A fresh instance sees the same history.
   ServerProcess again(dir.path(), {{"KEYLEDGER_STORE", store}});
   ApiClient api2(again);
@@ -265,4 +324,36 @@ TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged eve
     REQUIRE(api2.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
   }
   REQUIRE(listed == generated.size());
+}
+
+TEST_CASE("kafka: with three brokers, one killed under load: commands go on and every acknowledged one is on the topic once") {
+  TempDir brokers, dir;
+  OwnCluster cluster(brokers.path() + "/kafka");
+  std::string store = kafka_store(cluster.bootstrap, dir);
+  const std::string topic = store.substr(store.find_last_of('/') + 1);
+  ServerProcess server(dir.path(), {{"KEYLEDGER_STORE", store}, {"KEYLEDGER_KAFKA_REPLICATION", "3"}});
+  ApiClient api(server);
+  std::vector<Dashboard> dashboards;
+  for (int i = 0; i < 4; ++i) dashboards.push_back(make_dashboard(api));
+  const auto leaders = partition_leaders(cluster.bootstrap, topic);
+  INFO("topic " << topic);
+  REQUIRE(leaders.size() == 3);
+  for (const auto& [leader, replicas] : leaders) REQUIRE(replicas == 3);
+
+  Writers writers(api, dashboards);
+  REQUIRE(writers.wait_for(0, 50, 60));
+  // SIGKILL the leader of the topic's first partition: no controlled shutdown, no handover.
+  cluster.kill(leaders.front().first);
+  const std::size_t at_kill = writers.count();
+  const bool went_on = writers.wait_for(at_kill, 100, 90);
+  writers.stop();
+  INFO(notes_of(server));
+  for (auto& answer : writers.unexpected_answers) UNSCOPED_INFO("unexpected answer: " << answer);
+  REQUIRE(writers.unexpected == 0);  // 503s while leaders move are allowed, nothing else
+  REQUIRE(went_on);
+  for (const auto& [leader, replicas] : partition_leaders(cluster.bootstrap, topic)) {
+    REQUIRE(leader != leaders.front().first);
+  }
+  server.terminate();
+  require_each_once(cluster.bootstrap, topic, writers.acknowledged);
 }
