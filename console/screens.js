@@ -1,7 +1,7 @@
 // One screen per part of the help page. Each is {id, title, roles (who sees it), render(ui)};
 // buttons appear only for the roles the API lets do what they do (SPEC §3), and whatever the
 // API refuses anyway is shown as its own message.
-import { h, field, table, when, statusCell } from "./dom.js";
+import { h, field, table, uid, when, statusCell } from "./dom.js";
 
 const WRITERS = ["admin", "developer"];
 const EVERYONE = ["admin", "developer", "viewer"];
@@ -69,26 +69,37 @@ const email = {
   },
 };
 
-function emailGenerateForm(ui) {
-  const all = h("input", { type: "radio", name: "scope", value: "all", id: "scope-all", checked: true });
-  const chosen = h("input", { type: "radio", name: "scope", value: "chosen", id: "scope-chosen" });
-  const boxes = EMAIL_PERMISSIONS.map((p) => h("label", {}, h("input", { type: "checkbox", name: "permission", value: p }), p));
-  const choices = h("div", { class: "checks", hidden: true }, boxes);
+// The permissions fieldset, all or chosen ones, set to `current` (a key's, or none: all).
+function permissionFields(current) {
+  const allChecked = !current || current.includes("all");
+  const all = h("input", { type: "radio", name: uid("scope"), value: "all", id: uid("scope-all"), checked: allChecked });
+  const chosen = h("input", { type: "radio", name: all.name, value: "chosen", id: uid("scope-chosen"), checked: !allChecked });
+  const boxes = EMAIL_PERMISSIONS.map((p) => h("label", {},
+    h("input", { type: "checkbox", name: "permission", value: p, checked: !allChecked && current.includes(p) }), p));
+  const choices = h("div", { class: "checks", hidden: allChecked }, boxes);
   for (const radio of [all, chosen]) radio.addEventListener("change", () => { choices.hidden = !chosen.checked; });
+  return {
+    fieldset: h("fieldset", {}, h("legend", {}, "Permissions"),
+      h("label", { class: "choice", for: all.id }, all, "All permissions"),
+      h("label", { class: "choice", for: chosen.id }, chosen, "Chosen permissions"),
+      choices),
+    value: () => (chosen.checked ? boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value) : ["all"]),
+  };
+}
+
+const IP_HINT = "Addresses or CIDR ranges the key may be used from, one per line. Empty: any address.";
+
+function emailGenerateForm(ui) {
+  const permissions = permissionFields(null);
   const form = h("form", { class: "card", "aria-labelledby": "email-generate" },
     h("h2", { id: "email-generate" }, "Generate an Email key"),
     field({ label: "Name", name: "name", required: true, hint: "What the key is for, e.g. billing." }),
-    h("fieldset", {}, h("legend", {}, "Permissions"),
-      h("label", { class: "choice", for: "scope-all" }, all, "All permissions"),
-      h("label", { class: "choice", for: "scope-chosen" }, chosen, "Chosen permissions"),
-      choices),
-    field({ label: "IP restriction", name: "ips", type: "textarea", placeholder: "203.0.113.0/24",
-      hint: "Addresses or CIDR ranges the key may be used from, one per line. Empty: any address." }),
+    permissions.fieldset,
+    field({ label: "IP restriction", name: "ips", type: "textarea", placeholder: "203.0.113.0/24", hint: IP_HINT }),
     h("button", { type: "submit" }, "Generate"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const permissions = chosen.checked ? boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value) : ["all"];
-    const body = { name: form.elements.name.value.trim(), permissions, ip_allowlist: lines(form.elements.ips.value) };
+    const body = { name: form.elements.name.value.trim(), permissions: permissions.value(), ip_allowlist: lines(form.elements.ips.value) };
     let created;
     if (!(await ui.attempt(async () => { created = await ui.api.post("/email/keys", body); }))) return;
     await email.renderAgain(ui);
@@ -98,9 +109,28 @@ function emailGenerateForm(ui) {
   return form;
 }
 
+// A key's name, permissions and IP restriction changed in place (its secret stays).
+function emailEditForm(ui, k) {
+  const permissions = permissionFields(k.permissions);
+  const form = h("form", { class: "edit", "aria-label": `Change ${k.name}` },
+    field({ label: "Name", name: "name", required: true, value: k.name }),
+    permissions.fieldset,
+    field({ label: "IP restriction", name: "ips", type: "textarea", value: k.ip_allowlist.join("\n"), hint: IP_HINT }),
+    h("button", { type: "submit", class: "secondary" }, "Save"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { name: form.elements.name.value.trim(), permissions: permissions.value(), ip_allowlist: lines(form.elements.ips.value) };
+    if (!(await ui.attempt(() => ui.api.patch(`/email/keys/${k.id}`, body)))) return;
+    await email.renderAgain(ui);
+    ui.say(`Email key ${body.name} changed.`);
+  });
+  return h("details", { class: "edit" }, h("summary", {}, "Change"), form);
+}
+
 function emailActions(ui, k) {
   if (!can(ui, WRITERS) || k.status === "revoked") return "";
   return h("div", { class: "actions" },
+    emailEditForm(ui, k),
     rotateForm(ui, "Rotate", async (grace) => {
       const rotated = await ui.api.post(`/email/keys/${k.id}/rotate`, { grace_seconds: grace });
       await email.renderAgain(ui);

@@ -327,6 +327,19 @@ def tour(args):
             sent = {k.lower(): v for k, v in headers.items()}.get("keyledger-min-position")
             check(sent == position, f"GET {url} sent Keyledger-Min-Position {sent!r}, not {position!r}")
 
+        step("Email: the key's IP restriction changed in place, and verify follows it")
+        row = browser.row("Email keys", "billing")
+        browser.find("summary", "Change", row).click()
+        ips = browser.field("IP restriction", row)
+        ips.clear()
+        ips.send_keys("203.0.113.0/24\n198.51.100.0/24")
+        browser.find("button", "Save", row).click()
+        browser.wait_message("Email key billing changed")
+        check("198.51.100.0/24" in browser.row("Email keys", "billing").text, "the new IP restriction is not listed")
+        _, _, verdict = api.call("POST", "/v1/verify", args.service_token,
+                                 {"key": email_key, "source_ip": "198.51.100.7", "permission": "mail.send"})
+        check(verdict.get("valid") is True, f"the widened IP restriction does not verify: {verdict}")
+
         step("WhatsApp: generated masked; shown after the password, which is then cleared")
         browser.open_screen("WhatsApp keys")
         browser.field("Name").send_keys("support", Keys.ENTER)
