@@ -14,17 +14,11 @@ constexpr auto kPoll = std::chrono::milliseconds(500);
 constexpr std::size_t kBatch = 256;          // events in one piece of the stream
 constexpr std::size_t kFramesKept = 8192;  // rendered events kept for other readers
 
-// A decimal number of at most 19 digits (so that it fits), or nothing.
-std::optional<std::uint64_t> decimal(std::string_view text) {
-  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string_view::npos) return {};
-  return std::stoull(std::string(text));
-}
-
 // A resumed stream's Last-Event-ID: the sequence of the last event the reader has.
 Expected<std::uint64_t> last_event_id(const RequestContext& ctx, std::uint64_t events) {
   const std::string text = ctx.request.header("last-event-id");
   if (text.empty()) return 0;
-  const auto parsed = decimal(text);
+  const auto parsed = parse_decimal(text);
   if (!parsed) {
     return std::unexpected(invalid_request("Last-Event-ID", "Last-Event-ID must be the sequence of an event sent before"));
   }
@@ -50,7 +44,7 @@ Expected<std::vector<std::uint64_t>> log_cursor(const RequestContext& ctx, const
   std::size_t at = 1;
   while (at <= text.size()) {
     const std::size_t dot = std::min(text.find('.', at), text.size());
-    const auto offset = decimal(std::string_view(text).substr(at, dot - at));
+    const auto offset = parse_decimal(std::string_view(text).substr(at, dot - at));
     if (!offset) return bad();
     offsets.push_back(*offset);
     at = dot + 1;

@@ -1,18 +1,10 @@
 #include "positions.hpp"
 
-#include <charconv>
+#include "request_context.hpp"
 
 namespace keyledger::api {
 
 namespace {
-
-std::optional<std::uint64_t> decimal(std::string_view text) {
-  std::uint64_t value = 0;
-  if (text.empty() || text.size() > 19) return std::nullopt;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
 
 ApiError not_applied() {
   return ApiError{503, "position_not_applied",
@@ -45,8 +37,8 @@ Expected<WrittenPositions> parse_min_position(const std::string& text, std::uint
     const std::string_view pair = rest.substr(0, comma);
     const std::size_t colon = pair.find(':');
     if (colon == std::string_view::npos) return bad();
-    const auto partition = decimal(pair.substr(0, colon));
-    const auto offset = decimal(pair.substr(colon + 1));
+    const auto partition = parse_decimal(pair.substr(0, colon));
+    const auto offset = parse_decimal(pair.substr(colon + 1));
     if (!partition || !offset || *partition >= partitions || wanted.contains(static_cast<std::uint32_t>(*partition))) {
       return bad();
     }

@@ -1,8 +1,7 @@
 #include "request_context.hpp"
 
 #include <cctype>
-#include <cerrno>
-#include <cstdlib>
+#include <charconv>
 
 namespace keyledger::api {
 
@@ -65,16 +64,19 @@ Fields Fields::object(const std::string& name, const std::string& what) {
   return Fields(*value);
 }
 
+std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+  std::uint64_t value = 0;
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 Expected<std::uint64_t> RequestContext::number(const char* name, std::uint64_t fallback, std::uint64_t min,
                                                std::uint64_t max) const {
   auto it = query.find(name);
   if (it == query.end()) return fallback;
-  const std::string& text = it->second;
-  if (!text.empty() && text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos) {
-    errno = 0;
-    const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
-    if (errno == 0 && v >= min && v <= max) return v;
-  }
+  if (const auto v = parse_decimal(it->second); v && *v >= min && *v <= max) return *v;
   return std::unexpected(invalid_request(
       name, std::string(name) + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max)));
 }

@@ -17,6 +17,8 @@ namespace keyledger::api {
 // The query of a request target ("?a=1&b=x+y"), percent-decoded.
 std::map<std::string, std::string> parse_query(std::string_view target);
 std::string percent_decode(std::string_view text);
+// A whole number written in decimal digits only (at most 20) that fits in 64 bits, or nothing.
+std::optional<std::uint64_t> parse_decimal(std::string_view text);
 
 // Who is calling, from the bearer token.
 struct Principal {

@@ -38,15 +38,21 @@ int kafka_script(const std::string& verb, const std::string& dir, std::string* o
   return status;
 }
 
+// Runs `tools/kafka VERB DIR` and returns the bootstrap list it prints last.
+std::string started_bootstrap(const std::string& verb, const std::string& dir) {
+  std::string started;
+  REQUIRE(kafka_script(verb, dir, &started) == 0);
+  std::string bootstrap = started.substr(started.find_last_of('\n', started.size() - 2) + 1);
+  bootstrap.erase(bootstrap.find_last_not_of('\n') + 1);
+  return bootstrap;
+}
+
 // A broker of the test's own (tools/kafka start), for tests that stop and restart it.
 struct OwnBroker {
   std::string dir;
   std::string bootstrap;
   explicit OwnBroker(std::string directory) : dir(std::move(directory)) {
-    std::string started;
-    REQUIRE(kafka_script("start", dir, &started) == 0);
-    bootstrap = started.substr(started.find_last_of('\n', started.size() - 2) + 1);
-    bootstrap.erase(bootstrap.find_last_not_of('\n') + 1);
+    bootstrap = started_bootstrap("start", dir);
   }
   ~OwnBroker() { kafka_script("stop", dir); }
   void stop() const { REQUIRE(kafka_script("stop", dir) == 0); }
@@ -59,10 +65,7 @@ struct OwnCluster {
   std::string dir;
   std::string bootstrap;
   explicit OwnCluster(std::string directory) : dir(std::move(directory)) {
-    std::string started;
-    REQUIRE(kafka_script("start-cluster", dir, &started) == 0);
-    bootstrap = started.substr(started.find_last_of('\n', started.size() - 2) + 1);
-    bootstrap.erase(bootstrap.find_last_not_of('\n') + 1);
+    bootstrap = started_bootstrap("start-cluster", dir);
   }
   ~OwnCluster() { kafka_script("stop-cluster", dir); }
   void kill(int node) const { REQUIRE(kafka_script("kill", dir + "/" + std::to_string(node)) == 0); }
@@ -298,7 +301,7 @@ TEST_CASE("kafka: a 10-second broker outage under load loses no acknowledged eve
   for (int i = 0; i < 4; ++i) dashboards.push_back(make_dashboard(api));
 
   Writers writers(api, dashboards);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  REQUIRE(writers.wait_for(0, 20, 60));  // writing before the outage
   own.stop();
   std::this_thread::sleep_for(std::chrono::seconds(10));
   own.resume();
