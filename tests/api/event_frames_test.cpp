@@ -151,13 +151,16 @@ TEST_CASE("event frames: readers following the log while it is appended to each 
   for (auto& mine : seen) {
     readers.emplace_back([&] {
       for (std::size_t next = 0;;) {
+        // `done` is read before `published`: once it is true, every position is published,
+        // so finding none left means this reader has them all.
+        const bool finished = done;
         std::optional<es::LogPosition> at;
         {
           std::lock_guard lock(mutex);
           if (next < published.size()) at = published[next];
         }
         if (!at) {
-          if (done) return;
+          if (finished) return;
           std::this_thread::yield();
           continue;
         }
