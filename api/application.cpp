@@ -50,6 +50,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       pipeline_(pipeline),
       sessions_(keyring.store_keys().session_signing_key),
       read_models_(keyring.store_keys().fingerprint_pepper),
+      freshness_(log_, pipeline_, config_.max_staleness),
       access_(config_, sessions_, pipeline_),
       commands_(pipeline_, access_, metrics_, keyring.store_keys().idempotency_key),
       secrets_(vault, pipeline_, log_, read_models_.audit_index),
@@ -58,14 +59,14 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       dashboard_routes_(access_, commands_, pipeline_, states_, vault, sessions_, config_.session_ttl),
       key_routes_(access_, commands_, secrets_, pipeline_, states_),
       channel_routes_(access_, commands_, secrets_, pipeline_, states_),
-      verify_routes_(access_, commands_, secrets_, read_models_.verify_index, pipeline_, metrics_),
+      verify_routes_(access_, commands_, secrets_, read_models_.verify_index, freshness_, pipeline_, metrics_),
       audit_routes_(access_, commands_, pipeline_, states_, log_, read_models_, checkpoints_, config_.rotation_age_days),
       event_routes_(access_, log_, read_models_.audit_index, config_.sse_heartbeat),
       rotation_(keyring, pipeline_),
       master_key_routes_(access_, commands_, keyring, rotation_),
       backup_routes_(access_, log_, pipeline_, keyring, config_.store),
       operations_routes_(ready_, pipeline_, log_, metrics_),
-      verify_endpoint_(config_.service_token, read_models_.verify_index, metrics_) {
+      verify_endpoint_(config_.service_token, read_models_.verify_index, freshness_, metrics_) {
   dashboard_routes_.add_to(router_);
   key_routes_.add_to(router_);
   channel_routes_.add_to(router_);
@@ -114,7 +115,7 @@ Task<Result> Application::answer(RequestContext& ctx, std::string& route_name) {
   if (ctx.request.method == "GET") {
     if (const std::string min_position = ctx.request.header("keyledger-min-position"); !min_position.empty()) {
       KEYLEDGER_CO_TRY(wanted, parse_min_position(min_position, log_.partitions()));
-      KEYLEDGER_CO_CHECK(await_applied(wanted, pipeline_, log_, kMinPositionWait));
+      KEYLEDGER_CO_CHECK(await_applied(wanted, pipeline_, kMinPositionWait));
     }
   }
   // A session belongs to one dashboard: any route of another is refused before anything

@@ -31,6 +31,7 @@
 #include "metrics.hpp"
 #include "operations_routes.hpp"
 #include "projections/projector.hpp"
+#include "replica_freshness.hpp"
 #include "router.hpp"
 #include "session_tokens.hpp"
 #include "usecases/checkpoints.hpp"
@@ -90,6 +91,7 @@ class Application {
   SessionTokens sessions_;
   projections::Projector read_models_;
   Metrics metrics_;
+  ReplicaFreshness freshness_;
   Access access_;
   CommandRunner commands_;
   KeySecrets secrets_;

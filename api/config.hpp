@@ -26,6 +26,7 @@ struct ServeConfig {
   std::chrono::seconds usage_interval{60};      // one KeyUsageRecorded per dashboard and interval
   int rotation_age_days = 90;                   // compliance: Email and WhatsApp keys older than this
   std::chrono::milliseconds sse_heartbeat{15000};  // a comment on an event stream after this long without events
+  std::chrono::milliseconds max_staleness{5000};   // verify fails closed past it (SPEC §10, Kafka replicas)
 };
 
 }  // namespace keyledger::api

@@ -90,6 +90,9 @@ std::string Metrics::render() const {
            std::string(projections::to_string(static_cast<projections::VerifyReason>(i))) + "\"} " +
            std::to_string(verify_[i].load(std::memory_order_relaxed)) + "\n";
   }
+  out += "# HELP keyledger_verify_stale_total Verifications refused with 503 replica_stale (the key's partition stale here).\n";
+  out += "# TYPE keyledger_verify_stale_total counter\n";
+  out += "keyledger_verify_stale_total " + std::to_string(stale_verifications_.load(std::memory_order_relaxed)) + "\n";
   out += "# HELP keyledger_http_requests_in_flight Requests being handled on the worker pool (those that may wait on the log).\n";
   out += "# TYPE keyledger_http_requests_in_flight gauge\n";
   out += "keyledger_http_requests_in_flight " + std::to_string(waiting_requests_.load(std::memory_order_relaxed)) + "\n";

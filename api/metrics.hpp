@@ -35,6 +35,8 @@ class Metrics {
   void record_verify(projections::VerifyReason reason) {
     verify_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   }
+  // A verification refused because the key's partition was stale here (503 replica_stale).
+  void record_stale_verify() { stale_verifications_.fetch_add(1, std::memory_order_relaxed); }
   void record_append(double seconds) { append_latency_.observe(seconds); }
   // A verification answered inside its connection (always 200): lock-free, as it is made
   // once a message by every sending service.
@@ -56,6 +58,7 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, std::uint64_t> commands_;
   std::array<std::atomic<std::uint64_t>, projections::kVerifyReasonCount> verify_{};
   std::atomic<std::uint64_t> inline_verifications_{0};
+  std::atomic<std::uint64_t> stale_verifications_{0};
   std::atomic<std::int64_t> waiting_requests_{0}, open_connections_{0};
   std::atomic<std::uint64_t> usage_intervals_{0};
   Histogram request_latency_;

@@ -27,6 +27,18 @@ Result OperationsRoutes::metrics() const {
   text += "# HELP keyledger_log_syncs_total Durability points that covered them: fdatasync calls (file) or committed transactions (Kafka).\n";
   text += "# TYPE keyledger_log_syncs_total counter\n";
   text += "keyledger_log_syncs_total " + std::to_string(stats.syncs) + "\n";
+  const auto applied = pipeline_.applied();
+  text += "# HELP keyledger_partition_applied_offset One past the offset of the last record folded into state, per log partition.\n";
+  text += "# TYPE keyledger_partition_applied_offset gauge\n";
+  for (std::uint32_t p = 0; p < applied.size(); ++p) {
+    text += "keyledger_partition_applied_offset{partition=\"" + std::to_string(p) + "\"} " + std::to_string(applied[p]) + "\n";
+  }
+  text += "# HELP keyledger_partition_staleness_seconds Time since this process's copy of the partition last held everything committed to it (0 for a file store).\n";
+  text += "# TYPE keyledger_partition_staleness_seconds gauge\n";
+  for (std::uint32_t p = 0; p < applied.size(); ++p) {
+    text += "keyledger_partition_staleness_seconds{partition=\"" + std::to_string(p) + "\"} " +
+            std::to_string(std::chrono::duration<double>(log_.staleness(p)).count()) + "\n";
+  }
   return HttpResponse{200, "text/plain; version=0.0.4", std::move(text), {}, {}};
 }
 

@@ -2,8 +2,8 @@
 // `Keyledger-Position: <partition>:<offset>[,…]`, the offset of the last record it wrote in
 // each partition; a read that sends it back as `Keyledger-Min-Position` is answered once
 // this process has applied those offsets — after a bounded wait, else 503 with Retry-After.
-// One process applies what it wrote before it answers, so today the wait is only for a
-// write's fold in flight; the cluster's replicas (issue #13) will wait on their consumer.
+// A process applies what it wrote before it answers; what other processes write reaches
+// it through the log's follower (kafka_follower.hpp).
 #pragma once
 
 #include <chrono>
@@ -28,10 +28,10 @@ std::string position_header(const WrittenPositions& written);
 // partitions. 400 naming the header otherwise.
 Expected<WrittenPositions> parse_min_position(const std::string& text, std::uint32_t partitions);
 
-// Waits, at most `limit`, until every position of `wanted` is applied; 503 with Retry-After
-// (code position_not_applied) if not by then. A position past the log's end is not waited
-// for: this process would have to write it.
+// Waits, at most `limit`, until every position of `wanted` is applied — this process's own
+// writes being folded, or (on a Kafka replica) other processes' records arriving; 503 with
+// Retry-After (code position_not_applied) if not by then.
 Expected<void> await_applied(const WrittenPositions& wanted, const eventstore::CommandPipeline& pipeline,
-                             const eventstore::EventLog& log, std::chrono::milliseconds limit);
+                             std::chrono::milliseconds limit);
 
 }  // namespace keyledger::api

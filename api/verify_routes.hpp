@@ -7,6 +7,7 @@
 #include "key_secrets.hpp"
 #include "metrics.hpp"
 #include "projections/verify_index.hpp"
+#include "replica_freshness.hpp"
 #include "router.hpp"
 
 namespace keyledger::api {
@@ -14,8 +15,15 @@ namespace keyledger::api {
 class VerifyRoutes {
  public:
   VerifyRoutes(const Access& access, CommandRunner& commands, KeySecrets& secrets,
-               const projections::VerifyIndex& index, const eventstore::CommandPipeline& pipeline, Metrics& metrics)
-      : access_(access), commands_(commands), secrets_(secrets), index_(index), pipeline_(pipeline), metrics_(metrics) {}
+               const projections::VerifyIndex& index, const ReplicaFreshness& freshness,
+               const eventstore::CommandPipeline& pipeline, Metrics& metrics)
+      : access_(access),
+        commands_(commands),
+        secrets_(secrets),
+        index_(index),
+        freshness_(freshness),
+        pipeline_(pipeline),
+        metrics_(metrics) {}
 
   void add_to(Router& router);
 
@@ -27,6 +35,7 @@ class VerifyRoutes {
   CommandRunner& commands_;
   KeySecrets& secrets_;
   const projections::VerifyIndex& index_;
+  const ReplicaFreshness& freshness_;
   const eventstore::CommandPipeline& pipeline_;
   Metrics& metrics_;
 };

@@ -74,6 +74,14 @@ CommandPipeline::Slot* CommandPipeline::find_slot(const std::string& dashboard_i
   return it == slots_.end() ? nullptr : it->second.get();
 }
 
+std::optional<std::uint32_t> CommandPipeline::partition_of(const std::string& dashboard_id) const {
+  Slot* slot = find_slot(dashboard_id);
+  if (!slot) return std::nullopt;
+  std::lock_guard lock(slot->mutex);
+  if (!slot->last_position) return std::nullopt;
+  return slot->last_position->partition;
+}
+
 CommandPipeline::Slot& CommandPipeline::slot_for_creation(const std::string& dashboard_id) {
   std::unique_lock lock(slots_mutex_);
   auto& slot = slots_[dashboard_id];
@@ -422,7 +430,14 @@ void CommandPipeline::complete(Slot& slot, PendingCommand pending, CommandResult
     } else {
       result.first_position = *position;
       for (std::size_t i = 0; i < result.appended.size(); ++i) {
-        apply(slot, result.appended[i], LogPosition{position->partition, position->offset + i});
+        const LogPosition at{position->partition, position->offset + i};
+        // A follower of the log (a Kafka replica) may have folded it first: catch_up()
+        // reads what the log holds, and the batch is in the log before this runs.
+        if (result.appended[i].sequence <= slot.sequence) {
+          advance(at);
+          continue;
+        }
+        apply(slot, result.appended[i], at);
       }
       release = !slot.state.exists;
     }

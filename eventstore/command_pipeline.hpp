@@ -87,7 +87,10 @@ class CommandPipeline {
 
   // Folds every log record from the applied positions to the log's end into the state,
   // partition by partition; events a restored snapshot already holds are skipped. Returns
-  // an error (and a sentence in `problem`) when a record does not decode.
+  // an error (and a sentence in `problem`) when a record does not decode. Also run while
+  // commands go on, to fold what other processes appended (one catch_up at a time): an
+  // event already folded is recognised by its dashboard sequence and skipped, here and when
+  // a command's own batch completes.
   std::error_code catch_up(std::string* problem = nullptr, const ReplayProgress& progress = nullptr);
   // Per partition, one past the offset of the last event folded into state: every event
   // before it is applied.
@@ -115,6 +118,8 @@ class CommandPipeline {
   bool with_dashboard(const std::string& dashboard_id,
                       const std::function<void(const DashboardView&)>& read) const;
   std::vector<std::string> dashboard_ids() const;
+  // The log partition holding the dashboard's events; none before its first event is folded.
+  std::optional<std::uint32_t> partition_of(const std::string& dashboard_id) const;
 
   // Waits, at most `limit`, until every batch the log has completed so far is folded into
   // state. With the log held still (FileLog::hold) the state is then exactly the log's: a

@@ -8,6 +8,7 @@
 // it or none, at consecutive offsets.
 #pragma once
 
+#include <chrono>
 #include <compare>
 #include <cstdint>
 #include <expected>
@@ -79,6 +80,20 @@ class EventLog {
                                const RecordVisitor& visit) = 0;
 
   virtual LogStats stats() const = 0;
+
+  // Records other processes append (SPEC §10: every process is a read replica). `arrived`
+  // is called on the log's own thread after such records were added to this process's copy
+  // (and once soon after the call, for any that came before it); it may read the log. A log
+  // that only this process appends to never calls it.
+  virtual void on_arrival(std::function<void()> arrived) { (void)arrived; }
+  // How long since this process's copy of `partition` last held everything committed to it
+  // (SPEC §10's staleness); always zero for a log that only this process appends to.
+  virtual std::chrono::milliseconds staleness(std::uint32_t partition) const {
+    (void)partition;
+    return {};
+  }
+  // The largest staleness of any partition: a cheap first check on the verify path.
+  virtual std::chrono::milliseconds staleness() const { return {}; }
 
   // The bytes of one record (empty when there is none at that position).
   std::string read_one(LogPosition position);

@@ -66,6 +66,14 @@ std::expected<void, std::string> KafkaLog::start() {
                                });
   if (!read) return std::unexpected(read.error());
   note("read " + std::to_string(events) + " committed events from topic " + options_.topic);
+  std::vector<std::uint64_t> ends;
+  for (const auto& p : replica_) ends.push_back(p.end);
+  auto follower = KafkaFollower::start(
+      options_, options_.topic, std::move(ends),
+      {.record = [this](std::uint32_t p, std::uint64_t offset, std::string_view bytes) { add_followed(p, offset, bytes); },
+       .idle = [this] { deliver_arrivals(); }});
+  if (!follower) return std::unexpected(follower.error());
+  follower_ = std::move(*follower);
   queue_ = std::make_unique<GroupCommitQueue>(
       [this](std::span<PendingBatch> group) { return commit_group(group); },
       GroupCommitSettings{.window = options_.group_commit_window});
@@ -100,6 +108,7 @@ std::expected<void, std::string> KafkaLog::init_producer() {
 }
 
 KafkaLog::~KafkaLog() {
+  follower_.reset();
   queue_.reset();  // commits what is queued, then stops the writer
   if (producer_) producer_->flush(5000);
 }
@@ -238,6 +247,7 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
       for (auto& r : b.records) {
         auto& l = landed[next++];
         auto& p = replica_[static_cast<std::size_t>(l.partition)];
+        if (static_cast<std::uint64_t>(l.offset) < p.end) continue;  // the follower was first
         p.offsets.push_back(static_cast<std::uint64_t>(l.offset));
         p.records.push_back(std::move(r.bytes));
         p.end = static_cast<std::uint64_t>(l.offset) + 1;
@@ -257,6 +267,47 @@ std::error_code KafkaLog::read(std::uint32_t partition, std::uint64_t from, std:
     if (!visit(StoredRecord{LogPosition{partition, p.offsets[i]}, p.records[i]})) break;
   }
   return {};
+}
+
+void KafkaLog::add_followed(std::uint32_t partition, std::uint64_t offset, std::string_view bytes) {
+  {
+    // Most records a writer follows are its own, added when their transaction committed.
+    std::shared_lock seen(replica_mutex_);
+    if (offset < replica_.at(partition).end) return;
+  }
+  {
+    std::unique_lock lock(replica_mutex_);
+    auto& p = replica_.at(partition);
+    if (offset < p.end) return;
+    p.offsets.push_back(offset);
+    p.records.emplace_back(bytes);
+    p.end = offset + 1;
+  }
+  std::lock_guard lock(arrival_mutex_);
+  arrival_due_ = true;
+}
+
+void KafkaLog::deliver_arrivals() {
+  // Held while the callback runs, so that on_arrival() returns only once no call of the
+  // callback it replaces is under way.
+  std::lock_guard lock(arrival_mutex_);
+  if (!arrival_due_ || !arrived_) return;
+  arrival_due_ = false;
+  arrived_();
+}
+
+void KafkaLog::on_arrival(std::function<void()> arrived) {
+  std::lock_guard lock(arrival_mutex_);
+  arrived_ = std::move(arrived);
+  arrival_due_ = true;
+}
+
+std::chrono::milliseconds KafkaLog::staleness(std::uint32_t partition) const {
+  return follower_ ? follower_->staleness(partition) : std::chrono::milliseconds{};
+}
+
+std::chrono::milliseconds KafkaLog::staleness() const {
+  return follower_ ? follower_->staleness() : std::chrono::milliseconds{};
 }
 
 LogStats KafkaLog::stats() const { return queue_ ? queue_->stats() : LogStats{}; }

@@ -9,8 +9,9 @@
 // Offsets have gaps where transaction markers sit.
 //
 // The process keeps a local replica of the topic, read to its end with read_committed at
-// start-up and extended by every committed transaction; it holds every event's bytes in
-// memory (cluster mode, SPEC §10, replaces it with reads from the brokers).
+// start-up, then extended by its own committed transactions and by a follower
+// (kafka_follower.hpp) that reads what other processes commit and says how current the copy
+// is; it holds every event's bytes in memory (bounded memory, SPEC §10, is still to come).
 //
 // Threading: append() and read() from any thread; the group-commit writer thread owns the
 // producer's transactions.
@@ -18,7 +19,9 @@
 
 #include <atomic>
 #include <expected>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -26,6 +29,7 @@
 #include "event_log.hpp"
 #include "group_commit.hpp"
 #include "kafka_client.hpp"
+#include "kafka_follower.hpp"
 
 namespace RdKafka {
 class Producer;
@@ -47,6 +51,9 @@ class KafkaLog final : public EventLog {
   std::error_code read(std::uint32_t partition, std::uint64_t from, std::uint64_t to,
                        const RecordVisitor& visit) override;
   LogStats stats() const override;
+  void on_arrival(std::function<void()> arrived) override;
+  std::chrono::milliseconds staleness(std::uint32_t partition) const override;
+  std::chrono::milliseconds staleness() const override;
 
   bool fenced() const { return fenced_.load(); }
 
@@ -67,6 +74,9 @@ class KafkaLog final : public EventLog {
   std::expected<std::vector<LogPosition>, std::error_code> commit_group(std::span<PendingBatch> group);
   std::error_code fence(const std::string& why);
   void note(const std::string& sentence) const;
+  // The follower's: a record at `offset`, kept unless this process already has it.
+  void add_followed(std::uint32_t partition, std::uint64_t offset, std::string_view bytes);
+  void deliver_arrivals();
 
   KafkaOptions options_;
   std::unique_ptr<DeliveryReports> delivery_;  // before the producer, which reports to it
@@ -78,6 +88,10 @@ class KafkaLog final : public EventLog {
   std::atomic<bool> fenced_{false};  // another instance took the transactional id: never append again
   bool needs_abort_ = false;         // an abandoned transaction still to be aborted (writer thread only)
   bool needs_producer_ = false;      // the producer failed fatally without being fenced: make a new one
+  std::mutex arrival_mutex_;
+  std::function<void()> arrived_;        // the on_arrival callback
+  bool arrival_due_ = false;             // records (or a new callback) not yet announced
+  std::unique_ptr<KafkaFollower> follower_;  // after the replica: stops before it goes
   std::unique_ptr<GroupCommitQueue> queue_;  // last: its writer thread stops first
 };
 

@@ -120,7 +120,18 @@ std::expected<void, std::string> Store::recover(const ReplayProgress& progress) 
   // Recovery allocates and frees a great deal on the way (decoded events, a snapshot's
   // buffers): give what is free back to the system rather than keep it resident.
   ::malloc_trim(0);
+  // From now on, what other processes append is folded as it arrives (a Kafka replica).
+  log->on_arrival([this] {
+    std::string problem;
+    if (auto ec = pipeline->catch_up(&problem); ec && report) {
+      report("cannot fold the records other processes appended: " + (problem.empty() ? ec.message() : problem));
+    }
+  });
   return {};
+}
+
+Store::~Store() {
+  if (log) log->on_arrival(nullptr);  // returns once no fold of arrivals is under way
 }
 
 }  // namespace keyledger::eventstore

@@ -42,11 +42,17 @@ struct Store {
   bool use_snapshots = true;
   std::function<void(const std::string&)> report;
 
+  Store() = default;
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
   bool snapshots_supported() const { return !directory.empty(); }
 
   // Restores the newest usable snapshot (file stores; a damaged one is reported and passed
   // over) and folds the rest of the log into the state and every subscribed read model.
   // `progress` as CommandPipeline::catch_up's. A sentence when a stored event does not decode.
+  // Afterwards, records other processes append to the log are folded as they arrive.
   std::expected<void, std::string> recover(const ReplayProgress& progress = nullptr);
 
   // Every failure is a sentence for the operator (locked directory, wrong master key,

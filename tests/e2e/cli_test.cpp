@@ -54,7 +54,8 @@ TEST_CASE("cli: every subcommand's help names each option's variable and default
       CHECK(out.find(variable + ":") != std::string::npos);
     }
     if (command[0] == "serve") {
-      CHECK(options.size() == 22);
+      CHECK(options.size() == 23);
+      CHECK(out.find("--max-staleness SECONDS (=5)") != std::string::npos);
       CHECK(out.find("--read-timeout SECONDS (=10)") != std::string::npos);
     }
   }

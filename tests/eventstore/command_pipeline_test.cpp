@@ -136,6 +136,38 @@ TEST_CASE("pipeline: accepted commands are appended as a hash chain in the dashb
   });
 }
 
+TEST_CASE("pipeline: a store fenced by a second writer folds what that one appends as it arrives, each event once", "[kafka]") {
+  TempDir dir;
+  Store first(dir.path());
+  first.create_dashboard("d1");
+  REQUIRE(first.run("d1", kd::GenerateEmailKey{"e1", "before", {"all"}, {}, first.secret(kd::Channel::email, "d1", "e1")})
+              .accepted());
+
+  Store second(dir.path());  // takes the topic's transactional id: the first is fenced
+  REQUIRE_FALSE(first.run("d1", kd::GenerateEmailKey{"z", "zombie", {"all"}, {}, first.secret(kd::Channel::email, "d1", "z")})
+                    .accepted());
+  second.create_dashboard("d2");
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "k" + std::to_string(i);
+    const std::string dashboard = i % 2 ? "d1" : "d2";
+    REQUIRE(second.run(dashboard, kd::GenerateEmailKey{id, id, {"all"}, {}, second.secret(kd::Channel::email, dashboard, id)})
+                .accepted());
+  }
+  // The first folds the second's events as they arrive: the same state, every event once.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (first.pipeline->events() < second.pipeline->events() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(first.pipeline->events() == second.pipeline->events());
+  REQUIRE(first.pipeline->applied() == second.pipeline->applied());
+  REQUIRE(first.pipeline->canonical_state() == second.pipeline->canonical_state());
+  first.pipeline->with_dashboard("d2", [&](const es::DashboardView& view) {
+    REQUIRE(std::count_if(view.state.keys.begin(), view.state.keys.end(),
+                          [](const auto& key) { return key.first.view().starts_with("k"); }) == 10);
+  });
+  REQUIRE(first.pipeline->partition_of("d2") == second.pipeline->partition_of("d2"));
+}
+
 TEST_CASE("pipeline: one thread sends many commands of one dashboard without waiting, and each completes once, in order") {
   TempDir dir;
   Store store(dir.path());

@@ -194,7 +194,7 @@ std::string notes_of(const ServerProcess& server) {
 
 }  // namespace
 
-TEST_CASE("kafka: a second instance with the same transactional id fences the first, which never appends again") {
+TEST_CASE("kafka: a second instance with the same transactional id fences the first, which never appends again but follows it as a read replica") {
   TempDir dir;
   std::map<std::string, std::string> env{{"KEYLEDGER_STORE", kafka_store(required_env("KEYLEDGER_TEST_KAFKA_BOOTSTRAP"), dir)},
                                          {"KEYLEDGER_KAFKA_TRANSACTIONAL_ID", "keyledger-fencing-" + dir.path().substr(dir.path().size() - 6)}};
@@ -216,8 +216,19 @@ TEST_CASE("kafka: a second instance with the same transactional id fences the fi
   auto listing = b.get(d.path + "/email/keys", d.admin);
   REQUIRE(listing.json["keys"].size() == 1);
   REQUIRE(listing.json["keys"][0]["name"] == "before");
-  REQUIRE(b.post(d.path + "/email/keys", {{"name", "after"}}, d.admin).status == 201);
+  auto after = b.post(d.path + "/email/keys", {{"name", "after"}}, d.admin);
+  REQUIRE(after.status == 201);
   REQUIRE(b.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
+
+  // The fenced instance folds what the new writer commits: its key verifies there, and once
+  // revoked there it is refused here too (SPEC §10: every process is a read replica).
+  const std::string key = after.json["key"];
+  REQUIRE(eventually([&] { return verify(a, key).json["valid"] == true; }));
+  REQUIRE(a.get(d.path + "/email/keys", d.admin).json["keys"].size() == 2);
+  REQUIRE(b.del(d.path + "/email/keys/" + after.json["id"].get<std::string>(), d.admin).status == 200);
+  REQUIRE(eventually([&] { return verify(a, key).json["reason"] == "revoked"; }));
+  REQUIRE(a.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
+  REQUIRE(a.get(d.path + "/audit", d.admin).json["events"].size() == b.get(d.path + "/audit", d.admin).json["events"].size());
 }
 
 TEST_CASE("kafka: with the broker down commands fail fast with 503 and change nothing, and succeed once it is back") {
@@ -263,6 +274,39 @@ TEST_CASE("kafka: with the broker down commands fail fast with 503 and change no
   ServerProcess again(dir.path(), {{"KEYLEDGER_STORE", kafka_store(bootstrap, dir)}});
   ApiClient api2(again);
   REQUIRE(api2.get(d.path + "/email/keys", d.admin).json["keys"].size() == 2);
+}
+
+TEST_CASE("kafka: with the broker away longer than KEYLEDGER_MAX_STALENESS verify fails closed with 503 replica_stale, and answers again once it is back") {
+  TempDir broker, dir;
+  OwnBroker own(broker.path() + "/kafka");
+  ServerProcess server(dir.path(), {{"KEYLEDGER_STORE", kafka_store(own.bootstrap, dir)}, {"KEYLEDGER_MAX_STALENESS", "1"}});
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  const std::string key = api.post(d.path + "/email/keys", {{"name", "k"}}, d.admin).json["key"];
+  REQUIRE(verify(api, key).json["valid"] == true);
+  // Known current while the broker answers: the follower's probes settle within moments.
+  REQUIRE(eventually([&] {
+    const double staleness = metric(api, "keyledger_partition_staleness_seconds{partition=\"0\"}");
+    return staleness >= 0 && staleness < 1;
+  }));
+  REQUIRE(metric(api, "keyledger_verify_stale_total") == 0);
+
+  own.stop();
+  ApiReply stale;
+  REQUIRE(eventually([&] {
+    stale = verify(api, key);
+    return stale.status == 503;
+  }, std::chrono::seconds(20)));
+  INFO(stale.body);
+  REQUIRE(stale.json["code"] == "replica_stale");
+  REQUIRE(stale.headers["retry-after"] == "1");
+  REQUIRE_FALSE(stale.json.contains("valid"));
+  REQUIRE(metric(api, "keyledger_verify_stale_total") >= 1);
+  // A key found in no partition is refused as before: there is nothing to be stale about.
+  REQUIRE(verify(api, "kl_email_" + std::string(40, 'a')).json["valid"] == false);
+
+  own.resume();
+  REQUIRE(eventually([&] { return verify(api, key).json["valid"] == true; }, std::chrono::seconds(60)));
 }
 
 TEST_CASE("kafka: closing a dashboard writes a tombstone for its data key on the compacted keyring topic") {

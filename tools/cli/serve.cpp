@@ -39,6 +39,10 @@ OptionSet serve_options() {
       .number("usage-interval", "SECONDS",
               "record verification counts per key as one event per dashboard this often", 60)
       .number("rotation-age-days", "N", "the compliance report's rotation age", 90)
+      .number("max-staleness", "SECONDS",
+              "on a Kafka store, verify answers 503 replica_stale for keys of a partition this process has not "
+              "known to be current for longer than this (the brokers away, or its copy lagging)",
+              5)
       .include(store_options());
   return options;
 }
@@ -66,6 +70,7 @@ int serve(const Invocation& invocation) {
   config.sse_heartbeat = std::chrono::seconds(invocation.number("sse-heartbeat"));
   config.usage_interval = std::chrono::seconds(invocation.number("usage-interval"));
   config.rotation_age_days = static_cast<int>(invocation.number("rotation-age-days"));
+  config.max_staleness = std::chrono::seconds(invocation.number("max-staleness"));
   if (config.operator_token.size() < 16 && !config.operator_token.empty()) {
     throw std::runtime_error("KEYLEDGER_OPERATOR_TOKEN must be at least 16 characters");
   }
