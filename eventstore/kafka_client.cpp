@@ -36,6 +36,34 @@ class JsonLogEvents : public RdKafka::EventCb {
 
 }  // namespace
 
+std::uint32_t kafka_partition(std::string_view key, std::uint32_t partitions) {
+  // MurmurHash2, 32 bits, as org.apache.kafka.common.utils.Utils.murmur2 computes it.
+  constexpr std::uint32_t m = 0x5bd1e995;
+  const auto* data = reinterpret_cast<const unsigned char*>(key.data());
+  const std::size_t length = key.size();
+  std::uint32_t h = 0x9747b28cu ^ static_cast<std::uint32_t>(length);
+  for (std::size_t i = 0; i + 4 <= length; i += 4) {
+    std::uint32_t k = data[i] | data[i + 1] << 8 | data[i + 2] << 16 | static_cast<std::uint32_t>(data[i + 3]) << 24;
+    k *= m;
+    k ^= k >> 24;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  const std::size_t tail = length & ~std::size_t{3};
+  switch (length % 4) {
+    case 3: h ^= static_cast<std::uint32_t>(data[tail + 2]) << 16; [[fallthrough]];
+    case 2: h ^= static_cast<std::uint32_t>(data[tail + 1]) << 8; [[fallthrough]];
+    case 1:
+      h ^= data[tail];
+      h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return partitions == 0 ? 0 : (h & 0x7fffffffu) % partitions;
+}
+
 KafkaError::KafkaError(RdKafka::Error* e) : error(e) {}
 KafkaError::~KafkaError() = default;
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace RdKafka {
 class Conf;
@@ -34,6 +35,11 @@ struct KafkaOptions {
 
 // Parses "kafka://HOST:PORT[,HOST:PORT]/TOPIC".
 std::expected<KafkaOptions, std::string> parse_kafka_url(const std::string& url);
+
+// The partition Kafka's Java clients (and librdkafka's murmur2_random) give a message key:
+// murmur2 of its bytes, made positive, modulo the partition count (SPEC §10), so that every
+// keyledger process and every other Kafka client agrees where a dashboard's events are.
+std::uint32_t kafka_partition(std::string_view key, std::uint32_t partitions);
 
 // librdkafka settings every client of the store starts from: brokers plus pass-through config.
 std::map<std::string, std::string> kafka_base_config(const KafkaOptions& options);

@@ -58,6 +58,7 @@ std::expected<void, std::string> KafkaLog::start() {
   std::uint64_t events = 0;
   auto read = read_kafka_topic(options_, options_.topic, /*read_committed=*/true, std::chrono::seconds(120),
                                [&](RdKafka::Message& message) {
+                                 note_partition(message);
                                  auto& p = replica_.at(static_cast<std::size_t>(message.partition()));
                                  p.offsets.push_back(static_cast<std::uint64_t>(message.offset()));
                                  p.records.emplace_back(static_cast<const char*>(message.payload()), message.len());
@@ -66,6 +67,10 @@ std::expected<void, std::string> KafkaLog::start() {
                                });
   if (!read) return std::unexpected(read.error());
   note("read " + std::to_string(events) + " committed events from topic " + options_.topic);
+  if (!placed_elsewhere_.empty()) {
+    note(std::to_string(placed_elsewhere_.size()) +
+         " dashboards keep the partition an earlier keyledger's partitioner gave them (not murmur2's)");
+  }
   std::vector<std::uint64_t> ends;
   for (const auto& p : replica_) ends.push_back(p.end);
   auto follower = KafkaFollower::start(
@@ -188,7 +193,8 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
       headers->add("ce_source", "/keyledger/dashboards/" + r.dashboard_id);
       headers->add("ce_time", r.occurred_at);
       headers->add("content-type", "application/json");
-      auto err = producer_->produce(options_.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      auto err = producer_->produce(options_.topic, static_cast<int32_t>(partition_for(r.dashboard_id)),
+                                    RdKafka::Producer::RK_MSG_COPY,
                                     const_cast<char*>(r.bytes.data()), r.bytes.size(), r.dashboard_id.data(),
                                     r.dashboard_id.size(), 0, headers, &landed[next++]);
       if (err != RdKafka::ERR_NO_ERROR) {
@@ -267,6 +273,19 @@ std::error_code KafkaLog::read(std::uint32_t partition, std::uint64_t from, std:
     if (!visit(StoredRecord{LogPosition{partition, p.offsets[i]}, p.records[i]})) break;
   }
   return {};
+}
+
+void KafkaLog::note_partition(const RdKafka::Message& message) {
+  if (!message.key_pointer() || message.partition() < 0) return;
+  const std::string_view key(static_cast<const char*>(message.key_pointer()), message.key_len());
+  const auto partition = static_cast<std::uint32_t>(message.partition());
+  if (partition == kafka_partition(key, static_cast<std::uint32_t>(replica_.size()))) return;
+  placed_elsewhere_.try_emplace(std::string(key), partition);
+}
+
+std::uint32_t KafkaLog::partition_for(const std::string& dashboard_id) const {
+  if (auto it = placed_elsewhere_.find(dashboard_id); it != placed_elsewhere_.end()) return it->second;
+  return kafka_partition(dashboard_id, static_cast<std::uint32_t>(replica_.size()));
 }
 
 void KafkaLog::add_followed(std::uint32_t partition, std::uint64_t offset, std::string_view bytes) {

@@ -5,7 +5,10 @@
 // group-commit queue); a batch is acknowledged only after its transaction committed.
 //
 // Positions are the brokers' own: (partition, offset), learnt from each record's delivery
-// report, so every process and every other Kafka client names a record the same way.
+// report, so every process and every other Kafka client names a record the same way. A
+// dashboard's partition is murmur2 of its id, as Kafka's Java clients compute it
+// (kafka_partition); a dashboard an earlier keyledger placed by librdkafka's default
+// partitioner keeps the partition its events are in.
 // Offsets have gaps where transaction markers sit.
 //
 // The process keeps a local replica of the topic, read to its end with read_committed at
@@ -24,6 +27,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "event_log.hpp"
@@ -32,6 +36,7 @@
 #include "kafka_follower.hpp"
 
 namespace RdKafka {
+class Message;
 class Producer;
 }
 
@@ -74,6 +79,9 @@ class KafkaLog final : public EventLog {
   std::expected<std::vector<LogPosition>, std::error_code> commit_group(std::span<PendingBatch> group);
   std::error_code fence(const std::string& why);
   void note(const std::string& sentence) const;
+  // Start-up read: remembers a dashboard whose events are not where murmur2 would put them.
+  void note_partition(const RdKafka::Message& message);
+  std::uint32_t partition_for(const std::string& dashboard_id) const;
   // The follower's: a record at `offset`, kept unless this process already has it.
   void add_followed(std::uint32_t partition, std::uint64_t offset, std::string_view bytes);
   void deliver_arrivals();
@@ -84,6 +92,8 @@ class KafkaLog final : public EventLog {
 
   mutable std::shared_mutex replica_mutex_;
   std::vector<Partition> replica_;  // sized once at start; the vectors inside grow
+  // Dashboards placed by an earlier partitioner, and where (filled at start, read after).
+  std::unordered_map<std::string, std::uint32_t> placed_elsewhere_;
 
   std::atomic<bool> fenced_{false};  // another instance took the transactional id: never append again
   bool needs_abort_ = false;         // an abandoned transaction still to be aborted (writer thread only)

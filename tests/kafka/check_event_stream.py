@@ -54,23 +54,48 @@ def committed(value):
     return out
 
 
+def murmur2(data):
+    """Kafka's partitioner hash (Java clients, librdkafka's murmur2_random), as a signed 32-bit int."""
+    m, h = 0x5bd1e995, (0x9747b28c ^ len(data)) & 0xffffffff
+    whole = len(data) & ~3
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & 0xffffffff
+        k ^= k >> 24
+        k = (k * m) & 0xffffffff
+        h = ((h * m) & 0xffffffff) ^ k
+    rest = data[whole:]
+    if rest:
+        for i in reversed(range(len(rest))):
+            h ^= rest[i] << (8 * i)
+        h = (h * m) & 0xffffffff
+    h ^= h >> 13
+    h = (h * m) & 0xffffffff
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+# Values org.apache.kafka.common.utils.Utils.murmur2 (kafka-clients 4.1.1) gives.
+assert murmur2(b"21") == -973932308 and murmur2(b"keyledger") == -2098327669 and murmur2(b"abc") == 479470107
+
+
 def kcat_records(bootstrap, prefix):
     """Every committed record of every events topic named PREFIX*, as kcat -J prints them."""
     listing = json.loads(subprocess.run(["kcat", "-b", bootstrap, "-L", "-J"], check=True,
                                         capture_output=True, text=True).stdout)
-    topics = sorted(t["topic"] for t in listing["topics"]
+    topics = sorted((t["topic"], len(t["partitions"])) for t in listing["topics"]
                     if t["topic"].startswith(prefix) and not t["topic"].endswith("-keyring"))
-    for topic in topics:
+    for topic, partitions in topics:
         out = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-e", "-q", "-J",
                               "-X", "isolation.level=read_committed"],
                              check=True, capture_output=True, text=True).stdout
-        yield topic, out.splitlines()
+        yield topic, out.splitlines(), partitions
 
 
 def main():
     if sys.argv[1] == "--kcat-json":
         with open(sys.argv[2]) as f:
-            sources = [("file", f.read().splitlines())]
+            sources = [("file", f.read().splitlines(), None)]
         schema_dir, require_all = sys.argv[3], False
     else:
         bootstrap, schema_dir, prefix = sys.argv[1:4]
@@ -92,7 +117,7 @@ def main():
                        if n not in ("envelope.schema.json", "sealed-secret.schema.json")}
 
     problems, seen_types, count, topics = [], set(), 0, 0
-    for topic, lines in sources:
+    for topic, lines, partitions in sources:
         topics += 1
         heads = {}
         for line in lines:
@@ -132,6 +157,8 @@ def main():
                     problems.append(f"{where}: header {name} is {headers.get(name)!r}, expected {value!r}")
             if message.get("key") != envelope.get("dashboard_id"):
                 problems.append(f"{where}: message key is not the dashboard id")
+            elif partitions and message["partition"] != (murmur2(message["key"].encode()) & 0x7fffffff) % partitions:
+                problems.append(f"{where}: not in the partition Kafka's clients give its key (murmur2)")
             dashboard = envelope.get("dashboard_id")
             prev_hash, prev_sequence = heads.get(dashboard, ("0" * 64, 0))
             if envelope.get("prev_hash") != prev_hash or envelope.get("sequence") != prev_sequence + 1:
