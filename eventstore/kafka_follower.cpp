@@ -39,7 +39,8 @@ std::expected<std::unique_ptr<KafkaFollower>, std::string> KafkaFollower::start(
   std::string error;
   // The prober's requests give up after a second, and it learns of new leaders soon.
   auto prober_settings = settings;
-  prober_settings["socket.timeout.ms"] = "1000";
+  prober_settings["socket.timeout.ms"] = "1100";
+  prober_settings["fetch.wait.max.ms"] = "50";  // it never fetches; librdkafka wants this below the above
   prober_settings["topic.metadata.refresh.interval.ms"] = "1000";
   auto prober_conf = make_kafka_conf(prober_settings, error);
   if (!prober_conf) return std::unexpected(error);
