@@ -120,8 +120,11 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position)
           std::lock_guard lock(numbers_mutex_);
           number_owner_[event.number] = e.dashboard_id;
         } else if constexpr (std::is_same_v<E, domain::SmsNumberDeregistered>) {
+          // Only this dashboard's: another may hold (or be registering) the number by now.
           std::lock_guard lock(numbers_mutex_);
-          number_owner_.erase(event.number);
+          if (auto it = number_owner_.find(event.number); it != number_owner_.end() && it->second == e.dashboard_id) {
+            number_owner_.erase(it);
+          }
         } else if constexpr (std::is_same_v<E, domain::DashboardClosed>) {
           std::lock_guard lock(numbers_mutex_);
           std::erase_if(number_owner_, [&](const auto& entry) { return entry.second == e.dashboard_id; });
@@ -266,6 +269,9 @@ void CommandPipeline::rebuild_number_owners() {
     }
   }
   std::lock_guard numbers(numbers_mutex_);
+  // A number no state holds may be reserved by a registration in flight (catch_up also runs
+  // while commands go on): it stays reserved.
+  for (auto& [number, dashboard] : number_owner_) owners.try_emplace(number, dashboard);
   number_owner_ = std::move(owners);
 }
 

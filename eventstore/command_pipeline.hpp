@@ -158,7 +158,8 @@ class CommandPipeline {
   CommandResult replay_result(const Slot& slot, const std::string& key, const std::string& digest);
   static void encode_dashboard(const SlotRecord& slot, std::string& out);
   // Platform-wide number ownership from the open dashboards' states (after a restore or a
-  // catch-up, whose partition-by-partition order is not the order commands ran in).
+  // catch-up, whose partition-by-partition order is not the order commands ran in); the
+  // reservations of registrations in flight are kept.
   void rebuild_number_owners();
   void forget_everything();
 

@@ -291,6 +291,36 @@ TEST_CASE("pipeline: two dashboards registering one number at once never both su
   REQUIRE(store.run(other, kd::RegisterSmsNumber{"+14155551000", "s-x", store.secret(kd::Channel::sms, other, "s-x"), ""}).accepted());
 }
 
+TEST_CASE("pipeline: a catch-up while a registration is in flight keeps its number reserved", "[file]") {
+  TempDir dir;
+  Store store(dir.path());
+  store.create_dashboard("d1");
+  store.create_dashboard("d2");
+  const std::string number = "+14155550177";
+  std::mutex mutex;
+  std::condition_variable done;
+  std::vector<es::CommandResult> results;
+  auto register_in = [&](const std::string& dashboard) {
+    store.pipeline->execute(dashboard, kd::RegisterSmsNumber{number, "s-" + dashboard, store.secret(kd::Channel::sms, dashboard, "s-" + dashboard), ""},
+                            {kAdmin, "req", "", ""}, es::CommandPipeline::inline_post(), [&](es::CommandResult result) {
+                              std::lock_guard lock(mutex);
+                              results.push_back(std::move(result));
+                              done.notify_all();
+                            });
+  };
+  {
+    // The log held: d1's registration is decided, its number reserved, its batch queued.
+    auto held = dynamic_cast<es::FileLog&>(*store.log).hold();
+    register_in("d1");
+    // What a replica's follower does when records arrive: fold the log's end.
+    REQUIRE_FALSE(store.pipeline->catch_up());
+    register_in("d2");  // refused at its reservation (its audited refusal waits for the log too)
+  }
+  std::unique_lock lock(mutex);
+  REQUIRE(done.wait_for(lock, std::chrono::seconds(10), [&] { return results.size() == 2; }));
+  REQUIRE(std::count_if(results.begin(), results.end(), [](const auto& r) { return r.accepted(); }) == 1);
+}
+
 TEST_CASE("pipeline: an idempotency key returns the first result, survives a restart, and refuses another body") {
   TempDir dir;
   std::string key_id;
