@@ -4,10 +4,10 @@ namespace keyledger::api {
 
 std::optional<std::chrono::milliseconds> ReplicaFreshness::stale(const std::string& dashboard_id) const {
   if (log_.staleness() <= limit_) return std::nullopt;
+  // A key found in no dashboard (an empty id) has no partition to be stale on.
   const auto partition = pipeline_.partition_of(dashboard_id);
-  // A dashboard with no folded event has no partition known here: its key cannot be in the
-  // verify index either, so this is only a guard.
-  const auto staleness = partition ? log_.staleness(*partition) : log_.staleness();
+  if (!partition) return std::nullopt;
+  const auto staleness = log_.staleness(*partition);
   if (staleness <= limit_) return std::nullopt;
   return staleness;
 }

@@ -23,7 +23,8 @@ class ReplicaFreshness {
                    std::chrono::milliseconds limit)
       : log_(log), pipeline_(pipeline), limit_(limit) {}
 
-  // The dashboard's partition's staleness, when it is over the limit.
+  // The dashboard's partition's staleness, when it is over the limit; none for a dashboard
+  // this process has no event of (a key found nowhere has an empty id).
   std::optional<std::chrono::milliseconds> stale(const std::string& dashboard_id) const;
   // 503 replica_stale with Retry-After, saying how stale.
   static ApiError stale_error(std::chrono::milliseconds staleness);

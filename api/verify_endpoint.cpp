@@ -47,7 +47,7 @@ bool VerifyEndpoint::answer(const Request& request, std::string& json_body, std:
 
   const auto now = es::system_now();
   const pj::VerifyResult result = index_.verify({*key, *ip, permission, number, bot_id}, now);
-  if (!result.dashboard_id.empty() && freshness_.stale(result.dashboard_id)) return false;
+  if (freshness_.stale(result.dashboard_id)) return false;
   es::json_writer::Writer w(json_body);
   w.begin_object();
   if (result.reason == pj::VerifyReason::valid) {

@@ -25,11 +25,9 @@ Result VerifyRoutes::verify(RequestContext& ctx) {
   auto ip = kd::parse_ip_address(source_ip);
   if (!ip) return std::unexpected(invalid_request("source_ip", "source_ip " + ip.error()));
   const pj::VerifyResult result = index_.verify({key, *ip, permission, number, bot_id}, pipeline_.now());
-  if (!result.dashboard_id.empty()) {
-    if (auto staleness = freshness_.stale(result.dashboard_id)) {
-      metrics_.record_stale_verify();
-      return std::unexpected(ReplicaFreshness::stale_error(*staleness));
-    }
+  if (auto staleness = freshness_.stale(result.dashboard_id)) {
+    metrics_.record_stale_verify();
+    return std::unexpected(ReplicaFreshness::stale_error(*staleness));
   }
   metrics_.record_verify(result.reason);
   if (result.reason != pj::VerifyReason::valid) {

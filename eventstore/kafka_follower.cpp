@@ -16,6 +16,12 @@ std::int64_t ns_of(KafkaFollower::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
+// Time since an instant in ns_of's terms (never negative).
+std::chrono::milliseconds age_of(std::int64_t instant_ns) {
+  const auto age = std::chrono::nanoseconds(std::max<std::int64_t>(ns_of(KafkaFollower::Clock::now()) - instant_ns, 0));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(age);
+}
+
 // Unanswered probes kept per partition; dropping the oldest only ever makes staleness look
 // larger than it is, never smaller.
 constexpr std::size_t kMaxProbes = 64;
@@ -150,16 +156,14 @@ void KafkaFollower::settle(Partition& p) {
 
 std::chrono::milliseconds KafkaFollower::staleness(std::uint32_t partition) const {
   if (partition >= partitions_.size()) return {};
-  const auto age = ns_of(Clock::now()) - partitions_[partition].fresh_at_ns.load();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(std::max<std::int64_t>(age, 0)));
+  return age_of(partitions_[partition].fresh_at_ns.load());
 }
 
 std::chrono::milliseconds KafkaFollower::staleness() const {
+  if (partitions_.empty()) return {};
   std::int64_t oldest = std::numeric_limits<std::int64_t>::max();
   for (const auto& p : partitions_) oldest = std::min(oldest, p.fresh_at_ns.load());
-  if (partitions_.empty()) return {};
-  const auto age = ns_of(Clock::now()) - oldest;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(std::max<std::int64_t>(age, 0)));
+  return age_of(oldest);
 }
 
 }  // namespace keyledger::eventstore
