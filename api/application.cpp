@@ -124,6 +124,13 @@ Task<Result> Application::answer(RequestContext& ctx, std::string& route_name) {
       ctx.params.at("d") != ctx.principal.dashboard_id) {
     co_return std::unexpected(forbidden("this session belongs to another dashboard"));
   }
+  // Only the owner of a dashboard's partition decides its commands (SPEC §10): another
+  // process refuses before the handler seals a secret or checks a password.
+  if (ctx.request.method != "GET" && ctx.params.contains("d")) {
+    if (auto partition = pipeline_.partition_of(ctx.params.at("d")); partition && !log_.writable(*partition)) {
+      co_return std::unexpected(not_owner());
+    }
+  }
   if (match.route->handler) co_return match.route->handler(ctx);
   auto handled = match.route->waiting_handler(ctx);  // named: see KEYLEDGER_CO_AWAIT_TRY
   Result result = co_await handled;

@@ -5,6 +5,8 @@
 #include <coroutine>
 #include <iostream>
 
+#include "eventstore/store_error.hpp"
+
 namespace keyledger::api {
 
 using nlohmann::json;
@@ -92,7 +94,9 @@ Task<Expected<es::CommandResult>> CommandRunner::run(RequestContext& ctx, const 
       furthest = std::max(furthest, last.offset);
     }
   }
-  const std::string outcome = result.log_error              ? "log_unavailable"
+  const bool not_owner = result.log_error == es::StoreErrc::not_owner;
+  const std::string outcome = not_owner                     ? "not_owner"
+                              : result.log_error            ? "log_unavailable"
                               : result.idempotency_conflict ? "idempotency_key_reused"
                               : result.outcome.rejection    ? std::string(kd::to_string(result.outcome.rejection->code))
                                                             : "accepted";
@@ -101,6 +105,7 @@ Task<Expected<es::CommandResult>> CommandRunner::run(RequestContext& ctx, const 
 }
 
 Expected<es::CommandResult> CommandRunner::accepted(const RequestContext& ctx, es::CommandResult result) const {
+  if (result.log_error == es::StoreErrc::not_owner) return std::unexpected(not_owner());
   if (result.log_error) {
     std::cerr << json{{"level", "error"}, {"msg", "the event log refused a batch"}, {"request_id", ctx.request_id},
                       {"error", result.log_error.message()}}.dump() +

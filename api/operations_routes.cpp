@@ -39,6 +39,14 @@ Result OperationsRoutes::metrics() const {
     text += "keyledger_partition_staleness_seconds{partition=\"" + std::to_string(p) + "\"} " +
             std::to_string(std::chrono::duration<double>(log_.staleness(p)).count()) + "\n";
   }
+  text += "# HELP keyledger_partition_owned 1 when this process decides the commands of the partition's dashboards (a Kafka cluster's partition owner; always 1 for a file store).\n";
+  text += "# TYPE keyledger_partition_owned gauge\n";
+  for (std::uint32_t p = 0; p < applied.size(); ++p) {
+    text += "keyledger_partition_owned{partition=\"" + std::to_string(p) + "\"} " + (log_.writable(p) ? "1" : "0") + "\n";
+  }
+  text += "# HELP keyledger_rebalances_total Times the owners' group changed this process's partitions (Kafka cluster).\n";
+  text += "# TYPE keyledger_rebalances_total counter\n";
+  text += "keyledger_rebalances_total " + std::to_string(stats.rebalances) + "\n";
   return HttpResponse{200, "text/plain; version=0.0.4", std::move(text), {}, {}};
 }
 

@@ -30,6 +30,13 @@ ApiError invalid_request(std::string field, std::string detail) {
 ApiError unauthenticated(std::string detail) { return ApiError{401, "unauthenticated", std::move(detail), "", {}}; }
 ApiError forbidden(std::string detail) { return ApiError{403, "forbidden", std::move(detail), "", {}}; }
 ApiError not_found(std::string detail) { return ApiError{404, "not_found", std::move(detail), "", {}}; }
+ApiError not_owner() {
+  return ApiError{503, "not_owner",
+                  "this process does not hold the dashboard's partition now: another keyledger process of the cluster "
+                  "does, or the cluster is handing it over (a process joined or failed, or the brokers were "
+                  "unreachable); nothing was changed: retry",
+                  "", {{"Retry-After", "1"}}};
+}
 
 HttpResponse problem_response(const ApiError& error) {
   json body{{"type", "https://keyledger.dev/problems/" + error.code},

@@ -30,6 +30,8 @@ ApiError invalid_request(std::string field, std::string detail);
 ApiError unauthenticated(std::string detail);
 ApiError forbidden(std::string detail);
 ApiError not_found(std::string detail);
+// 503: on a Kafka cluster, another process decides this dashboard's commands now (SPEC §10).
+ApiError not_owner();
 
 HttpResponse problem_response(const ApiError& error);
 // Invalid UTF-8 (which a handler could only have cut out of a caller's text) is replaced, not

@@ -82,6 +82,10 @@ std::optional<std::uint32_t> CommandPipeline::partition_of(const std::string& da
   return slot->last_position->partition;
 }
 
+bool CommandPipeline::decides_for(const std::string& dashboard_id) const {
+  return log_.writable(partition_of(dashboard_id).value_or(log_.partition_for(dashboard_id))).has_value();
+}
+
 CommandPipeline::Slot& CommandPipeline::slot_for_creation(const std::string& dashboard_id) {
   std::unique_lock lock(slots_mutex_);
   auto& slot = slots_[dashboard_id];
@@ -206,6 +210,7 @@ struct DecodedRecord {
 // Two stages on two threads: one reads the log and decodes envelopes (most of the work), the
 // caller's thread folds them, in log order, as they come.
 std::error_code CommandPipeline::catch_up(std::string* problem, const ReplayProgress& progress) {
+  std::lock_guard one_at_a_time(catch_up_mutex_);
   std::uint64_t total = 0, done = 0;
   for (std::uint32_t p = 0; p < applied_.size(); ++p) total += log_.end(p) - std::min(log_.end(p), applied_[p].load());
   constexpr std::size_t kBatch = 512;
@@ -353,7 +358,28 @@ void CommandPipeline::execute(const std::string& dashboard_id, domain::Command c
 
 // Decides one command of a dashboard whose turn it is (the caller set `busy` for it) and
 // hands its events to the log; complete() continues once they are durable.
+std::error_code CommandPipeline::ready_to_decide(const Slot& slot, const std::string& dashboard_id) {
+  std::uint32_t partition = 0;
+  {
+    std::lock_guard lock(slot.mutex);
+    partition = slot.last_position ? slot.last_position->partition : log_.partition_for(dashboard_id);
+  }
+  const auto from = log_.writable(partition);
+  if (!from) return make_error_code(StoreErrc::not_owner);
+  if (partition >= applied_.size() || applied_[partition].load() >= *from) return {};
+  // Just acquired: fold what the previous owner wrote before deciding anything after it.
+  std::string problem;
+  if (auto ec = catch_up(&problem)) return ec;
+  return applied_[partition].load() >= *from ? std::error_code{} : make_error_code(StoreErrc::log_unavailable);
+}
+
 void CommandPipeline::run(Slot& slot, PendingCommand pending) {
+  // SPEC §10: only the partition's owner decides, from a state that holds what it was given.
+  if (auto refused = ready_to_decide(slot, pending.dashboard_id)) {
+    CommandResult result;
+    result.log_error = refused;
+    return finish(slot, std::move(pending.done), std::move(result));
+  }
   std::unique_lock lock(slot.mutex);
   const CommandMeta& meta = pending.meta;
   if (!meta.idempotency_key.empty() && slot.idempotency.contains(meta.idempotency_key)) {

@@ -120,6 +120,8 @@ class CommandPipeline {
   std::vector<std::string> dashboard_ids() const;
   // The log partition holding the dashboard's events; none before its first event is folded.
   std::optional<std::uint32_t> partition_of(const std::string& dashboard_id) const;
+  // Whether this process decides the dashboard's commands now (SPEC §10: its partition's owner).
+  bool decides_for(const std::string& dashboard_id) const;
 
   // Waits, at most `limit`, until every batch the log has completed so far is folded into
   // state. With the log held still (FileLog::hold) the state is then exactly the log's: a
@@ -145,6 +147,9 @@ class CommandPipeline {
   struct SlotRecord;
   struct Slot;
   struct PendingCommand;
+  // Whether this process may decide for the dashboard's partition now (folding first what a
+  // previous owner wrote, when it was just acquired); an error when not.
+  std::error_code ready_to_decide(const Slot& slot, const std::string& dashboard_id);
   void run(Slot& slot, PendingCommand pending);
   void complete(Slot& slot, PendingCommand pending, CommandResult result, AppendResult position,
                 const std::string& reserved_number);
@@ -171,6 +176,7 @@ class CommandPipeline {
   mutable std::shared_mutex slots_mutex_;  // guards the map; a Slot never moves or goes away
   std::map<std::string, std::unique_ptr<Slot>> slots_;
   std::vector<std::atomic<std::uint64_t>> applied_;  // per partition; sized once
+  std::mutex catch_up_mutex_;                        // one catch_up at a time
   std::atomic<std::uint64_t> events_{0};
   // Batches the log completed whose completion has not run yet (see wait_folded).
   std::atomic<std::uint64_t> unfolded_{0};

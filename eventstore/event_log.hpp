@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,6 +57,7 @@ struct LogStats {
   std::uint64_t batches = 0;  // appended batches (one per command)
   std::uint64_t syncs = 0;    // durability points that covered them: fdatasync calls (file
                               // log) or committed transactions (Kafka)
+  std::uint64_t rebalances = 0;  // times a Kafka cluster's owners' group changed this process's partitions
 };
 
 class EventLog {
@@ -94,6 +96,19 @@ class EventLog {
   }
   // The largest staleness of any partition: a cheap first check on the verify path.
   virtual std::chrono::milliseconds staleness() const { return {}; }
+
+  // The partition a dashboard's events go to (one partition: always 0).
+  virtual std::uint32_t partition_for(std::string_view dashboard_id) const {
+    (void)dashboard_id;
+    return 0;
+  }
+  // Whether this process may decide commands for the partition now (SPEC §10's ownership),
+  // and if so from which offset its state must hold every record before it does: records a
+  // previous owner committed. A log only this process appends to: always, from 0.
+  virtual std::optional<std::uint64_t> writable(std::uint32_t partition) const {
+    (void)partition;
+    return 0;
+  }
 
   // The bytes of one record (empty when there is none at that position).
   std::string read_one(LogPosition position);

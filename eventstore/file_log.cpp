@@ -86,7 +86,10 @@ std::expected<std::unique_ptr<FileLog>, std::string> FileLog::open(FileLogOption
 }
 
 FileLog::~FileLog() {
-  queue_.reset();  // writes what is queued, then stops the writer
+  // Writes what is queued, then stops the writer (whose failure path refuses through
+  // queue_, so it must stop before queue_ is reset).
+  if (queue_) queue_->stop();
+  queue_.reset();
   for (auto& s : segments_) ::close(s.fd);
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }

@@ -7,7 +7,9 @@ namespace keyledger::eventstore {
 GroupCommitQueue::GroupCommitQueue(MakeDurable make_durable, GroupCommitSettings settings)
     : make_durable_(std::move(make_durable)), settings_(settings), writer_([this] { writer_loop(); }) {}
 
-GroupCommitQueue::~GroupCommitQueue() {
+GroupCommitQueue::~GroupCommitQueue() { stop(); }
+
+void GroupCommitQueue::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;

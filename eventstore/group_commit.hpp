@@ -43,8 +43,11 @@ class GroupCommitQueue {
   using MakeDurable = std::function<std::expected<std::vector<LogPosition>, std::error_code>(std::span<PendingBatch>)>;
 
   GroupCommitQueue(MakeDurable make_durable, GroupCommitSettings settings);
-  // Writes what is still queued, then stops the writer thread.
+  // Writes what is still queued, then stops the writer thread (stop()).
   ~GroupCommitQueue();
+  // The same, before the queue goes: a backend whose make-durable step uses the queue
+  // (refuse() from the writer thread) stops it while the queue is still reachable.
+  void stop();
   GroupCommitQueue(const GroupCommitQueue&) = delete;
   GroupCommitQueue& operator=(const GroupCommitQueue&) = delete;
 

@@ -26,7 +26,9 @@ struct KafkaOptions {
   std::string topic;
   int partitions = 3;
   int replication = 1;
-  std::string transactional_id;                      // default: "keyledger-" + topic
+  std::string transactional_id;                      // default: "keyledger-" + topic; partition N's writer adds "-pN"
+  bool join_group = false;                           // cluster: write the partitions the owners' group assigns
+  std::chrono::seconds group_session_timeout{6};     // the owners' group's session timeout
   std::map<std::string, std::string> client_config;  // passed to librdkafka (security.protocol, sasl.*, ssl.*)
   std::chrono::milliseconds command_timeout{5000};   // how long a command may wait on the broker
   std::chrono::microseconds group_commit_window{0};  // see GroupCommitSettings::window

@@ -159,6 +159,10 @@ std::chrono::milliseconds KafkaFollower::staleness(std::uint32_t partition) cons
   return age_of(partitions_[partition].fresh_at_ns.load());
 }
 
+bool KafkaFollower::current_since(std::uint32_t partition, Clock::time_point instant) const {
+  return partition < partitions_.size() && partitions_[partition].fresh_at_ns.load() >= ns_of(instant);
+}
+
 std::chrono::milliseconds KafkaFollower::staleness() const {
   if (partitions_.empty()) return {};
   std::int64_t oldest = std::numeric_limits<std::int64_t>::max();

@@ -63,6 +63,9 @@ class KafkaFollower {
   std::chrono::milliseconds staleness(std::uint32_t partition) const;
   // The largest of every partition's.
   std::chrono::milliseconds staleness() const;
+  // Whether a probe of `partition` asked at or after `instant` has been settled: everything
+  // committed to it before `instant` has been handed over.
+  bool current_since(std::uint32_t partition, Clock::time_point instant) const;
 
  private:
   struct Probe {

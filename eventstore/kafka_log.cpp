@@ -3,7 +3,10 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <future>
+#include <map>
 #include <mutex>
+#include <thread>
 
 #include "store_error.hpp"
 
@@ -27,6 +30,26 @@ class KafkaLog::DeliveryReports : public RdKafka::DeliveryReportCb {
   }
 };
 
+// One partition's writer: its producer and the group-commit queue that feeds it.
+struct KafkaLog::Writer {
+  std::uint32_t partition = 0;
+  std::string transactional_id;
+  DeliveryReports delivery;  // before the producer, which reports to it
+  std::unique_ptr<RdKafka::Producer> producer;
+  std::atomic<bool> fenced{false};  // another instance took the transactional id: never append again
+  bool needs_abort = false;         // an abandoned transaction still to be aborted (writer thread only)
+  bool needs_producer = false;      // the producer failed fatally without being fenced: make a new one
+  std::uint64_t decide_from = 0;    // see EventLog::writable
+  std::unique_ptr<GroupCommitQueue> queue;  // last: its writer thread stops first
+
+  ~Writer() {
+    // Commits what is queued, then stops the writer thread, whose make-durable step may
+    // still reach the queue through this writer (a fence refuses what follows).
+    if (queue) queue->stop();
+    if (producer) producer->flush(5000);
+  }
+};
+
 KafkaLog::KafkaLog(KafkaOptions options) : options_(std::move(options)) {}
 
 std::expected<std::unique_ptr<KafkaLog>, std::string> KafkaLog::open(KafkaOptions options) {
@@ -47,14 +70,27 @@ std::expected<void, std::string> KafkaLog::start() {
       !created) {
     return std::unexpected(created.error());
   }
-  // Fences any earlier writer and settles its open transaction first, so that the topic's
-  // committed end is final before we read it.
-  if (auto ready = init_producer(); !ready) return std::unexpected(ready.error());
-  // Asked of the producer itself, which then knows the topic's partitions before its first
-  // transaction (otherwise that transaction waits for a metadata refresh).
-  auto partition_count = kafka_partition_count(*producer_, options_.topic);
+  // A keyledger from before partition ownership wrote with the topic's id alone: fence it,
+  // and settle what it left open, before reading.
+  DeliveryReports ignored;
+  auto legacy = transactional_producer(options_.transactional_id, &ignored);
+  if (!legacy) return std::unexpected(legacy.error());
+  auto partition_count = kafka_partition_count(**legacy, options_.topic);
   if (!partition_count) return std::unexpected(partition_count.error());
+  legacy->reset();
   replica_.resize(static_cast<std::size_t>(*partition_count));
+  writers_.resize(replica_.size());
+  if (!options_.join_group) {
+    // Alone: every partition's writer fences its earlier instance first, so that the
+    // topic's committed end is final before we read it.
+    std::vector<std::uint32_t> all(replica_.size());
+    for (std::uint32_t p = 0; p < all.size(); ++p) all[p] = p;
+    auto made = make_writers(all);
+    for (auto& w : made) {
+      if (!w) return std::unexpected(w.error());
+      writers_[(*w)->partition] = *w;
+    }
+  }
   std::uint64_t events = 0;
   auto read = read_kafka_topic(options_, options_.topic, /*read_committed=*/true, std::chrono::seconds(120),
                                [&](RdKafka::Message& message) {
@@ -79,15 +115,35 @@ std::expected<void, std::string> KafkaLog::start() {
        .idle = [this] { deliver_arrivals(); }});
   if (!follower) return std::unexpected(follower.error());
   follower_ = std::move(*follower);
-  queue_ = std::make_unique<GroupCommitQueue>(
-      [this](std::span<PendingBatch> group) { return commit_group(group); },
-      GroupCommitSettings{.window = options_.group_commit_window});
+  for (auto& w : writers_) {
+    if (w) start_queue(w);
+  }
+  if (options_.join_group) {
+    auto ownership = KafkaOwnership::join(
+        options_, options_.topic, options_.transactional_id,
+        {.gained = [this](const std::vector<std::uint32_t>& partitions) { acquire(partitions); },
+         .lost = [this](const std::vector<std::uint32_t>& partitions, bool lost) { release(partitions, lost); },
+         .tick = [this] { retry_acquisitions(); }},
+        options_.group_session_timeout + std::chrono::seconds(10));
+    if (!ownership) return std::unexpected(ownership.error());
+    ownership_ = std::move(*ownership);
+    // Joining a cluster takes two rounds (cooperative: the others let go first, then the
+    // partitions are given, the second round reaching us with a heartbeat): wait until this
+    // process has them all, or the group has been quiet for two seconds, so that it starts
+    // with its share rather than none.
+    const auto deadline = Clock::now() + options_.group_session_timeout + std::chrono::seconds(10);
+    while (owned().size() < replica_.size() && Clock::now() < deadline &&
+           Clock::now() - ownership_->last_change() < std::chrono::seconds(2)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   return {};
 }
 
-std::expected<void, std::string> KafkaLog::init_producer() {
+std::expected<std::unique_ptr<RdKafka::Producer>, std::string> KafkaLog::transactional_producer(
+    const std::string& transactional_id, RdKafka::DeliveryReportCb* reports) {
   auto settings = kafka_base_config(options_);
-  settings["transactional.id"] = options_.transactional_id;
+  settings["transactional.id"] = transactional_id;
   settings["enable.idempotence"] = "true";
   settings["acks"] = "all";
   settings["linger.ms"] = "0";
@@ -101,53 +157,157 @@ std::expected<void, std::string> KafkaLog::init_producer() {
   std::string error;
   auto conf = make_kafka_conf(settings, error);
   if (!conf) return std::unexpected(error);
-  if (!delivery_) delivery_ = std::make_unique<DeliveryReports>();
-  conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(delivery_.get()), error);
-  producer_.reset(RdKafka::Producer::create(conf.get(), error));
-  if (!producer_) return std::unexpected("cannot create the Kafka producer: " + error);
-  if (KafkaError e{producer_->init_transactions(30000)}) {
-    return std::unexpected("cannot initialise Kafka transactions (transactional id " + options_.transactional_id +
-                           "): " + e->str());
+  conf->set("dr_cb", reports, error);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  if (!producer) return std::unexpected("cannot create the Kafka producer: " + error);
+  if (KafkaError e{producer->init_transactions(30000)}) {
+    return std::unexpected("cannot initialise Kafka transactions (transactional id " + transactional_id + "): " +
+                           e->str());
   }
-  return {};
+  return producer;
+}
+
+std::vector<std::expected<std::shared_ptr<KafkaLog::Writer>, std::string>> KafkaLog::make_writers(
+    const std::vector<std::uint32_t>& partitions) {
+  // Each init_transactions is a round trip or two to the transaction coordinator: in parallel.
+  std::vector<std::future<std::expected<std::shared_ptr<Writer>, std::string>>> inits;
+  for (const auto p : partitions) {
+    inits.push_back(std::async(std::launch::async, [this, p]() -> std::expected<std::shared_ptr<Writer>, std::string> {
+      auto w = std::make_shared<Writer>();
+      w->partition = p;
+      w->transactional_id = options_.transactional_id + "-p" + std::to_string(p);
+      auto producer = transactional_producer(w->transactional_id, &w->delivery);
+      if (!producer) return std::unexpected(producer.error());
+      w->producer = std::move(*producer);
+      // Asked of the producer itself, which then knows the topic's partitions before its
+      // first transaction (otherwise that transaction waits for a metadata refresh).
+      if (auto count = kafka_partition_count(*w->producer, options_.topic); !count) {
+        return std::unexpected(count.error());
+      }
+      return w;
+    }));
+  }
+  std::vector<std::expected<std::shared_ptr<Writer>, std::string>> made;
+  for (auto& i : inits) made.push_back(i.get());
+  return made;
+}
+
+void KafkaLog::start_queue(const std::shared_ptr<Writer>& writer) {
+  writer->queue = std::make_unique<GroupCommitQueue>(
+      [this, w = writer.get()](std::span<PendingBatch> group) { return commit_group(*w, group); },
+      GroupCommitSettings{.window = options_.group_commit_window});
 }
 
 KafkaLog::~KafkaLog() {
+  ownership_.reset();  // leaves the group: the writers it gave are let go of
   follower_.reset();
-  queue_.reset();  // commits what is queued, then stops the writer
-  if (producer_) producer_->flush(5000);
+  std::unique_lock lock(writers_mutex_);
+  auto writers = std::move(writers_);
+  auto retired = std::move(retired_);
+  lock.unlock();
+  writers.clear();  // each commits what is queued, then stops
+}
+
+std::shared_ptr<KafkaLog::Writer> KafkaLog::writer(std::uint32_t partition) const {
+  std::shared_lock lock(writers_mutex_);
+  return partition < writers_.size() ? writers_[partition] : nullptr;
 }
 
 void KafkaLog::append(std::vector<AppendRecord> batch, AppendDone done) {
   if (batch.empty()) return done(LogPosition{});
-  queue_->submit(PendingBatch{std::move(batch), std::move(done)});
+  const auto not_owner = make_error_code(StoreErrc::not_owner);
+  const std::uint32_t first = partition_for(batch.front().dashboard_id);
+  const bool one_partition = std::all_of(batch.begin(), batch.end(), [&](const AppendRecord& r) {
+    return partition_for(r.dashboard_id) == first;
+  });
+  if (one_partition) {  // every command's batch: one dashboard
+    auto w = writer(first);
+    if (!w) return done(std::unexpected(not_owner));
+    return w->queue->submit(PendingBatch{std::move(batch), std::move(done)});
+  }
+  // A batch of many dashboards (keyledger migrate's): one part per partition, each in its
+  // partition's order; done once every part is, with the first part's position. Not atomic
+  // across partitions.
+  std::map<std::uint32_t, std::vector<AppendRecord>> parts;
+  std::vector<std::uint32_t> order;
+  for (auto& r : batch) {
+    const auto p = partition_for(r.dashboard_id);
+    if (!parts.contains(p)) order.push_back(p);
+    parts[p].push_back(std::move(r));
+  }
+  struct Joined {
+    std::mutex mutex;
+    std::size_t left;
+    std::uint32_t first;
+    AppendResult result;
+    AppendDone done;
+  };
+  auto joined = std::make_shared<Joined>();
+  joined->left = order.size();
+  joined->first = order.front();
+  joined->done = std::move(done);
+  for (const auto p : order) {
+    auto part_done = [joined, p](AppendResult result) {
+      std::unique_lock lock(joined->mutex);
+      if (!result) {
+        if (joined->result) joined->result = std::unexpected(result.error());
+      } else if (p == joined->first && joined->result) {
+        joined->result = *result;
+      }
+      if (--joined->left > 0) return;
+      lock.unlock();
+      joined->done(std::move(joined->result));
+    };
+    auto w = writer(p);
+    if (!w) {
+      part_done(std::unexpected(not_owner));
+      continue;
+    }
+    w->queue->submit(PendingBatch{std::move(parts[p]), std::move(part_done)});
+  }
 }
 
-std::error_code KafkaLog::fence(const std::string& why) {
-  fenced_ = true;
+std::error_code KafkaLog::fence(Writer& writer, const std::string& why) {
+  writer.fenced = true;
   const auto code = make_error_code(StoreErrc::fenced);
   // Said first, so that the log tells why before any caller hears the refusal.
-  note("fenced: this instance will not append again (" + why + "); another keyledger took transactional id " +
-       options_.transactional_id);
-  queue_->refuse(code);
-  queue_->fail_queued(code);  // batches queued behind this group will never be written either
+  note("fenced: this instance will not append to partition " + std::to_string(writer.partition) + " again (" + why +
+       "); another keyledger took transactional id " + writer.transactional_id);
+  writer.queue->refuse(code);
+  writer.queue->fail_queued(code);  // batches queued behind this group will never be written either
+  if (options_.join_group) {
+    // Whoever fenced us owns the partition now, or a rebalance we have not heard of yet gave
+    // it away: decide nothing more for it; if the group still says it is ours once its
+    // session could have ended, acquire it again.
+    {
+      std::unique_lock lock(writers_mutex_);
+      if (writers_[writer.partition].get() == &writer) retired_.push_back(std::move(writers_[writer.partition]));
+    }
+    std::lock_guard assigned(assigned_mutex_);  // after writers_mutex_, never while holding it
+    if (auto it = assigned_.find(writer.partition); it != assigned_.end()) {
+      it->second = Clock::now() + options_.group_session_timeout + std::chrono::seconds(1);
+    }
+  }
   return code;
 }
 
-std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(std::span<PendingBatch> group) {
+std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(Writer& w, std::span<PendingBatch> group) {
   const int timeout_ms = static_cast<int>(options_.command_timeout.count());
   const auto unavailable = make_error_code(StoreErrc::log_unavailable);
-  if (fenced_) return std::unexpected(make_error_code(StoreErrc::fenced));
-  if (needs_producer_) {
+  if (w.fenced) return std::unexpected(make_error_code(StoreErrc::fenced));
+  if (w.needs_producer) {
     // A new producer with our transactional id: init_transactions settles whatever our old
     // one left open. Until it succeeds, batches fail fast.
-    if (auto ready = init_producer(); !ready) {
-      note("the Kafka producer is not back yet: " + ready.error());
+    w.producer.reset();
+    auto ready = transactional_producer(w.transactional_id, &w.delivery);
+    if (!ready) {
+      note("the Kafka producer of partition " + std::to_string(w.partition) + " is not back yet: " + ready.error());
       return std::unexpected(unavailable);
     }
-    needs_producer_ = false;
-    needs_abort_ = false;
-    note("a new Kafka producer took over after a fatal producer error");
+    w.producer = std::move(*ready);
+    w.needs_producer = false;
+    w.needs_abort = false;
+    note("a new Kafka producer took over partition " + std::to_string(w.partition) + " after a fatal producer error");
   }
   // A fatal error fences us for good only when another producer took our transactional id;
   // any other fatal error (e.g. a transaction state the broker lost during an outage) is
@@ -155,29 +315,29 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
   auto fatal = [&](const KafkaError& e) -> std::error_code {
     auto code = e->code();
     if (code == RdKafka::ERR__FENCED || code == RdKafka::ERR_PRODUCER_FENCED || code == RdKafka::ERR_INVALID_PRODUCER_EPOCH) {
-      return fence(e->str());
+      return fence(w, e->str());
     }
     note("the Kafka producer failed fatally (" + e->str() + "); a new one will take over");
-    needs_producer_ = true;
+    w.needs_producer = true;
     return unavailable;
   };
   // An abandoned transaction is never committed, so its batches are known to have failed at
   // once; the abort itself may wait for the broker, and is retried before the next begin.
   auto abandon = [&]() -> std::error_code {
-    KafkaError e{producer_->abort_transaction(timeout_ms)};
-    needs_abort_ = false;
+    KafkaError e{w.producer->abort_transaction(timeout_ms)};
+    w.needs_abort = false;
     if (!e) return unavailable;
     if (e->is_fatal()) return fatal(e);
-    needs_abort_ = true;
+    w.needs_abort = true;
     return unavailable;
   };
-  if (needs_abort_) {
-    KafkaError e{producer_->abort_transaction(timeout_ms)};
+  if (w.needs_abort) {
+    KafkaError e{w.producer->abort_transaction(timeout_ms)};
     if (e && e->is_fatal()) return std::unexpected(fatal(e));
     if (e) return std::unexpected(unavailable);  // the broker is still away: fail fast
-    needs_abort_ = false;
+    w.needs_abort = false;
   }
-  if (KafkaError e{producer_->begin_transaction()}) {
+  if (KafkaError e{w.producer->begin_transaction()}) {
     return std::unexpected(e->is_fatal() ? fatal(e) : unavailable);
   }
   std::size_t total = 0;
@@ -193,10 +353,9 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
       headers->add("ce_source", "/keyledger/dashboards/" + r.dashboard_id);
       headers->add("ce_time", r.occurred_at);
       headers->add("content-type", "application/json");
-      auto err = producer_->produce(options_.topic, static_cast<int32_t>(partition_for(r.dashboard_id)),
-                                    RdKafka::Producer::RK_MSG_COPY,
-                                    const_cast<char*>(r.bytes.data()), r.bytes.size(), r.dashboard_id.data(),
-                                    r.dashboard_id.size(), 0, headers, &landed[next++]);
+      auto err = w.producer->produce(options_.topic, static_cast<int32_t>(w.partition), RdKafka::Producer::RK_MSG_COPY,
+                                     const_cast<char*>(r.bytes.data()), r.bytes.size(), r.dashboard_id.data(),
+                                     r.dashboard_id.size(), 0, headers, &landed[next++]);
       if (err != RdKafka::ERR_NO_ERROR) {
         delete headers;
         note("cannot produce to " + options_.topic + ": " + RdKafka::err2str(err));
@@ -211,7 +370,7 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
   bool stalled = false;
   std::error_code failed;
   while (true) {
-    KafkaError e{producer_->commit_transaction(timeout_ms)};
+    KafkaError e{w.producer->commit_transaction(timeout_ms)};
     if (!e) break;
     if (e->is_fatal()) {
       failed = fatal(e);
@@ -223,36 +382,34 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
       failed = abandon();
     } else {
       note("a Kafka commit is waiting on the broker: " + e->str());
-      if (!stalled) queue_->refuse(unavailable);
+      if (!stalled) w.queue->refuse(unavailable);
       stalled = true;
       continue;
     }
     break;
   }
-  if (stalled && !fenced_) queue_->allow();
+  if (stalled && !w.fenced) w.queue->allow();
   if (failed) return std::unexpected(failed);
   // Every report has come once the commit succeeded; poll for any not yet served.
   for (int i = 0; i < 100 && std::any_of(landed.begin(), landed.end(), [](auto& l) { return l.offset < 0; }); ++i) {
-    producer_->poll(10);
+    w.producer->poll(10);
   }
   for (auto& l : landed) {
-    if (l.offset < 0 || l.partition < 0 || static_cast<std::size_t>(l.partition) >= replica_.size() ||
-        l.error != RdKafka::ERR_NO_ERROR) {
+    if (l.offset < 0 || l.partition != static_cast<std::int32_t>(w.partition) || l.error != RdKafka::ERR_NO_ERROR) {
       // Committed, yet we cannot say where: refuse to serve a replica with a hole in it.
       note("a committed Kafka record has no delivery report; this instance stops appending");
-      return std::unexpected(fence("a committed record's position is unknown"));
+      return std::unexpected(fence(w, "a committed record's position is unknown"));
     }
   }
   std::vector<LogPosition> positions;
   {
     std::unique_lock lock(replica_mutex_);
     next = 0;
+    auto& p = replica_[w.partition];
     for (auto& b : group) {
-      positions.push_back(LogPosition{static_cast<std::uint32_t>(landed[next].partition),
-                                      static_cast<std::uint64_t>(landed[next].offset)});
+      positions.push_back(LogPosition{w.partition, static_cast<std::uint64_t>(landed[next].offset)});
       for (auto& r : b.records) {
         auto& l = landed[next++];
-        auto& p = replica_[static_cast<std::size_t>(l.partition)];
         if (static_cast<std::uint64_t>(l.offset) < p.end) continue;  // the follower was first
         p.offsets.push_back(static_cast<std::uint64_t>(l.offset));
         p.records.push_back(std::move(r.bytes));
@@ -260,7 +417,116 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
       }
     }
   }
+  batches_.fetch_add(group.size());
+  syncs_.fetch_add(1);
   return positions;
+}
+
+namespace {
+std::string partition_list(const std::vector<std::uint32_t>& partitions) {
+  std::string list;
+  for (const auto p : partitions) list += (list.empty() ? "" : ", ") + std::to_string(p);
+  return list;
+}
+}  // namespace
+
+void KafkaLog::acquire(const std::vector<std::uint32_t>& partitions) {
+  note("taking partitions " + partition_list(partitions) + " (fencing their previous writers)");
+  {
+    std::lock_guard lock(assigned_mutex_);
+    for (const auto p : partitions) assigned_[p] = Clock::now();
+  }
+  // Fence the previous owners (aborting what they left open)...
+  std::vector<std::shared_ptr<Writer>> fencing;
+  auto made = make_writers(partitions);
+  const auto fenced_at = Clock::now();
+  for (std::size_t i = 0; i < made.size(); ++i) {
+    if (made[i]) {
+      fencing.push_back(*made[i]);
+    } else {
+      note("cannot take partition " + std::to_string(partitions[i]) + " yet: " + made[i].error());
+      std::lock_guard lock(assigned_mutex_);
+      if (auto it = assigned_.find(partitions[i]); it != assigned_.end()) it->second = Clock::now() + std::chrono::seconds(1);
+    }
+  }
+  // ...then wait until this process's copy holds all they committed: a probe of each
+  // partition asked after the fence, settled.
+  const auto deadline = fenced_at + options_.command_timeout;
+  for (auto& w : fencing) {
+    while (!follower_->current_since(w->partition, fenced_at) && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::lock_guard lock(assigned_mutex_);
+    auto it = assigned_.find(w->partition);
+    if (it == assigned_.end()) continue;  // lost again meanwhile
+    if (!follower_->current_since(w->partition, fenced_at)) {
+      note("cannot take partition " + std::to_string(w->partition) + " yet: its records did not arrive in time");
+      it->second = Clock::now() + std::chrono::seconds(1);
+      continue;
+    }
+    w->decide_from = end(w->partition);
+    start_queue(w);
+    {
+      std::unique_lock writers(writers_mutex_);
+      writers_[w->partition] = w;
+    }
+    note("this process now writes partition " + std::to_string(w->partition) + " (from offset " +
+         std::to_string(w->decide_from) + ")");
+  }
+}
+
+void KafkaLog::release(const std::vector<std::uint32_t>& partitions, bool lost) {
+  note(std::string(lost ? "lost" : "handing over") + " partitions " + partition_list(partitions));
+  for (const auto p : partitions) {
+    {
+      std::lock_guard lock(assigned_mutex_);
+      assigned_.erase(p);
+    }
+    std::shared_ptr<Writer> w;
+    {
+      std::unique_lock lock(writers_mutex_);
+      if (p < writers_.size()) w = std::move(writers_[p]);
+    }
+    if (!w) continue;
+    // Commands queued for it are refused; the transaction in flight ends first (committed,
+    // or refused: if the partition was lost, its new owner has fenced us).
+    const auto code = make_error_code(StoreErrc::not_owner);
+    w->queue->refuse(code);
+    w->queue->fail_queued(code);
+    w.reset();
+  }
+}
+
+void KafkaLog::retry_acquisitions() {
+  {
+    std::unique_lock lock(writers_mutex_);
+    auto retired = std::move(retired_);
+    lock.unlock();
+  }
+  std::vector<std::uint32_t> due;
+  {
+    std::lock_guard lock(assigned_mutex_);
+    const auto now = Clock::now();
+    for (const auto& [p, at] : assigned_) {
+      if (at <= now && !writer(p)) due.push_back(p);
+    }
+  }
+  if (!due.empty()) acquire(due);
+}
+
+std::optional<std::uint64_t> KafkaLog::writable(std::uint32_t partition) const {
+  auto w = writer(partition);
+  if (!w || w->fenced) return std::nullopt;
+  return w->decide_from;
+}
+
+std::vector<std::uint32_t> KafkaLog::owned() const {
+  std::vector<std::uint32_t> owned;
+  std::shared_lock lock(writers_mutex_);
+  for (const auto& w : writers_) {
+    if (w && !w->fenced) owned.push_back(w->partition);
+  }
+  return owned;
 }
 
 std::error_code KafkaLog::read(std::uint32_t partition, std::uint64_t from, std::uint64_t to,
@@ -283,8 +549,10 @@ void KafkaLog::note_partition(const RdKafka::Message& message) {
   placed_elsewhere_.try_emplace(std::string(key), partition);
 }
 
-std::uint32_t KafkaLog::partition_for(const std::string& dashboard_id) const {
-  if (auto it = placed_elsewhere_.find(dashboard_id); it != placed_elsewhere_.end()) return it->second;
+std::uint32_t KafkaLog::partition_for(std::string_view dashboard_id) const {
+  if (!placed_elsewhere_.empty()) {
+    if (auto it = placed_elsewhere_.find(std::string(dashboard_id)); it != placed_elsewhere_.end()) return it->second;
+  }
   return kafka_partition(dashboard_id, static_cast<std::uint32_t>(replica_.size()));
 }
 
@@ -329,7 +597,7 @@ std::chrono::milliseconds KafkaLog::staleness() const {
   return follower_ ? follower_->staleness() : std::chrono::milliseconds{};
 }
 
-LogStats KafkaLog::stats() const { return queue_ ? queue_->stats() : LogStats{}; }
+LogStats KafkaLog::stats() const { return LogStats{batches_.load(), syncs_.load(), rebalances()}; }
 
 std::uint64_t KafkaLog::end(std::uint32_t partition) const {
   std::shared_lock lock(replica_mutex_);

@@ -1,14 +1,25 @@
-// The Kafka backend of the event log (SPEC §6): one topic, message key = dashboard id (so
-// each dashboard's events stay ordered in one partition), CloudEvents 1.0 binary-mode
-// headers, and a transactional, idempotent producer with acks=all whose transactional id
-// fences any other writer. Each group of waiting batches is one transaction (the shared
-// group-commit queue); a batch is acknowledged only after its transaction committed.
-//
-// Positions are the brokers' own: (partition, offset), learnt from each record's delivery
-// report, so every process and every other Kafka client names a record the same way. A
-// dashboard's partition is murmur2 of its id, as Kafka's Java clients compute it
+// The Kafka backend of the event log (SPEC §6, §10): one topic, message key = dashboard id
+// (so each dashboard's events stay ordered in one partition), CloudEvents 1.0 binary-mode
+// headers. A dashboard's partition is murmur2 of its id, as Kafka's Java clients compute it
 // (kafka_partition); a dashboard an earlier keyledger placed by librdkafka's default
 // partitioner keeps the partition its events are in.
+//
+// Writers, one per partition: a transactional, idempotent producer with acks=all whose
+// transactional id names the partition (`<id>-p<N>`, id default `keyledger-<topic>`), so
+// whoever initialises it next fences this one and aborts what it left open, and a group-commit
+// queue of its own (each group of waiting batches is one transaction; a batch is
+// acknowledged only after its transaction committed). Which partitions a process writes:
+//   - alone (the CLI, migrate, tests): every partition, fencing any other writer at start;
+//   - in a cluster (`join_group`, keyledger serve): those a consumer group over the topic
+//     assigns it (kafka_ownership.hpp). A partition gained is written only once its writer
+//     fenced the previous owner and this process's copy holds everything committed before
+//     (writable() then says from which offset state must be folded); one lost, or fenced,
+//     is refused at once (StoreErrc::not_owner).
+// Opening also fences the single writer of keyledger before partition ownership (the
+// transactional id `<id>` itself).
+//
+// Positions are the brokers' own: (partition, offset), learnt from each record's delivery
+// report, so every process and every other Kafka client names a record the same way.
 // Offsets have gaps where transaction markers sit.
 //
 // The process keeps a local replica of the topic, read to its end with read_committed at
@@ -16,11 +27,12 @@
 // (kafka_follower.hpp) that reads what other processes commit and says how current the copy
 // is; it holds every event's bytes in memory (bounded memory, SPEC §10, is still to come).
 //
-// Threading: append() and read() from any thread; the group-commit writer thread owns the
-// producer's transactions.
+// Threading: append() and read() from any thread; each writer's group-commit thread owns its
+// producer's transactions; ownership changes run on the ownership thread.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <expected>
 #include <functional>
 #include <memory>
@@ -34,8 +46,10 @@
 #include "group_commit.hpp"
 #include "kafka_client.hpp"
 #include "kafka_follower.hpp"
+#include "kafka_ownership.hpp"
 
 namespace RdKafka {
+class DeliveryReportCb;
 class Message;
 class Producer;
 }
@@ -44,8 +58,9 @@ namespace keyledger::eventstore {
 
 class KafkaLog final : public EventLog {
  public:
-  // Creates the topic when missing, initialises the transactional producer (fencing any
-  // earlier instance with the same transactional id) and reads the topic to its end.
+  // Creates the topic when missing, fences earlier writers (see above), reads the topic to
+  // its end and starts following it; in a cluster, joins the owners' group and acquires what
+  // it is first given (bounded by the group's session timeout and a few seconds).
   static std::expected<std::unique_ptr<KafkaLog>, std::string> open(KafkaOptions options);
   ~KafkaLog() override;
 
@@ -59,8 +74,13 @@ class KafkaLog final : public EventLog {
   void on_arrival(std::function<void()> arrived) override;
   std::chrono::milliseconds staleness(std::uint32_t partition) const override;
   std::chrono::milliseconds staleness() const override;
+  std::uint32_t partition_for(std::string_view dashboard_id) const override;
+  std::optional<std::uint64_t> writable(std::uint32_t partition) const override;
 
-  bool fenced() const { return fenced_.load(); }
+  // The partitions this process writes now, ascending.
+  std::vector<std::uint32_t> owned() const;
+  // Ownership changes the group made (0 for a process writing alone).
+  std::uint64_t rebalances() const { return ownership_ ? ownership_->rebalances() : 0; }
 
  private:
   struct Partition {
@@ -69,40 +89,55 @@ class KafkaLog final : public EventLog {
     std::uint64_t end = 0;
   };
   class DeliveryReports;
+  struct Writer;
+  using Clock = std::chrono::steady_clock;
 
   explicit KafkaLog(KafkaOptions options);
   std::expected<void, std::string> start();
-  // Creates the transactional producer and initialises its transactions (fencing older
-  // instances). Also used to recover from a fatal producer error that was not a fence.
-  std::expected<void, std::string> init_producer();
-  // The group-commit writer's step: one transaction for the whole group.
-  std::expected<std::vector<LogPosition>, std::error_code> commit_group(std::span<PendingBatch> group);
-  std::error_code fence(const std::string& why);
+  // A producer with `transactional_id` whose transactions are initialised (fencing older
+  // instances and aborting what they left open).
+  std::expected<std::unique_ptr<RdKafka::Producer>, std::string> transactional_producer(
+      const std::string& transactional_id, RdKafka::DeliveryReportCb* reports);
+  // Writers for `partitions`, their producers initialised in parallel; a sentence per failure.
+  std::vector<std::expected<std::shared_ptr<Writer>, std::string>> make_writers(
+      const std::vector<std::uint32_t>& partitions);
+  void start_queue(const std::shared_ptr<Writer>& writer);
+  // A writer's group-commit step: one transaction for the whole group.
+  std::expected<std::vector<LogPosition>, std::error_code> commit_group(Writer& writer, std::span<PendingBatch> group);
+  std::error_code fence(Writer& writer, const std::string& why);
+  // Ownership (cluster): the group's changes, and retries of what could not be acquired.
+  void acquire(const std::vector<std::uint32_t>& partitions);
+  void release(const std::vector<std::uint32_t>& partitions, bool lost);
+  void retry_acquisitions();
+  std::shared_ptr<Writer> writer(std::uint32_t partition) const;
   void note(const std::string& sentence) const;
   // Start-up read: remembers a dashboard whose events are not where murmur2 would put them.
   void note_partition(const RdKafka::Message& message);
-  std::uint32_t partition_for(const std::string& dashboard_id) const;
   // The follower's: a record at `offset`, kept unless this process already has it.
   void add_followed(std::uint32_t partition, std::uint64_t offset, std::string_view bytes);
   void deliver_arrivals();
 
   KafkaOptions options_;
-  std::unique_ptr<DeliveryReports> delivery_;  // before the producer, which reports to it
-  std::unique_ptr<RdKafka::Producer> producer_;
 
   mutable std::shared_mutex replica_mutex_;
   std::vector<Partition> replica_;  // sized once at start; the vectors inside grow
   // Dashboards placed by an earlier partitioner, and where (filled at start, read after).
   std::unordered_map<std::string, std::uint32_t> placed_elsewhere_;
 
-  std::atomic<bool> fenced_{false};  // another instance took the transactional id: never append again
-  bool needs_abort_ = false;         // an abandoned transaction still to be aborted (writer thread only)
-  bool needs_producer_ = false;      // the producer failed fatally without being fenced: make a new one
+  mutable std::shared_mutex writers_mutex_;
+  std::vector<std::shared_ptr<Writer>> writers_;  // by partition; null where this process does not write
+  std::vector<std::shared_ptr<Writer>> retired_;  // fenced in a cluster: destroyed off their own thread
+  std::atomic<std::uint64_t> batches_{0}, syncs_{0};
+  // Partitions the group assigned, and when to (try to) acquire any that has no writer.
+  // Locked before writers_mutex_ when both are.
+  std::mutex assigned_mutex_;
+  std::unordered_map<std::uint32_t, Clock::time_point> assigned_;
+
   std::mutex arrival_mutex_;
   std::function<void()> arrived_;        // the on_arrival callback
   bool arrival_due_ = false;             // records (or a new callback) not yet announced
-  std::unique_ptr<KafkaFollower> follower_;  // after the replica: stops before it goes
-  std::unique_ptr<GroupCommitQueue> queue_;  // last: its writer thread stops first
+  std::unique_ptr<KafkaFollower> follower_;    // after the replica: stops before it goes
+  std::unique_ptr<KafkaOwnership> ownership_;  // last: leaves the group (letting writers go) first
 };
 
 }  // namespace keyledger::eventstore

@@ -159,7 +159,14 @@ std::expected<std::string, std::error_code> Keyring::data_key(const std::string&
     if (!it->second) return std::unexpected(make_error_code(StoreErrc::data_key_destroyed));
     return *it->second;
   }
-  if (!create || !is_dashboard(dashboard_id)) return std::unexpected(make_error_code(StoreErrc::keyring_unavailable));
+  if (!is_dashboard(dashboard_id)) return std::unexpected(make_error_code(StoreErrc::keyring_unavailable));
+  if (!create) {
+    // Another process of a cluster may have stored it since this keyring was loaded.
+    if (!learn(dashboard_id)) return std::unexpected(make_error_code(StoreErrc::keyring_unavailable));
+    const auto& learnt = data_keys_.at(dashboard_id);
+    if (!learnt) return std::unexpected(make_error_code(StoreErrc::data_key_destroyed));
+    return *learnt;
+  }
   std::string key = crypto::random_bytes(32);
   if (!storage_->write({{dashboard_id, seal(dashboard_id, key)}})) {
     return std::unexpected(make_error_code(StoreErrc::keyring_unavailable));
@@ -167,6 +174,25 @@ std::expected<std::string, std::error_code> Keyring::data_key(const std::string&
   data_keys_[dashboard_id] = key;
   wrapped_by_[dashboard_id] = master_id_;
   return key;
+}
+
+bool Keyring::learn(const std::string& name) {
+  auto records = storage_->load();
+  if (!records) return false;
+  auto it = records->find(name);
+  if (it == records->end()) return false;
+  if (!it->second) {
+    data_keys_[name] = std::nullopt;  // a tombstone: destroyed
+    return true;
+  }
+  // Written by a process of this master key (one that is rotating writes the next key's).
+  auto record = Wrapped::parse(*it->second);
+  if (!record || record->legacy || record->master != master_id_) return false;
+  auto plain = crypto::aes256gcm_open(kek_, record->sealed, record_aad(name));
+  if (!plain) return false;
+  data_keys_[name] = std::move(*plain);
+  wrapped_by_[name] = master_id_;
+  return true;
 }
 
 std::error_code Keyring::destroy(const std::string& dashboard_id) {

@@ -86,6 +86,9 @@ class Keyring {
   struct Wrapped;
   Keyring(std::unique_ptr<KeyringStorage> storage, const MasterKey& master);
   std::expected<void, std::string> load(const KeyringStorage::Records& records);
+  // Reads the storage again for one record this keyring does not hold (another process of a
+  // cluster wrote it since): true once it is held (a tombstone included). Mutex held.
+  bool learn(const std::string& name);
   // A record of `name` holding `plaintext`, wrapped by the current master key; `from` names
   // the previous master key in the rotation's record.
   std::string seal(const std::string& name, const std::string& plaintext, const std::string& from = "") const;

@@ -28,6 +28,8 @@ std::expected<KafkaOptions, std::string> kafka_options(const std::string& url, c
   if (!kafka) return std::unexpected(kafka.error());
   kafka->client_config = options.kafka_settings;
   kafka->transactional_id = options.kafka_transactional_id;
+  kafka->join_group = options.kafka_cluster;
+  kafka->group_session_timeout = options.kafka_group_session_timeout;
   kafka->partitions = options.kafka_partitions;
   kafka->replication = options.kafka_replication;
   kafka->group_commit_window = options.group_commit_window;

@@ -25,6 +25,8 @@ struct StoreOptions {
   bool use_snapshots = true;                           // file stores only
   std::map<std::string, std::string> kafka_settings;   // KEYLEDGER_KAFKA_* pass-through
   std::string kafka_transactional_id;                  // default "keyledger-" + topic
+  bool kafka_cluster = false;                          // join the owners' group (keyledger serve)
+  std::chrono::seconds kafka_group_session_timeout{6};
   int kafka_partitions = 3;
   int kafka_replication = 1;
   std::chrono::microseconds group_commit_window{0};   // see GroupCommitSettings::window

@@ -17,6 +17,7 @@ class StoreCategory final : public std::error_category {
       case StoreErrc::bad_master_key: return "the master key is missing or malformed";
       case StoreErrc::chain_broken: return "the hash chain is broken";
       case StoreErrc::decode_failed: return "a stored event could not be decoded";
+      case StoreErrc::not_owner: return "another process of the cluster writes this dashboard's partition";
     }
     return "unknown event store error";
   }

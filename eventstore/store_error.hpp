@@ -16,6 +16,7 @@ enum class StoreErrc {
   bad_master_key,       // the master key file is missing or malformed
   chain_broken,         // a stored event does not hash to its recorded hash
   decode_failed,        // a stored event is not a valid envelope
+  not_owner,            // another process of the cluster writes the dashboard's partition
 };
 
 const std::error_category& store_category();

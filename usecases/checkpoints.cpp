@@ -30,6 +30,7 @@ std::expected<kd::SignAuditCheckpoint, std::string> CheckpointSigner::checkpoint
 
 void CheckpointSigner::sign_due(const std::function<void(const std::string&, const std::string&)>& report) {
   for (const auto& id : pipeline_.dashboard_ids()) {
+    if (!pipeline_.decides_for(id)) continue;  // its partition's owner signs it (SPEC §10)
     bool due = false;
     pipeline_.with_dashboard(id, [&](const es::DashboardView& v) {
       // A checkpoint is itself an event: only the events after the last one make a new one due.

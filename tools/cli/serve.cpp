@@ -43,6 +43,10 @@ OptionSet serve_options() {
               "on a Kafka store, verify answers 503 replica_stale for keys of a partition this process has not "
               "known to be current for longer than this (the brokers away, or its copy lagging)",
               5)
+      .number("group-session-timeout", "SECONDS",
+              "on a Kafka store, how long the cluster waits for a silent process before its partitions go to "
+              "the others (at least the brokers' group.min.session.timeout.ms)",
+              6)
       .include(store_options());
   return options;
 }

@@ -21,7 +21,8 @@ OptionSet store_options() {
   options.text("store", "STORE", "where the events are kept: file:DIR, or kafka://HOST:PORT[,HOST:PORT]/TOPIC", "file:./keyledger-data")
       .text("master-key-file", "FILE", "the master key (required; see `keyledger keygen`)")
       .text("kafka-transactional-id", "ID",
-            "default keyledger-TOPIC; a second instance with the same id fences the first")
+            "default keyledger-TOPIC; partition N is written with ID-pN, and whoever takes it next fences the "
+            "previous writer")
       .number("kafka-partitions", "N", "partitions of the topic when keyledger creates it", 3)
       .number("kafka-replication", "N", "replication factor of the topic when keyledger creates it", 1);
   return options;
@@ -33,7 +34,7 @@ namespace {
 std::map<std::string, std::string> kafka_settings_from_environment() {
   std::map<std::string, std::string> settings;
   const std::set<std::string> ours{"KEYLEDGER_KAFKA_TRANSACTIONAL_ID", "KEYLEDGER_KAFKA_PARTITIONS",
-                                   "KEYLEDGER_KAFKA_REPLICATION"};
+                                   "KEYLEDGER_KAFKA_REPLICATION", "KEYLEDGER_GROUP_SESSION_TIMEOUT"};
   for (char** env = environ; *env; ++env) {
     std::string entry(*env);
     auto eq = entry.find('=');
@@ -62,6 +63,10 @@ std::unique_ptr<es::Store> open_store(const Invocation& invocation, bool use_sna
   options.kafka_replication = static_cast<int>(invocation.number("kafka-replication"));
   if (invocation.has("group-commit-us")) {  // serve's; other subcommands write alone
     options.group_commit_window = std::chrono::microseconds(invocation.number("group-commit-us"));
+  }
+  if (invocation.has("group-session-timeout")) {  // serve's: on Kafka, one process of a cluster
+    options.kafka_cluster = true;
+    options.kafka_group_session_timeout = std::chrono::seconds(invocation.number("group-session-timeout"));
   }
   auto store = es::Store::open(invocation.text("store"), invocation.text("master-key-file"), options);
   if (!store) throw std::runtime_error(store.error());

@@ -1,0 +1,87 @@
+#include "kafka_ownership.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+
+namespace keyledger::eventstore {
+
+// librdkafka calls it from within consume() (and close()) on the polling thread.
+class KafkaOwnership::Rebalance : public RdKafka::RebalanceCb {
+ public:
+  explicit Rebalance(KafkaOwnership& ownership) : ownership_(ownership) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    std::vector<std::uint32_t> ids;
+    for (const auto* tp : partitions) ids.push_back(static_cast<std::uint32_t>(tp->partition()));
+    std::sort(ids.begin(), ids.end());
+    ownership_.rebalances_.fetch_add(1);
+    ownership_.last_change_.store(std::chrono::steady_clock::now().time_since_epoch().count());
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      KafkaError assigned{consumer->incremental_assign(partitions)};
+      consumer->pause(partitions);  // the follower reads them; this consumer only holds them
+      if (!ids.empty()) ownership_.callbacks_.gained(ids);
+      ownership_.last_change_.store(std::chrono::steady_clock::now().time_since_epoch().count());
+      std::lock_guard lock(ownership_.mutex_);
+      ownership_.first_done_ = true;
+      ownership_.assigned_.notify_all();
+    } else {
+      // Let go before the group gives them to someone else.
+      if (!ids.empty()) ownership_.callbacks_.lost(ids, consumer->assignment_lost());
+      KafkaError unassigned{consumer->incremental_unassign(partitions)};
+    }
+  }
+
+ private:
+  KafkaOwnership& ownership_;
+};
+
+KafkaOwnership::KafkaOwnership(Callbacks callbacks) : callbacks_(std::move(callbacks)) {}
+
+std::expected<std::unique_ptr<KafkaOwnership>, std::string> KafkaOwnership::join(
+    const KafkaOptions& options, const std::string& topic, const std::string& group_id, Callbacks callbacks,
+    std::chrono::milliseconds first_assignment) {
+  std::unique_ptr<KafkaOwnership> ownership(new KafkaOwnership(std::move(callbacks)));
+  auto settings = kafka_base_config(options);
+  const auto session_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.group_session_timeout).count();
+  settings["group.id"] = group_id;
+  settings["partition.assignment.strategy"] = "cooperative-sticky";
+  settings["session.timeout.ms"] = std::to_string(session_ms);
+  settings["heartbeat.interval.ms"] = std::to_string(std::min<long long>(500, session_ms / 3));
+  settings["enable.auto.commit"] = "false";
+  settings["enable.auto.offset.store"] = "false";
+  std::string error;
+  auto conf = make_kafka_conf(settings, error);
+  if (!conf) return std::unexpected(error);
+  ownership->rebalance_ = std::make_unique<Rebalance>(*ownership);
+  if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(ownership->rebalance_.get()), error) !=
+      RdKafka::Conf::CONF_OK) {
+    return std::unexpected(error);
+  }
+  ownership->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!ownership->consumer_) return std::unexpected("cannot create the Kafka consumer of the owners' group: " + error);
+  if (auto err = ownership->consumer_->subscribe({topic}); err != RdKafka::ERR_NO_ERROR) {
+    return std::unexpected("cannot join the owners' group " + group_id + ": " + RdKafka::err2str(err));
+  }
+  ownership->thread_ = std::thread([o = ownership.get()] { o->poll(); });
+  std::unique_lock lock(ownership->mutex_);
+  ownership->assigned_.wait_for(lock, first_assignment, [&] { return ownership->first_done_; });
+  return ownership;
+}
+
+KafkaOwnership::~KafkaOwnership() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  // Revokes every partition through the callback, then leaves the group.
+  if (consumer_) consumer_->close();
+}
+
+void KafkaOwnership::poll() {
+  while (!stopping_) {
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
+    if (callbacks_.tick) callbacks_.tick();
+  }
+}
+
+}  // namespace keyledger::eventstore
