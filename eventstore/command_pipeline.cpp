@@ -388,18 +388,36 @@ void CommandPipeline::run(Slot& slot, PendingCommand pending) {
     return finish(slot, std::move(pending.done), std::move(replayed));
   }
 
-  // Reserve a phone number platform-wide before deciding its registration.
+  // Reserve a phone number platform-wide before deciding its registration. On a cluster the
+  // reservations are exact only in the process that owns the number's own partition (every
+  // registration of that number is decided there): another process may refuse one (an
+  // invalid number, one registered elsewhere as far as it knows) but not accept it.
   std::string reserved_number;
+  bool number_decided_elsewhere = false;
   if (auto* registration = std::get_if<domain::RegisterSmsNumber>(&pending.command)) {
     std::lock_guard numbers(numbers_mutex_);
-    auto [it, inserted] = number_owner_.try_emplace(registration->number, pending.dashboard_id);
-    registration->registered_in_dashboard = it->second;
-    if (inserted) reserved_number = registration->number;
+    if (log_.writable(log_.partition_for(registration->number))) {
+      auto [it, inserted] = number_owner_.try_emplace(registration->number, pending.dashboard_id);
+      registration->registered_in_dashboard = it->second;
+      if (inserted) reserved_number = registration->number;
+    } else {
+      number_decided_elsewhere = true;
+      auto it = number_owner_.find(registration->number);
+      registration->registered_in_dashboard = it != number_owner_.end() ? it->second : pending.dashboard_id;
+    }
   }
 
   CommandResult result;
   const domain::Timestamp now = clock_();
   result.outcome = domain::decide(slot.state, pending.command, {meta.actor, now});
+  if (number_decided_elsewhere && std::ranges::any_of(result.outcome.events, [](const domain::Event& e) {
+        return std::holds_alternative<domain::SmsNumberRegistered>(e);
+      })) {
+    lock.unlock();
+    CommandResult refused;
+    refused.log_error = make_error_code(StoreErrc::not_owner);
+    return finish(slot, std::move(pending.done), std::move(refused));
+  }
   if (result.outcome.events.empty()) {
     lock.unlock();
     release_number(reserved_number);

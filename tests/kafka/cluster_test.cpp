@@ -107,6 +107,37 @@ TEST_CASE("cluster: two processes on one topic split its partitions: each decide
   }
   REQUIRE(a.get(db.path + "/audit", db.admin).json["events"].size() ==
           b.get(db.path + "/audit", db.admin).json["events"].size());
+  // A number's registrations are decided only by the owner of the number's own partition
+  // (murmur2 of the number): through A, some numbers register and the others are refused
+  // with not_owner; one registered in da can never be registered in db through B.
+  std::vector<std::string> accepted;
+  int elsewhere = 0;
+  for (int i = 0; i < 16 && (accepted.empty() || elsewhere == 0); ++i) {
+    const std::string number = "+1415555" + std::to_string(1000 + i);
+    auto reply = a.post(da.path + "/sms/numbers", {{"number", number}}, da.admin);
+    INFO(reply.body);
+    if (reply.status == 201) {
+      accepted.push_back(number);
+    } else {
+      REQUIRE(reply.status == 503);
+      REQUIRE(reply.json["code"] == "not_owner");
+      ++elsewhere;
+    }
+  }
+  REQUIRE(!accepted.empty());
+  REQUIRE(elsewhere > 0);
+  REQUIRE(b.post(db.path + "/sms/numbers", {{"number", accepted.front()}}, db.admin).status != 201);
+  REQUIRE(a.post(da.path + "/sms/numbers", {{"number", "not a number"}}, da.admin).status == 400);
+
+  // The operator's list of dashboards, on either process, has every partition's.
+  for (const auto* api : {&a, &b}) {
+    std::set<std::string> listed;
+    auto listing = api->get("/v1/dashboards?limit=1000", kOperatorToken);
+    INFO(listing.body);
+    for (const auto& d : listing.json["dashboards"]) listed.insert(d["id"]);
+    REQUIRE(listed.contains(da.id));
+    REQUIRE(listed.contains(db.id));
+  }
 }
 
 TEST_CASE("cluster: an owner killed with SIGKILL: the survivor owns its partitions within the session timeout and a second, keeps its own throughout, and has every acknowledged command once") {
