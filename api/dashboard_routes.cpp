@@ -58,7 +58,8 @@ Task<Result> DashboardRoutes::create_dashboard(RequestContext& ctx) {
   const std::string password = admin.required_string("password");
   if (!body.ok()) co_return body.error();
   if (!admin.ok()) co_return admin.error();
-  auto command = usecases::prepare_dashboard(vault_, {name, email, password, "admin.password"});
+  auto command = usecases::prepare_dashboard(vault_, {name, email, password, "admin.password"},
+                                             [this](const std::string& id) { return pipeline_.decides_for(id); });
   if (!command) co_return std::unexpected(problem_of(command.error()));
   const std::string id = command->dashboard_id;
   KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, id, std::move(*command)));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <expected>
+#include <functional>
 #include <string>
 
 #include "domain/commands.hpp"
@@ -33,7 +34,11 @@ std::string new_id(std::string_view prefix);
 // The command that creates a dashboard, its first admin and its one fixed RCS key: ids
 // drawn, the password checked and hashed, the RCS secret sealed under the dashboard's new
 // data key. Run it on the dashboard named by its dashboard_id.
-std::expected<domain::CreateDashboard, Problem> prepare_dashboard(eventstore::SecretVault& vault,
-                                                                  const NewDashboard& dashboard);
+// `placeable` says whether a new dashboard id may be used here: on a Kafka cluster, ids are
+// drawn until one falls in a partition this process owns (SPEC §10), so that creation needs
+// no other process; after 256 draws the last is used (and refused as not_owner).
+std::expected<domain::CreateDashboard, Problem> prepare_dashboard(
+    eventstore::SecretVault& vault, const NewDashboard& dashboard,
+    const std::function<bool(const std::string&)>& placeable = nullptr);
 
 }  // namespace keyledger::usecases
