@@ -5,6 +5,7 @@ measured in the same run, prints a table and writes bench-results.json.
 Called by tools/bench with the Release build directory; not meant to be run by hand."""
 
 import argparse
+import concurrent.futures
 import json
 import os
 import platform
@@ -450,6 +451,65 @@ http {{
                  f"partition) each committing one every {window_ms} ms; "
                  f"ProducerPerformance without transactions: {plain:.0f} records/s "
                  f"({measured['rps'] / plain if plain else 0:.3f}×); record size {record_size} B; 3 partitions")
+        self.kafka_transactional_baseline = transactional
+        self.commands_kafka_rate = measured["rps"]
+
+    def commands_kafka_3proc(self, bootstrap):
+        """commands_kafka's load on a cluster of three processes, each owning one of the topic's
+        three partitions: 64 clients in all, each sending the commands of dashboards the process
+        it talks to owns (as a client that follows owners would)."""
+        say("commands_kafka_3proc: GenerateEmailKey from 64 clients on three processes of one cluster")
+        store = f"kafka://{bootstrap}/bench-3proc-{secrets.token_hex(4)}"
+        tokens = os.path.join(self.work, "3proc-tokens.txt")
+        self.seed(store, 63, 0, tokens_out=tokens)
+        servers = [Server(self, store, f"3proc-{i}") for i in range(3)]
+        try:
+            for _ in range(100):  # the last to join is given its partition a moment after it listens
+                if sum(server.metrics().get(f'keyledger_partition_owned{{partition="{p}"}}', 0)
+                       for server in servers for p in range(3)) == 3:
+                    break
+                time.sleep(0.1)
+            # Which process owns each dashboard: the one whose command is accepted (a warm-up
+            # key per dashboard; the others refuse it with not_owner and change nothing).
+            owned = [[] for _ in servers]
+            with open(tokens) as lines:
+                for line in lines:
+                    dashboard, token = line.split()
+                    for i, server in enumerate(servers):
+                        status, _ = http("POST", f"{server.url}/v1/dashboards/{dashboard}/email/keys",
+                                         {"name": "warm-up"}, token=token)
+                        if status == 201:
+                            owned[i].append(line)
+                            break
+                    else:
+                        raise RuntimeError(f"commands_kafka_3proc: no process took a command of {dashboard}")
+            files = []
+            for i, lines in enumerate(owned):
+                files.append(os.path.join(self.work, f"3proc-tokens-{i}.txt"))
+                with open(files[-1], "w") as out:
+                    out.writelines(lines)
+            before = [server.metrics() for server in servers]
+            with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                runs = list(pool.map(lambda i: self.wrk(servers[i].url, "commands.lua", files[i], self.duration,
+                                                        connections=max(1, round(64 * len(owned[i]) / 63))),
+                                     range(3)))
+            after = [server.metrics() for server in servers]
+        finally:
+            for server in servers:
+                server.stop()
+        if any(run["non2xx"] for run in runs):
+            raise RuntimeError(f"commands_kafka_3proc: {sum(run['non2xx'] for run in runs)} commands were not accepted")
+        total = sum(run["rps"] for run in runs)
+        batches = sum(a["keyledger_log_batches_total"] - b["keyledger_log_batches_total"] for a, b in zip(after, before))
+        syncs = sum(a["keyledger_log_syncs_total"] - b["keyledger_log_syncs_total"] for a, b in zip(after, before))
+        baseline = getattr(self, "kafka_transactional_baseline", None)
+        one = getattr(self, "commands_kafka_rate", None)
+        self.add("commands_kafka_3proc", total, "commands/s", baseline, "(reported beside commands_kafka)", True,
+                 f"three processes, one partition each, dashboards {'/'.join(str(len(o)) for o in owned)}; per "
+                 f"process {', '.join(format(run['rps'], '.0f') for run in runs)} commands/s; "
+                 f"{batches / syncs if syncs else 0:.1f} commands per transaction"
+                 + (f"; one process owning all three: {one:.0f} commands/s ({total / one:.2f}×)" if one else "")
+                 + ("; baseline: commands_kafka's transactional ProducerPerformance" if baseline else ""))
 
     def revocation_propagation(self, bootstrap):
         """From one process's answer to a revoke until verify on another process of the same
@@ -761,6 +821,7 @@ http {{
         bootstrap = self.args.kafka_bootstrap
         steps = {"verify_inprocess": self.verify_inprocess, "verify_http": self.verify_http,
                  "commands_file": self.commands_file, "commands_kafka": lambda: self.commands_kafka(bootstrap),
+                 "commands_kafka_3proc": lambda: self.commands_kafka_3proc(bootstrap),
                  "revocation_propagation": lambda: self.revocation_propagation(bootstrap),
                  "failover": lambda: self.failover(bootstrap),
                  "startup": self.startup_and_memory, "snapshot_p99": self.commands_during_snapshot,
