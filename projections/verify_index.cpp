@@ -7,6 +7,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <set>
 
 #include "domain/key_format.hpp"
 #include "domain/validation.hpp"
@@ -254,11 +255,29 @@ std::optional<VerifyIndex::Located> VerifyIndex::locate(std::string_view present
   return Located{dashboards_[key.dashboard], std::string(key.key_view()), key.channel};
 }
 
-std::map<std::string, std::vector<VerifyIndex::Usage>> VerifyIndex::drain_usage() {
+std::map<std::string, std::vector<VerifyIndex::Usage>> VerifyIndex::drain_usage(
+    const std::function<bool(const std::string&)>& take) {
   std::map<std::string, std::vector<Usage>> drained;
+  // `take` is asked without this index's lock held (it may look at the pipeline's state,
+  // whose folds take this lock under their own).
+  std::set<std::uint32_t> taken;  // dashboard indexes
+  if (take) {
+    std::map<std::uint32_t, std::string> used;
+    {
+      std::shared_lock lock(mutex_);
+      for (std::uint32_t i = 0; i < key_count_; ++i) {
+        const Key& key = key_at(i);
+        if (key.uses.load(std::memory_order_relaxed) != 0) used.try_emplace(key.dashboard, dashboards_[key.dashboard]);
+      }
+    }
+    for (const auto& [index, dashboard] : used) {
+      if (take(dashboard)) taken.insert(index);
+    }
+  }
   std::shared_lock lock(mutex_);
   for (std::uint32_t i = 0; i < key_count_; ++i) {
     const Key& key = key_at(i);
+    if (take && !taken.contains(key.dashboard)) continue;
     std::uint64_t uses = key.uses.exchange(0, std::memory_order_relaxed);
     if (uses == 0) continue;
     domain::Timestamp last{std::chrono::milliseconds{key.last_used_ms.load(std::memory_order_relaxed)}};

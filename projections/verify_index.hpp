@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <functional>
 #include <map>
 #include <cstdint>
 #include <optional>
@@ -119,7 +120,9 @@ class VerifyIndex {
     std::uint64_t uses;
     domain::Timestamp last_used_at;
   };
-  std::map<std::string, std::vector<Usage>> drain_usage();
+  // Only the keys of dashboards `take` accepts (all when it is empty); the others keep
+  // counting until a later drain takes them.
+  std::map<std::string, std::vector<Usage>> drain_usage(const std::function<bool(const std::string&)>& take = nullptr);
 
   // A canonical text of the whole read model, for comparing it before and after a rebuild.
   std::string canonical_dump() const;

@@ -25,7 +25,7 @@ struct Cluster {
   std::map<std::string, std::string> env;
   std::vector<std::unique_ptr<ServerProcess>> processes;
 
-  explicit Cluster(int n) {
+  explicit Cluster(int n, std::map<std::string, std::string> extra = {}) : env(std::move(extra)) {
     env["KEYLEDGER_STORE"] = kafka_store(required_env("KEYLEDGER_TEST_KAFKA_BOOTSTRAP"), dir);
     env["KEYLEDGER_KAFKA_PARTITIONS"] = std::to_string(kPartitions);
     topic = env["KEYLEDGER_STORE"].substr(env["KEYLEDGER_STORE"].find_last_of('/') + 1);
@@ -121,12 +121,16 @@ TEST_CASE("cluster: two processes on one topic split its partitions: each decide
 }
 
 TEST_CASE("cluster: an owner killed with SIGKILL: the survivor owns its partitions within the session timeout and a second, keeps its own throughout, and has every acknowledged command once") {
-  Cluster cluster(2);
+  Cluster cluster(2, {{"KEYLEDGER_USAGE_INTERVAL", "1"}});
   ApiClient a(*cluster.processes[0]), b(*cluster.processes[1]);
   REQUIRE(eventually([&] { return split_between({&a, &b}); }, std::chrono::seconds(20)));
   Dashboard da = make_dashboard(a), db = make_dashboard(b);
   auto before = b.post(db.path + "/email/keys", {{"name", "before"}}, db.admin);
   REQUIRE(before.status == 201);
+  // Verified on the process that does not own it: the uses are kept there, not dropped,
+  // and recorded once that process owns the dashboard's partition.
+  REQUIRE(eventually([&] { return verify(a, before.json["key"]).json["valid"] == true; }));
+  for (int i = 0; i < 2; ++i) REQUIRE(verify(a, before.json["key"]).json["valid"] == true);
 
   const std::vector<Dashboard> written{da};
   Writers writers(a, written);  // through the survivor, to a partition it owns all along
@@ -158,6 +162,8 @@ TEST_CASE("cluster: an owner killed with SIGKILL: the survivor owns its partitio
   acknowledged.insert(before.json["id"].get<std::string>());
   acknowledged.insert(taken);
   require_each_once(required_env("KEYLEDGER_TEST_KAFKA_BOOTSTRAP"), cluster.topic, acknowledged);
+  const std::string before_path = db.path + "/email/keys/" + before.json["id"].get<std::string>();
+  REQUIRE(eventually([&] { return a.get(before_path, db.admin).json["uses"] == 3; }));
   REQUIRE(verify(a, before.json["key"]).json["valid"] == true);
   REQUIRE(a.get(db.path + "/email/keys", db.admin).json["keys"].size() == 2);
   REQUIRE(a.get(da.path + "/email/keys", da.admin).json["keys"].size() == writers.acknowledged.size());
