@@ -47,6 +47,17 @@ Result OperationsRoutes::metrics() const {
   text += "# HELP keyledger_rebalances_total Times the owners' group changed this process's partitions (Kafka cluster).\n";
   text += "# TYPE keyledger_rebalances_total counter\n";
   text += "keyledger_rebalances_total " + std::to_string(stats.rebalances) + "\n";
+  text += "# HELP keyledger_fenced_appends_total Batches refused because another writer had fenced this process's writer of their partition (Kafka).\n";
+  text += "# TYPE keyledger_fenced_appends_total counter\n";
+  text += "keyledger_fenced_appends_total " + std::to_string(stats.fenced) + "\n";
+  text += "# HELP keyledger_partition_lag_offsets Offsets committed to the partition, as the brokers last said, that this process has not read yet (0 for a file store).\n";
+  text += "# TYPE keyledger_partition_lag_offsets gauge\n";
+  for (std::uint32_t p = 0; p < applied.size(); ++p) {
+    text += "keyledger_partition_lag_offsets{partition=\"" + std::to_string(p) + "\"} " + std::to_string(log_.lag(p)) + "\n";
+  }
+  text += "# HELP keyledger_number_reservations_open Phone numbers reserved for registrations being decided or made durable now.\n";
+  text += "# TYPE keyledger_number_reservations_open gauge\n";
+  text += "keyledger_number_reservations_open " + std::to_string(pipeline_.open_reservations()) + "\n";
   return HttpResponse{200, "text/plain; version=0.0.4", std::move(text), {}, {}};
 }
 

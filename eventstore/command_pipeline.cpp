@@ -399,7 +399,10 @@ void CommandPipeline::run(Slot& slot, PendingCommand pending) {
     if (log_.writable(log_.partition_for(registration->number))) {
       auto [it, inserted] = number_owner_.try_emplace(registration->number, pending.dashboard_id);
       registration->registered_in_dashboard = it->second;
-      if (inserted) reserved_number = registration->number;
+      if (inserted) {
+        reserved_number = registration->number;
+        open_reservations_.fetch_add(1, std::memory_order_relaxed);
+      }
     } else {
       number_decided_elsewhere = true;
       auto it = number_owner_.find(registration->number);
@@ -421,6 +424,7 @@ void CommandPipeline::run(Slot& slot, PendingCommand pending) {
   if (result.outcome.events.empty()) {
     lock.unlock();
     release_number(reserved_number);
+    if (!reserved_number.empty()) open_reservations_.fetch_sub(1, std::memory_order_relaxed);
     return finish(slot, std::move(pending.done), std::move(result));
   }
 
@@ -489,7 +493,9 @@ void CommandPipeline::complete(Slot& slot, PendingCommand pending, CommandResult
         }
         apply(slot, result.appended[i], at);
       }
-      release = !slot.state.exists;
+      // Kept only when the number is now registered here; a refused registration (audited,
+      // so it has events too) must not hold it.
+      release = !slot.state.exists || !slot.state.numbers.contains(reserved_number);
     }
     slot.in_flight = false;
   }
@@ -499,6 +505,7 @@ void CommandPipeline::complete(Slot& slot, PendingCommand pending, CommandResult
     all_folded_.notify_all();
   }
   if (release) release_number(reserved_number);
+  if (!reserved_number.empty()) open_reservations_.fetch_sub(1, std::memory_order_relaxed);
   finish(slot, std::move(pending.done), std::move(result));
 }
 

@@ -97,6 +97,8 @@ class CommandPipeline {
   std::vector<std::uint64_t> applied() const;
   // Events folded into state since position 0 (a snapshot's events included).
   std::uint64_t events() const { return events_.load(std::memory_order_relaxed); }
+  // Phone numbers reserved for registrations being decided or made durable right now.
+  std::uint64_t open_reservations() const { return open_reservations_.load(std::memory_order_relaxed); }
 
   // Runs a function on some thread soon; it must not run it inside the call unless the
   // caller may block (inline() does, for the CLI and tests).
@@ -178,6 +180,7 @@ class CommandPipeline {
   std::vector<std::atomic<std::uint64_t>> applied_;  // per partition; sized once
   std::mutex catch_up_mutex_;                        // one catch_up at a time
   std::atomic<std::uint64_t> events_{0};
+  std::atomic<std::uint64_t> open_reservations_{0};
   // Batches the log completed whose completion has not run yet (see wait_folded).
   std::atomic<std::uint64_t> unfolded_{0};
   mutable std::atomic<int> fold_waiters_{0};

@@ -58,6 +58,7 @@ struct LogStats {
   std::uint64_t syncs = 0;    // durability points that covered them: fdatasync calls (file
                               // log) or committed transactions (Kafka)
   std::uint64_t rebalances = 0;  // times a Kafka cluster's owners' group changed this process's partitions
+  std::uint64_t fenced = 0;      // batches refused because another writer had fenced this one (Kafka)
 };
 
 class EventLog {
@@ -96,6 +97,12 @@ class EventLog {
   }
   // The largest staleness of any partition: a cheap first check on the verify path.
   virtual std::chrono::milliseconds staleness() const { return {}; }
+  // Offsets committed to `partition` (as the brokers last said) that this process has not
+  // read yet; always zero for a log that only this process appends to.
+  virtual std::uint64_t lag(std::uint32_t partition) const {
+    (void)partition;
+    return 0;
+  }
 
   // The partition a dashboard's events go to (one partition: always 0).
   virtual std::uint32_t partition_for(std::string_view dashboard_id) const {

@@ -136,6 +136,7 @@ void KafkaFollower::probe() {
         Partition& p = partitions_[static_cast<std::size_t>(answer->partition())];
         if (p.probes.size() == kMaxProbes) p.probes.pop_front();
         p.probes.push_back(Probe{asked_at, static_cast<std::uint64_t>(answer->offset())});
+        p.latest_end = std::max(p.latest_end, static_cast<std::uint64_t>(answer->offset()));
         settle(p);
       }
     }
@@ -157,6 +158,13 @@ void KafkaFollower::settle(Partition& p) {
 std::chrono::milliseconds KafkaFollower::staleness(std::uint32_t partition) const {
   if (partition >= partitions_.size()) return {};
   return age_of(partitions_[partition].fresh_at_ns.load());
+}
+
+std::uint64_t KafkaFollower::lag(std::uint32_t partition) const {
+  if (partition >= partitions_.size()) return 0;
+  std::lock_guard lock(mutex_);
+  const Partition& p = partitions_[partition];
+  return p.latest_end > p.reached ? p.latest_end - p.reached : 0;
 }
 
 bool KafkaFollower::current_since(std::uint32_t partition, Clock::time_point instant) const {

@@ -63,6 +63,9 @@ class KafkaFollower {
   std::chrono::milliseconds staleness(std::uint32_t partition) const;
   // The largest of every partition's.
   std::chrono::milliseconds staleness() const;
+  // Offsets the brokers last said the partition has (its last stable offset at the latest
+  // answered probe) that the consumer has not reached yet.
+  std::uint64_t lag(std::uint32_t partition) const;
   // Whether a probe of `partition` asked at or after `instant` has been settled: everything
   // committed to it before `instant` has been handed over.
   bool current_since(std::uint32_t partition, Clock::time_point instant) const;
@@ -75,6 +78,7 @@ class KafkaFollower {
   struct Partition {
     std::atomic<std::int64_t> fresh_at_ns{0};  // Clock's time since epoch
     std::uint64_t reached = 0;                 // the consumer's end-of-partition offset (mutex_)
+    std::uint64_t latest_end = 0;              // the latest probe's answer (mutex_)
     std::deque<Probe> probes;                  // unsettled, oldest first (mutex_)
   };
   KafkaFollower(std::string topic, Callbacks callbacks, std::chrono::milliseconds probe_interval,
@@ -89,7 +93,7 @@ class KafkaFollower {
   std::chrono::milliseconds probe_interval_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<RdKafka::KafkaConsumer> prober_;  // never assigned: only asks for offsets
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::vector<Partition> partitions_;
   std::atomic<bool> stopping_{false};
   std::thread consumer_thread_, prober_thread_;  // last: started once everything else is in place

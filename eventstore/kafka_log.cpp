@@ -194,7 +194,11 @@ std::vector<std::expected<std::shared_ptr<KafkaLog::Writer>, std::string>> Kafka
 
 void KafkaLog::start_queue(const std::shared_ptr<Writer>& writer) {
   writer->queue = std::make_unique<GroupCommitQueue>(
-      [this, w = writer.get()](std::span<PendingBatch> group) { return commit_group(*w, group); },
+      [this, w = writer.get()](std::span<PendingBatch> group) {
+        auto committed = commit_group(*w, group);
+        if (!committed && committed.error() == StoreErrc::fenced) fenced_batches_.fetch_add(group.size());
+        return committed;
+      },
       GroupCommitSettings{.window = options_.group_commit_window});
 }
 
@@ -593,11 +597,15 @@ std::chrono::milliseconds KafkaLog::staleness(std::uint32_t partition) const {
   return follower_ ? follower_->staleness(partition) : std::chrono::milliseconds{};
 }
 
+std::uint64_t KafkaLog::lag(std::uint32_t partition) const { return follower_ ? follower_->lag(partition) : 0; }
+
 std::chrono::milliseconds KafkaLog::staleness() const {
   return follower_ ? follower_->staleness() : std::chrono::milliseconds{};
 }
 
-LogStats KafkaLog::stats() const { return LogStats{batches_.load(), syncs_.load(), rebalances()}; }
+LogStats KafkaLog::stats() const {
+  return LogStats{batches_.load(), syncs_.load(), rebalances(), fenced_batches_.load()};
+}
 
 std::uint64_t KafkaLog::end(std::uint32_t partition) const {
   std::shared_lock lock(replica_mutex_);

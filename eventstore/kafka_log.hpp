@@ -74,6 +74,7 @@ class KafkaLog final : public EventLog {
   void on_arrival(std::function<void()> arrived) override;
   std::chrono::milliseconds staleness(std::uint32_t partition) const override;
   std::chrono::milliseconds staleness() const override;
+  std::uint64_t lag(std::uint32_t partition) const override;
   std::uint32_t partition_for(std::string_view dashboard_id) const override;
   std::optional<std::uint64_t> writable(std::uint32_t partition) const override;
 
@@ -127,7 +128,7 @@ class KafkaLog final : public EventLog {
   mutable std::shared_mutex writers_mutex_;
   std::vector<std::shared_ptr<Writer>> writers_;  // by partition; null where this process does not write
   std::vector<std::shared_ptr<Writer>> retired_;  // fenced in a cluster: destroyed off their own thread
-  std::atomic<std::uint64_t> batches_{0}, syncs_{0};
+  std::atomic<std::uint64_t> batches_{0}, syncs_{0}, fenced_batches_{0};
   // Partitions the group assigned, and when to (try to) acquire any that has no writer.
   // Locked before writers_mutex_ when both are.
   std::mutex assigned_mutex_;

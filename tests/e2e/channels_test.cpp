@@ -166,6 +166,18 @@ TEST_CASE("e2e: registering a number assigns its one SMS key, and nobody can gen
   REQUIRE(r.api.post(other.path + "/sms/numbers", {{"number", "+14155550100"}}, other.admin).status == 201);
 }
 
+TEST_CASE("e2e: a refused registration does not hold its number: another dashboard can register it") {
+  Running r;
+  auto d = make_dashboard(r.api);
+  auto other = make_dashboard(r.api, "Other");
+  auto refused = r.api.post(d.path + "/sms/numbers", {{"number", "+14155550177"}}, d.viewer);
+  REQUIRE(refused.status == 403);  // audited: the refusal is an event of d's
+  REQUIRE(audit_count(r.api, d, "SmsNumberRegistrationDenied") == "1");
+  REQUIRE(r.api.post(other.path + "/sms/numbers", {{"number", "+14155550177"}}, other.admin).status == 201);
+  REQUIRE(r.api.post(d.path + "/sms/numbers", {{"number", "+14155550177"}}, d.admin).json["code"] ==
+          "number_already_registered");
+}
+
 TEST_CASE("e2e: the RCS key is fixed for users, revealed with the password, reissued only by the operator") {
   Running r;
   auto d = make_dashboard(r.api);

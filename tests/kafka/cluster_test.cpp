@@ -108,6 +108,15 @@ TEST_CASE("cluster: two processes on one topic split its partitions: each decide
   REQUIRE(elsewhere > 0);
   REQUIRE(b.post(db.path + "/sms/numbers", {{"number", accepted.front()}}, db.admin).status != 201);
   REQUIRE(a.post(da.path + "/sms/numbers", {{"number", "not a number"}}, da.admin).status == 400);
+  for (const auto* api : {&a, &b}) {
+    REQUIRE(metric(*api, "keyledger_number_reservations_open") == 0);
+    REQUIRE(eventually([&] {
+      for (int p = 0; p < kPartitions; ++p) {
+        if (metric(*api, "keyledger_partition_lag_offsets{partition=\"" + std::to_string(p) + "\"}") != 0) return false;
+      }
+      return true;
+    }));
+  }
 
   // The operator's list of dashboards, on either process, has every partition's.
   for (const auto* api : {&a, &b}) {
@@ -200,6 +209,8 @@ TEST_CASE("cluster: an owner paused past its session timeout loses its partition
     FAIL(e.what() << "\n" << notes_of(*cluster.processes[1]));
   }
   REQUIRE(zombie.status == 503);
+  // Either its commit was refused (fenced) or it had already heard it lost the partition.
+  REQUIRE((zombie.json["code"] == "not_owner" || metric(b, "keyledger_fenced_appends_total") >= 1));
   REQUIRE(eventually([&] { return verify(b, taken_key).json["valid"] == true; }));
   for (const auto* api : {&a, &b}) {
     auto keys = api->get(db.path + "/email/keys", db.admin).json["keys"];
