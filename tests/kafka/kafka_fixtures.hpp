@@ -141,11 +141,7 @@ struct Writers {
   }
   // Waits, at most `seconds`, until `more` keys past `from` were acknowledged.
   bool wait_for(std::size_t from, std::size_t more, int seconds) {
-    for (int i = 0; i < seconds * 10; ++i) {
-      if (count() >= from + more) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return count() >= from + more;
+    return eventually([&] { return count() >= from + more; }, std::chrono::seconds(seconds));
   }
   void stop() {
     stopping = true;
