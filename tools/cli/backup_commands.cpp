@@ -11,7 +11,7 @@
 
 #include "commands.hpp"
 #include "eventstore/durable_file.hpp"
-#include "http_download.hpp"
+#include "api/http_client.hpp"
 #include "store_access.hpp"
 #include "usecases/backup.hpp"
 #include "usecases/migration.hpp"
@@ -112,15 +112,18 @@ int backup(const Invocation& invocation) {
   ArchiveFile out(partial);
   std::string base = url;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  auto download = http_get(base + "/v1/backup", {{"Authorization", "Bearer " + invocation.text("operator-token")}},
-                           invocation.text("ca-file"), [&](std::string_view piece) { return out.write(piece); });
+  api::HttpCall call;
+  call.url = base + "/v1/backup";
+  call.headers = {{"Authorization", "Bearer " + invocation.text("operator-token")}};
+  call.ca_file = invocation.text("ca-file");
+  auto download = api::http_request(call, [&](std::string_view piece) { return out.write(piece); });
   auto give_up = [&](const std::string& why) {
     out.discard();
     throw std::runtime_error(why);
   };
-  if (!download) give_up("backup from " + url + " failed: " + download.error());
+  if (!download) give_up("backup from " + url + " failed: " + download.error().sentence);
   if (download->status != 200) {
-    give_up("the server refused the backup (" + std::to_string(download->status) + "): " + download->error_body);
+    give_up("the server refused the backup (" + std::to_string(download->status) + "): " + download->body);
   }
   if (!out.ok()) give_up("cannot write " + partial + ": " + std::strerror(errno));
   if (std::ifstream saved(partial, std::ios::binary); !uc::ends_with_manifest(saved)) {

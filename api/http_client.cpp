@@ -1,0 +1,136 @@
+#include "http_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <limits>
+#include <regex>
+
+namespace keyledger::api {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kKeptBodyLimit = 1 << 20;
+
+struct Url {
+  bool tls = false;
+  std::string host, port, target;
+};
+
+std::expected<Url, std::string> parse_url(const std::string& url) {
+  static const std::regex pattern(R"(^(http|https)://(\[[0-9A-Fa-f:.]+\]|[^/:?#\[\]]+)(?::([0-9]{1,5}))?(/[^#]*)?$)");
+  std::smatch m;
+  if (!std::regex_match(url, m, pattern)) {
+    return std::unexpected("not an http:// or https:// URL: '" + url + "'");
+  }
+  Url out;
+  out.tls = m[1] == "https";
+  out.host = m[2];
+  if (out.host.front() == '[') out.host = out.host.substr(1, out.host.size() - 2);
+  out.port = m[3].matched ? m[3].str() : (out.tls ? "443" : "80");
+  out.target = m[4].matched ? m[4].str() : "/";
+  return out;
+}
+
+HttpFailure not_sent(std::string sentence) { return HttpFailure{std::move(sentence), false}; }
+HttpFailure sent(std::string sentence) { return HttpFailure{std::move(sentence), true}; }
+
+template <class Stream>
+std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, beast::tcp_stream& socket, const Url& url,
+                                                const HttpCall& call, const BodySink& sink) {
+  http::request<http::string_body> request{http::string_to_verb(call.method), url.target, 11};
+  if (request.method() == http::verb::unknown) return std::unexpected(not_sent("unknown method " + call.method));
+  request.set(http::field::host, url.host);
+  request.set(http::field::user_agent, "keyledger");
+  for (const auto& [name, value] : call.headers) request.set(name, value);
+  if (!call.body.empty() || request.method() != http::verb::get) {
+    request.body() = call.body;
+    request.prepare_payload();
+  }
+  beast::error_code ec;
+  socket.expires_after(call.timeout);
+  http::write(stream, request, ec);
+  // A request not wholly written may still have reached the server in part: it is sent.
+  if (ec) return std::unexpected(sent("cannot send the request: " + ec.message()));
+
+  // Beast reads as much as the buffer has room for: without room made here it reads the
+  // body 512 bytes at a time (a recv per 512 bytes of a backup).
+  beast::flat_buffer buffer;
+  buffer.reserve(1 << 20);
+  http::response_parser<http::buffer_body> parser;
+  // Not boost::none: Beast 1.74 compares a Content-Length with an unset limit as "exceeded".
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  http::read_header(stream, buffer, parser, ec);
+  if (ec) return std::unexpected(sent("no answer: " + ec.message()));
+  HttpAnswer answer;
+  answer.status = static_cast<int>(parser.get().result_int());
+  for (const auto& field : parser.get()) answer.headers.emplace_back(field.name_string(), field.value());
+  const bool to_sink = sink && answer.status / 100 == 2;
+  std::vector<char> piece(1 << 20);
+  while (!parser.is_done()) {
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    socket.expires_after(call.timeout);
+    http::read(stream, buffer, parser, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) return std::unexpected(sent("the answer ended before its body did: " + ec.message()));
+    const std::string_view got(piece.data(), piece.size() - parser.get().body().size);
+    if (to_sink) {
+      if (!got.empty() && !sink(got)) return std::unexpected(sent("stopped: the body could not be kept"));
+    } else if (answer.body.size() + got.size() > kKeptBodyLimit) {
+      return std::unexpected(sent("the answer's body is larger than 1 MiB"));
+    } else {
+      answer.body.append(got);
+    }
+  }
+  return answer;
+}
+
+}  // namespace
+
+std::expected<HttpAnswer, HttpFailure> http_request(const HttpCall& call, const BodySink& sink) {
+  auto url = parse_url(call.url);
+  if (!url) return std::unexpected(not_sent(url.error()));
+  net::io_context io;
+  beast::error_code ec;
+  tcp::resolver resolver(io);
+  auto endpoints = resolver.resolve(url->host, url->port, ec);
+  if (ec) return std::unexpected(not_sent("cannot resolve " + url->host + ": " + ec.message()));
+  if (!url->tls) {
+    beast::tcp_stream stream(io);
+    stream.expires_after(call.timeout);
+    stream.connect(endpoints, ec);
+    if (ec) return std::unexpected(not_sent("cannot connect to " + url->host + ":" + url->port + ": " + ec.message()));
+    return exchange(stream, stream, *url, call, sink);
+  }
+  net::ssl::context context(net::ssl::context::tls_client);
+  context.set_verify_mode(net::ssl::verify_peer);
+  if (call.ca_file.empty()) {
+    context.set_default_verify_paths(ec);
+  } else {
+    context.load_verify_file(call.ca_file, ec);
+  }
+  if (ec) return std::unexpected(not_sent("cannot load the CA certificates: " + ec.message()));
+  beast::ssl_stream<beast::tcp_stream> stream(io, context);
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), url->host.c_str())) {
+    return std::unexpected(not_sent("cannot set the TLS server name " + url->host));
+  }
+  stream.set_verify_callback(net::ssl::host_name_verification(url->host));
+  auto& socket = beast::get_lowest_layer(stream);
+  socket.expires_after(call.timeout);
+  socket.connect(endpoints, ec);
+  if (ec) return std::unexpected(not_sent("cannot connect to " + url->host + ":" + url->port + ": " + ec.message()));
+  stream.handshake(net::ssl::stream_base::client, ec);
+  if (ec) return std::unexpected(not_sent("TLS handshake with " + url->host + " failed: " + ec.message()));
+  return exchange(stream, socket, *url, call, sink);
+}
+
+}  // namespace keyledger::api
