@@ -117,6 +117,17 @@ class EventLog {
     return 0;
   }
 
+  // Where this process answers HTTP (SPEC §10's KEYLEDGER_ADVERTISE): a log shared by a
+  // cluster publishes it for every partition this process writes, now and whenever it gains
+  // one, so that the others can forward commands to it. Others: nothing to do.
+  virtual void advertise(const std::string& url) { (void)url; }
+  // Where the partition's writer last said it answers, if any did (a log only this process
+  // writes: never).
+  virtual std::optional<std::string> owner_url(std::uint32_t partition) const {
+    (void)partition;
+    return std::nullopt;
+  }
+
   // The bytes of one record (empty when there is none at that position).
   std::string read_one(LogPosition position);
   // The end of every partition, indexed by partition: where a reader that started now

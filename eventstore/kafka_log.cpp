@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <future>
 #include <map>
 #include <mutex>
@@ -40,6 +41,8 @@ struct KafkaLog::Writer {
   bool needs_abort = false;         // an abandoned transaction still to be aborted (writer thread only)
   bool needs_producer = false;      // the producer failed fatally without being fenced: make a new one
   std::uint64_t decide_from = 0;    // see EventLog::writable
+  std::atomic<bool> publish_due{false};      // the owners record is to go into the next transaction
+  std::atomic<bool> publish_queued{false};   // an empty batch is queued to carry it
   std::unique_ptr<GroupCommitQueue> queue;  // last: its writer thread stops first
 
   ~Writer() {
@@ -119,6 +122,17 @@ std::expected<void, std::string> KafkaLog::start() {
     if (w) start_queue(w);
   }
   if (options_.join_group) {
+    // Where each partition's owner answers: a compacted topic, one record per partition.
+    const std::string owners_topic = options_.topic + "-owners";
+    if (auto created = ensure_kafka_topic(options_, owners_topic, 1, {{"cleanup.policy", "compact"}}); !created) {
+      return std::unexpected(created.error());
+    }
+    owner_urls_.resize(replica_.size());
+    auto owners = KafkaFollower::start(options_, owners_topic, {0},
+                                       {.record = [this](std::uint32_t, std::uint64_t, std::string_view bytes) { add_owner(bytes); },
+                                        .idle = [] {}});
+    if (!owners) return std::unexpected(owners.error());
+    owners_follower_ = std::move(*owners);
     auto ownership = KafkaOwnership::join(
         options_, options_.topic, options_.transactional_id,
         {.gained = [this](const std::vector<std::uint32_t>& partitions) { acquire(partitions); },
@@ -184,6 +198,12 @@ std::vector<std::expected<std::shared_ptr<KafkaLog::Writer>, std::string>> Kafka
       if (auto count = kafka_partition_count(*w->producer, options_.topic); !count) {
         return std::unexpected(count.error());
       }
+      // Likewise the owners topic, which its first transaction writes (publish_owner).
+      if (options_.join_group) {
+        if (auto count = kafka_partition_count(*w->producer, options_.topic + "-owners"); !count) {
+          return std::unexpected(count.error());
+        }
+      }
       return w;
     }));
   }
@@ -205,6 +225,7 @@ void KafkaLog::start_queue(const std::shared_ptr<Writer>& writer) {
 KafkaLog::~KafkaLog() {
   ownership_.reset();  // leaves the group: the writers it gave are let go of
   follower_.reset();
+  owners_follower_.reset();
   std::unique_lock lock(writers_mutex_);
   auto writers = std::move(writers_);
   auto retired = std::move(retired_);
@@ -341,11 +362,43 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
     if (e) return std::unexpected(unavailable);  // the broker is still away: fail fast
     w.needs_abort = false;
   }
+  std::size_t total = 0;
+  for (auto& b : group) total += b.records.size();
+  if (total == 0 && !w.publish_due) {  // only asked to publish, and that is done already
+    return std::vector<LogPosition>(group.size(), LogPosition{w.partition, end(w.partition)});
+  }
   if (KafkaError e{w.producer->begin_transaction()}) {
     return std::unexpected(e->is_fatal() ? fatal(e) : unavailable);
   }
-  std::size_t total = 0;
-  for (auto& b : group) total += b.records.size();
+  // Where this process answers, published by the writer itself: a writer that another has
+  // fenced cannot overwrite its successor's record. Due again if this transaction fails.
+  struct Publication {
+    Writer& w;
+    bool due;
+    ~Publication() {
+      if (due) w.publish_due = true;
+    }
+  } publication{w, w.publish_due.exchange(false)};
+  if (publication.due) {
+    std::string url;
+    {
+      std::lock_guard lock(owners_mutex_);
+      url = advertised_;
+    }
+    if (url.empty()) {
+      publication.due = false;  // advertise() asks again once the address is known
+    } else {
+      const std::string key = std::to_string(w.partition);
+      const std::string value =
+          nlohmann::json{{"partition", w.partition}, {"url", url}, {"transactional_id", w.transactional_id}}.dump();
+      auto err = w.producer->produce(options_.topic + "-owners", 0, RdKafka::Producer::RK_MSG_COPY,
+                                     const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
+      if (err != RdKafka::ERR_NO_ERROR) {
+        note("cannot produce to " + options_.topic + "-owners: " + RdKafka::err2str(err));
+        return std::unexpected(abandon());
+      }
+    }
+  }
   std::vector<DeliveryReports::Landed> landed(total);
   std::size_t next = 0;
   for (auto& b : group) {
@@ -394,6 +447,7 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
   }
   if (stalled && !w.fenced) w.queue->allow();
   if (failed) return std::unexpected(failed);
+  publication.due = false;
   // Every report has come once the commit succeeded; poll for any not yet served.
   for (int i = 0; i < 100 && std::any_of(landed.begin(), landed.end(), [](auto& l) { return l.offset < 0; }); ++i) {
     w.producer->poll(10);
@@ -411,7 +465,9 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
     next = 0;
     auto& p = replica_[w.partition];
     for (auto& b : group) {
-      positions.push_back(LogPosition{w.partition, static_cast<std::uint64_t>(landed[next].offset)});
+      // An empty batch (one that only carried the owners record) is placed at the end.
+      positions.push_back(b.records.empty() ? LogPosition{w.partition, p.end}
+                                            : LogPosition{w.partition, static_cast<std::uint64_t>(landed[next].offset)});
       for (auto& r : b.records) {
         auto& l = landed[next++];
         if (static_cast<std::uint64_t>(l.offset) < p.end) continue;  // the follower was first
@@ -421,8 +477,9 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
       }
     }
   }
-  batches_.fetch_add(group.size());
-  syncs_.fetch_add(1);
+  batches_.fetch_add(static_cast<std::uint64_t>(
+      std::count_if(group.begin(), group.end(), [](const PendingBatch& b) { return !b.records.empty(); })));
+  if (total > 0) syncs_.fetch_add(1);  // a transaction that only published the owners record is no command's
   return positions;
 }
 
@@ -474,6 +531,7 @@ void KafkaLog::acquire(const std::vector<std::uint32_t>& partitions) {
       std::unique_lock writers(writers_mutex_);
       writers_[w->partition] = w;
     }
+    publish_owner(*w);
     note("this process now writes partition " + std::to_string(w->partition) + " (from offset " +
          std::to_string(w->decide_from) + ")");
   }
@@ -507,6 +565,13 @@ void KafkaLog::retry_acquisitions() {
     auto retired = std::move(retired_);
     lock.unlock();
   }
+  {
+    // An owners record whose transaction failed (the brokers away) is tried again.
+    std::shared_lock lock(writers_mutex_);
+    for (const auto& w : writers_) {
+      if (w && !w->fenced && w->publish_due) publish_owner(*w);
+    }
+  }
   std::vector<std::uint32_t> due;
   {
     std::lock_guard lock(assigned_mutex_);
@@ -522,6 +587,42 @@ std::optional<std::uint64_t> KafkaLog::writable(std::uint32_t partition) const {
   auto w = writer(partition);
   if (!w || w->fenced) return std::nullopt;
   return w->decide_from;
+}
+
+void KafkaLog::publish_owner(Writer& w) {
+  w.publish_due = true;
+  if (w.publish_queued.exchange(true)) return;
+  // A transaction that carries only the record (or joins the next command's).
+  w.queue->submit(PendingBatch{{}, [queued = &w.publish_queued](AppendResult) { *queued = false; }});
+}
+
+void KafkaLog::advertise(const std::string& url) {
+  {
+    std::lock_guard lock(owners_mutex_);
+    advertised_ = url;
+  }
+  if (!options_.join_group) return;
+  std::shared_lock lock(writers_mutex_);
+  for (const auto& w : writers_) {
+    if (w && !w->fenced) publish_owner(*w);
+  }
+}
+
+void KafkaLog::add_owner(std::string_view bytes) {
+  auto record = nlohmann::json::parse(bytes, nullptr, false);
+  if (!record.is_object() || !record.contains("partition") || !record["partition"].is_number_unsigned() ||
+      !record.contains("url") || !record["url"].is_string()) {
+    return note("ignoring an owners record that does not name a partition and a url");
+  }
+  const auto partition = record["partition"].get<std::uint64_t>();
+  std::lock_guard lock(owners_mutex_);
+  if (partition < owner_urls_.size()) owner_urls_[partition] = record["url"].get<std::string>();
+}
+
+std::optional<std::string> KafkaLog::owner_url(std::uint32_t partition) const {
+  std::lock_guard lock(owners_mutex_);
+  if (partition >= owner_urls_.size() || owner_urls_[partition].empty()) return std::nullopt;
+  return owner_urls_[partition];
 }
 
 std::vector<std::uint32_t> KafkaLog::owned() const {

@@ -18,6 +18,10 @@
 // Opening also fences the single writer of keyledger before partition ownership (the
 // transactional id `<id>` itself).
 //
+// In a cluster each writer also publishes where this process answers HTTP (advertise()) to
+// the compacted topic `<topic>-owners`, inside its own transaction, so that the others can
+// forward commands to the owner (owner_url()); every process follows that topic.
+//
 // Positions are the brokers' own: (partition, offset), learnt from each record's delivery
 // report, so every process and every other Kafka client names a record the same way.
 // Offsets have gaps where transaction markers sit.
@@ -77,6 +81,8 @@ class KafkaLog final : public EventLog {
   std::uint64_t lag(std::uint32_t partition) const override;
   std::uint32_t partition_for(std::string_view dashboard_id) const override;
   std::optional<std::uint64_t> writable(std::uint32_t partition) const override;
+  void advertise(const std::string& url) override;
+  std::optional<std::string> owner_url(std::uint32_t partition) const override;
 
   // The partitions this process writes now, ascending.
   std::vector<std::uint32_t> owned() const;
@@ -117,6 +123,11 @@ class KafkaLog final : public EventLog {
   // The follower's: a record at `offset`, kept unless this process already has it.
   void add_followed(std::uint32_t partition, std::uint64_t offset, std::string_view bytes);
   void deliver_arrivals();
+  // Has the writer publish this process's address (once known) in its next transaction, and
+  // starts one for it.
+  void publish_owner(Writer& writer);
+  // The owners topic's follower's: one owner record.
+  void add_owner(std::string_view bytes);
 
   KafkaOptions options_;
 
@@ -137,6 +148,13 @@ class KafkaLog final : public EventLog {
   std::mutex arrival_mutex_;
   std::function<void()> arrived_;        // the on_arrival callback
   bool arrival_due_ = false;             // records (or a new callback) not yet announced
+  // Owners (cluster): where each partition's writer answers, from the compacted topic
+  // `<topic>-owners` (one record per partition, keyed by its number, written in the writer's
+  // own transactions so that a fenced writer cannot publish).
+  mutable std::mutex owners_mutex_;
+  std::string advertised_;               // this process's address, once known
+  std::vector<std::string> owner_urls_;  // by partition; empty when none was published
+  std::unique_ptr<KafkaFollower> owners_follower_;
   std::unique_ptr<KafkaFollower> follower_;    // after the replica: stops before it goes
   std::unique_ptr<KafkaOwnership> ownership_;  // last: leaves the group (letting writers go) first
 };

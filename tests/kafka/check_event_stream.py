@@ -80,11 +80,12 @@ assert murmur2(b"21") == -973932308 and murmur2(b"keyledger") == -2098327669 and
 
 
 def kcat_records(bootstrap, prefix):
-    """Every committed record of every events topic named PREFIX*, as kcat -J prints them."""
+    """Every committed record of every events topic named PREFIX*, as kcat -J prints them
+    (not the keyring's topics, nor a cluster's owners topics: docs/cluster.md)."""
     listing = json.loads(subprocess.run(["kcat", "-b", bootstrap, "-L", "-J"], check=True,
                                         capture_output=True, text=True).stdout)
     topics = sorted((t["topic"], len(t["partitions"])) for t in listing["topics"]
-                    if t["topic"].startswith(prefix) and not t["topic"].endswith("-keyring"))
+                    if t["topic"].startswith(prefix) and not t["topic"].endswith(("-keyring", "-owners")))
     for topic, partitions in topics:
         out = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-e", "-q", "-J",
                               "-X", "isolation.level=read_committed"],
