@@ -47,7 +47,7 @@ Expected<kd::Role> Access::require_member(const RequestContext& ctx, std::initia
 }
 
 kd::Actor Access::actor_of(const RequestContext& ctx) const {
-  const std::string& ip = ctx.request.remote_ip;
+  const std::string& ip = ctx.client_ip;
   switch (ctx.principal.kind) {
     case Principal::Kind::platform_operator: return {kd::ActorKind::platform_operator, "operator", ip};
     case Principal::Kind::service: return {kd::ActorKind::service, "service", ip};

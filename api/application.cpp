@@ -50,6 +50,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       pipeline_(pipeline),
       sessions_(keyring.store_keys().session_signing_key),
       read_models_(keyring.store_keys().fingerprint_pepper),
+      forwarder_(config_.cluster_token, log_, pipeline_, metrics_),
       freshness_(log_, pipeline_, config_.max_staleness),
       access_(config_, sessions_, pipeline_),
       commands_(pipeline_, access_, metrics_, keyring.store_keys().idempotency_key),
@@ -59,7 +60,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       dashboard_routes_(access_, commands_, pipeline_, states_, vault, sessions_, config_.session_ttl),
       key_routes_(access_, commands_, secrets_, pipeline_, states_),
       channel_routes_(access_, commands_, secrets_, pipeline_, states_),
-      verify_routes_(access_, commands_, secrets_, read_models_.verify_index, freshness_, pipeline_, metrics_),
+      verify_routes_(access_, commands_, secrets_, read_models_.verify_index, freshness_, pipeline_, metrics_, forwarder_),
       audit_routes_(access_, commands_, pipeline_, states_, log_, read_models_, checkpoints_, config_.rotation_age_days),
       event_routes_(access_, log_, read_models_.audit_index, config_.sse_heartbeat),
       rotation_(keyring, pipeline_),
@@ -102,13 +103,43 @@ void Application::handle(std::shared_ptr<const HttpRequest> request, std::move_o
   start_detached(respond(std::move(request)), std::move(done));
 }
 
-void Application::set_executor(eventstore::CommandPipeline::Post post) { commands_.set_executor(std::move(post)); }
+void Application::set_executor(eventstore::CommandPipeline::Post post) {
+  forwarder_.set_executor(post);
+  commands_.set_executor(std::move(post));
+}
+
+void Application::advertise(const std::string& url) {
+  forwarder_.set_self(url);
+  log_.advertise(url);
+}
+
+std::optional<std::uint32_t> Application::deciding_partition(const RequestContext& ctx, const Router::Route& route) const {
+  if (route.method == "GET") return std::nullopt;
+  // A dashboard not (yet) known here goes to where its id places it: its owner knows.
+  auto placed = [&](const std::string& dashboard) { return pipeline_.partition_of(dashboard).value_or(log_.partition_for(dashboard)); };
+  if (ctx.params.contains("d")) return placed(ctx.params.at("d"));
+  if (route.pattern == "/v1/sessions") {
+    auto body = nlohmann::json::parse(ctx.request.body, nullptr, false);
+    if (body.is_object() && body.contains("dashboard_id") && body["dashboard_id"].is_string()) {
+      return placed(body["dashboard_id"].get<std::string>());
+    }
+    return std::nullopt;  // the handler answers the malformed body
+  }
+  // One Idempotency-Key, one place that decides it: the key's partition, where the dashboard
+  // is then created (DashboardRoutes), so a retry through any process finds the first answer.
+  if (route.pattern == "/v1/dashboards") {
+    if (const std::string key = ctx.request.header("idempotency-key"); !key.empty()) return log_.partition_for(key);
+  }
+  return std::nullopt;
+}
 
 // The route's answer, or the problem that stopped the request before its handler.
 Task<Result> Application::answer(RequestContext& ctx, std::string& route_name) {
   KEYLEDGER_CO_TRY(match, router_.match(ctx.request.method, ctx.request.path()));
   route_name = match.route->method + " " + match.route->pattern;
   ctx.params = std::move(match.params);
+  KEYLEDGER_CO_TRY(from_peer, forwarder_.from_peer(ctx));
+  ctx.from_peer = from_peer;
   KEYLEDGER_CO_TRY(principal, access_.authenticate(ctx.request));
   ctx.principal = std::move(principal);
   // A read after a write, perhaps one another process answered: wait for it (SPEC §10).
@@ -124,12 +155,15 @@ Task<Result> Application::answer(RequestContext& ctx, std::string& route_name) {
       ctx.params.at("d") != ctx.principal.dashboard_id) {
     co_return std::unexpected(forbidden("this session belongs to another dashboard"));
   }
-  // Only the owner of a dashboard's partition decides its commands (SPEC §10): another
-  // process refuses before the handler seals a secret or checks a password.
-  if (ctx.request.method != "GET" && ctx.params.contains("d")) {
-    if (auto partition = pipeline_.partition_of(ctx.params.at("d")); partition && !log_.writable(*partition)) {
-      co_return std::unexpected(not_owner());
-    }
+  // Only the owner of a partition decides its commands (SPEC §10): another process sends
+  // the request on to it (one hop), before its handler seals a secret or checks a password.
+  if (auto partition = deciding_partition(ctx, *match.route); partition && !log_.writable(*partition)) {
+    if (ctx.from_peer || !forwarder_.enabled()) co_return std::unexpected(not_owner());
+    auto forwarded = forwarder_.forward(ctx, *partition);  // named: see KEYLEDGER_CO_AWAIT_TRY
+    Expected<std::optional<HttpResponse>> owners_answer = co_await forwarded;
+    if (!owners_answer) co_return std::unexpected(owners_answer.error());
+    if (*owners_answer) co_return std::move(**owners_answer);
+    // This process owns the partition now: decided here.
   }
   if (match.route->handler) co_return match.route->handler(ctx);
   auto handled = match.route->waiting_handler(ctx);  // named: see KEYLEDGER_CO_AWAIT_TRY

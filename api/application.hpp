@@ -20,6 +20,7 @@
 #include "config.hpp"
 #include "dashboard_routes.hpp"
 #include "event_routes.hpp"
+#include "forwarder.hpp"
 #include "eventstore/command_pipeline.hpp"
 #include "eventstore/event_log.hpp"
 #include "eventstore/keyring.hpp"
@@ -61,6 +62,10 @@ class Application {
   HttpResponse handle(const HttpRequest& request);
   // Where commands continue once durable (see CommandRunner::set_executor).
   void set_executor(eventstore::CommandPipeline::Post post);
+  // Where this process answers HTTP, for the other processes of a cluster to forward commands
+  // to (SPEC §10): published by the log for every partition this process owns. Once, before
+  // serving.
+  void advertise(const std::string& url);
   // Requests answered without waiting on the log run on the I/O threads.
   static bool answers_without_waiting(const HttpRequest& request);
 
@@ -84,6 +89,9 @@ class Application {
  private:
   Task<HttpResponse> respond(std::shared_ptr<const HttpRequest> request);
   Task<Result> answer(RequestContext& ctx, std::string& route_name);
+  // The partition whose owner decides the request's command, for a request that runs one on
+  // a known place: a dashboard's route, a login, a creation with an Idempotency-Key.
+  std::optional<std::uint32_t> deciding_partition(const RequestContext& ctx, const Router::Route& route) const;
 
   ServeConfig config_;
   eventstore::EventLog& log_;
@@ -91,6 +99,7 @@ class Application {
   SessionTokens sessions_;
   projections::Projector read_models_;
   Metrics metrics_;
+  Forwarder forwarder_;
   ReplicaFreshness freshness_;
   Access access_;
   CommandRunner commands_;

@@ -98,6 +98,7 @@ Task<Expected<es::CommandResult>> CommandRunner::run(RequestContext& ctx, const 
   const std::string outcome = not_owner                     ? "not_owner"
                               : result.log_error            ? "log_unavailable"
                               : result.idempotency_conflict ? "idempotency_key_reused"
+                              : result.idempotency_in_progress ? "idempotency_key_in_use"
                               : result.outcome.rejection    ? std::string(kd::to_string(result.outcome.rejection->code))
                                                             : "accepted";
   metrics_.record_command(type, outcome);
@@ -111,6 +112,12 @@ Expected<es::CommandResult> CommandRunner::accepted(const RequestContext& ctx, e
                       {"error", result.log_error.message()}}.dump() +
                      "\n";
     return std::unexpected(ApiError{503, "log_unavailable", "the event log cannot take writes right now; nothing was changed",
+                                    "", {{"Retry-After", "1"}}});
+  }
+  if (result.idempotency_in_progress) {
+    return std::unexpected(ApiError{409, "idempotency_key_in_use",
+                                    "a request with this Idempotency-Key is still being answered; retry it shortly to "
+                                    "get its answer",
                                     "", {{"Retry-After", "1"}}});
   }
   if (result.idempotency_conflict) {

@@ -27,6 +27,8 @@ struct ServeConfig {
   int rotation_age_days = 90;                   // compliance: Email and WhatsApp keys older than this
   std::chrono::milliseconds sse_heartbeat{15000};  // a comment on an event stream after this long without events
   std::chrono::milliseconds max_staleness{5000};   // verify fails closed past it (SPEC §10, Kafka replicas)
+  std::string cluster_token;  // between the processes of a Kafka cluster: forwarding (SPEC §10)
+  std::string advertise;      // where the others reach this process; default: the listen address
 };
 
 }  // namespace keyledger::api

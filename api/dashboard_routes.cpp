@@ -58,8 +58,12 @@ Task<Result> DashboardRoutes::create_dashboard(RequestContext& ctx) {
   const std::string password = admin.required_string("password");
   if (!body.ok()) co_return body.error();
   if (!admin.ok()) co_return admin.error();
-  auto command = usecases::prepare_dashboard(vault_, {name, email, password, "admin.password"},
-                                             [this](const std::string& id) { return pipeline_.decides_for(id); });
+  // Placed where this process decides; with an Idempotency-Key, in the key's own partition,
+  // whose owner decides every creation with that key (see Application::deciding_partition).
+  const std::string key = ctx.request.header("idempotency-key");
+  auto command = usecases::prepare_dashboard(vault_, {name, email, password, "admin.password"}, [&](const std::string& id) {
+    return pipeline_.decides_for(id) && (key.empty() || pipeline_.partition_for(id) == pipeline_.partition_for(key));
+  });
   if (!command) co_return std::unexpected(problem_of(command.error()));
   const std::string id = command->dashboard_id;
   KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, id, std::move(*command)));

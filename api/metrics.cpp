@@ -93,6 +93,14 @@ std::string Metrics::render() const {
   out += "# HELP keyledger_verify_stale_total Verifications refused with 503 replica_stale (the key's partition stale here).\n";
   out += "# TYPE keyledger_verify_stale_total counter\n";
   out += "keyledger_verify_stale_total " + std::to_string(stale_verifications_.load(std::memory_order_relaxed)) + "\n";
+  out += "# HELP keyledger_forwarded_commands_total Commands this process forwarded to their partition's owner, by how "
+         "they ended: answered (by the owner), no_owner (none found in time: 503), failed (the owner did not answer: 502).\n";
+  out += "# TYPE keyledger_forwarded_commands_total counter\n";
+  const char* forward_outcomes[] = {"answered", "no_owner", "failed"};
+  for (std::size_t i = 0; i < forwarded_.size(); ++i) {
+    out += "keyledger_forwarded_commands_total{outcome=\"" + std::string(forward_outcomes[i]) + "\"} " +
+           std::to_string(forwarded_[i].load(std::memory_order_relaxed)) + "\n";
+  }
   out += "# HELP keyledger_http_requests_in_flight Requests being handled on the worker pool (those that may wait on the log).\n";
   out += "# TYPE keyledger_http_requests_in_flight gauge\n";
   out += "keyledger_http_requests_in_flight " + std::to_string(waiting_requests_.load(std::memory_order_relaxed)) + "\n";

@@ -37,6 +37,9 @@ class Metrics {
   }
   // A verification refused because the key's partition was stale here (503 replica_stale).
   void record_stale_verify() { stale_verifications_.fetch_add(1, std::memory_order_relaxed); }
+  // A command forwarded to its partition's owner (SPEC §10) and how it ended.
+  enum class Forwarded { answered, no_owner, failed };
+  void record_forward(Forwarded outcome) { forwarded_[static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed); }
   void record_append(double seconds) { append_latency_.observe(seconds); }
   // A verification answered inside its connection (always 200): lock-free, as it is made
   // once a message by every sending service.
@@ -59,6 +62,7 @@ class Metrics {
   std::array<std::atomic<std::uint64_t>, projections::kVerifyReasonCount> verify_{};
   std::atomic<std::uint64_t> inline_verifications_{0};
   std::atomic<std::uint64_t> stale_verifications_{0};
+  std::array<std::atomic<std::uint64_t>, 3> forwarded_{};
   std::atomic<std::int64_t> waiting_requests_{0}, open_connections_{0};
   std::atomic<std::uint64_t> usage_intervals_{0};
   Histogram request_latency_;

@@ -55,13 +55,18 @@ class Fields {
 };
 
 struct RequestContext {
-  RequestContext(const HttpRequest& r, std::string id) : request(r), query(parse_query(r.target)), request_id(std::move(id)) {}
+  RequestContext(const HttpRequest& r, std::string id)
+      : request(r), query(parse_query(r.target)), request_id(std::move(id)), client_ip(r.remote_ip) {}
 
   const HttpRequest& request;
   std::map<std::string, std::string> params;  // path parameters, percent-decoded
   std::map<std::string, std::string> query;
   Principal principal;
   std::string request_id;
+  // The caller's address: the connection's, or for a command another process of the cluster
+  // forwarded, the one that process was called from (forwarder.hpp).
+  std::string client_ip;
+  bool from_peer = false;  // forwarded by another process of the cluster: never forwarded again
   bool honours_idempotency_key = true;  // false where one request runs several commands
   // What the request's commands wrote: partition → offset of the last record there (the
   // answer's Keyledger-Position, see positions.hpp).

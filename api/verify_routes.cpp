@@ -59,7 +59,24 @@ Task<Result> VerifyRoutes::report_leaks(RequestContext& ctx) {
     const std::string type = fields.optional_string("type").value_or("");
     if (!fields.ok()) co_return fields.error();
     json answer{{"token_type", type}, {"url", url}, {"masked", kd::mask_key(token)}, {"label", "false_positive"}};
-    if (auto located = index_.locate(token)) {
+    auto located = index_.locate(token);
+    // A token of a dashboard another process of the cluster owns: that report alone goes
+    // to the owner, and its answer takes the token's place (SPEC §10: answered per token).
+    if (located && !ctx.from_peer && forwarder_.enabled() && !pipeline_.decides_for(located->dashboard_id)) {
+      const auto partition = pipeline_.partition_of(located->dashboard_id)
+                                 .value_or(pipeline_.partition_for(located->dashboard_id));
+      auto forwarded = forwarder_.forward(ctx, partition, json::array({report}).dump());  // named: see KEYLEDGER_CO_AWAIT_TRY
+      Expected<std::optional<HttpResponse>> owners_answer = co_await forwarded;
+      if (!owners_answer) co_return std::unexpected(owners_answer.error());
+      if (*owners_answer) {
+        const json owners = json::parse((*owners_answer)->body, nullptr, false);
+        if ((*owners_answer)->status != 200 || !owners.is_array() || owners.size() != 1) co_return std::move(**owners_answer);
+        answers.push_back(owners[0]);
+        continue;
+      }
+      // This process owns the dashboard's partition now: decided here.
+    }
+    if (located) {
       kd::ReportKeyLeak leak{located->key_id, url, source, std::nullopt};
       if (located->channel == kd::Channel::sms) {
         KEYLEDGER_CO_TRY(replacement, secrets_.issue(kd::Channel::sms, located->dashboard_id, located->key_id));

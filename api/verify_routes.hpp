@@ -4,6 +4,7 @@
 
 #include "access.hpp"
 #include "command_runner.hpp"
+#include "forwarder.hpp"
 #include "key_secrets.hpp"
 #include "metrics.hpp"
 #include "projections/verify_index.hpp"
@@ -16,14 +17,15 @@ class VerifyRoutes {
  public:
   VerifyRoutes(const Access& access, CommandRunner& commands, KeySecrets& secrets,
                const projections::VerifyIndex& index, const ReplicaFreshness& freshness,
-               const eventstore::CommandPipeline& pipeline, Metrics& metrics)
+               const eventstore::CommandPipeline& pipeline, Metrics& metrics, Forwarder& forwarder)
       : access_(access),
         commands_(commands),
         secrets_(secrets),
         index_(index),
         freshness_(freshness),
         pipeline_(pipeline),
-        metrics_(metrics) {}
+        metrics_(metrics),
+        forwarder_(forwarder) {}
 
   void add_to(Router& router);
 
@@ -38,6 +40,7 @@ class VerifyRoutes {
   const ReplicaFreshness& freshness_;
   const eventstore::CommandPipeline& pipeline_;
   Metrics& metrics_;
+  Forwarder& forwarder_;  // a leaked token of a dashboard another process owns goes there
 };
 
 }  // namespace keyledger::api

@@ -323,7 +323,24 @@ void CommandPipeline::execute(const std::string& dashboard_id, domain::Command c
     std::string existing;
     {
       std::lock_guard lock(creation_keys_mutex_);
-      if (auto it = creation_keys_.find(meta.idempotency_key); it != creation_keys_.end()) existing = it->second;
+      if (auto it = creation_keys_.find(meta.idempotency_key); it != creation_keys_.end()) {
+        existing = it->second;
+      } else if (!creating_keys_.insert(meta.idempotency_key).second) {
+        // The same key's first creation is not decided yet: its retry is answered once it is.
+        CommandResult result;
+        result.idempotency_in_progress = true;
+        return done(std::move(result));
+      } else {
+        // Let go once this creation is decided (and, if accepted, folded: the key is then
+        // in creation_keys_).
+        done = [this, key = meta.idempotency_key, done = std::move(done)](CommandResult result) mutable {
+          {
+            std::lock_guard lock(creation_keys_mutex_);
+            creating_keys_.erase(key);
+          }
+          done(std::move(result));
+        };
+      }
     }
     if (!existing.empty()) {
       Slot& slot = *find_slot(existing);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <system_error>
@@ -44,8 +45,11 @@ struct CommandResult {
   std::error_code log_error;       // the log refused the batch: nothing changed at all
   bool replayed = false;           // the idempotency key named an earlier, identical request
   bool idempotency_conflict = false;  // the key was used before for a different request
+  bool idempotency_in_progress = false;  // a creation with the same key is being decided now
 
-  bool accepted() const { return !log_error && !idempotency_conflict && outcome.accepted(); }
+  bool accepted() const {
+    return !log_error && !idempotency_conflict && !idempotency_in_progress && outcome.accepted();
+  }
 };
 
 // What a reader of one dashboard sees, consistent with every acknowledged command.
@@ -122,6 +126,8 @@ class CommandPipeline {
   std::vector<std::string> dashboard_ids() const;
   // The log partition holding the dashboard's events; none before its first event is folded.
   std::optional<std::uint32_t> partition_of(const std::string& dashboard_id) const;
+  // The partition the log gives a key (a new dashboard's id, an Idempotency-Key).
+  std::uint32_t partition_for(std::string_view key) const { return log_.partition_for(key); }
   // Whether this process decides the dashboard's commands now (SPEC §10: its partition's owner).
   bool decides_for(const std::string& dashboard_id) const;
 
@@ -196,6 +202,7 @@ class CommandPipeline {
   // Idempotency keys of dashboard creation, which no dashboard scope can hold yet.
   mutable std::mutex creation_keys_mutex_;
   std::map<std::string, std::string> creation_keys_;  // key -> dashboard id
+  std::set<std::string> creating_keys_;              // creations with these keys are under way
 };
 
 }  // namespace keyledger::eventstore

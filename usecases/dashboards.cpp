@@ -18,7 +18,7 @@ std::expected<domain::CreateDashboard, Problem> prepare_dashboard(
     return std::unexpected(Problem{Problem::Kind::invalid_request, dashboard.password_field, valid.error().detail});
   }
   std::string id = new_id("dsh_");
-  for (int draw = 1; placeable && draw < 256 && !placeable(id); ++draw) id = new_id("dsh_");
+  for (int draw = 1; placeable && draw < 4096 && !placeable(id); ++draw) id = new_id("dsh_");
   const std::string rcs_key_id = new_id("key_");
   auto rcs = vault.issue(kd::Channel::rcs, id, rcs_key_id, /*create_data_key=*/true);
   if (!rcs) return std::unexpected(Problem{Problem::Kind::keyring_unavailable, "", "the keyring cannot take a new data key"});

@@ -93,21 +93,25 @@ inline std::vector<std::pair<int, std::size_t>> partition_leaders(const std::str
   return leaders;
 }
 
-// Eight writers generating Email keys on four dashboards as developers, until stopped: which
-// keys were acknowledged (201), how many were refused with 503, and any other answer. While
-// one dashboard's transaction waits on the broker, the others' commands reach the log and
-// are refused at once; on one dashboard alone they would queue behind the waiting one.
+// Writers (eight unless told) generating Email keys on the dashboards in turn as developers,
+// until stopped: which keys were acknowledged (201, and the key each got), how many were
+// refused with 503 (or, on a cluster, 502: an owner that died with the command), per
+// dashboard, and any other answer. While one dashboard's transaction waits on the broker,
+// the others' commands reach the log and are refused at once; on one dashboard alone they
+// would queue behind the waiting one.
 struct Writers {
   std::mutex mutex;
   std::set<std::string> acknowledged;
+  std::map<std::string, std::string> keys;          // acknowledged key id -> the key
+  std::map<std::string, int> refused_by_dashboard;  // dashboard id -> refusals
   std::atomic<int> refused{0}, unexpected{0};
   std::vector<std::string> unexpected_answers;  // what they were, for the failure message
   std::atomic<bool> stopping{false};
   std::vector<std::thread> threads;
 
-  Writers(const ApiClient& api, const std::vector<Dashboard>& dashboards) {
-    for (int w = 0; w < 8; ++w) {
-      threads.emplace_back([&, w] {
+  Writers(const ApiClient& api, const std::vector<Dashboard>& dashboards, int count = 8) {
+    for (int w = 0; w < count; ++w) {
+      threads.emplace_back([&api, &dashboards, this, w] {
         for (int i = 0; !stopping; ++i) {
           ApiReply reply;
           try {
@@ -122,10 +126,14 @@ struct Writers {
           if (reply.status == 201) {
             std::lock_guard lock(mutex);
             acknowledged.insert(reply.json["id"].get<std::string>());
+            keys[reply.json["id"]] = reply.json["key"];
           } else {
-            (reply.status == 503 ? refused : unexpected)++;
-            if (reply.status != 503) {
-              std::lock_guard lock(mutex);
+            const bool refusal = reply.status == 503 || reply.status == 502;
+            (refusal ? refused : unexpected)++;
+            std::lock_guard lock(mutex);
+            if (refusal) {
+              ++refused_by_dashboard[dashboards[w % dashboards.size()].id];
+            } else {
               unexpected_answers.push_back(std::to_string(reply.status) + " " + reply.body);
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(100));

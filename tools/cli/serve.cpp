@@ -43,6 +43,12 @@ OptionSet serve_options() {
               "on a Kafka store, verify answers 503 replica_stale for keys of a partition this process has not "
               "known to be current for longer than this (the brokers away, or its copy lagging)",
               5)
+      .text("cluster-token", "TOKEN",
+            "on a Kafka cluster, the token its processes present to each other when one forwards a command to the "
+            "owner of its dashboard's partition (at least 16 characters; the same on every process); without it "
+            "such commands are answered 503 not_owner")
+      .text("advertise", "URL",
+            "on a Kafka cluster, where the other processes reach this one (default: http(s)://the listen address)")
       .number("group-session-timeout", "SECONDS",
               "on a Kafka store, how long the cluster waits for a silent process before its partitions go to "
               "the others (at least the brokers' group.min.session.timeout.ms)",
@@ -75,6 +81,11 @@ int serve(const Invocation& invocation) {
   config.usage_interval = std::chrono::seconds(invocation.number("usage-interval"));
   config.rotation_age_days = static_cast<int>(invocation.number("rotation-age-days"));
   config.max_staleness = std::chrono::seconds(invocation.number("max-staleness"));
+  config.cluster_token = invocation.text("cluster-token");
+  config.advertise = invocation.text("advertise");
+  if (config.cluster_token.size() < 16 && !config.cluster_token.empty()) {
+    throw std::runtime_error("KEYLEDGER_CLUSTER_TOKEN must be at least 16 characters");
+  }
   if (config.operator_token.size() < 16 && !config.operator_token.empty()) {
     throw std::runtime_error("KEYLEDGER_OPERATOR_TOKEN must be at least 16 characters");
   }
@@ -121,6 +132,8 @@ int serve(const Invocation& invocation) {
       server_options);
   // Commands continue on the worker pool once durable: no thread waits for the log.
   app.set_executor([&server](std::move_only_function<void()> job) { server.post(std::move(job)); });
+  app.advertise(config.advertise.empty() ? std::string(server.tls() ? "https://" : "http://") + server.local_address()
+                                         : config.advertise);
 
   // Snapshots in the background, so that a restart replays at most snapshot_every events.
   std::mutex snapshot_mutex;
