@@ -59,7 +59,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       states_(pipeline_, log_, read_models_.audit_index),
       dashboard_routes_(access_, commands_, pipeline_, states_, vault, sessions_, config_.session_ttl),
       key_routes_(access_, commands_, secrets_, pipeline_, states_),
-      channel_routes_(access_, commands_, secrets_, pipeline_, states_),
+      channel_routes_(access_, commands_, secrets_, pipeline_, states_, forwarder_),
       verify_routes_(access_, commands_, secrets_, read_models_.verify_index, freshness_, pipeline_, metrics_, forwarder_),
       audit_routes_(access_, commands_, pipeline_, states_, log_, read_models_, checkpoints_, config_.rotation_age_days),
       event_routes_(access_, log_, read_models_.audit_index, config_.sse_heartbeat),
@@ -67,6 +67,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       master_key_routes_(access_, commands_, keyring, rotation_),
       backup_routes_(access_, log_, pipeline_, keyring, config_.store),
       operations_routes_(ready_, pipeline_, log_, metrics_),
+      cluster_routes_(pipeline_),
       verify_endpoint_(config_.service_token, read_models_.verify_index, freshness_, metrics_) {
   dashboard_routes_.add_to(router_);
   key_routes_.add_to(router_);
@@ -77,6 +78,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
   master_key_routes_.add_to(router_);
   backup_routes_.add_to(router_);
   operations_routes_.add_to(router_);
+  cluster_routes_.add_to(router_);
   add_console_routes(router_);
   read_models_.attach(pipeline_);
 }

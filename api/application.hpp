@@ -15,6 +15,7 @@
 #include "audit_routes.hpp"
 #include "backup_routes.hpp"
 #include "channel_routes.hpp"
+#include "cluster_routes.hpp"
 #include "command_runner.hpp"
 #include "console_routes.hpp"
 #include "config.hpp"
@@ -117,6 +118,7 @@ class Application {
   BackupRoutes backup_routes_;
   std::atomic<bool> ready_{false};
   OperationsRoutes operations_routes_;
+  ClusterRoutes cluster_routes_;
   Router router_;  // filled once by the route groups in the constructor, read-only after
   VerifyEndpoint verify_endpoint_;
 };

@@ -1,6 +1,7 @@
 #include "channel_routes.hpp"
 
 #include "eventstore/rfc3339.hpp"
+#include "domain/validation.hpp"
 #include "key_views.hpp"
 #include "usecases/dashboards.hpp"
 
@@ -50,9 +51,34 @@ Task<Result> ChannelRoutes::register_number(RequestContext& ctx) {
   const std::string number = body.required_string("number");
   if (!body.ok()) co_return body.error();
   const std::string& d = ctx.param("d");
+  // SPEC §10: on a cluster the number belongs to the owner of its own partition, which
+  // reserves it before this process (the dashboard's owner) decides the registration; the
+  // command then names the dashboard that owner says holds the number.
+  const auto valid = kd::validate_e164("number", number);  // an invalid one is refused by the decider
+  const std::string canonical = valid ? *valid : number;
+  std::string holder;
+  std::optional<std::uint32_t> reserved_at;
+  if (valid && forwarder_.enabled()) {
+    const std::uint32_t partition = pipeline_.partition_for(canonical);
+    if (!pipeline_.decides_partition(partition)) {
+      auto reservation = forwarder_.reserve_number(ctx, partition, canonical, d);  // named: see KEYLEDGER_CO_AWAIT_TRY
+      Expected<std::optional<std::string>> reserved = co_await reservation;
+      if (!reserved) co_return std::unexpected(reserved.error());
+      if (*reserved) {
+        holder = **reserved;
+        if (holder == d) reserved_at = partition;
+      }
+    }
+  }
   const std::string key_id = usecases::new_id("key_");
   KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::sms, d, key_id));
-  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RegisterSmsNumber{number, key_id, secret, ""}));
+  auto registration = commands_.run(ctx, d, kd::RegisterSmsNumber{canonical, key_id, secret, holder});  // named
+  Expected<es::CommandResult> registered_or_error = co_await registration;
+  const bool now_registered = registered_or_error && !registered_or_error->outcome.events.empty() &&
+                          std::holds_alternative<kd::SmsNumberRegistered>(registered_or_error->outcome.events.front());
+  if (reserved_at && !now_registered) forwarder_.release_number(ctx, *reserved_at, canonical, d);
+  if (!registered_or_error) co_return std::unexpected(registered_or_error.error());
+  auto& result = *registered_or_error;
   const auto& registered = std::get<kd::SmsNumberRegistered>(result.outcome.events.front());
   json out;
   pipeline_.with_dashboard(d, [&](const es::DashboardView& v) {

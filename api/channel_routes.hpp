@@ -5,6 +5,7 @@
 #include "access.hpp"
 #include "command_runner.hpp"
 #include "dashboard_states.hpp"
+#include "forwarder.hpp"
 #include "key_secrets.hpp"
 #include "router.hpp"
 
@@ -13,8 +14,9 @@ namespace keyledger::api {
 class ChannelRoutes {
  public:
   ChannelRoutes(const Access& access, CommandRunner& commands, KeySecrets& secrets,
-                const eventstore::CommandPipeline& pipeline, const DashboardStates& states)
-      : access_(access), commands_(commands), secrets_(secrets), pipeline_(pipeline), states_(states) {}
+                const eventstore::CommandPipeline& pipeline, const DashboardStates& states, Forwarder& forwarder)
+      : access_(access), commands_(commands), secrets_(secrets), pipeline_(pipeline), states_(states),
+        forwarder_(forwarder) {}
 
   void add_to(Router& router);
 
@@ -40,6 +42,7 @@ class ChannelRoutes {
   KeySecrets& secrets_;
   const eventstore::CommandPipeline& pipeline_;
   const DashboardStates& states_;  // now, or as_of
+  Forwarder& forwarder_;  // a number another process of the cluster decides is reserved there
 };
 
 }  // namespace keyledger::api

@@ -1,12 +1,10 @@
 #include "forwarder.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <coroutine>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "crypto/crypto.hpp"
 
@@ -26,6 +24,7 @@ const char* const kForwardedHeaders[] = {"authorization", "content-type", "idemp
 // Answer headers that describe the owner's connection or that this process sets itself.
 const char* const kOwnHeaders[] = {"content-length", "content-type", "connection", "keep-alive", "transfer-encoding",
                                    "server", "date", "x-request-id", "keyledger-position"};
+const std::string kReservations = "/v1/cluster/number-reservations";
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -45,28 +44,24 @@ void warn(const std::string& msg, const std::string& request_id, const std::stri
 
 }  // namespace
 
-// Awaits one relay on the forwarder's threads; the handler resumes through the executor.
-class Forwarder::Exchange {
+// Awaits one job on the forwarder's threads; the handler resumes through the executor.
+template <class T>
+class Forwarder::OnOwnThread {
  public:
-  Exchange(Forwarder& forwarder, const RequestContext& ctx, std::uint32_t partition, std::string body)
-      : forwarder_(forwarder), ctx_(ctx), partition_(partition), body_(std::move(body)) {}
+  OnOwnThread(Forwarder& forwarder, std::move_only_function<T()> job) : forwarder_(forwarder), job_(std::move(job)) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> awaiter) {
-    std::lock_guard lock(forwarder_.jobs_mutex_);
-    forwarder_.jobs_.push_back([this, awaiter] {
-      outcome_.emplace(forwarder_.relay(ctx_, partition_, body_));
+    forwarder_.submit([this, awaiter] {
+      result_.emplace(job_());
       forwarder_.post_([awaiter] { awaiter.resume(); });
     });
-    forwarder_.jobs_ready_.notify_one();
   }
-  Outcome await_resume() { return std::move(*outcome_); }
+  T await_resume() { return std::move(*result_); }
 
  private:
   Forwarder& forwarder_;
-  const RequestContext& ctx_;
-  std::uint32_t partition_;
-  std::string body_;
-  std::optional<Outcome> outcome_;
+  std::move_only_function<T()> job_;
+  std::optional<T> result_;
 };
 
 Forwarder::Forwarder(std::string cluster_token, eventstore::EventLog& log, const eventstore::CommandPipeline& pipeline,
@@ -83,6 +78,12 @@ Forwarder::~Forwarder() {
   }
   jobs_ready_.notify_all();
   for (auto& t : threads_) t.join();
+}
+
+void Forwarder::submit(std::move_only_function<void()> job) {
+  std::lock_guard lock(jobs_mutex_);
+  jobs_.push_back(std::move(job));
+  jobs_ready_.notify_one();
 }
 
 void Forwarder::run_jobs() {
@@ -113,42 +114,90 @@ Expected<bool> Forwarder::from_peer(RequestContext& ctx) const {
 
 Task<Expected<std::optional<HttpResponse>>> Forwarder::forward(RequestContext& ctx, std::uint32_t partition,
                                                                std::optional<std::string> body) {
-  Exchange exchange(*this, ctx, partition, body ? std::move(*body) : ctx.request.body);  // named: see KEYLEDGER_CO_AWAIT_TRY
-  Outcome outcome = co_await exchange;
-  for (const auto& [p, offset] : outcome.written) ctx.written[p] = std::max(ctx.written[p], offset);
-  co_return std::move(outcome.answer);
-}
-
-Forwarder::Outcome Forwarder::relay(const RequestContext& ctx, std::uint32_t partition, const std::string& body) {
-  HttpCall call;
-  call.method = ctx.request.method;
-  call.body = body;
-  call.timeout = kExchangeTimeout;
+  PeerCall call{ctx.request.method, ctx.request.target, body ? std::move(*body) : ctx.request.body, {},
+                ctx.request_id, ctx.client_ip};
   for (const char* name : kForwardedHeaders) {
     if (std::string value = ctx.request.header(name); !value.empty()) call.headers.emplace_back(name, std::move(value));
   }
-  call.headers.emplace_back("X-Request-Id", ctx.request_id);
+  using Relayed = Expected<std::optional<std::pair<HttpResponse, WrittenPositions>>>;
+  OnOwnThread<Relayed> relayed(*this, [this, call = std::move(call), partition]() -> Relayed {
+    KEYLEDGER_TRY(answer, exchange(call, partition));
+    if (!answer) return std::nullopt;
+    return relay_answer(call.request_id, std::move(*answer));
+  });
+  Relayed outcome = co_await relayed;  // named: see KEYLEDGER_CO_AWAIT_TRY
+  if (!outcome) co_return std::unexpected(outcome.error());
+  if (!*outcome) co_return std::nullopt;
+  for (const auto& [p, offset] : (*outcome)->second) ctx.written[p] = std::max(ctx.written[p], offset);
+  co_return std::move((*outcome)->first);
+}
+
+Task<Expected<std::optional<std::string>>> Forwarder::reserve_number(const RequestContext& ctx, std::uint32_t partition,
+                                                                     const std::string& number,
+                                                                     const std::string& dashboard_id) {
+  PeerCall call{"POST", kReservations, json{{"number", number}, {"dashboard_id", dashboard_id}}.dump(),
+                {{"content-type", "application/json"}}, ctx.request_id, ctx.client_ip};
+  using Holder = Expected<std::optional<std::string>>;
+  OnOwnThread<Holder> reserved(*this, [this, call = std::move(call), partition]() -> Holder {
+    KEYLEDGER_TRY(answer, exchange(call, partition));
+    if (!answer) return std::nullopt;
+    const json body = json::parse(answer->body, nullptr, false);
+    if (answer->status != 200 || !body.is_object() || !body.contains("dashboard_id") || !body["dashboard_id"].is_string()) {
+      warn("a number reservation was refused", call.request_id, std::to_string(answer->status) + " " + answer->body);
+      return std::unexpected(ApiError{502, "forwarding_failed",
+                                      "the process that owns the number's partition did not reserve it; nothing was "
+                                      "changed: retry",
+                                      "", {{"Retry-After", "1"}}});
+    }
+    return body["dashboard_id"].get<std::string>();
+  });
+  Holder holder = co_await reserved;  // named: see KEYLEDGER_CO_AWAIT_TRY
+  co_return holder;
+}
+
+void Forwarder::release_number(const RequestContext& ctx, std::uint32_t partition, const std::string& number,
+                               const std::string& dashboard_id) {
+  PeerCall call{"POST", kReservations + "/release", json{{"number", number}, {"dashboard_id", dashboard_id}}.dump(),
+                {{"content-type", "application/json"}}, ctx.request_id, ctx.client_ip};
+  submit([this, call = std::move(call), partition] {
+    // Not released (no owner answered): the owner lets it go when it is next asked for it
+    // after CommandPipeline::kRemoteReservationLifetime.
+    if (auto released = exchange(call, partition); !released) {
+      warn("a number reservation could not be released", call.request_id, released.error().detail);
+    }
+  });
+}
+
+Expected<std::optional<HttpAnswer>> Forwarder::exchange(const PeerCall& peer, std::uint32_t partition) {
+  HttpCall call;
+  call.method = peer.method;
+  call.body = peer.body;
+  call.timeout = kExchangeTimeout;
+  call.headers = peer.headers;
+  call.headers.emplace_back("X-Request-Id", peer.request_id);
   call.headers.emplace_back("Keyledger-Cluster-Token", token_);
-  call.headers.emplace_back("Keyledger-Forwarded-For", ctx.client_ip);
+  call.headers.emplace_back("Keyledger-Forwarded-For", peer.client_ip);
 
   const auto deadline = std::chrono::steady_clock::now() + kOwnerWait;
   std::string last_problem = "no process has published that it owns the partition";
   while (true) {
-    if (log_.writable(partition)) return {std::optional<HttpResponse>{}, {}};
+    if (log_.writable(partition)) return std::nullopt;
     const auto owner = log_.owner_url(partition);
     if (owner && *owner != self_) {
-      call.url = *owner + ctx.request.target;
+      call.url = *owner + peer.target;
       auto answer = http_request(call);
       if (!answer && answer.error().request_sent) {
         metrics_.record_forward(Metrics::Forwarded::failed);
-        warn("a forwarded command got no answer", ctx.request_id, answer.error().sentence);
-        return {std::unexpected(ApiError{502, "forwarding_failed",
-                                         "the process that owns the dashboard's partition took the command but did not "
-                                         "answer; it may have been applied: retry with the same Idempotency-Key",
-                                         "", {{"Retry-After", "1"}}}),
-                {}};
+        warn("a forwarded request got no answer", peer.request_id, answer.error().sentence);
+        return std::unexpected(ApiError{502, "forwarding_failed",
+                                        "the process that owns the dashboard's partition took the command but did not "
+                                        "answer; it may have been applied: retry with the same Idempotency-Key",
+                                        "", {{"Retry-After", "1"}}});
       }
-      if (answer && !says_not_owner(*answer)) return finish(ctx, std::move(*answer));
+      if (answer && !says_not_owner(*answer)) {
+        metrics_.record_forward(Metrics::Forwarded::answered);
+        return std::optional<HttpAnswer>(std::move(*answer));
+      }
       last_problem = answer ? "the process at " + *owner + " no longer owns it" : answer.error().sentence;
     } else if (owner) {
       last_problem = "this process was its owner and is handing it over";
@@ -157,12 +206,11 @@ Forwarder::Outcome Forwarder::relay(const RequestContext& ctx, std::uint32_t par
     std::this_thread::sleep_for(kRetryPause);
   }
   metrics_.record_forward(Metrics::Forwarded::no_owner);
-  warn("no owner took a forwarded command", ctx.request_id, last_problem);
-  return {std::unexpected(not_owner()), {}};
+  warn("no owner took a forwarded request", peer.request_id, last_problem);
+  return std::unexpected(not_owner());
 }
 
-Forwarder::Outcome Forwarder::finish(const RequestContext& ctx, HttpAnswer answer) {
-  metrics_.record_forward(Metrics::Forwarded::answered);
+std::pair<HttpResponse, WrittenPositions> Forwarder::relay_answer(const std::string& request_id, HttpAnswer answer) {
   HttpResponse response;
   response.status = answer.status;
   response.body = std::move(answer.body);
@@ -180,9 +228,9 @@ Forwarder::Outcome Forwarder::finish(const RequestContext& ctx, HttpAnswer answe
   // wait the answer is given all the same (the command is durable; hiding its result would
   // invite a second one), and Keyledger-Position lets the client ask for it.
   if (auto applied = await_applied(written, pipeline_, kApplyWait); !applied) {
-    warn("a forwarded command's result is not applied here yet", ctx.request_id, applied.error().detail);
+    warn("a forwarded command's result is not applied here yet", request_id, applied.error().detail);
   }
-  return {std::optional<HttpResponse>(std::move(response)), std::move(written)};
+  return {std::move(response), std::move(written)};
 }
 
 }  // namespace keyledger::api

@@ -4,6 +4,8 @@
 // the cluster token that tells the owner the request comes from a peer. The forwarding
 // process answers with the owner's answer once it has itself applied what the command wrote
 // (its Keyledger-Position), so a client that stays on one process reads its own writes.
+// The same way, a process registering an SMS number asks the owner of the number's
+// partition to reserve it (POST /v1/cluster/number-reservations).
 //
 // No owner known, an owner that does not answer the connection, or one that says it is not
 // the owner (any more): tried again every 50 ms for up to 3 s, then 503 not_owner with
@@ -11,8 +13,8 @@
 // gave no answer: 502 forwarding_failed (the command may have been applied: a retry with
 // the same Idempotency-Key is safe). A forwarded request is never forwarded again.
 //
-// Threading: forward() from any thread; the exchange runs on the forwarder's own threads
-// (each waits on one owner at a time), and the awaiting handler resumes on the executor.
+// Threading: any thread; the exchanges run on the forwarder's own threads (each waits on
+// one owner at a time), and the awaiting handler resumes on the executor.
 #pragma once
 
 #include <condition_variable>
@@ -23,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "eventstore/command_pipeline.hpp"
@@ -62,14 +65,30 @@ class Forwarder {
   Task<Expected<std::optional<HttpResponse>>> forward(RequestContext& ctx, std::uint32_t partition,
                                                       std::optional<std::string> body = std::nullopt);
 
+  // Has the owner of `partition` (the number's) reserve `number` for `dashboard_id`: the
+  // dashboard the number belongs to now (`dashboard_id` when granted); nothing when this
+  // process came to own the partition meanwhile (it reserves the number itself then).
+  Task<Expected<std::optional<std::string>>> reserve_number(const RequestContext& ctx, std::uint32_t partition,
+                                                            const std::string& number, const std::string& dashboard_id);
+  // Lets that reservation go (the registration was refused or failed), without waiting.
+  void release_number(const RequestContext& ctx, std::uint32_t partition, const std::string& number,
+                      const std::string& dashboard_id);
+
  private:
-  struct Outcome {
-    Expected<std::optional<HttpResponse>> answer;
-    WrittenPositions written;  // what the owner wrote (its Keyledger-Position)
+  // One request to a partition's owner.
+  struct PeerCall {
+    std::string method, target, body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string request_id, client_ip;
   };
-  class Exchange;
-  Outcome relay(const RequestContext& ctx, std::uint32_t partition, const std::string& body);
-  Outcome finish(const RequestContext& ctx, HttpAnswer answer);
+  template <class T>
+  class OnOwnThread;
+  // The owner's answer; nothing when this process owns the partition now; the problem when
+  // none answered (see above).
+  Expected<std::optional<HttpAnswer>> exchange(const PeerCall& call, std::uint32_t partition);
+  // A forwarded command's answer, once what it wrote is applied here.
+  std::pair<HttpResponse, WrittenPositions> relay_answer(const std::string& request_id, HttpAnswer answer);
+  void submit(std::move_only_function<void()> job);
   void run_jobs();
 
   std::string token_;

@@ -123,6 +123,7 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position)
         if constexpr (std::is_same_v<E, domain::SmsNumberRegistered>) {
           std::lock_guard lock(numbers_mutex_);
           number_owner_[event.number] = e.dashboard_id;
+          if (remote_reservations_.erase(event.number) > 0) open_reservations_.fetch_sub(1, std::memory_order_relaxed);
         } else if constexpr (std::is_same_v<E, domain::SmsNumberDeregistered>) {
           // Only this dashboard's: another may hold (or be registering) the number by now.
           std::lock_guard lock(numbers_mutex_);
@@ -132,6 +133,10 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position)
         } else if constexpr (std::is_same_v<E, domain::DashboardClosed>) {
           std::lock_guard lock(numbers_mutex_);
           std::erase_if(number_owner_, [&](const auto& entry) { return entry.second == e.dashboard_id; });
+          open_reservations_.fetch_sub(std::erase_if(remote_reservations_, [&](const auto& entry) {
+                                         return entry.second.dashboard_id == e.dashboard_id;
+                                       }),
+                                       std::memory_order_relaxed);
         } else if constexpr (std::is_same_v<E, domain::DashboardCreated>) {
           if (!e.idempotency_key.empty()) {
             std::lock_guard lock(creation_keys_mutex_);
@@ -409,6 +414,8 @@ void CommandPipeline::run(Slot& slot, PendingCommand pending) {
   // reservations are exact only in the process that owns the number's own partition (every
   // registration of that number is decided there): another process may refuse one (an
   // invalid number, one registered elsewhere as far as it knows) but not accept it.
+  // Elsewhere, the caller may have had the number's owner reserve it (reserve_number on that
+  // process): the command then names the dashboard that owner said holds the number.
   std::string reserved_number;
   bool number_decided_elsewhere = false;
   if (auto* registration = std::get_if<domain::RegisterSmsNumber>(&pending.command)) {
@@ -421,9 +428,13 @@ void CommandPipeline::run(Slot& slot, PendingCommand pending) {
         open_reservations_.fetch_add(1, std::memory_order_relaxed);
       }
     } else {
-      number_decided_elsewhere = true;
-      auto it = number_owner_.find(registration->number);
-      registration->registered_in_dashboard = it != number_owner_.end() ? it->second : pending.dashboard_id;
+      const bool granted = registration->registered_in_dashboard == pending.dashboard_id;
+      number_decided_elsewhere = !granted;
+      if (auto it = number_owner_.find(registration->number); it != number_owner_.end() && it->second != pending.dashboard_id) {
+        registration->registered_in_dashboard = it->second;  // known here to be another's
+      } else if (registration->registered_in_dashboard.empty()) {
+        registration->registered_in_dashboard = pending.dashboard_id;
+      }
     }
   }
 
@@ -544,6 +555,40 @@ void CommandPipeline::finish(Slot& slot, CommandDone done, CommandResult result)
     Post post = next->post;
     post([this, &slot, pending = std::move(*next)]() mutable { run(slot, std::move(pending)); });
   }
+}
+
+std::expected<std::string, std::error_code> CommandPipeline::reserve_number(const std::string& number,
+                                                                          const std::string& dashboard_id) {
+  if (!log_.writable(log_.partition_for(number))) return std::unexpected(make_error_code(StoreErrc::not_owner));
+  std::lock_guard numbers(numbers_mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (auto r = remote_reservations_.find(number);
+      r != remote_reservations_.end() && r->second.dashboard_id != dashboard_id &&
+      now - r->second.granted_at > kRemoteReservationLifetime) {
+    // Granted long ago and never registered (its process failed before it could, say).
+    if (auto it = number_owner_.find(number); it != number_owner_.end() && it->second == r->second.dashboard_id) {
+      number_owner_.erase(it);
+    }
+    remote_reservations_.erase(r);
+    open_reservations_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  auto [it, inserted] = number_owner_.try_emplace(number, dashboard_id);
+  if (inserted) {
+    remote_reservations_[number] = RemoteReservation{dashboard_id, now};
+    open_reservations_.fetch_add(1, std::memory_order_relaxed);
+  } else if (auto r = remote_reservations_.find(number); r != remote_reservations_.end() && r->second.dashboard_id == dashboard_id) {
+    r->second.granted_at = now;  // the same registration asked again
+  }
+  return it->second;
+}
+
+void CommandPipeline::release_number_reservation(const std::string& number, const std::string& dashboard_id) {
+  std::lock_guard numbers(numbers_mutex_);
+  auto r = remote_reservations_.find(number);
+  if (r == remote_reservations_.end() || r->second.dashboard_id != dashboard_id) return;
+  remote_reservations_.erase(r);
+  open_reservations_.fetch_sub(1, std::memory_order_relaxed);
+  if (auto it = number_owner_.find(number); it != number_owner_.end() && it->second == dashboard_id) number_owner_.erase(it);
 }
 
 void CommandPipeline::release_number(const std::string& number) {
@@ -762,6 +807,8 @@ void CommandPipeline::forget_everything() {
   {
     std::lock_guard lock(numbers_mutex_);
     number_owner_.clear();
+    open_reservations_.fetch_sub(remote_reservations_.size(), std::memory_order_relaxed);
+    remote_reservations_.clear();
   }
   for (auto& section : sections_) section.clear();
 }

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <expected>
 #include <functional>
 #include <map>
 #include <memory>
@@ -101,8 +102,20 @@ class CommandPipeline {
   std::vector<std::uint64_t> applied() const;
   // Events folded into state since position 0 (a snapshot's events included).
   std::uint64_t events() const { return events_.load(std::memory_order_relaxed); }
-  // Phone numbers reserved for registrations being decided or made durable right now.
+  // Phone numbers reserved for registrations being decided or made durable right now (here,
+  // or by another process of a cluster: see reserve_number).
   std::uint64_t open_reservations() const { return open_reservations_.load(std::memory_order_relaxed); }
+
+  // SPEC §10, a number whose partition this process owns, for a registration another process
+  // decides (the dashboard's owner): reserves it for `dashboard_id` unless another dashboard
+  // holds it or has it reserved, and says which dashboard it belongs to now (`dashboard_id`
+  // when the reservation is granted). The reservation ends when this process folds the
+  // registration, when release_number_reservation() is called, or, unclaimed after
+  // kRemoteReservationLifetime, when the number is asked for again. not_owner when this
+  // process does not own the number's partition.
+  std::expected<std::string, std::error_code> reserve_number(const std::string& number, const std::string& dashboard_id);
+  void release_number_reservation(const std::string& number, const std::string& dashboard_id);
+  static constexpr std::chrono::seconds kRemoteReservationLifetime{30};
 
   // Runs a function on some thread soon; it must not run it inside the call unless the
   // caller may block (inline() does, for the CLI and tests).
@@ -128,6 +141,8 @@ class CommandPipeline {
   std::optional<std::uint32_t> partition_of(const std::string& dashboard_id) const;
   // The partition the log gives a key (a new dashboard's id, an Idempotency-Key).
   std::uint32_t partition_for(std::string_view key) const { return log_.partition_for(key); }
+  // Whether this process decides the partition's commands now (SPEC §10: its owner).
+  bool decides_partition(std::uint32_t partition) const { return log_.writable(partition).has_value(); }
   // Whether this process decides the dashboard's commands now (SPEC §10: its partition's owner).
   bool decides_for(const std::string& dashboard_id) const;
 
@@ -198,6 +213,12 @@ class CommandPipeline {
   // in two dashboards cannot both succeed.
   mutable std::mutex numbers_mutex_;
   std::map<std::string, std::string> number_owner_;
+  // Reservations granted to other processes' registrations, not folded here yet.
+  struct RemoteReservation {
+    std::string dashboard_id;
+    std::chrono::steady_clock::time_point granted_at;
+  };
+  std::map<std::string, RemoteReservation> remote_reservations_;
 
   // Idempotency keys of dashboard creation, which no dashboard scope can hold yet.
   mutable std::mutex creation_keys_mutex_;

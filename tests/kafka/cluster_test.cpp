@@ -345,3 +345,47 @@ TEST_CASE("cluster: an owner stopped with SIGTERM leaves the group and its parti
   REQUIRE(seconds < 2 + 2);  // SPEC's 2 s (1.2 s measured on an idle machine), and room for a loaded one
   REQUIRE(owned(a).size() == kPartitions);
 }
+
+TEST_CASE("cluster: one number registered at once into two dashboards whose partitions have different owners, 25 rounds: exactly one registration wins each round, the other is refused and audited, and no reservation stays open") {
+  Cluster cluster(2, {{"KEYLEDGER_CLUSTER_TOKEN", "cluster token of the reservation test"}});
+  ApiClient a(*cluster.processes[0]), b(*cluster.processes[1]);
+  REQUIRE(eventually([&] { return split_between({&a, &b}); }, std::chrono::seconds(20)));
+  Dashboard da = make_dashboard(a), db = make_dashboard(b);  // each in a partition its process owns
+  REQUIRE(eventually([&] { return a.get(db.path, db.admin).status == 200 && b.get(da.path, da.admin).status == 200; }));
+  std::map<std::string, int> wins;
+  for (int round = 0; round < 25; ++round) {
+    // Each number's own partition is owned by one of the two: both ways are exercised.
+    const std::string number = "+1415556" + std::to_string(1000 + round);
+    ApiReply through_a, through_b;
+    std::thread other([&] { through_b = b.post(db.path + "/sms/numbers", {{"number", number}}, db.admin); });
+    through_a = a.post(da.path + "/sms/numbers", {{"number", number}}, da.admin);
+    other.join();
+    INFO("round " << round << "\n" << through_a.body << "\n" << through_b.body);
+    REQUIRE(std::multiset<int>{through_a.status, through_b.status} == std::multiset<int>{201, 409});
+    const ApiReply& loser = through_a.status == 409 ? through_a : through_b;
+    REQUIRE(loser.json["code"] == "number_already_registered");
+    ++wins[through_a.status == 201 ? da.id : db.id];
+  }
+  // Every number belongs to exactly one dashboard, the same on both processes; every
+  // loser's refusal is in its dashboard's audit trail.
+  for (const auto* api : {&a, &b}) {
+    REQUIRE(eventually([&] {
+      return api->get(da.path + "/sms/numbers", da.admin).json["numbers"].size() == static_cast<std::size_t>(wins[da.id]) &&
+             api->get(db.path + "/sms/numbers", db.admin).json["numbers"].size() == static_cast<std::size_t>(wins[db.id]);
+    }));
+  }
+  const auto denied = [&](const Dashboard& d) {
+    return a.get(d.path + "/audit?type=SmsNumberRegistrationDenied&limit=100", d.admin).json["events"].size();
+  };
+  REQUIRE(eventually([&] { return denied(da) + denied(db) == 25; }));
+  for (const auto* api : {&a, &b}) {
+    REQUIRE(eventually([&] { return metric(*api, "keyledger_number_reservations_open") == 0; }));
+  }
+  // A number deregistered is free again for the other dashboard, through either process.
+  const std::string first = "+14155561000";
+  const bool a_won_first = a.get(da.path + "/sms/numbers", da.admin).body.find(first) != std::string::npos;
+  const Dashboard& holder = a_won_first ? da : db;
+  const Dashboard& other = a_won_first ? db : da;
+  REQUIRE(a.del(holder.path + "/sms/numbers/%2B" + first.substr(1), holder.admin).status == 204);
+  REQUIRE(eventually([&] { return b.post(other.path + "/sms/numbers", {{"number", first}}, other.admin).status == 201; }));
+}

@@ -1,0 +1,25 @@
+// What the processes of a Kafka cluster ask each other (SPEC §10), answered only to a peer
+// (a request carrying this cluster's Keyledger-Cluster-Token): reserving an SMS number for a
+// registration another process decides, by the owner of the number's own partition, and
+// letting such a reservation go.
+#pragma once
+
+#include "eventstore/command_pipeline.hpp"
+#include "router.hpp"
+
+namespace keyledger::api {
+
+class ClusterRoutes {
+ public:
+  explicit ClusterRoutes(eventstore::CommandPipeline& pipeline) : pipeline_(pipeline) {}
+
+  void add_to(Router& router);
+
+ private:
+  Result reserve_number(RequestContext& ctx);
+  Result release_number(RequestContext& ctx);
+
+  eventstore::CommandPipeline& pipeline_;
+};
+
+}  // namespace keyledger::api
