@@ -97,6 +97,16 @@ int run_keyledger(const std::vector<std::string>& args, std::string* output,
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+namespace {
+// KEYLEDGER_TEST_CLUSTER=N on the Kafka backend: each server runs with N-1 companions.
+int cluster_members() {
+  const char* backend = std::getenv("KEYLEDGER_TEST_BACKEND");
+  const char* members = std::getenv("KEYLEDGER_TEST_CLUSTER");
+  if (!backend || std::string(backend) != "kafka" || !members) return 1;
+  return std::max(1, std::atoi(members));
+}
+}  // namespace
+
 ServerProcess::ServerProcess(const std::string& data_dir, std::map<std::string, std::string> env,
                              std::vector<std::string> args) {
   std::string key_file = data_dir + "/master.key";
@@ -108,8 +118,21 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::map<std::string, 
   env.try_emplace("KEYLEDGER_OPERATOR_TOKEN", kOperatorToken);
   env.try_emplace("KEYLEDGER_SERVICE_TOKEN", kServiceToken);
   env.try_emplace("KEYLEDGER_LISTEN", "127.0.0.1:0");
+  const int members = cluster_members();
+  if (members > 1) env.try_emplace("KEYLEDGER_CLUSTER_TOKEN", "cluster-token-for-tests-0001");
   std::vector<std::string> serve_args{"serve"};
   serve_args.insert(serve_args.end(), args.begin(), args.end());
+  // All of a cluster's processes start at once (each waits for its share of the partitions).
+  spawn(serve_args, env);
+  for (int i = 1; i < members; ++i) {
+    companions_.push_back(std::unique_ptr<ServerProcess>(new ServerProcess()));
+    companions_.back()->spawn(serve_args, env);
+  }
+  wait_listening();
+  for (auto& companion : companions_) companion->wait_listening();
+}
+
+void ServerProcess::spawn(const std::vector<std::string>& serve_args, const std::map<std::string, std::string>& env) {
   pid_ = spawn_keyledger(serve_args, env, stderr_fd_);
   log_reader_ = std::thread([this] {
     char buf[8192];
@@ -119,6 +142,9 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::map<std::string, 
       log_.append(buf, static_cast<std::size_t>(n));
     }
   });
+}
+
+void ServerProcess::wait_listening() {
   // Wait for {"msg":"listening","address":"..."}.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {

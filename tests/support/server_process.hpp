@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <mutex>
 #include <thread>
@@ -29,7 +30,11 @@ class ServerProcess {
  public:
   // Starts `keyledger serve` on a free loopback port with its store in `data_dir` (a master
   // key is created there on first use), the test operator and service tokens, `env` on top,
-  // and `args` after "serve"; waits for its "listening" line.
+  // and `args` after "serve"; waits for its "listening" line. On the Kafka backend with
+  // KEYLEDGER_TEST_CLUSTER=N, N-1 more processes serve the same store beside it, as a
+  // cluster (a cluster token added): requests go to this one, which owns a share of the
+  // topic's partitions and forwards to the others (or asks them to reserve a number) for
+  // the rest. They are killed with it; pid() and terminate() are this one's.
   explicit ServerProcess(const std::string& data_dir, std::map<std::string, std::string> env = {},
                          std::vector<std::string> args = {});
   ~ServerProcess();
@@ -49,12 +54,17 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
 
  private:
+  ServerProcess() = default;  // a companion, started by spawn()
+  void spawn(const std::vector<std::string>& serve_args, const std::map<std::string, std::string>& env);
+  void wait_listening();
+
   pid_t pid_ = -1;
   int stderr_fd_ = -1;
   std::string address_;
   mutable std::mutex log_mutex_;
   std::string log_;
   std::thread log_reader_;  // drains the server's stderr so it never blocks on a full pipe
+  std::vector<std::unique_ptr<ServerProcess>> companions_;  // the rest of a test cluster
 };
 
 // Runs the keyledger binary with `args` and returns its exit status; output goes to `output`.
