@@ -183,3 +183,50 @@ TEST_CASE("kafka: with three brokers, one killed under load: commands go on and 
   server.terminate();
   require_each_once(cluster.bootstrap, topic, writers.acknowledged);
 }
+
+TEST_CASE("kafka: with two of three brokers killed (no quorum) commands fail with 503 and change nothing, verify fails closed past KEYLEDGER_MAX_STALENESS and never finds a revoked key valid, and all resumes when they return") {
+  TempDir brokers, dir;
+  OwnCluster cluster(brokers.path() + "/kafka");
+  ServerProcess server(dir.path(), {{"KEYLEDGER_STORE", kafka_store(cluster.bootstrap, dir)},
+                                    {"KEYLEDGER_KAFKA_REPLICATION", "3"},
+                                    {"KEYLEDGER_MAX_STALENESS", "2"}});
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  auto live = api.post(d.path + "/email/keys", {{"name", "live"}}, d.admin);
+  auto revoked = api.post(d.path + "/email/keys", {{"name", "revoked"}}, d.admin);
+  REQUIRE(live.status == 201);
+  REQUIRE(revoked.status == 201);
+  REQUIRE(api.del(d.path + "/email/keys/" + revoked.json["id"].get<std::string>(), d.admin).status == 200);
+
+  cluster.kill(2);
+  cluster.kill(3);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto started_at = std::chrono::steady_clock::now();
+    auto refused = api.post(d.path + "/email/keys", {{"name", "without a quorum"}}, d.admin);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
+    INFO("attempt " << attempt << " after " << took << " s: " << refused.body);
+    REQUIRE(refused.status == 503);
+    REQUIRE((refused.json["code"] == "log_unavailable" || refused.json["code"] == "not_owner"));
+    REQUIRE(refused.headers.count("retry-after") == 1);
+    REQUIRE(took < 15);  // the command timeout (5 s) and the transaction's abort, not a hang
+    REQUIRE(verify(api, revoked.json["key"]).json["valid"] != true);
+  }
+  // Past KEYLEDGER_MAX_STALENESS the live key is no longer answered from old state.
+  REQUIRE(eventually([&] { return verify(api, live.json["key"]).json["code"] == "replica_stale"; }));
+  REQUIRE(verify(api, revoked.json["key"]).json["valid"] != true);
+
+  cluster.resume(2);
+  cluster.resume(3);
+  REQUIRE(eventually([&] { return api.post(d.path + "/email/keys", {{"name", "after"}}, d.admin).status == 201; },
+                     std::chrono::seconds(90)));
+  REQUIRE(eventually([&] { return verify(api, live.json["key"]).json["valid"] == true; }));
+  REQUIRE(verify(api, revoked.json["key"]).json["reason"] == "revoked");
+  std::multiset<std::string> names;
+  const auto listing = api.get(d.path + "/email/keys", d.admin);
+  for (const auto& k : listing.json["keys"]) names.insert(k["name"].get<std::string>());
+  INFO(listing.body);
+  REQUIRE(listing.status == 200);
+  REQUIRE(names.count("without a quorum") == 0);
+  REQUIRE(names.count("after") == 1);
+  REQUIRE(api.get(d.path + "/audit/verify", d.admin).json["ok"] == true);
+}

@@ -74,6 +74,7 @@ struct OwnCluster {
   }
   ~OwnCluster() { kafka_script("stop-cluster", dir); }
   void kill(int node) const { REQUIRE(kafka_script("kill", dir + "/" + std::to_string(node)) == 0); }
+  void resume(int node) const { REQUIRE(kafka_script("resume", dir + "/" + std::to_string(node)) == 0); }
 };
 
 // The node ids of a topic's partitions' leaders and each partition's replica count (kcat's
