@@ -219,11 +219,21 @@ void Application::sign_due_checkpoints() {
 }
 
 void Application::record_key_usage() {
-  usecases::record_key_usage(pipeline_, read_models_.verify_index, [](const std::string& dashboard, const std::string& why) {
-    std::cerr << json{{"level", "warn"}, {"msg", "key usage not recorded"}, {"dashboard_id", dashboard}, {"error", why}}
-                         .dump() +
-                     "\n";
-  });
+  usecases::SendUsage send_elsewhere;
+  if (forwarder_.enabled()) {
+    send_elsewhere = [this](const std::string& dashboard, const domain::RecordKeyUsage& usage) {
+      return forwarder_.send_usage(pipeline_.partition_of(dashboard).value_or(pipeline_.partition_for(dashboard)),
+                                   dashboard, usage);
+    };
+  }
+  usecases::record_key_usage(
+      pipeline_, read_models_.verify_index,
+      [](const std::string& dashboard, const std::string& why) {
+        std::cerr << json{{"level", "warn"}, {"msg", "key usage not recorded"}, {"dashboard_id", dashboard}, {"error", why}}
+                             .dump() +
+                         "\n";
+      },
+      send_elsewhere);
   metrics_.record_usage_interval();  // after the run: a reader of the counter sees its events
 }
 

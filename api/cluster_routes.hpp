@@ -1,7 +1,8 @@
 // What the processes of a Kafka cluster ask each other (SPEC §10), answered only to a peer
 // (a request carrying this cluster's Keyledger-Cluster-Token): reserving an SMS number for a
 // registration another process decides, by the owner of the number's own partition, and
-// letting such a reservation go.
+// letting such a reservation go; recording the key usage another process counted, by the
+// owner of the dashboard's partition.
 #pragma once
 
 #include "eventstore/command_pipeline.hpp"
@@ -18,6 +19,7 @@ class ClusterRoutes {
  private:
   Result reserve_number(RequestContext& ctx);
   Result release_number(RequestContext& ctx);
+  Result record_usage(RequestContext& ctx);
 
   eventstore::CommandPipeline& pipeline_;
 };

@@ -168,6 +168,21 @@ void Forwarder::release_number(const RequestContext& ctx, std::uint32_t partitio
   });
 }
 
+std::expected<void, std::string> Forwarder::send_usage(std::uint32_t partition, const std::string& dashboard_id,
+                                                       const domain::RecordKeyUsage& usage) {
+  json keys = json::array();
+  for (const auto& u : usage.usage) {
+    keys.push_back({{"key_id", u.key_id}, {"uses", u.uses}, {"last_used_at", u.last_used_at.time_since_epoch().count()}});
+  }
+  const PeerCall call{"POST", "/v1/cluster/key-usage", json{{"dashboard_id", dashboard_id}, {"keys", keys}}.dump(),
+                      {{"content-type", "application/json"}}, "usage-timer", ""};
+  auto answer = exchange(call, partition);
+  if (!answer) return std::unexpected(answer.error().detail);
+  if (!*answer) return std::unexpected("this process owns the dashboard's partition now; the uses are lost");
+  if ((*answer)->status != 204) return std::unexpected("the owner answered " + std::to_string((*answer)->status) + " " + (*answer)->body);
+  return {};
+}
+
 Expected<std::optional<HttpAnswer>> Forwarder::exchange(const PeerCall& peer, std::uint32_t partition) {
   HttpCall call;
   call.method = peer.method;

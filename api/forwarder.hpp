@@ -70,6 +70,11 @@ class Forwarder {
   // process came to own the partition meanwhile (it reserves the number itself then).
   Task<Expected<std::optional<std::string>>> reserve_number(const RequestContext& ctx, std::uint32_t partition,
                                                             const std::string& number, const std::string& dashboard_id);
+  // Sends a dashboard's key usage counted here to the owner of its partition, which records
+  // it (POST /v1/cluster/key-usage), waiting for the answer on the caller's thread (the
+  // background duties', never a handler's). Why not, when it did not get there.
+  std::expected<void, std::string> send_usage(std::uint32_t partition, const std::string& dashboard_id,
+                                              const domain::RecordKeyUsage& usage);
   // Lets that reservation go (the registration was refused or failed), without waiting.
   void release_number(const RequestContext& ctx, std::uint32_t partition, const std::string& number,
                       const std::string& dashboard_id);
