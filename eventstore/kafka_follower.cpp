@@ -142,7 +142,9 @@ void KafkaFollower::probe() {
     }
     RdKafka::TopicPartition::destroy(latest);
     const auto next = asked_at + probe_interval_;
-    while (!stopping_ && Clock::now() < next) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (!stopping_ && Clock::now() < next && !probe_soon_.exchange(false)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
 }
 

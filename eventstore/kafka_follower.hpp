@@ -69,6 +69,9 @@ class KafkaFollower {
   // Whether a probe of `partition` asked at or after `instant` has been settled: everything
   // committed to it before `instant` has been handed over.
   bool current_since(std::uint32_t partition, Clock::time_point instant) const;
+  // Asks the next probe now (within 10 ms) instead of at the end of the interval: for a
+  // caller about to wait on current_since (a partition just taken over).
+  void probe_soon() { probe_soon_ = true; }
 
  private:
   struct Probe {
@@ -96,6 +99,7 @@ class KafkaFollower {
   mutable std::mutex mutex_;
   std::vector<Partition> partitions_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> probe_soon_{false};
   std::thread consumer_thread_, prober_thread_;  // last: started once everything else is in place
 };
 

@@ -501,6 +501,7 @@ void KafkaLog::acquire(const std::vector<std::uint32_t>& partitions) {
   std::vector<std::shared_ptr<Writer>> fencing;
   auto made = make_writers(partitions);
   const auto fenced_at = Clock::now();
+  follower_->probe_soon();  // the wait below ends with the first probe asked after the fence
   for (std::size_t i = 0; i < made.size(); ++i) {
     if (made[i]) {
       fencing.push_back(*made[i]);
