@@ -118,12 +118,11 @@ void Application::advertise(const std::string& url) {
 std::optional<std::uint32_t> Application::deciding_partition(const RequestContext& ctx, const Router::Route& route) const {
   if (route.method == "GET") return std::nullopt;
   // A dashboard not (yet) known here goes to where its id places it: its owner knows.
-  auto placed = [&](const std::string& dashboard) { return pipeline_.partition_of(dashboard).value_or(log_.partition_for(dashboard)); };
-  if (ctx.params.contains("d")) return placed(ctx.params.at("d"));
+  if (ctx.params.contains("d")) return pipeline_.placement_of(ctx.params.at("d"));
   if (route.pattern == "/v1/sessions") {
     auto body = nlohmann::json::parse(ctx.request.body, nullptr, false);
     if (body.is_object() && body.contains("dashboard_id") && body["dashboard_id"].is_string()) {
-      return placed(body["dashboard_id"].get<std::string>());
+      return pipeline_.placement_of(body["dashboard_id"].get<std::string>());
     }
     return std::nullopt;  // the handler answers the malformed body
   }
@@ -222,8 +221,7 @@ void Application::record_key_usage() {
   usecases::SendUsage send_elsewhere;
   if (forwarder_.enabled()) {
     send_elsewhere = [this](const std::string& dashboard, const domain::RecordKeyUsage& usage) {
-      return forwarder_.send_usage(pipeline_.partition_of(dashboard).value_or(pipeline_.partition_for(dashboard)),
-                                   dashboard, usage);
+      return forwarder_.send_usage(pipeline_.placement_of(dashboard), dashboard, usage);
     };
   }
   usecases::record_key_usage(

@@ -9,6 +9,11 @@ using nlohmann::json;
 
 namespace {
 
+Expected<void> require_peer(const RequestContext& ctx) {
+  if (!ctx.from_peer) return std::unexpected(forbidden("only the processes of this cluster may use this route"));
+  return {};
+}
+
 struct NumberReservation {
   std::string number;
   std::string dashboard_id;
@@ -16,7 +21,7 @@ struct NumberReservation {
 
 // The body both routes take, from a peer only.
 Expected<NumberReservation> read_reservation(const RequestContext& ctx) {
-  if (!ctx.from_peer) return std::unexpected(forbidden("only the processes of this cluster may use this route"));
+  KEYLEDGER_CHECK(require_peer(ctx));
   Fields body = ctx.fields();
   NumberReservation r{body.required_string("number"), body.required_string("dashboard_id")};
   if (!body.ok()) return body.error();
@@ -43,22 +48,27 @@ Result ClusterRoutes::reserve_number(RequestContext& ctx) {
 // Runs on the worker that handles it, waiting for the log: once per usage interval per
 // process, it is not worth a coroutine.
 Result ClusterRoutes::record_usage(RequestContext& ctx) {
-  if (!ctx.from_peer) return std::unexpected(forbidden("only the processes of this cluster may use this route"));
+  KEYLEDGER_CHECK(require_peer(ctx));
   const json body = json::parse(ctx.request.body, nullptr, false);
-  if (!body.is_object() || !body.contains("dashboard_id") || !body["dashboard_id"].is_string() || !body.contains("keys") ||
-      !body["keys"].is_array()) {
-    return std::unexpected(invalid_request("body", "the body must be {dashboard_id, keys: [{key_id, uses, last_used_at}]}"));
+  if (!body.is_object() || !body.contains("keys") || !body["keys"].is_array()) {
+    return std::unexpected(invalid_request("keys", "the body must be {dashboard_id, keys: [{key_id, uses, last_used_at}]}"));
   }
+  Fields top(body);
+  const std::string dashboard = top.required_string("dashboard_id");
+  if (!top.ok()) return top.error();
   domain::RecordKeyUsage usage;
   for (const auto& k : body["keys"]) {
-    if (!k.is_object() || !k.contains("key_id") || !k["key_id"].is_string() || !k.contains("uses") ||
-        !k["uses"].is_number_unsigned() || !k.contains("last_used_at") || !k["last_used_at"].is_number_integer()) {
+    Fields key = k.is_object() ? Fields(k) : Fields::failed(invalid_request("keys", "each key is an object"));
+    const std::string key_id = key.required_string("key_id");
+    const auto uses = key.optional_integer("uses");
+    const auto last_used_at = key.optional_integer("last_used_at");
+    if (!key.ok()) return key.error();
+    if (!uses || *uses < 0 || !last_used_at) {
       return std::unexpected(invalid_request("keys", "each key is {key_id, uses, last_used_at (ms since the epoch)}"));
     }
-    usage.usage.push_back({k["key_id"].get<std::string>(), k["uses"].get<std::uint64_t>(),
-                           domain::Timestamp{std::chrono::milliseconds(k["last_used_at"].get<std::int64_t>())}});
+    usage.usage.push_back({key_id, static_cast<std::uint64_t>(*uses),
+                           domain::Timestamp{std::chrono::milliseconds(*last_used_at)}});
   }
-  const std::string dashboard = body["dashboard_id"].get<std::string>();
   auto result = pipeline_.execute(dashboard, std::move(usage),
                                   {{domain::ActorKind::system, "keyledger", ""}, ctx.request_id, "", ""});
   if (result.log_error == eventstore::StoreErrc::not_owner) return std::unexpected(not_owner());

@@ -63,9 +63,7 @@ Task<Result> VerifyRoutes::report_leaks(RequestContext& ctx) {
     // A token of a dashboard another process of the cluster owns: that report alone goes
     // to the owner, and its answer takes the token's place (SPEC §10: answered per token).
     if (located && !ctx.from_peer && forwarder_.enabled() && !pipeline_.decides_for(located->dashboard_id)) {
-      const auto partition = pipeline_.partition_of(located->dashboard_id)
-                                 .value_or(pipeline_.partition_for(located->dashboard_id));
-      auto forwarded = forwarder_.forward(ctx, partition, json::array({report}).dump());  // named: see KEYLEDGER_CO_AWAIT_TRY
+      auto forwarded = forwarder_.forward(ctx, pipeline_.placement_of(located->dashboard_id), json::array({report}).dump());  // named: see KEYLEDGER_CO_AWAIT_TRY
       Expected<std::optional<HttpResponse>> owners_answer = co_await forwarded;
       if (!owners_answer) co_return std::unexpected(owners_answer.error());
       if (*owners_answer) {

@@ -83,7 +83,7 @@ std::optional<std::uint32_t> CommandPipeline::partition_of(const std::string& da
 }
 
 bool CommandPipeline::decides_for(const std::string& dashboard_id) const {
-  return log_.writable(partition_of(dashboard_id).value_or(log_.partition_for(dashboard_id))).has_value();
+  return log_.writable(placement_of(dashboard_id)).has_value();
 }
 
 CommandPipeline::Slot& CommandPipeline::slot_for_creation(const std::string& dashboard_id) {

@@ -139,6 +139,10 @@ class CommandPipeline {
   std::vector<std::string> dashboard_ids() const;
   // The log partition holding the dashboard's events; none before its first event is folded.
   std::optional<std::uint32_t> partition_of(const std::string& dashboard_id) const;
+  // The dashboard's partition, or for one not folded here (yet), where its id places it.
+  std::uint32_t placement_of(const std::string& dashboard_id) const {
+    return partition_of(dashboard_id).value_or(log_.partition_for(dashboard_id));
+  }
   // The partition the log gives a key (a new dashboard's id, an Idempotency-Key).
   std::uint32_t partition_for(std::string_view key) const { return log_.partition_for(key); }
   // Whether this process decides the partition's commands now (SPEC §10: its owner).

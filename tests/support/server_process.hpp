@@ -90,6 +90,8 @@ class StalledReader {
 
 // Polls `condition` until it holds or `bound` passes; whether it held. For tests that wait on
 // observable state rather than on time.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound = std::chrono::seconds(10));
+// `every` is how often it looks.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound = std::chrono::seconds(10),
+                std::chrono::milliseconds every = std::chrono::milliseconds(20));
 
 }  // namespace keyledger::testing
