@@ -1,8 +1,6 @@
 #include "command_runner.hpp"
 
-#include <atomic>
 #include <chrono>
-#include <coroutine>
 #include <iostream>
 
 #include "eventstore/store_error.hpp"
@@ -25,37 +23,6 @@ int status_of(kd::RejectionCode code) {
     default: return 409;
   }
 }
-// Awaits one command on the pipeline. Whichever comes second, the pipeline's answer or the
-// end of await_suspend, goes on: an answer given at once (no log write) does not suspend.
-class Execution {
- public:
-  Execution(es::CommandPipeline& pipeline, const std::string& dashboard_id, kd::Command command, es::CommandMeta meta,
-            es::CommandPipeline::Post post)
-      : pipeline_(pipeline), dashboard_id_(dashboard_id), command_(std::move(command)), meta_(std::move(meta)),
-        post_(std::move(post)) {}
-
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> awaiter) {
-    awaiter_ = awaiter;
-    pipeline_.execute(dashboard_id_, std::move(command_), meta_, post_, [this](es::CommandResult result) {
-      result_ = std::move(result);
-      if (second_.exchange(true, std::memory_order_acq_rel)) awaiter_.resume();
-    });
-    return !second_.exchange(true, std::memory_order_acq_rel);
-  }
-  es::CommandResult await_resume() { return std::move(result_); }
-
- private:
-  es::CommandPipeline& pipeline_;
-  const std::string& dashboard_id_;
-  kd::Command command_;
-  es::CommandMeta meta_;
-  es::CommandPipeline::Post post_;
-  es::CommandResult result_;
-  std::coroutine_handle<> awaiter_;
-  std::atomic<bool> second_{false};
-};
-
 }  // namespace
 
 Task<Expected<es::CommandResult>> CommandRunner::run(RequestContext& ctx, const std::string& dashboard_id,
@@ -83,7 +50,9 @@ Task<Expected<es::CommandResult>> CommandRunner::run(RequestContext& ctx, const 
   const std::string type(kd::denied_event_type(command));
   const auto started = std::chrono::steady_clock::now();
   // Named, not a temporary inside the co_await: g++ 12 destroys such temporaries twice.
-  Execution execution(pipeline_, dashboard_id, std::move(command), {actor, ctx.request_id, key, digest}, post_);
+  Completion<es::CommandResult> execution([&](Completion<es::CommandResult>::Callback done) {
+    pipeline_.execute(dashboard_id, std::move(command), {actor, ctx.request_id, key, digest}, post_, std::move(done));
+  });
   es::CommandResult result = co_await execution;
   if (!result.appended.empty() && !result.replayed) {
     metrics_.record_append(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

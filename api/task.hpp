@@ -6,8 +6,10 @@
 // awaiter. Handlers that never wait stay plain functions; only what awaits is a Task.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <utility>
 
@@ -68,6 +70,37 @@ class [[nodiscard]] Task {
  private:
   explicit Task(std::coroutine_handle<promise_type> handle) : handle_(handle) {}
   std::coroutine_handle<promise_type> handle_;
+};
+
+// Awaits an operation that answers by callback: `start` gets the callback, which must be
+// called exactly once, on any thread (the awaiter resumes there: hand it to an executor
+// first where that matters), or within `start` itself (then the awaiter never suspends).
+// Await it named, not as a temporary (see problem.hpp).
+template <class T>
+class Completion {
+ public:
+  using Callback = std::move_only_function<void(T)>;
+  explicit Completion(std::move_only_function<void(Callback)> start) : start_(std::move(start)) {}
+  Completion(const Completion&) = delete;
+  Completion& operator=(const Completion&) = delete;
+
+  bool await_ready() const noexcept { return false; }
+  // Whichever comes second, the answer or the end of await_suspend, goes on.
+  bool await_suspend(std::coroutine_handle<> awaiter) {
+    awaiter_ = awaiter;
+    start_([this](T value) {
+      value_.emplace(std::move(value));
+      if (second_.exchange(true, std::memory_order_acq_rel)) awaiter_.resume();
+    });
+    return !second_.exchange(true, std::memory_order_acq_rel);
+  }
+  T await_resume() { return std::move(*value_); }
+
+ private:
+  std::move_only_function<void(Callback)> start_;
+  std::optional<T> value_;
+  std::coroutine_handle<> awaiter_;
+  std::atomic<bool> second_{false};
 };
 
 namespace detail {
