@@ -107,6 +107,7 @@ void Application::handle(std::shared_ptr<const HttpRequest> request, std::move_o
 
 void Application::set_executor(eventstore::CommandPipeline::Post post) {
   forwarder_.set_executor(post);
+  cluster_routes_.set_executor(post);
   commands_.set_executor(std::move(post));
 }
 

@@ -14,16 +14,16 @@ Expected<void> require_peer(const RequestContext& ctx) {
   return {};
 }
 
-struct NumberReservation {
+struct ReservationBody {
   std::string number;
   std::string dashboard_id;
 };
 
 // The body both routes take, from a peer only.
-Expected<NumberReservation> read_reservation(const RequestContext& ctx) {
+Expected<ReservationBody> read_reservation(const RequestContext& ctx) {
   KEYLEDGER_CHECK(require_peer(ctx));
   Fields body = ctx.fields();
-  NumberReservation r{body.required_string("number"), body.required_string("dashboard_id")};
+  ReservationBody r{body.required_string("number"), body.required_string("dashboard_id")};
   if (!body.ok()) return body.error();
   auto number = domain::validate_e164("number", r.number);
   if (!number || *number != r.number) return std::unexpected(invalid_request("number", "not a number in E.164 form"));
@@ -38,11 +38,22 @@ void ClusterRoutes::add_to(Router& router) {
   router.add("POST", "/v1/cluster/key-usage", [this](RequestContext& c) { return record_usage(c); });
 }
 
-Result ClusterRoutes::reserve_number(RequestContext& ctx) {
-  KEYLEDGER_TRY(wanted, read_reservation(ctx));
-  auto holder = pipeline_.reserve_number(wanted.number, wanted.dashboard_id);
-  if (!holder) return std::unexpected(not_owner());
-  return json_response(200, {{"dashboard_id", *holder}});
+// Answered once a granted reservation is recorded (a process taking the number's partition
+// over then knows it).
+Task<Result> ClusterRoutes::reserve_number(RequestContext& ctx) {
+  auto wanted = read_reservation(ctx);
+  if (!wanted) co_return std::unexpected(wanted.error());
+  using Holder = std::expected<std::string, std::error_code>;
+  Completion<Holder> reservation([&](Completion<Holder>::Callback done) {
+    pipeline_.reserve_number(wanted->number, wanted->dashboard_id, post_, std::move(done));
+  });
+  Holder holder = co_await reservation;
+  if (!holder && holder.error() == eventstore::StoreErrc::not_owner) co_return std::unexpected(not_owner());
+  if (!holder) {
+    co_return std::unexpected(
+        ApiError{503, "log_unavailable", "the reservation could not be recorded; nothing was changed", "", {{"Retry-After", "1"}}});
+  }
+  co_return json_response(200, {{"dashboard_id", *holder}});
 }
 
 // Runs on the worker that handles it, waiting for the log: once per usage interval per

@@ -7,6 +7,7 @@
 
 #include "eventstore/command_pipeline.hpp"
 #include "router.hpp"
+#include "task.hpp"
 
 namespace keyledger::api {
 
@@ -15,13 +16,16 @@ class ClusterRoutes {
   explicit ClusterRoutes(eventstore::CommandPipeline& pipeline) : pipeline_(pipeline) {}
 
   void add_to(Router& router);
+  // Where a reservation's answer resumes once the log recorded it: the server's worker pool.
+  void set_executor(eventstore::CommandPipeline::Post post) { post_ = std::move(post); }
 
  private:
-  Result reserve_number(RequestContext& ctx);
+  Task<Result> reserve_number(RequestContext& ctx);
   Result release_number(RequestContext& ctx);
   Result record_usage(RequestContext& ctx);
 
   eventstore::CommandPipeline& pipeline_;
+  eventstore::CommandPipeline::Post post_ = eventstore::CommandPipeline::inline_post();
 };
 
 }  // namespace keyledger::api

@@ -123,7 +123,10 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position)
         if constexpr (std::is_same_v<E, domain::SmsNumberRegistered>) {
           std::lock_guard lock(numbers_mutex_);
           number_owner_[event.number] = e.dashboard_id;
-          if (remote_reservations_.erase(event.number) > 0) open_reservations_.fetch_sub(1, std::memory_order_relaxed);
+          if (remote_reservations_.erase(event.number) > 0) {
+            open_reservations_.fetch_sub(1, std::memory_order_relaxed);
+            record_release(event.number);  // by the number's owner (elsewhere refused, harmlessly)
+          }
         } else if constexpr (std::is_same_v<E, domain::SmsNumberDeregistered>) {
           // Only this dashboard's: another may hold (or be registering) the number by now.
           std::lock_guard lock(numbers_mutex_);
@@ -133,10 +136,15 @@ void CommandPipeline::apply(Slot& slot, const Envelope& e, LogPosition position)
         } else if constexpr (std::is_same_v<E, domain::DashboardClosed>) {
           std::lock_guard lock(numbers_mutex_);
           std::erase_if(number_owner_, [&](const auto& entry) { return entry.second == e.dashboard_id; });
-          open_reservations_.fetch_sub(std::erase_if(remote_reservations_, [&](const auto& entry) {
-                                         return entry.second.dashboard_id == e.dashboard_id;
-                                       }),
-                                       std::memory_order_relaxed);
+          for (auto r = remote_reservations_.begin(); r != remote_reservations_.end();) {
+            if (r->second.dashboard_id != e.dashboard_id) {
+              ++r;
+              continue;
+            }
+            record_release(r->first);  // a registration in flight for the closed dashboard
+            r = remote_reservations_.erase(r);
+            open_reservations_.fetch_sub(1, std::memory_order_relaxed);
+          }
         } else if constexpr (std::is_same_v<E, domain::DashboardCreated>) {
           if (!e.idempotency_key.empty()) {
             std::lock_guard lock(creation_keys_mutex_);
@@ -421,6 +429,7 @@ void CommandPipeline::run(Slot& slot, PendingCommand pending) {
   if (auto* registration = std::get_if<domain::RegisterSmsNumber>(&pending.command)) {
     std::lock_guard numbers(numbers_mutex_);
     if (log_.writable(log_.partition_for(registration->number))) {
+      adopt_inherited_reservations(registration->number);
       auto [it, inserted] = number_owner_.try_emplace(registration->number, pending.dashboard_id);
       registration->registered_in_dashboard = it->second;
       if (inserted) {
@@ -557,38 +566,87 @@ void CommandPipeline::finish(Slot& slot, CommandDone done, CommandResult result)
   }
 }
 
-std::expected<std::string, std::error_code> CommandPipeline::reserve_number(const std::string& number,
-                                                                          const std::string& dashboard_id) {
-  if (!log_.writable(log_.partition_for(number))) return std::unexpected(make_error_code(StoreErrc::not_owner));
-  std::lock_guard numbers(numbers_mutex_);
+void CommandPipeline::reserve_number(const std::string& number, const std::string& dashboard_id, const Post& post,
+                                     Reserved done) {
+  if (!log_.writable(log_.partition_for(number))) return done(std::unexpected(make_error_code(StoreErrc::not_owner)));
   const auto now = std::chrono::steady_clock::now();
-  if (auto r = remote_reservations_.find(number);
-      r != remote_reservations_.end() && r->second.dashboard_id != dashboard_id &&
-      now - r->second.granted_at > kRemoteReservationLifetime) {
-    // Granted long ago and never registered (its process failed before it could, say).
-    if (auto it = number_owner_.find(number); it != number_owner_.end() && it->second == r->second.dashboard_id) {
-      number_owner_.erase(it);
+  std::string holder;
+  {
+    std::lock_guard numbers(numbers_mutex_);
+    adopt_inherited_reservations(number);
+    if (auto r = remote_reservations_.find(number);
+        r != remote_reservations_.end() && r->second.dashboard_id != dashboard_id &&
+        now - r->second.granted_at > kRemoteReservationLifetime) {
+      // Granted long ago and never registered (its process failed before it could, say).
+      forget_remote_reservation(number, r->second.dashboard_id);
     }
-    remote_reservations_.erase(r);
-    open_reservations_.fetch_sub(1, std::memory_order_relaxed);
+    auto [it, inserted] = number_owner_.try_emplace(number, dashboard_id);
+    holder = it->second;
+    if (inserted) {
+      remote_reservations_[number] = RemoteReservation{dashboard_id, now};
+      open_reservations_.fetch_add(1, std::memory_order_relaxed);
+    } else if (auto r = remote_reservations_.find(number); r != remote_reservations_.end() && r->second.dashboard_id == dashboard_id) {
+      r->second.granted_at = now;  // the same registration asked again: recorded again below
+    } else {
+      return done(std::move(holder));  // another's, or registered: nothing to record
+    }
   }
-  auto [it, inserted] = number_owner_.try_emplace(number, dashboard_id);
-  if (inserted) {
-    remote_reservations_[number] = RemoteReservation{dashboard_id, now};
-    open_reservations_.fetch_add(1, std::memory_order_relaxed);
-  } else if (auto r = remote_reservations_.find(number); r != remote_reservations_.end() && r->second.dashboard_id == dashboard_id) {
-    r->second.granted_at = now;  // the same registration asked again
-  }
-  return it->second;
+  log_.record_reservation(
+      NumberReservation{number, dashboard_id, epoch_ms()},
+      [this, number, dashboard_id, post, done = std::move(done)](AppendResult recorded) mutable {
+        if (!recorded) {
+          std::lock_guard numbers(numbers_mutex_);
+          forget_remote_reservation(number, dashboard_id);
+        }
+        post([done = std::move(done), recorded, dashboard_id]() mutable {
+          if (!recorded) return done(std::unexpected(recorded.error()));
+          done(dashboard_id);
+        });
+      });
 }
 
-void CommandPipeline::release_number_reservation(const std::string& number, const std::string& dashboard_id) {
-  std::lock_guard numbers(numbers_mutex_);
+void CommandPipeline::adopt_inherited_reservations(const std::string& number) {
+  const std::uint32_t partition = log_.partition_for(number);
+  auto inherited = log_.take_inherited_reservations(partition);
+  if (!inherited) return;
+  // What this process granted in an earlier tenure may have ended elsewhere since.
+  std::vector<std::pair<std::string, std::string>> earlier;
+  for (const auto& [n, r] : remote_reservations_) {
+    if (log_.partition_for(n) == partition) earlier.emplace_back(n, r.dashboard_id);
+  }
+  for (const auto& [n, dashboard] : earlier) forget_remote_reservation(n, dashboard);
+  const auto now = epoch_ms();
+  for (const auto& recorded : *inherited) {
+    const auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, now - recorded.at_ms));
+    if (age >= kRemoteReservationLifetime || number_owner_.contains(recorded.number)) {
+      record_release(recorded.number);  // lapsed, or its registration is folded already
+      continue;
+    }
+    number_owner_[recorded.number] = recorded.dashboard_id;
+    remote_reservations_[recorded.number] = RemoteReservation{recorded.dashboard_id, std::chrono::steady_clock::now() - age};
+    open_reservations_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+bool CommandPipeline::forget_remote_reservation(const std::string& number, const std::string& dashboard_id) {
   auto r = remote_reservations_.find(number);
-  if (r == remote_reservations_.end() || r->second.dashboard_id != dashboard_id) return;
+  if (r == remote_reservations_.end() || r->second.dashboard_id != dashboard_id) return false;
   remote_reservations_.erase(r);
   open_reservations_.fetch_sub(1, std::memory_order_relaxed);
   if (auto it = number_owner_.find(number); it != number_owner_.end() && it->second == dashboard_id) number_owner_.erase(it);
+  return true;
+}
+
+void CommandPipeline::release_number_reservation(const std::string& number, const std::string& dashboard_id) {
+  {
+    std::lock_guard numbers(numbers_mutex_);
+    if (!forget_remote_reservation(number, dashboard_id)) return;
+  }
+  record_release(number);
+}
+
+void CommandPipeline::record_release(const std::string& number) {
+  log_.record_reservation(NumberReservation{number, "", epoch_ms()}, [](AppendResult) {});
 }
 
 void CommandPipeline::release_number(const std::string& number) {

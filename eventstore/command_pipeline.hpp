@@ -106,22 +106,26 @@ class CommandPipeline {
   // or by another process of a cluster: see reserve_number).
   std::uint64_t open_reservations() const { return open_reservations_.load(std::memory_order_relaxed); }
 
-  // SPEC §10, a number whose partition this process owns, for a registration another process
-  // decides (the dashboard's owner): reserves it for `dashboard_id` unless another dashboard
-  // holds it or has it reserved, and says which dashboard it belongs to now (`dashboard_id`
-  // when the reservation is granted). The reservation ends when this process folds the
-  // registration, when release_number_reservation() is called, or, unclaimed after
-  // kRemoteReservationLifetime, when the number is asked for again. not_owner when this
-  // process does not own the number's partition.
-  std::expected<std::string, std::error_code> reserve_number(const std::string& number, const std::string& dashboard_id);
-  void release_number_reservation(const std::string& number, const std::string& dashboard_id);
-  static constexpr std::chrono::seconds kRemoteReservationLifetime{30};
-
   // Runs a function on some thread soon; it must not run it inside the call unless the
   // caller may block (inline() does, for the CLI and tests).
   using Post = std::function<void(std::move_only_function<void()>)>;
   using CommandDone = std::move_only_function<void(CommandResult)>;
   static Post inline_post();
+
+  // SPEC §10, a number whose partition this process owns, for a registration another process
+  // decides (the dashboard's owner): reserves it for `dashboard_id` unless another dashboard
+  // holds it or has it reserved, and says which dashboard it belongs to now (`dashboard_id`
+  // when the reservation is granted). A grant is answered once the log has recorded it (a
+  // record of its own, EventLog::record_reservation), so that a process taking the
+  // partition over knows it; `done` then runs through `post`, otherwise on the calling
+  // thread. The reservation ends when this process folds the registration, when
+  // release_number_reservation() is called, or, unclaimed after kRemoteReservationLifetime
+  // (counted from the record's time), when the number is asked for again. not_owner when
+  // this process does not own the number's partition.
+  using Reserved = std::move_only_function<void(std::expected<std::string, std::error_code>)>;
+  void reserve_number(const std::string& number, const std::string& dashboard_id, const Post& post, Reserved done);
+  void release_number_reservation(const std::string& number, const std::string& dashboard_id);
+  static constexpr std::chrono::seconds kRemoteReservationLifetime{30};
 
   // Decides the command and appends its events; `done` gets the result exactly once: on
   // the calling thread when nothing is appended (no such dashboard, an idempotent replay),
@@ -182,6 +186,19 @@ class CommandPipeline {
                 const std::string& reserved_number);
   void finish(Slot& slot, CommandDone done, CommandResult result);
   void release_number(const std::string& number);
+  // numbers_mutex_ held, the number's partition owned: once per tenure, the reservations of
+  // that partition's numbers become those its previous owners recorded and did not end
+  // (still in their lifetime).
+  void adopt_inherited_reservations(const std::string& number);
+  // numbers_mutex_ held: ends a reservation granted to another process's registration;
+  // whether there was one.
+  bool forget_remote_reservation(const std::string& number, const std::string& dashboard_id);
+  // Records that the number's reservation ended (best effort: a record left open lapses with
+  // its lifetime).
+  void record_release(const std::string& number);
+  std::int64_t epoch_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_().time_since_epoch()).count();
+  }
   Slot* find_slot(const std::string& dashboard_id) const;
   Slot& slot_for_creation(const std::string& dashboard_id);
   void apply(Slot& slot, const Envelope& envelope, LogPosition position);

@@ -2,6 +2,8 @@
 
 #include <future>
 
+#include "store_error.hpp"
+
 namespace keyledger::eventstore {
 
 AppendResult EventLog::append(std::span<const AppendRecord> batch) {
@@ -10,6 +12,11 @@ AppendResult EventLog::append(std::span<const AppendRecord> batch) {
   append(std::vector<AppendRecord>(batch.begin(), batch.end()),
          [&answer](AppendResult r) { answer.set_value(std::move(r)); });
   return result.get();
+}
+
+void EventLog::record_reservation(NumberReservation reservation, AppendDone done) {
+  (void)reservation;
+  done(std::unexpected(make_error_code(StoreErrc::not_owner)));
 }
 
 std::string EventLog::read_one(LogPosition position) {

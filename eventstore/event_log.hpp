@@ -52,6 +52,15 @@ using AppendResult = std::expected<LogPosition, std::error_code>;
 // the log. Runs on the log's writer thread: it must be quick and must not append.
 using AppendDone = std::move_only_function<void(AppendResult)>;
 
+// SPEC §10: a phone number reserved, by the owner of the number's partition, for a
+// registration another process decides; or (dashboard_id empty) such a reservation ended.
+// Records of their own beside the log: never in a dashboard's chain.
+struct NumberReservation {
+  std::string number;        // E.164
+  std::string dashboard_id;  // empty: released
+  std::int64_t at_ms = 0;    // when reserved or released (ms since the epoch)
+};
+
 // How a log has been making batches durable since it was opened.
 struct LogStats {
   std::uint64_t batches = 0;  // appended batches (one per command)
@@ -124,6 +133,22 @@ class EventLog {
   // Where the partition's writer last said it answers, if any did (a log only this process
   // writes: never).
   virtual std::optional<std::string> owner_url(std::uint32_t partition) const {
+    (void)partition;
+    return std::nullopt;
+  }
+
+  // SPEC §10's reservations as durable records of their own (a cluster's log: the compacted
+  // topic `<topic>-numbers`, keyed by number, in the number's partition, written by that
+  // partition's writer so that a fenced owner cannot). `done` as append's (the position says
+  // nothing); not_owner when this process does not write the number's partition. A log only
+  // this process appends to needs none (the process reserves in memory): refused.
+  virtual void record_reservation(NumberReservation reservation, AppendDone done);
+  // The reservations of the partition's numbers that its previous owners recorded and did
+  // not end, as they stood when this process was given the partition (the log's copy holding
+  // everything they committed): handed over once per tenure, to adopt before deciding for
+  // those numbers (the recorded ones replace what the process thought before). None after
+  // that, and from a log only this process appends to.
+  virtual std::optional<std::vector<NumberReservation>> take_inherited_reservations(std::uint32_t partition) {
     (void)partition;
     return std::nullopt;
   }

@@ -270,7 +270,7 @@ void FileLog::append(std::vector<AppendRecord> batch, AppendDone done) {
   std::size_t body = sf::kBodyHeader;
   for (auto& r : batch) body += 4 + r.bytes.size();
   if (body > sf::kMaxBody) return done(std::unexpected(make_error_code(StoreErrc::log_unavailable)));
-  queue_->submit(PendingBatch{std::move(batch), std::move(done)});
+  queue_->submit(PendingBatch{std::move(batch), std::move(done), {}});
 }
 
 // Group commit's durable step: every batch of the group framed into one buffer, written

@@ -24,6 +24,9 @@ namespace keyledger::eventstore {
 struct PendingBatch {
   std::vector<AppendRecord> records;
   AppendDone done;
+  // Records of the backend's own made durable with the batch, all or none (Kafka: number
+  // reservations, in the same transaction). The file log takes none.
+  std::vector<NumberReservation> reservations;
 };
 
 struct GroupCommitSettings {

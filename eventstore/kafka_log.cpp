@@ -31,6 +31,32 @@ class KafkaLog::DeliveryReports : public RdKafka::DeliveryReportCb {
   }
 };
 
+namespace {
+// A `<topic>-numbers` record (docs/events/number-reservation.schema.json).
+std::string encode_reservation(const NumberReservation& r) {
+  nlohmann::json record{{"number", r.number}, {"state", r.dashboard_id.empty() ? "released" : "reserved"}, {"at_ms", r.at_ms}};
+  if (!r.dashboard_id.empty()) record["dashboard_id"] = r.dashboard_id;
+  return record.dump();
+}
+
+std::optional<NumberReservation> decode_reservation(std::string_view bytes) {
+  auto record = nlohmann::json::parse(bytes, nullptr, false);
+  if (!record.is_object() || !record.contains("number") || !record["number"].is_string() || !record.contains("state") ||
+      !record["state"].is_string() || !record.contains("at_ms") || !record["at_ms"].is_number_integer()) {
+    return std::nullopt;
+  }
+  NumberReservation r{record["number"].get<std::string>(), "", record["at_ms"].get<std::int64_t>()};
+  if (record["state"] == "reserved") {
+    if (!record.contains("dashboard_id") || !record["dashboard_id"].is_string()) return std::nullopt;
+    r.dashboard_id = record["dashboard_id"].get<std::string>();
+    if (r.dashboard_id.empty()) return std::nullopt;
+  } else if (record["state"] != "released") {
+    return std::nullopt;
+  }
+  return r;
+}
+}  // namespace
+
 // One partition's writer: its producer and the group-commit queue that feeds it.
 struct KafkaLog::Writer {
   std::uint32_t partition = 0;
@@ -128,6 +154,18 @@ std::expected<void, std::string> KafkaLog::start() {
       return std::unexpected(created.error());
     }
     owner_urls_.resize(replica_.size());
+    // Number reservations: a compacted topic partitioned as the events are.
+    const std::string numbers_topic = options_.topic + "-numbers";
+    if (auto created = ensure_kafka_topic(options_, numbers_topic, static_cast<int>(replica_.size()),
+                                          {{"cleanup.policy", "compact"}});
+        !created) {
+      return std::unexpected(created.error());
+    }
+    auto numbers = KafkaFollower::start(
+        options_, numbers_topic, std::vector<std::uint64_t>(replica_.size(), 0),
+        {.record = [this](std::uint32_t, std::uint64_t, std::string_view bytes) { add_reservation(bytes); }, .idle = [] {}});
+    if (!numbers) return std::unexpected(numbers.error());
+    numbers_follower_ = std::move(*numbers);
     auto owners = KafkaFollower::start(options_, owners_topic, {0},
                                        {.record = [this](std::uint32_t, std::uint64_t, std::string_view bytes) { add_owner(bytes); },
                                         .idle = [] {}});
@@ -198,10 +236,13 @@ std::vector<std::expected<std::shared_ptr<KafkaLog::Writer>, std::string>> Kafka
       if (auto count = kafka_partition_count(*w->producer, options_.topic); !count) {
         return std::unexpected(count.error());
       }
-      // Likewise the owners topic, which its first transaction writes (publish_owner).
+      // Likewise the owners topic, which its first transaction writes (publish_owner), and
+      // the numbers topic.
       if (options_.join_group) {
-        if (auto count = kafka_partition_count(*w->producer, options_.topic + "-owners"); !count) {
-          return std::unexpected(count.error());
+        for (const char* suffix : {"-owners", "-numbers"}) {
+          if (auto count = kafka_partition_count(*w->producer, options_.topic + suffix); !count) {
+            return std::unexpected(count.error());
+          }
         }
       }
       return w;
@@ -226,6 +267,7 @@ KafkaLog::~KafkaLog() {
   ownership_.reset();  // leaves the group: the writers it gave are let go of
   follower_.reset();
   owners_follower_.reset();
+  numbers_follower_.reset();
   std::unique_lock lock(writers_mutex_);
   auto writers = std::move(writers_);
   auto retired = std::move(retired_);
@@ -248,7 +290,7 @@ void KafkaLog::append(std::vector<AppendRecord> batch, AppendDone done) {
   if (one_partition) {  // every command's batch: one dashboard
     auto w = writer(first);
     if (!w) return done(std::unexpected(not_owner));
-    return w->queue->submit(PendingBatch{std::move(batch), std::move(done)});
+    return w->queue->submit(PendingBatch{std::move(batch), std::move(done), {}});
   }
   // A batch of many dashboards (keyledger migrate's): one part per partition, each in its
   // partition's order; done once every part is, with the first part's position. Not atomic
@@ -288,7 +330,7 @@ void KafkaLog::append(std::vector<AppendRecord> batch, AppendDone done) {
       part_done(std::unexpected(not_owner));
       continue;
     }
-    w->queue->submit(PendingBatch{std::move(parts[p]), std::move(part_done)});
+    w->queue->submit(PendingBatch{std::move(parts[p]), std::move(part_done), {}});
   }
 }
 
@@ -362,9 +404,12 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
     if (e) return std::unexpected(unavailable);  // the broker is still away: fail fast
     w.needs_abort = false;
   }
-  std::size_t total = 0;
-  for (auto& b : group) total += b.records.size();
-  if (total == 0 && !w.publish_due) {  // only asked to publish, and that is done already
+  std::size_t total = 0, reservations = 0;
+  for (auto& b : group) {
+    total += b.records.size();
+    reservations += b.reservations.size();
+  }
+  if (total == 0 && reservations == 0 && !w.publish_due) {  // only asked to publish, and that is done already
     return std::vector<LogPosition>(group.size(), LogPosition{w.partition, end(w.partition)});
   }
   if (KafkaError e{w.producer->begin_transaction()}) {
@@ -395,6 +440,18 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
                                      const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
       if (err != RdKafka::ERR_NO_ERROR) {
         note("cannot produce to " + options_.topic + "-owners: " + RdKafka::err2str(err));
+        return std::unexpected(abandon());
+      }
+    }
+  }
+  for (auto& b : group) {
+    for (const auto& r : b.reservations) {
+      const std::string value = encode_reservation(r);
+      auto err = w.producer->produce(options_.topic + "-numbers", static_cast<int32_t>(w.partition),
+                                     RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()), value.size(),
+                                     r.number.data(), r.number.size(), 0, nullptr);
+      if (err != RdKafka::ERR_NO_ERROR) {
+        note("cannot produce to " + options_.topic + "-numbers: " + RdKafka::err2str(err));
         return std::unexpected(abandon());
       }
     }
@@ -465,7 +522,8 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
     next = 0;
     auto& p = replica_[w.partition];
     for (auto& b : group) {
-      // An empty batch (one that only carried the owners record) is placed at the end.
+      // A batch without events (one that only carried the owners record or reservations) is
+      // placed at the end.
       positions.push_back(b.records.empty() ? LogPosition{w.partition, p.end}
                                             : LogPosition{w.partition, static_cast<std::uint64_t>(landed[next].offset)});
       for (auto& r : b.records) {
@@ -479,7 +537,7 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
   }
   batches_.fetch_add(static_cast<std::uint64_t>(
       std::count_if(group.begin(), group.end(), [](const PendingBatch& b) { return !b.records.empty(); })));
-  if (total > 0) syncs_.fetch_add(1);  // a transaction that only published the owners record is no command's
+  if (total > 0) syncs_.fetch_add(1);  // a transaction without events is no command's
   return positions;
 }
 
@@ -501,7 +559,9 @@ void KafkaLog::acquire(const std::vector<std::uint32_t>& partitions) {
   std::vector<std::shared_ptr<Writer>> fencing;
   auto made = make_writers(partitions);
   const auto fenced_at = Clock::now();
-  follower_->probe_soon();  // the wait below ends with the first probe asked after the fence
+  // The wait below ends with the first probe asked after the fence.
+  follower_->probe_soon();
+  numbers_follower_->probe_soon();
   for (std::size_t i = 0; i < made.size(); ++i) {
     if (made[i]) {
       fencing.push_back(*made[i]);
@@ -511,22 +571,34 @@ void KafkaLog::acquire(const std::vector<std::uint32_t>& partitions) {
       if (auto it = assigned_.find(partitions[i]); it != assigned_.end()) it->second = Clock::now() + std::chrono::seconds(1);
     }
   }
-  // ...then wait until this process's copy holds all they committed: a probe of each
-  // partition asked after the fence, settled.
+  // ...then wait until this process's copy holds all they committed, events and number
+  // reservations: a probe of each partition asked after the fence, settled.
   const auto deadline = fenced_at + options_.command_timeout;
+  auto current = [&](std::uint32_t p) {
+    return follower_->current_since(p, fenced_at) && numbers_follower_->current_since(p, fenced_at);
+  };
   for (auto& w : fencing) {
-    while (!follower_->current_since(w->partition, fenced_at) && Clock::now() < deadline) {
+    while (!current(w->partition) && Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     std::lock_guard lock(assigned_mutex_);
     auto it = assigned_.find(w->partition);
     if (it == assigned_.end()) continue;  // lost again meanwhile
-    if (!follower_->current_since(w->partition, fenced_at)) {
+    if (!current(w->partition)) {
       note("cannot take partition " + std::to_string(w->partition) + " yet: its records did not arrive in time");
       it->second = Clock::now() + std::chrono::seconds(1);
       continue;
     }
     w->decide_from = end(w->partition);
+    {
+      // What the previous owners reserved and did not end, for the pipeline to adopt.
+      std::lock_guard reservations(reservations_mutex_);
+      auto& inherited = inherited_[w->partition];
+      inherited.clear();
+      for (const auto& [number, r] : reservations_) {
+        if (partition_for(number) == w->partition) inherited.push_back(r);
+      }
+    }
     start_queue(w);
     {
       std::unique_lock writers(writers_mutex_);
@@ -544,6 +616,10 @@ void KafkaLog::release(const std::vector<std::uint32_t>& partitions, bool lost) 
     {
       std::lock_guard lock(assigned_mutex_);
       assigned_.erase(p);
+    }
+    {
+      std::lock_guard lock(reservations_mutex_);
+      inherited_.erase(p);
     }
     std::shared_ptr<Writer> w;
     {
@@ -594,7 +670,7 @@ void KafkaLog::publish_owner(Writer& w) {
   w.publish_due = true;
   if (w.publish_queued.exchange(true)) return;
   // A transaction that carries only the record (or joins the next command's).
-  w.queue->submit(PendingBatch{{}, [queued = &w.publish_queued](AppendResult) { *queued = false; }});
+  w.queue->submit(PendingBatch{{}, [queued = &w.publish_queued](AppendResult) { *queued = false; }, {}});
 }
 
 void KafkaLog::advertise(const std::string& url) {
@@ -624,6 +700,35 @@ std::optional<std::string> KafkaLog::owner_url(std::uint32_t partition) const {
   std::lock_guard lock(owners_mutex_);
   if (partition >= owner_urls_.size() || owner_urls_[partition].empty()) return std::nullopt;
   return owner_urls_[partition];
+}
+
+void KafkaLog::record_reservation(NumberReservation reservation, AppendDone done) {
+  auto w = options_.join_group ? writer(partition_for(reservation.number)) : nullptr;
+  if (!w) return done(std::unexpected(make_error_code(StoreErrc::not_owner)));
+  PendingBatch batch{{}, std::move(done), {}};
+  batch.reservations.push_back(std::move(reservation));
+  w->queue->submit(std::move(batch));
+}
+
+void KafkaLog::add_reservation(std::string_view bytes) {
+  auto r = decode_reservation(bytes);
+  if (!r) return note("ignoring a number reservation record that does not decode");
+  std::lock_guard lock(reservations_mutex_);
+  if (r->dashboard_id.empty()) {
+    reservations_.erase(r->number);
+  } else {
+    const std::string number = r->number;
+    reservations_[number] = std::move(*r);
+  }
+}
+
+std::optional<std::vector<NumberReservation>> KafkaLog::take_inherited_reservations(std::uint32_t partition) {
+  std::lock_guard lock(reservations_mutex_);
+  auto it = inherited_.find(partition);
+  if (it == inherited_.end()) return std::nullopt;
+  auto taken = std::move(it->second);
+  inherited_.erase(it);
+  return taken;
 }
 
 std::vector<std::uint32_t> KafkaLog::owned() const {

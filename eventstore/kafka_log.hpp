@@ -22,6 +22,13 @@
 // the compacted topic `<topic>-owners`, inside its own transaction, so that the others can
 // forward commands to the owner (owner_url()); every process follows that topic.
 //
+// Number reservations (SPEC §10) are records of their own in the compacted topic
+// `<topic>-numbers` (as many partitions as the topic; key = the number, in the number's
+// partition), written by that partition's writer inside its transactions, and followed by
+// every process: a process that takes a partition over has read every reservation its
+// previous owner committed before it decides anything there, and hands those still open to
+// the pipeline (take_inherited_reservations).
+//
 // Positions are the brokers' own: (partition, offset), learnt from each record's delivery
 // report, so every process and every other Kafka client names a record the same way.
 // Offsets have gaps where transaction markers sit.
@@ -83,6 +90,8 @@ class KafkaLog final : public EventLog {
   std::optional<std::uint64_t> writable(std::uint32_t partition) const override;
   void advertise(const std::string& url) override;
   std::optional<std::string> owner_url(std::uint32_t partition) const override;
+  void record_reservation(NumberReservation reservation, AppendDone done) override;
+  std::optional<std::vector<NumberReservation>> take_inherited_reservations(std::uint32_t partition) override;
 
   // The partitions this process writes now, ascending.
   std::vector<std::uint32_t> owned() const;
@@ -128,6 +137,8 @@ class KafkaLog final : public EventLog {
   void publish_owner(Writer& writer);
   // The owners topic's follower's: one owner record.
   void add_owner(std::string_view bytes);
+  // The numbers topic's follower's: one reservation record.
+  void add_reservation(std::string_view bytes);
 
   KafkaOptions options_;
 
@@ -155,6 +166,12 @@ class KafkaLog final : public EventLog {
   std::string advertised_;               // this process's address, once known
   std::vector<std::string> owner_urls_;  // by partition; empty when none was published
   std::unique_ptr<KafkaFollower> owners_follower_;
+  // Reservations (cluster): each number's last record from `<topic>-numbers` while open, and
+  // those inherited with each partition acquired until taken.
+  std::mutex reservations_mutex_;
+  std::unordered_map<std::string, NumberReservation> reservations_;
+  std::unordered_map<std::uint32_t, std::vector<NumberReservation>> inherited_;
+  std::unique_ptr<KafkaFollower> numbers_follower_;
   std::unique_ptr<KafkaFollower> follower_;    // after the replica: stops before it goes
   std::unique_ptr<KafkaOwnership> ownership_;  // last: leaves the group (letting writers go) first
 };

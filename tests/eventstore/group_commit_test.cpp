@@ -68,7 +68,8 @@ struct Answers {
               std::lock_guard lock(mutex);
               got.emplace_back(id, std::move(r));
               changed.notify_all();
-            }};
+            },
+            {}};
   }
   bool wait_for(std::size_t n) {
     std::unique_lock lock(mutex);

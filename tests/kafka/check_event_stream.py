@@ -79,18 +79,46 @@ def murmur2(data):
 assert murmur2(b"21") == -973932308 and murmur2(b"keyledger") == -2098327669 and murmur2(b"abc") == 479470107
 
 
-def kcat_records(bootstrap, prefix):
-    """Every committed record of every events topic named PREFIX*, as kcat -J prints them
-    (not the keyring's topics, nor a cluster's owners topics: docs/cluster.md)."""
+def kcat_records(bootstrap, prefix, suffix=None):
+    """Every committed record of every events topic named PREFIX* (not the keyring's topics,
+    nor a cluster's owners or numbers topics: docs/cluster.md), or of every topic named
+    PREFIX*SUFFIX, as kcat -J prints them."""
     listing = json.loads(subprocess.run(["kcat", "-b", bootstrap, "-L", "-J"], check=True,
                                         capture_output=True, text=True).stdout)
+    wanted = (lambda name: name.endswith(suffix)) if suffix else \
+        (lambda name: not name.endswith(("-keyring", "-owners", "-numbers")))
     topics = sorted((t["topic"], len(t["partitions"])) for t in listing["topics"]
-                    if t["topic"].startswith(prefix) and not t["topic"].endswith(("-keyring", "-owners")))
+                    if t["topic"].startswith(prefix) and wanted(t["topic"]))
     for topic, partitions in topics:
         out = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-e", "-q", "-J",
                               "-X", "isolation.level=read_committed"],
                              check=True, capture_output=True, text=True).stdout
         yield topic, out.splitlines(), partitions
+
+
+def check_reservations(sources, validator):
+    """A cluster's number reservations: each record valid, keyed by its number, in the
+    number's murmur2 partition. Returns (records, problems)."""
+    count, problems = 0, []
+    for topic, lines, partitions in sources:
+        for line in lines:
+            if not line.strip():
+                continue
+            message = json.loads(line)
+            count += 1
+            where = f"{topic}[{message['partition']}]@{message['offset']}"
+            try:
+                record = json.loads(message["payload"] or "")
+            except ValueError:
+                problems.append(f"{where}: the value is not JSON")
+                continue
+            for error in validator.iter_errors(record):
+                problems.append(f"{where}: {error.message}")
+            if not isinstance(record, dict) or message.get("key") != record.get("number"):
+                problems.append(f"{where}: message key is not the number")
+            elif message["partition"] != (murmur2(message["key"].encode()) & 0x7fffffff) % partitions:
+                problems.append(f"{where}: not in the number's partition (murmur2)")
+    return count, problems
 
 
 def main():
@@ -115,7 +143,8 @@ def main():
         return jsonschema.Draft202012Validator(schema, resolver=resolver)
     envelope_validator = validator("envelope.schema.json")
     data_validators = {n[:-len(".schema.json")]: validator(n) for n in schemas
-                       if n not in ("envelope.schema.json", "sealed-secret.schema.json")}
+                       if n not in ("envelope.schema.json", "sealed-secret.schema.json",
+                                    "number-reservation.schema.json")}
 
     problems, seen_types, count, topics = [], set(), 0, 0
     for topic, lines, partitions in sources:
@@ -176,6 +205,13 @@ def main():
     print(f"checked {count} events in {topics} topics; event types seen: {len(seen_types)}")
     if count == 0:
         problems.append("no events found: the end-to-end suite produced none on this broker")
+    if sys.argv[1] != "--kcat-json":
+        reservations, reservation_problems = check_reservations(
+            kcat_records(bootstrap, prefix, "-numbers"), validator("number-reservation.schema.json"))
+        print(f"checked {reservations} number reservation records")
+        problems += reservation_problems
+        if require_all and reservations == 0:
+            problems.append("no number reservation records found: the cluster suite produced none on this broker")
     if require_all:
         missing = sorted(set(data_validators) - seen_types)
         if missing:

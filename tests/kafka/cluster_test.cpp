@@ -394,3 +394,62 @@ TEST_CASE("cluster: one number registered at once into two dashboards whose part
   REQUIRE(a.del(holder.path + "/sms/numbers/%2B" + first.substr(1), holder.admin).status == 204);
   REQUIRE(eventually([&] { return b.post(other.path + "/sms/numbers", {{"number", first}}, other.admin).status == 201; }));
 }
+
+TEST_CASE("cluster: a number reserved for a registration still in flight when the number's owner is killed stays reserved on its new owner: another dashboard's registration is refused, the reserved one's accepted, and the reservation's record ends released") {
+  const std::string cluster_token = "cluster token of the reservation failover test";
+  Cluster cluster(2, {{"KEYLEDGER_CLUSTER_TOKEN", cluster_token}});
+  ApiClient a(*cluster.processes[0]), b(*cluster.processes[1]);
+  REQUIRE(eventually([&] { return split_between({&a, &b}); }, std::chrono::seconds(20)));
+  Dashboard reserved_for = make_dashboard(a), other = make_dashboard(a);
+  // B reserves, as the owner of the number's partition, what A asks for a registration A
+  // decides (A's half of which never comes here: A is the test). A number of a partition A
+  // owns is refused with not_owner and changes nothing.
+  std::string number;
+  const auto asked_at = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100 && number.empty(); ++i) {
+    const std::string candidate = "+1415557" + std::to_string(1000 + i);
+    auto reply = b.call("POST", "/v1/cluster/number-reservations", json{{"number", candidate}, {"dashboard_id", reserved_for.id}},
+                        "", {{"Keyledger-Cluster-Token", cluster_token}});
+    INFO(reply.body);
+    REQUIRE((reply.status == 200 || reply.status == 503));
+    if (reply.status == 200) {
+      REQUIRE(reply.json["dashboard_id"] == reserved_for.id);
+      number = candidate;
+    }
+  }
+  REQUIRE(!number.empty());
+  REQUIRE(metric(b, "keyledger_number_reservations_open") == 1);
+
+  // The number's owner dies before the registration comes; A takes its partitions.
+  REQUIRE(kill(cluster.processes[1]->pid(), SIGKILL) == 0);
+  REQUIRE(eventually([&] { return owned(a).size() == kPartitions; }, std::chrono::seconds(30)));
+  // Within the reservation's 30 s, another dashboard cannot have the number...
+  auto refused = a.post(other.path + "/sms/numbers", {{"number", number}}, other.admin);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - asked_at).count();
+  INFO("the second registration came " << seconds << " s after the reservation\n" << refused.body);
+  REQUIRE(seconds < 25);  // otherwise the reservation could have lapsed: this test would prove nothing
+  REQUIRE(refused.status == 409);
+  REQUIRE(refused.json["code"] == "number_already_registered");
+  // ...and the dashboard it was reserved for can.
+  auto registered = a.post(reserved_for.path + "/sms/numbers", {{"number", number}}, reserved_for.admin);
+  INFO(registered.body);
+  REQUIRE(registered.status == 201);
+  REQUIRE(metric(a, "keyledger_number_reservations_open") == 0);
+  // The reservation's records: reserved by B, released by A once the registration was folded.
+  const std::string command = "kcat -b " + required_env("KEYLEDGER_TEST_KAFKA_BOOTSTRAP") + " -C -t " + cluster.topic +
+                              "-numbers -e -q -X isolation.level=read_committed -f '%k\\t%s\\n'";
+  std::vector<json> records;
+  REQUIRE(eventually([&] {
+    records.clear();
+    FILE* pipe = popen(command.c_str(), "r");
+    char line[4096];
+    while (fgets(line, sizeof line, pipe)) {
+      const std::string text(line);
+      if (text.starts_with(number + "\t")) records.push_back(json::parse(text.substr(text.find('\t') + 1)));
+    }
+    pclose(pipe);
+    return !records.empty() && records.back()["state"] == "released";
+  }));
+  REQUIRE(records.front()["state"] == "reserved");
+  REQUIRE(records.front()["dashboard_id"] == reserved_for.id);
+}
