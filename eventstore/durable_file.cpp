@@ -9,6 +9,27 @@
 
 namespace keyledger::eventstore {
 
+namespace {
+template <class Data, class Call>
+bool transfer_all(Call call, int fd, Data* data, std::size_t size, off_t offset) {
+  while (size > 0) {
+    ssize_t n = call(fd, data, size, offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+    offset += n;
+  }
+  return true;
+}
+}  // namespace
+
+bool write_all(int fd, const char* data, std::size_t size, off_t offset) {
+  return transfer_all(::pwrite, fd, data, size, offset);
+}
+
+bool read_all(int fd, char* data, std::size_t size, off_t offset) { return transfer_all(::pread, fd, data, size, offset); }
+
 bool sync_directory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;

@@ -1,6 +1,9 @@
 // Files that must survive a crash whole or not at all (keyring, snapshots, sidecar indexes).
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -31,5 +34,10 @@ bool write_file_atomically(const std::string& path, std::string_view contents);
 
 // fsync of a directory, so that a create, rename or unlink inside it is durable.
 bool sync_directory(const std::string& dir);
+
+// pwrite or pread of all `size` bytes at `offset`, however many calls that takes; false on
+// an error or (reading) the end of the file.
+bool write_all(int fd, const char* data, std::size_t size, off_t offset);
+bool read_all(int fd, char* data, std::size_t size, off_t offset);
 
 }  // namespace keyledger::eventstore

@@ -34,24 +34,6 @@ std::string base_name(std::uint64_t base) {
   return std::string(20 - digits.size(), '0') + digits;
 }
 
-// pwrite or pread of all `size` bytes, however many calls that takes.
-template <class Data, class Call>
-bool transfer_all(Call call, int fd, Data* data, std::size_t size, off_t offset) {
-  while (size > 0) {
-    ssize_t n = call(fd, data, size, offset);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<std::size_t>(n);
-    offset += n;
-  }
-  return true;
-}
-bool write_all(int fd, const char* data, std::size_t size, off_t offset) {
-  return transfer_all(::pwrite, fd, data, size, offset);
-}
-bool read_all(int fd, char* data, std::size_t size, off_t offset) { return transfer_all(::pread, fd, data, size, offset); }
-
 std::string slurp(int fd, std::uint64_t size, bool& ok) {
   std::string data(size, '\0');
   ok = data.empty() || read_all(fd, data.data(), data.size(), 0);
