@@ -3,6 +3,8 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <future>
 #include <map>
@@ -120,14 +122,22 @@ std::expected<void, std::string> KafkaLog::start() {
       writers_[(*w)->partition] = *w;
     }
   }
+  // TMPDIR, or /tmp: put it on a local disk with room for the topic.
+  std::error_code no_tmp;
+  const std::string cache_directory = std::filesystem::temp_directory_path(no_tmp).string();
+  for (auto& p : replica_) {
+    auto cache = RecordCache::create(cache_directory);
+    if (!cache) return std::unexpected(cache.error());
+    p.records = std::move(*cache);
+  }
   std::uint64_t events = 0;
   auto read = read_kafka_topic(options_, options_.topic, /*read_committed=*/true, std::chrono::seconds(120),
                                [&](RdKafka::Message& message) {
                                  note_partition(message);
-                                 auto& p = replica_.at(static_cast<std::size_t>(message.partition()));
-                                 p.offsets.push_back(static_cast<std::uint64_t>(message.offset()));
-                                 p.records.emplace_back(static_cast<const char*>(message.payload()), message.len());
-                                 p.end = static_cast<std::uint64_t>(message.offset()) + 1;
+                                 std::unique_lock lock(replica_mutex_);  // only to state keep()'s condition
+                                 keep(replica_.at(static_cast<std::size_t>(message.partition())),
+                                      static_cast<std::uint64_t>(message.offset()),
+                                      {static_cast<const char*>(message.payload()), message.len()});
                                  ++events;
                                });
   if (!read) return std::unexpected(read.error());
@@ -529,9 +539,7 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
       for (auto& r : b.records) {
         auto& l = landed[next++];
         if (static_cast<std::uint64_t>(l.offset) < p.end) continue;  // the follower was first
-        p.offsets.push_back(static_cast<std::uint64_t>(l.offset));
-        p.records.push_back(std::move(r.bytes));
-        p.end = static_cast<std::uint64_t>(l.offset) + 1;
+        keep(p, static_cast<std::uint64_t>(l.offset), r.bytes);
       }
     }
   }
@@ -744,12 +752,23 @@ std::error_code KafkaLog::read(std::uint32_t partition, std::uint64_t from, std:
                                const RecordVisitor& visit) {
   std::shared_lock lock(replica_mutex_);
   if (partition >= replica_.size()) return {};
-  const auto& p = replica_[partition];
-  auto i = static_cast<std::size_t>(std::lower_bound(p.offsets.begin(), p.offsets.end(), from) - p.offsets.begin());
-  for (; i < p.offsets.size() && p.offsets[i] < to; ++i) {
-    if (!visit(StoredRecord{LogPosition{partition, p.offsets[i]}, p.records[i]})) break;
+  const bool read = replica_[partition].records->read(from, to, [&](std::uint64_t offset, std::string_view bytes) {
+    return visit(StoredRecord{LogPosition{partition, offset}, bytes});
+  });
+  if (read) return {};
+  note("cannot read partition " + std::to_string(partition) + "'s records from offset " + std::to_string(from) +
+       " back from the record cache");
+  return make_error_code(StoreErrc::log_unavailable);
+}
+
+void KafkaLog::keep(Partition& p, std::uint64_t offset, std::string_view bytes) {
+  if (auto kept = p.records->append(offset, bytes); !kept) {
+    // Committed, but this process cannot hold it: serving on would answer from a copy with
+    // a hole in it. The others (or a restart) take over from the brokers, where it is safe.
+    note(kept.error() + "; keyledger stops, since its copy of the topic would have a hole");
+    std::_Exit(74);  // EX_IOERR
   }
-  return {};
+  p.end = offset + 1;
 }
 
 void KafkaLog::note_partition(const RdKafka::Message& message) {
@@ -777,9 +796,7 @@ void KafkaLog::add_followed(std::uint32_t partition, std::uint64_t offset, std::
     std::unique_lock lock(replica_mutex_);
     auto& p = replica_.at(partition);
     if (offset < p.end) return;
-    p.offsets.push_back(offset);
-    p.records.emplace_back(bytes);
-    p.end = offset + 1;
+    keep(p, offset, bytes);
   }
   std::lock_guard lock(arrival_mutex_);
   arrival_due_ = true;

@@ -36,7 +36,9 @@
 // The process keeps a local replica of the topic, read to its end with read_committed at
 // start-up, then extended by its own committed transactions and by a follower
 // (kafka_follower.hpp) that reads what other processes commit and says how current the copy
-// is; it holds every event's bytes in memory (bounded memory, SPEC §10, is still to come).
+// is. The records are in a cache file per partition on local disk (record_cache.hpp, in
+// TMPDIR); memory holds a sparse index of them. A record that cannot be written there stops
+// the process (with a note): a replica with a hole must not serve.
 //
 // Threading: append() and read() from any thread; each writer's group-commit thread owns its
 // producer's transactions; ownership changes run on the ownership thread.
@@ -58,6 +60,7 @@
 #include "kafka_client.hpp"
 #include "kafka_follower.hpp"
 #include "kafka_ownership.hpp"
+#include "record_cache.hpp"
 
 namespace RdKafka {
 class DeliveryReportCb;
@@ -100,8 +103,7 @@ class KafkaLog final : public EventLog {
 
  private:
   struct Partition {
-    std::vector<std::uint64_t> offsets;  // ascending
-    std::vector<std::string> records;    // records[i] is at offsets[i]
+    std::unique_ptr<RecordCache> records;  // appended to with replica_mutex_ held exclusively
     std::uint64_t end = 0;
   };
   class DeliveryReports;
@@ -127,6 +129,9 @@ class KafkaLog final : public EventLog {
   void retry_acquisitions();
   std::shared_ptr<Writer> writer(std::uint32_t partition) const;
   void note(const std::string& sentence) const;
+  // replica_mutex_ held exclusively: the record at `offset` goes to the end of the partition's
+  // copy (its bytes into the cache, or the process stops).
+  void keep(Partition& partition, std::uint64_t offset, std::string_view bytes);
   // Start-up read: remembers a dashboard whose events are not where murmur2 would put them.
   void note_partition(const RdKafka::Message& message);
   // The follower's: a record at `offset`, kept unless this process already has it.

@@ -1,0 +1,88 @@
+#include "record_cache.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include "binary_codec.hpp"
+#include "durable_file.hpp"
+
+namespace keyledger::eventstore {
+
+namespace {
+constexpr std::size_t kHeader = 12;  // offset (8) + size (4)
+constexpr std::size_t kReadAtLeast = 64 * 1024;
+
+}  // namespace
+
+std::expected<std::unique_ptr<RecordCache>, std::string> RecordCache::create(const std::string& directory) {
+  int fd = ::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+    std::string path = directory + "/keyledger-records-XXXXXX";
+    fd = ::mkostemp(path.data(), O_CLOEXEC);
+    if (fd >= 0) ::unlink(path.c_str());
+  }
+  if (fd < 0) {
+    return std::unexpected("cannot create the record cache in " + directory + ": " + std::strerror(errno));
+  }
+  return std::unique_ptr<RecordCache>(new RecordCache(fd));
+}
+
+RecordCache::~RecordCache() { ::close(fd_); }
+
+std::expected<void, std::string> RecordCache::append(std::uint64_t offset, std::string_view bytes) {
+  if (bytes.size() > std::numeric_limits<std::uint32_t>::max()) return std::unexpected("a record of over 4 GiB");
+  std::string frame;
+  frame.reserve(kHeader + bytes.size());
+  binary::Writer out(frame);
+  out.u64(offset);
+  out.u32(static_cast<std::uint32_t>(bytes.size()));
+  out.raw(bytes);
+  // A failed or partial write leaves bytes past size_, which no read reaches and the next
+  // append overwrites.
+  if (!write_all(fd_, frame.data(), frame.size(), static_cast<off_t>(size_))) {
+    return std::unexpected(std::string("cannot write the record cache: ") + std::strerror(errno));
+  }
+  if (records_ % kIndexEvery == 0) index_.emplace_back(offset, size_);
+  size_ += frame.size();
+  ++records_;
+  return {};
+}
+
+bool RecordCache::read(std::uint64_t from, std::uint64_t to, const Visitor& visit) const {
+  if (from >= to || index_.empty()) return true;
+  // The last indexed frame at or before `from` (or the first frame).
+  auto after = std::upper_bound(index_.begin(), index_.end(), from,
+                                [](std::uint64_t offset, const auto& entry) { return offset < entry.first; });
+  std::uint64_t place = after == index_.begin() ? 0 : std::prev(after)->second;
+  std::string buffer;
+  std::uint64_t buffer_at = place;  // the file place of buffer[0]
+  // Makes [place, place + need) readable in the buffer.
+  auto hold = [&](std::uint64_t need) {
+    if (place >= buffer_at && place + need <= buffer_at + buffer.size()) return true;
+    const std::uint64_t length = std::min<std::uint64_t>(std::max<std::uint64_t>(need, kReadAtLeast), size_ - place);
+    if (length < need) return false;
+    buffer.resize(length);
+    buffer_at = place;
+    return read_all(fd_, buffer.data(), length, static_cast<off_t>(place));
+  };
+  while (place < size_) {
+    if (!hold(kHeader)) return false;
+    binary::Reader header(std::string_view(buffer.data() + (place - buffer_at), kHeader));
+    const std::uint64_t offset = header.u64();
+    const std::uint64_t size = header.u32();
+    if (offset >= to) break;
+    if (offset >= from) {
+      if (!hold(kHeader + size)) return false;
+      if (!visit(offset, std::string_view(buffer.data() + (place - buffer_at) + kHeader, size))) break;
+    }
+    place += kHeader + size;
+  }
+  return true;
+}
+
+}  // namespace keyledger::eventstore

@@ -1,0 +1,51 @@
+// One partition of a Kafka replica's records, kept on local disk rather than in memory
+// (SPEC §10: no in-memory copy of the topic's records). An append-only file of frames —
+// offset (8 bytes, little-endian), size (4), the record's bytes — unlinked from its creation
+// (O_TMPFILE, or created and unlinked at once where that is unsupported), so it never
+// outlives the process and holds nothing a restart could trust: each start fills it again
+// from the brokers. Memory holds one (offset, place) pair every kIndexEvery records; a read
+// finds the pair at or before where it starts and scans frames from there, with reads of
+// at least 64 KiB, from the page cache while the kernel keeps the file there.
+//
+// Threading: append() from one thread at a time, never during a read (the caller holds its
+// lock exclusively to append, shared to read); read() from any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace keyledger::eventstore {
+
+class RecordCache {
+ public:
+  static constexpr std::uint64_t kIndexEvery = 64;
+
+  // A new, empty cache file in `directory`; a sentence when it cannot be made.
+  static std::expected<std::unique_ptr<RecordCache>, std::string> create(const std::string& directory);
+  ~RecordCache();
+  RecordCache(const RecordCache&) = delete;
+  RecordCache& operator=(const RecordCache&) = delete;
+
+  // Appends the record at `offset`, which is past every offset appended before; a sentence
+  // when it could not be written (the disk full, say), and then nothing was appended.
+  std::expected<void, std::string> append(std::uint64_t offset, std::string_view bytes);
+  // Calls `visit` for every record with an offset in [from, to), in order, until it returns
+  // false; `bytes` is valid only during the call. False when the file cannot be read back.
+  using Visitor = std::function<bool(std::uint64_t offset, std::string_view bytes)>;
+  bool read(std::uint64_t from, std::uint64_t to, const Visitor& visit) const;
+
+ private:
+  explicit RecordCache(int fd) : fd_(fd) {}
+  int fd_;
+  std::uint64_t size_ = 0;     // bytes of whole frames
+  std::uint64_t records_ = 0;  // frames
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> index_;  // (offset, place) of every kIndexEvery-th frame
+};
+
+}  // namespace keyledger::eventstore

@@ -1,0 +1,61 @@
+// A Kafka replica's record cache (SPEC §10's bounded memory): one partition's records on
+// local disk, read back by offset range as written, from a file no one else can find and
+// that goes with the process.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "eventstore/record_cache.hpp"
+#include "support/temp_dir.hpp"
+
+namespace es = keyledger::eventstore;
+
+namespace {
+// The records [from, to) holds, as a read hands them over.
+std::map<std::uint64_t, std::string> read(const es::RecordCache& cache, std::uint64_t from, std::uint64_t to) {
+  std::map<std::uint64_t, std::string> got;
+  REQUIRE(cache.read(from, to, [&](std::uint64_t offset, std::string_view bytes) {
+    got.emplace(offset, bytes);
+    return true;
+  }));
+  return got;
+}
+}  // namespace
+
+TEST_CASE("record cache: every offset range reads back exactly the records appended in it, byte for byte, from a file that leaves nothing in its directory") {
+  keyledger::testing::TempDir dir;
+  auto cache = es::RecordCache::create(dir.path());
+  REQUIRE(cache);
+  std::map<std::uint64_t, std::string> records;
+  std::uint64_t offset = 5;
+  for (int i = 0; i < 1000; ++i) {
+    // Sizes from empty to past the 64 KiB a read takes at once, every byte value, and gaps
+    // in the offsets (Kafka's transaction markers).
+    std::string bytes(static_cast<std::size_t>(i == 500 ? 200'000 : (i * 37) % 9000), '\0');
+    for (std::size_t j = 0; j < bytes.size(); ++j) bytes[j] = static_cast<char>((i + j) % 256);
+    REQUIRE((*cache)->append(offset, bytes));
+    records.emplace(offset, std::move(bytes));
+    offset += 1 + static_cast<std::uint64_t>(i % 3 == 0);
+  }
+  REQUIRE(read(**cache, 0, offset) == records);
+  for (std::uint64_t from : {0ull, 5ull, 6ull, 7ull, 300ull, 301ull, 700ull, 1300ull}) {
+    for (std::uint64_t to : {from, from + 1, from + 2, from + 64, from + 65, from + 700, offset + 10}) {
+      std::map<std::uint64_t, std::string> expected(records.lower_bound(from), records.lower_bound(to));
+      INFO("[" << from << ", " << to << ")");
+      REQUIRE(read(**cache, from, to) == expected);
+    }
+  }
+  // A visitor that stops is given nothing more.
+  int visited = 0;
+  REQUIRE((*cache)->read(0, offset, [&](std::uint64_t, std::string_view) { return ++visited < 3; }));
+  REQUIRE(visited == 3);
+  REQUIRE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST_CASE("record cache: a directory that cannot hold it is refused with a sentence naming it") {
+  auto cache = es::RecordCache::create("/nonexistent/keyledger-cache");
+  REQUIRE(!cache);
+  REQUIRE(cache.error().find("/nonexistent/keyledger-cache") != std::string::npos);
+}
