@@ -647,6 +647,7 @@ http {{
         shutil.rmtree(os.path.join(big["data"], "snapshots"), ignore_errors=True)
         cold = Server(self, big["store"], "startup-cold")
         cold_seconds = cold.ready_seconds
+        cold_rss = rss_bytes(cold.process.pid)
         cold.stop()  # writes a snapshot on the way out
         warm = Server(self, big["store"], "startup-warm")
         warm_seconds = warm.ready_seconds
@@ -662,6 +663,36 @@ http {{
         self.add("memory_per_key", per_key, "bytes", None, "≤ 512 B", per_key <= 512,
                  f"(RSS of a server started from a snapshot with {big['keys']} keys − RSS of an empty server, "
                  f"{empty_rss / 2**20:.1f} MiB) / keys")
+        self.memory_per_key_file = per_key
+        self.memory_per_key_file_replayed = (cold_rss - empty_rss) / big["keys"]
+
+    def memory_per_key_kafka(self, bootstrap):
+        """memory_per_key on a Kafka store of the big store's shape (64 dashboards of Email
+        keys, one event each), against the file store's figure from the same run: the RSS of a
+        server that read the topic (no snapshots on Kafka yet, so from offset 0) minus an
+        empty topic's server's, per key."""
+        if not hasattr(self, "memory_per_key_file"):
+            self.startup_and_memory()
+        events = 1_000_000 if self.full else 200_000
+        dashboards = 64
+        topic = "bench-memory-" + secrets.token_hex(4)
+        say(f"memory_per_key_kafka: {events} Email keys on the Kafka topic {topic}")
+        seeded = self.seed(f"kafka://{bootstrap}/{topic}", dashboards, events // dashboards)
+        empty = Server(self, f"kafka://{bootstrap}/{topic}-empty", "memory-kafka-empty")
+        empty_rss = rss_bytes(empty.process.pid)
+        empty.stop()
+        full = Server(self, f"kafka://{bootstrap}/{topic}", "memory-kafka")
+        rss = rss_bytes(full.process.pid)
+        seconds = full.ready_seconds
+        full.stop()
+        per_key = (rss - empty_rss) / seeded["keys"]
+        self.add("memory_per_key_kafka", per_key, "bytes", self.memory_per_key_file, "≤ the file store's",
+                 per_key <= self.memory_per_key_file,
+                 f"(RSS of a server that read {seeded['events']} events of {seeded['keys']} keys from the topic − RSS "
+                 f"of an empty topic's server, {empty_rss / 2**20:.1f} MiB) / keys; baseline: memory_per_key (file "
+                 f"store, from a snapshot); ready after {seconds:.1f} s (read from offset 0: no snapshots on Kafka yet); the file "
+                 f"store started without a snapshot (replayed, like this one, but with its log's mapped pages in its "
+                 f"RSS): {self.memory_per_key_file_replayed:.0f} B")
 
     def commands_during_snapshot(self):
         """GenerateEmailKey from 64 clients on the big store while the server writes a snapshot
@@ -824,7 +855,9 @@ http {{
                  "commands_kafka_3proc": lambda: self.commands_kafka_3proc(bootstrap),
                  "revocation_propagation": lambda: self.revocation_propagation(bootstrap),
                  "failover": lambda: self.failover(bootstrap),
-                 "startup": self.startup_and_memory, "snapshot_p99": self.commands_during_snapshot,
+                 "startup": self.startup_and_memory,
+                 "memory_per_key_kafka": lambda: self.memory_per_key_kafka(bootstrap),
+                 "snapshot_p99": self.commands_during_snapshot,
                  "audit_page": self.audit_page, "as_of": self.as_of, "sse_readers": self.commands_with_readers,
                  "backup": self.backup}
         if not bootstrap:
