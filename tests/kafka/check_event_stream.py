@@ -101,17 +101,21 @@ def kcat_records(bootstrap, prefix, suffix=None):
             yield topic, out.splitlines(), partitions
 
 
+def messages(topic, lines):
+    """Each record kcat -J printed, with where it is (topic[partition]@offset)."""
+    for line in lines:
+        if line.strip():
+            message = json.loads(line)
+            yield f"{topic}[{message['partition']}]@{message['offset']}", message
+
+
 def check_reservations(sources, validator):
     """A cluster's number reservations: each record valid, keyed by its number, in the
     number's murmur2 partition. Returns (records, problems)."""
     count, problems = 0, []
     for topic, lines, partitions in sources:
-        for line in lines:
-            if not line.strip():
-                continue
-            message = json.loads(line)
+        for where, message in messages(topic, lines):
             count += 1
-            where = f"{topic}[{message['partition']}]@{message['offset']}"
             try:
                 record = json.loads(message["payload"] or "")
             except ValueError:
@@ -155,12 +159,8 @@ def main():
     for topic, lines, partitions in sources:
         topics += 1
         heads = {}
-        for line in lines:
-            if not line.strip():
-                continue
-            message = json.loads(line)
+        for where, message in messages(topic, lines):
             count += 1
-            where = f"{topic}[{message['partition']}]@{message['offset']}"
             raw = message["payload"] or ""
             headers = dict(zip(message["headers"][0::2], message["headers"][1::2])) if message.get("headers") else {}
             for secret in KEY_SHAPE.findall(raw + json.dumps(headers)):
