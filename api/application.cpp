@@ -51,6 +51,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       sessions_(keyring.store_keys().session_signing_key),
       read_models_(keyring.store_keys().fingerprint_pepper),
       forwarder_(config_.cluster_token, log_, pipeline_, metrics_),
+      applied_waits_(pipeline_),
       freshness_(log_, pipeline_, config_.max_staleness),
       access_(config_, sessions_, pipeline_),
       commands_(pipeline_, access_, metrics_, keyring.store_keys().idempotency_key),
@@ -107,6 +108,7 @@ void Application::handle(std::shared_ptr<const HttpRequest> request, std::move_o
 
 void Application::set_executor(eventstore::CommandPipeline::Post post) {
   forwarder_.set_executor(post);
+  applied_waits_.set_executor(post);
   cluster_routes_.set_executor(post);
   commands_.set_executor(std::move(post));
 }
@@ -148,7 +150,11 @@ Task<Result> Application::answer(RequestContext& ctx, std::string& route_name) {
   if (ctx.request.method == "GET") {
     if (const std::string min_position = ctx.request.header("keyledger-min-position"); !min_position.empty()) {
       KEYLEDGER_CO_TRY(wanted, parse_min_position(min_position, log_.partitions()));
-      KEYLEDGER_CO_CHECK(await_applied(wanted, pipeline_, kMinPositionWait));
+      Completion<Expected<void>> applied([&](Completion<Expected<void>>::Callback done) {
+        applied_waits_.wait(std::move(wanted), kMinPositionWait, std::move(done));
+      });
+      Expected<void> waited = co_await applied;  // named: see KEYLEDGER_CO_AWAIT_TRY
+      if (!waited) co_return std::unexpected(waited.error());
     }
   }
   // A session belongs to one dashboard: any route of another is refused before anything

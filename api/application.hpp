@@ -17,29 +17,30 @@
 #include "channel_routes.hpp"
 #include "cluster_routes.hpp"
 #include "command_runner.hpp"
-#include "console_routes.hpp"
 #include "config.hpp"
+#include "console_routes.hpp"
 #include "dashboard_routes.hpp"
 #include "event_routes.hpp"
 #include "forwarder.hpp"
-#include "eventstore/command_pipeline.hpp"
-#include "eventstore/event_log.hpp"
-#include "eventstore/keyring.hpp"
-#include "eventstore/secret_vault.hpp"
 #include "http_message.hpp"
 #include "key_routes.hpp"
 #include "key_secrets.hpp"
 #include "master_key_routes.hpp"
 #include "metrics.hpp"
 #include "operations_routes.hpp"
-#include "projections/projector.hpp"
+#include "positions.hpp"
 #include "replica_freshness.hpp"
 #include "router.hpp"
 #include "session_tokens.hpp"
-#include "usecases/checkpoints.hpp"
-#include "usecases/master_key_rotation.hpp"
 #include "verify_endpoint.hpp"
 #include "verify_routes.hpp"
+#include "eventstore/command_pipeline.hpp"
+#include "eventstore/event_log.hpp"
+#include "eventstore/keyring.hpp"
+#include "eventstore/secret_vault.hpp"
+#include "projections/projector.hpp"
+#include "usecases/checkpoints.hpp"
+#include "usecases/master_key_rotation.hpp"
 
 namespace keyledger::api {
 
@@ -101,6 +102,7 @@ class Application {
   projections::Projector read_models_;
   Metrics metrics_;
   Forwarder forwarder_;
+  AppliedWaits applied_waits_;  // Keyledger-Min-Position
   ReplicaFreshness freshness_;
   Access access_;
   CommandRunner commands_;

@@ -51,15 +51,19 @@ Expected<WrittenPositions> parse_min_position(const std::string& text, std::uint
   return wanted;
 }
 
+namespace {
+bool all_applied(const WrittenPositions& wanted, const eventstore::CommandPipeline& pipeline) {
+  const auto applied = pipeline.applied();
+  for (const auto& [partition, offset] : wanted) {
+    if (applied[partition] <= offset) return false;
+  }
+  return true;
+}
+}  // namespace
+
 Expected<void> await_applied(const WrittenPositions& wanted, const eventstore::CommandPipeline& pipeline,
                              std::chrono::milliseconds limit) {
-  auto all_applied = [&] {
-    const auto applied = pipeline.applied();
-    for (const auto& [partition, offset] : wanted) {
-      if (applied[partition] <= offset) return false;
-    }
-    return true;
-  };
+  auto all_applied = [&] { return api::all_applied(wanted, pipeline); };
   // Its own writes' folds are in flight here; other processes' records come through the
   // log's follower (a Kafka replica), so a position past this copy's end may still arrive.
   const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -70,6 +74,61 @@ Expected<void> await_applied(const WrittenPositions& wanted, const eventstore::C
     if (!all_applied()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return {};
+}
+
+AppliedWaits::AppliedWaits(const eventstore::CommandPipeline& pipeline)
+    : pipeline_(pipeline), watcher_([this] { watch(); }) {}
+
+AppliedWaits::~AppliedWaits() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  waiting_.notify_all();
+  watcher_.join();
+}
+
+void AppliedWaits::wait(WrittenPositions wanted, std::chrono::milliseconds limit, Done done) {
+  if (all_applied(wanted, pipeline_)) return done({});
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      waits_.push_back(Waiting{std::move(wanted), std::chrono::steady_clock::now() + limit, std::move(done)});
+      waiting_.notify_all();
+      return;
+    }
+  }
+  done(std::unexpected(not_applied()));
+}
+
+void AppliedWaits::watch() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    waiting_.wait(lock, [&] { return stopping_ || !waits_.empty(); });
+    // Its own writes' folds and other processes' records (a Kafka replica's follower) both
+    // move the applied positions on: look again every 2 ms while anyone waits.
+    std::vector<std::pair<Done, Expected<void>>> answered;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto w = waits_.begin(); w != waits_.end();) {
+      if (all_applied(w->wanted, pipeline_)) {
+        answered.emplace_back(std::move(w->done), Expected<void>{});
+      } else if (stopping_ || now >= w->deadline) {
+        answered.emplace_back(std::move(w->done), std::unexpected(not_applied()));
+      } else {
+        ++w;
+        continue;
+      }
+      w = waits_.erase(w);
+    }
+    const bool stop = stopping_ && waits_.empty();
+    lock.unlock();
+    for (auto& [done, answer] : answered) {
+      post_([done = std::move(done), answer = std::move(answer)]() mutable { done(std::move(answer)); });
+    }
+    if (stop) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    lock.lock();
+  }
 }
 
 }  // namespace keyledger::api

@@ -7,9 +7,14 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "eventstore/command_pipeline.hpp"
 #include "eventstore/event_log.hpp"
@@ -33,5 +38,39 @@ Expected<WrittenPositions> parse_min_position(const std::string& text, std::uint
 // Retry-After (code position_not_applied) if not by then.
 Expected<void> await_applied(const WrittenPositions& wanted, const eventstore::CommandPipeline& pipeline,
                              std::chrono::milliseconds limit);
+
+// The same for requests, without holding the thread that handles them: every read waiting
+// for a position is watched by one thread of its own, which hands each its answer through
+// `post` (the server's worker pool) once its positions are applied or its time is up.
+class AppliedWaits {
+ public:
+  using Done = std::move_only_function<void(Expected<void>)>;
+  explicit AppliedWaits(const eventstore::CommandPipeline& pipeline);
+  ~AppliedWaits();  // answers what still waits (503), then stops its thread
+  AppliedWaits(const AppliedWaits&) = delete;
+  AppliedWaits& operator=(const AppliedWaits&) = delete;
+
+  // Where answers run: by default on the watching thread. Set before the first wait.
+  void set_executor(eventstore::CommandPipeline::Post post) { post_ = std::move(post); }
+  // `done` gets the answer: on the calling thread when `wanted` is applied already.
+  void wait(WrittenPositions wanted, std::chrono::milliseconds limit, Done done);
+
+ private:
+  struct Waiting {
+    WrittenPositions wanted;
+    std::chrono::steady_clock::time_point deadline;
+    Done done;
+  };
+  bool applied(const WrittenPositions& wanted) const;
+  void watch();
+
+  const eventstore::CommandPipeline& pipeline_;
+  eventstore::CommandPipeline::Post post_ = eventstore::CommandPipeline::inline_post();
+  std::mutex mutex_;
+  std::condition_variable waiting_;
+  std::vector<Waiting> waits_;
+  bool stopping_ = false;
+  std::thread watcher_;  // last: started once everything else is in place
+};
 
 }  // namespace keyledger::api

@@ -4,7 +4,9 @@
 // has not applied, or a malformed one, is refused with the problem the spec names.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <regex>
+#include <thread>
 
 #include "support/api_client.hpp"
 #include "support/temp_dir.hpp"
@@ -73,4 +75,29 @@ TEST_CASE("e2e: a position not applied here is a 503 with Retry-After, a malform
     REQUIRE(reply.json["code"] == "invalid_request");
   }
   REQUIRE(api.get(d.path + "/email/keys", d.admin).json["keys"].size() == 1);
+}
+
+TEST_CASE("e2e: a read waiting for a position not applied yet holds no worker thread: on a server of one worker a command sent meanwhile is answered before it") {
+  TempDir dir;
+  ServerProcess server(dir.path(), {}, {"--workers", "1"});
+  ApiClient api(server), other(server);
+  auto d = make_dashboard(api);
+  const std::string position = api.post(d.path + "/email/keys", {{"name", "k"}}, d.admin).headers["keyledger-position"];
+  const std::string ahead = position.substr(0, position.find(':')) + ":" + std::to_string(offset_of(position) + 1000000);
+  std::atomic<bool> read_answered{false};
+  ApiReply read;
+  std::thread reader([&] {
+    read = other.call("GET", d.path + "/email/keys", std::nullopt, d.admin, {{"Keyledger-Min-Position", ahead}});
+    read_answered = true;
+  });
+  // The read is waiting (it waits a second for the position, then 503)...
+  REQUIRE(eventually([&] { return metric(api, "keyledger_http_requests_in_flight") >= 1; }, std::chrono::seconds(5), std::chrono::milliseconds(1)));
+  // ...and the only worker still runs commands meanwhile.
+  auto created = api.post(d.path + "/email/keys", {{"name", "meanwhile"}}, d.admin);
+  const bool before_the_read = !read_answered;
+  reader.join();
+  REQUIRE(created.status == 201);
+  REQUIRE(before_the_read);
+  REQUIRE(read.status == 503);
+  REQUIRE(read.json["code"] == "position_not_applied");
 }
