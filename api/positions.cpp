@@ -63,15 +63,14 @@ bool all_applied(const WrittenPositions& wanted, const eventstore::CommandPipeli
 
 Expected<void> await_applied(const WrittenPositions& wanted, const eventstore::CommandPipeline& pipeline,
                              std::chrono::milliseconds limit) {
-  auto all_applied = [&] { return api::all_applied(wanted, pipeline); };
   // Its own writes' folds are in flight here; other processes' records come through the
   // log's follower (a Kafka replica), so a position past this copy's end may still arrive.
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!all_applied()) {
+  while (!all_applied(wanted, pipeline)) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return std::unexpected(not_applied());
     pipeline.wait_folded(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
-    if (!all_applied()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (!all_applied(wanted, pipeline)) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return {};
 }

@@ -159,24 +159,22 @@ std::expected<void, std::string> KafkaLog::start() {
   }
   if (options_.join_group) {
     // Where each partition's owner answers: a compacted topic, one record per partition.
-    const std::string owners_topic = options_.topic + "-owners";
-    if (auto created = ensure_kafka_topic(options_, owners_topic, 1, {{"cleanup.policy", "compact"}}); !created) {
+    if (auto created = ensure_kafka_topic(options_, owners_topic(), 1, {{"cleanup.policy", "compact"}}); !created) {
       return std::unexpected(created.error());
     }
     owner_urls_.resize(replica_.size());
     // Number reservations: a compacted topic partitioned as the events are.
-    const std::string numbers_topic = options_.topic + "-numbers";
-    if (auto created = ensure_kafka_topic(options_, numbers_topic, static_cast<int>(replica_.size()),
+    if (auto created = ensure_kafka_topic(options_, numbers_topic(), static_cast<int>(replica_.size()),
                                           {{"cleanup.policy", "compact"}});
         !created) {
       return std::unexpected(created.error());
     }
     auto numbers = KafkaFollower::start(
-        options_, numbers_topic, std::vector<std::uint64_t>(replica_.size(), 0),
+        options_, numbers_topic(), std::vector<std::uint64_t>(replica_.size(), 0),
         {.record = [this](std::uint32_t, std::uint64_t, std::string_view bytes) { add_reservation(bytes); }, .idle = [] {}});
     if (!numbers) return std::unexpected(numbers.error());
     numbers_follower_ = std::move(*numbers);
-    auto owners = KafkaFollower::start(options_, owners_topic, {0},
+    auto owners = KafkaFollower::start(options_, owners_topic(), {0},
                                        {.record = [this](std::uint32_t, std::uint64_t, std::string_view bytes) { add_owner(bytes); },
                                         .idle = [] {}});
     if (!owners) return std::unexpected(owners.error());
@@ -249,8 +247,8 @@ std::vector<std::expected<std::shared_ptr<KafkaLog::Writer>, std::string>> Kafka
       // Likewise the owners topic, which its first transaction writes (publish_owner), and
       // the numbers topic.
       if (options_.join_group) {
-        for (const char* suffix : {"-owners", "-numbers"}) {
-          if (auto count = kafka_partition_count(*w->producer, options_.topic + suffix); !count) {
+        for (const std::string& topic : {owners_topic(), numbers_topic()}) {
+          if (auto count = kafka_partition_count(*w->producer, topic); !count) {
             return std::unexpected(count.error());
           }
         }
@@ -446,10 +444,10 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
       const std::string key = std::to_string(w.partition);
       const std::string value =
           nlohmann::json{{"partition", w.partition}, {"url", url}, {"transactional_id", w.transactional_id}}.dump();
-      auto err = w.producer->produce(options_.topic + "-owners", 0, RdKafka::Producer::RK_MSG_COPY,
+      auto err = w.producer->produce(owners_topic(), 0, RdKafka::Producer::RK_MSG_COPY,
                                      const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
       if (err != RdKafka::ERR_NO_ERROR) {
-        note("cannot produce to " + options_.topic + "-owners: " + RdKafka::err2str(err));
+        note("cannot produce to " + owners_topic() + ": " + RdKafka::err2str(err));
         return std::unexpected(abandon());
       }
     }
@@ -457,11 +455,11 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
   for (auto& b : group) {
     for (const auto& r : b.reservations) {
       const std::string value = encode_reservation(r);
-      auto err = w.producer->produce(options_.topic + "-numbers", static_cast<int32_t>(w.partition),
+      auto err = w.producer->produce(numbers_topic(), static_cast<int32_t>(w.partition),
                                      RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()), value.size(),
                                      r.number.data(), r.number.size(), 0, nullptr);
       if (err != RdKafka::ERR_NO_ERROR) {
-        note("cannot produce to " + options_.topic + "-numbers: " + RdKafka::err2str(err));
+        note("cannot produce to " + numbers_topic() + ": " + RdKafka::err2str(err));
         return std::unexpected(abandon());
       }
     }

@@ -140,6 +140,9 @@ class KafkaLog final : public EventLog {
   // Has the writer publish this process's address (once known) in its next transaction, and
   // starts one for it.
   void publish_owner(Writer& writer);
+  // The cluster's topics beside the events: where owners answer, number reservations.
+  std::string owners_topic() const { return options_.topic + "-owners"; }
+  std::string numbers_topic() const { return options_.topic + "-numbers"; }
   // The owners topic's follower's: one owner record.
   void add_owner(std::string_view bytes);
   // The numbers topic's follower's: one reservation record.

@@ -36,8 +36,8 @@ RecordCache::~RecordCache() { ::close(fd_); }
 
 std::expected<void, std::string> RecordCache::append(std::uint64_t offset, std::string_view bytes) {
   if (bytes.size() > std::numeric_limits<std::uint32_t>::max()) return std::unexpected("a record of over 4 GiB");
-  std::string frame;
-  frame.reserve(kHeader + bytes.size());
+  std::string& frame = frame_;  // reused: appends are one at a time
+  frame.clear();
   binary::Writer out(frame);
   out.u64(offset);
   out.u32(static_cast<std::uint32_t>(bytes.size()));

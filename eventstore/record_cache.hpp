@@ -46,6 +46,7 @@ class RecordCache {
   std::uint64_t size_ = 0;     // bytes of whole frames
   std::uint64_t records_ = 0;  // frames
   std::vector<std::pair<std::uint64_t, std::uint64_t>> index_;  // (offset, place) of every kIndexEvery-th frame
+  std::string frame_;          // append()'s buffer
 };
 
 }  // namespace keyledger::eventstore
