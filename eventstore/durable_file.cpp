@@ -1,10 +1,12 @@
 #include "durable_file.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace keyledger::eventstore {
@@ -29,6 +31,17 @@ bool write_all(int fd, const char* data, std::size_t size, off_t offset) {
 }
 
 bool read_all(int fd, char* data, std::size_t size, off_t offset) { return transfer_all(::pread, fd, data, size, offset); }
+
+std::expected<int, std::string> lock_directory(const std::string& dir, const std::string& what) {
+  const std::string path = dir + "/LOCK";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return std::unexpected(what + " is in use by another keyledger process (its LOCK is held)");
+  }
+  return fd;
+}
 
 bool sync_directory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

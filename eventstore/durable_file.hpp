@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <expected>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,11 @@ class AtomicFile {
 // Writes `contents` to `path` as one AtomicFile. Returns false on any failure, leaving
 // `path` as it was.
 bool write_file_atomically(const std::string& path, std::string_view contents);
+
+// Holds DIR/LOCK (made when missing) with an exclusive flock, so that one process at a time
+// uses the directory: the lock's descriptor (closing it lets go), or a sentence naming
+// `what` (e.g. "the data directory DIR") when another process holds it.
+std::expected<int, std::string> lock_directory(const std::string& dir, const std::string& what);
 
 // fsync of a directory, so that a create, rename or unlink inside it is durable.
 bool sync_directory(const std::string& dir);

@@ -50,13 +50,9 @@ std::expected<std::unique_ptr<FileLog>, std::string> FileLog::open(FileLogOption
   if (ec) return std::unexpected("cannot create " + options.directory + ": " + ec.message());
   std::unique_ptr<FileLog> log(new FileLog(std::move(options)));
   if (!log->options_.read_only) {
-    std::string lock_path = log->options_.directory + "/LOCK";
-    log->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (log->lock_fd_ < 0) return std::unexpected("cannot open " + lock_path + ": " + std::strerror(errno));
-    if (::flock(log->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-      return std::unexpected("the data directory " + log->options_.directory +
-                             " is in use by another keyledger process (its LOCK is held)");
-    }
+    auto lock = lock_directory(log->options_.directory, "the data directory " + log->options_.directory);
+    if (!lock) return std::unexpected(lock.error());
+    log->lock_fd_ = *lock;
   }
   if (auto recovered = log->recover(); !recovered) return std::unexpected(recovered.error());
   if (!log->options_.read_only) {
