@@ -1,6 +1,7 @@
 #include "record_cache.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,13 +10,19 @@
 #include <limits>
 
 #include "binary_codec.hpp"
+#include "crc32c.hpp"
 #include "durable_file.hpp"
 
 namespace keyledger::eventstore {
 
 namespace {
-constexpr std::size_t kHeader = 12;  // offset (8) + size (4)
+constexpr std::size_t kHeader = 16;  // offset (8) + size (4) + CRC32C (4)
+constexpr std::size_t kChecked = 12;  // the header's bytes the CRC covers, with the record's
 constexpr std::size_t kReadAtLeast = 64 * 1024;
+
+std::uint32_t frame_crc(std::string_view header, std::string_view bytes) {
+  return crc32c(bytes, crc32c(header.substr(0, kChecked)));
+}
 
 }  // namespace
 
@@ -32,6 +39,54 @@ std::expected<std::unique_ptr<RecordCache>, std::string> RecordCache::create(con
   return std::unique_ptr<RecordCache>(new RecordCache(fd));
 }
 
+std::expected<std::unique_ptr<RecordCache>, std::string> RecordCache::open(const std::string& path,
+                                                                           std::uint64_t* dropped) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected("cannot open the record cache " + path + ": " + std::strerror(errno));
+  std::unique_ptr<RecordCache> cache(new RecordCache(fd));
+  if (auto loaded = cache->load(path, dropped); !loaded) return std::unexpected(loaded.error());
+  return cache;
+}
+
+std::expected<void, std::string> RecordCache::load(const std::string& path, std::uint64_t* dropped) {
+  struct stat st{};
+  if (::fstat(fd_, &st) != 0) return std::unexpected("cannot read the record cache " + path + ": " + std::strerror(errno));
+  const std::uint64_t file_size = static_cast<std::uint64_t>(st.st_size);
+  constexpr std::uint64_t kChunk = 1 << 20;
+  std::string buffer;
+  std::uint64_t buffer_at = 0;
+  // Makes [place, place + need) readable in the buffer; false past the file's end.
+  auto hold = [&](std::uint64_t place, std::uint64_t need) {
+    if (place >= buffer_at && place + need <= buffer_at + buffer.size()) return true;
+    if (place + need > file_size) return false;
+    const std::uint64_t length = std::min(std::max(need, kChunk), file_size - place);
+    buffer.resize(length);
+    buffer_at = place;
+    return read_all(fd_, buffer.data(), length, static_cast<off_t>(place));
+  };
+  std::uint64_t place = 0;
+  while (hold(place, kHeader)) {
+    const std::string_view header(buffer.data() + (place - buffer_at), kHeader);
+    binary::Reader in(header);
+    const std::uint64_t offset = in.u64();
+    const std::uint64_t size = in.u32();
+    const std::uint32_t crc = in.u32();
+    if ((records_ > 0 && offset <= last_offset_) || !hold(place, kHeader + size)) break;
+    const std::string_view framed(buffer.data() + (place - buffer_at), kHeader + size);
+    if (frame_crc(framed, framed.substr(kHeader)) != crc) break;
+    if (records_ % kIndexEvery == 0) index_.emplace_back(offset, place);
+    place += kHeader + size;
+    ++records_;
+    last_offset_ = offset;
+  }
+  size_ = place;
+  if (dropped) *dropped = file_size - place;
+  if (place < file_size && ::ftruncate(fd_, static_cast<off_t>(place)) != 0) {
+    return std::unexpected("cannot cut the damaged tail off the record cache " + path + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
 RecordCache::~RecordCache() { ::close(fd_); }
 
 std::expected<void, std::string> RecordCache::append(std::uint64_t offset, std::string_view bytes) {
@@ -41,6 +96,7 @@ std::expected<void, std::string> RecordCache::append(std::uint64_t offset, std::
   binary::Writer out(frame);
   out.u64(offset);
   out.u32(static_cast<std::uint32_t>(bytes.size()));
+  out.u32(frame_crc(frame, bytes));
   out.raw(bytes);
   // A failed or partial write leaves bytes past size_, which no read reaches and the next
   // append overwrites.
@@ -50,6 +106,7 @@ std::expected<void, std::string> RecordCache::append(std::uint64_t offset, std::
   if (records_ % kIndexEvery == 0) index_.emplace_back(offset, size_);
   size_ += frame.size();
   ++records_;
+  last_offset_ = offset;
   return {};
 }
 

@@ -59,3 +59,69 @@ TEST_CASE("record cache: a directory that cannot hold it is refused with a sente
   REQUIRE(!cache);
   REQUIRE(cache.error().find("/nonexistent/keyledger-cache") != std::string::npos);
 }
+
+TEST_CASE("record cache: a kept cache opened again holds what it held, and one cut short or damaged keeps its good prefix and is continued after it") {
+  keyledger::testing::TempDir dir;
+  const std::string path = dir.path() + "/p0.records";
+  std::map<std::uint64_t, std::string> records;
+  {
+    auto cache = es::RecordCache::open(path);
+    REQUIRE(cache);
+    REQUIRE(!(*cache)->last_offset());
+    for (std::uint64_t offset = 10; offset < 10 + 3 * 300; offset += 3) {
+      std::string bytes(static_cast<std::size_t>(offset % 700), static_cast<char>(offset % 256));
+      REQUIRE((*cache)->append(offset, bytes));
+      records.emplace(offset, std::move(bytes));
+    }
+  }
+  const auto whole = std::filesystem::file_size(path);
+  {
+    std::uint64_t dropped = 1;
+    auto cache = es::RecordCache::open(path, &dropped);
+    REQUIRE(cache);
+    REQUIRE(dropped == 0);
+    REQUIRE((*cache)->records() == 300);
+    REQUIRE((*cache)->last_offset() == 10 + 3 * 299);
+    REQUIRE(read(**cache, 0, 10'000) == records);
+    REQUIRE(read(**cache, 400, 500) == std::map<std::uint64_t, std::string>(records.lower_bound(400), records.lower_bound(500)));
+  }
+  // A torn last frame (a crash mid-append): the frames before it stay, and appends go on
+  // after them.
+  std::filesystem::resize_file(path, whole - 5);
+  {
+    std::uint64_t dropped = 0;
+    auto cache = es::RecordCache::open(path, &dropped);
+    REQUIRE(cache);
+    REQUIRE(dropped > 0);
+    REQUIRE((*cache)->records() == 299);
+    records.erase(std::prev(records.end()));
+    REQUIRE(read(**cache, 0, 10'000) == records);
+    REQUIRE((*cache)->append(5000, "after the cut"));
+    records.emplace(5000, "after the cut");
+  }
+  REQUIRE(read(**es::RecordCache::open(path), 0, 10'000) == records);
+  // A byte changed in the middle (or a page the disk never got): everything from that frame
+  // on is cut off, since a later frame cannot be told apart from garbage that looks like one.
+  {
+    std::FILE* f = std::fopen(path.c_str(), "r+b");
+    REQUIRE(f);
+    REQUIRE(std::fseek(f, static_cast<long>(whole / 2), SEEK_SET) == 0);
+    const int byte = std::fgetc(f);
+    REQUIRE(std::fseek(f, static_cast<long>(whole / 2), SEEK_SET) == 0);
+    std::fputc(byte ^ 0x5a, f);
+    std::fclose(f);
+  }
+  auto cache = es::RecordCache::open(path);
+  REQUIRE(cache);
+  REQUIRE((*cache)->records() > 100);
+  REQUIRE((*cache)->records() < 200);
+  const auto kept = read(**cache, 0, 10'000);
+  REQUIRE(kept == std::map<std::uint64_t, std::string>(records.begin(), records.upper_bound(*(*cache)->last_offset())));
+  REQUIRE(std::filesystem::file_size(path) < whole / 2 + 1);
+}
+
+TEST_CASE("record cache: a kept cache's file that cannot be made is refused with a sentence naming it") {
+  auto cache = es::RecordCache::open("/nonexistent/keyledger-cache/p0.records");
+  REQUIRE(!cache);
+  REQUIRE(cache.error().find("/nonexistent/keyledger-cache/p0.records") != std::string::npos);
+}
