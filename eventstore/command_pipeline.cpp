@@ -716,9 +716,13 @@ void CommandPipeline::encode_dashboard(const SlotRecord& slot, std::string& out)
 bool CommandPipeline::write_snapshot(const std::function<bool(std::string_view)>& sink) const {
   std::string buffer;
   binary::Writer w(buffer);
-  // The cut: every event before the log's end now is folded once its dashboard has no
-  // command in flight (waited for below).
-  const auto cut = log_.ends();
+  // The cut, per partition: the log's end now, but no further than what is applied. Every
+  // event before it is then folded once its dashboard has no command in flight (waited for
+  // below): this process's own commands fold out of order, but records other processes
+  // appended (a Kafka replica) are folded in order by catch_up, which may be behind the end.
+  auto cut = log_.ends();
+  const auto applied_now = applied();
+  for (std::size_t p = 0; p < cut.size(); ++p) cut[p] = std::min(cut[p], applied_now[p]);
   w.varint(cut.size());
   for (auto end : cut) w.varint(end);
   w.varint(sections_.size());

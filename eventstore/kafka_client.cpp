@@ -174,13 +174,15 @@ std::expected<int, std::string> kafka_partition_count(RdKafka::Handle& client, c
 
 std::expected<void, std::string> read_kafka_topic(const KafkaOptions& options, const std::string& topic,
                                                   bool read_committed, std::chrono::seconds timeout,
-                                                  const std::function<void(RdKafka::Message&)>& visit) {
+                                                  const std::function<void(RdKafka::Message&)>& visit,
+                                                  const std::vector<std::uint64_t>& from) {
   std::string error;
   auto settings = kafka_base_config(options);
   settings["group.id"] = "keyledger-reader-" + crypto::to_hex(crypto::random_bytes(6));  // never joined: assign()
   settings["enable.auto.commit"] = "false";
   settings["isolation.level"] = read_committed ? "read_committed" : "read_uncommitted";
   settings["enable.partition.eof"] = "true";
+  settings["auto.offset.reset"] = "earliest";  // a `from` the brokers do not hold
   auto conf = make_kafka_conf(settings, error);
   if (!conf) return std::unexpected(error);
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
@@ -190,7 +192,9 @@ std::expected<void, std::string> read_kafka_topic(const KafkaOptions& options, c
   std::vector<RdKafka::TopicPartition*> partitions;
   std::set<int32_t> open;
   for (int p = 0; p < *partition_count; ++p) {
-    partitions.push_back(RdKafka::TopicPartition::create(topic, p, RdKafka::Topic::OFFSET_BEGINNING));
+    const auto start = static_cast<std::size_t>(p) < from.size() ? static_cast<std::int64_t>(from[static_cast<std::size_t>(p)])
+                                                                 : RdKafka::Topic::OFFSET_BEGINNING;
+    partitions.push_back(RdKafka::TopicPartition::create(topic, p, start));
     open.insert(p);
   }
   consumer->assign(partitions);

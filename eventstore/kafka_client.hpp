@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace RdKafka {
@@ -32,6 +33,7 @@ struct KafkaOptions {
   std::map<std::string, std::string> client_config;  // passed to librdkafka (security.protocol, sasl.*, ssl.*)
   std::chrono::milliseconds command_timeout{5000};   // how long a command may wait on the broker
   std::chrono::microseconds group_commit_window{0};  // see GroupCommitSettings::window
+  std::string replica_directory;                     // the replica kept across restarts (replica_directory.hpp); empty: none
   std::function<void(const std::string&)> report;    // one sentence per note
 };
 
@@ -59,12 +61,14 @@ std::expected<void, std::string> ensure_kafka_topic(const KafkaOptions& options,
 // it); an error sentence otherwise. A topic created a moment ago is waited for, briefly.
 std::expected<int, std::string> kafka_partition_count(RdKafka::Handle& client, const std::string& topic);
 
-// Reads every partition of `topic` from the beginning to its end as of the call (committed
+// Reads every partition of `topic` from `from[partition]` (the beginning when `from` has no
+// such entry; also when the brokers hold no such offset) to its end as of the call (committed
 // records only when `read_committed`), calling `visit` for each record in each partition's
 // order; an error sentence when the brokers fail or `timeout` passes first.
 std::expected<void, std::string> read_kafka_topic(const KafkaOptions& options, const std::string& topic,
                                                   bool read_committed, std::chrono::seconds timeout,
-                                                  const std::function<void(RdKafka::Message&)>& visit);
+                                                  const std::function<void(RdKafka::Message&)>& visit,
+                                                  const std::vector<std::uint64_t>& from = {});
 
 // Owns an RdKafka::Error* and says whether there is one.
 struct KafkaError {

@@ -122,30 +122,16 @@ std::expected<void, std::string> KafkaLog::start() {
       writers_[(*w)->partition] = *w;
     }
   }
-  // TMPDIR, or /tmp: put it on a local disk with room for the topic.
-  std::error_code no_tmp;
-  const std::string cache_directory = std::filesystem::temp_directory_path(no_tmp).string();
-  for (auto& p : replica_) {
-    auto cache = RecordCache::create(cache_directory);
-    if (!cache) return std::unexpected(cache.error());
-    p.records = std::move(*cache);
+  if (auto opened = open_caches(); !opened) return std::unexpected(opened.error());
+  auto read = read_to_end();
+  if (read && !read->empty()) {
+    // A kept cache that is not the brokers' (the topic was made again under its name, say):
+    // the directory starts afresh, and the topic is read from its beginning.
+    if (auto cleared = replica_directory_->clear(*read); !cleared) return std::unexpected(cleared.error());
+    if (auto opened = open_caches(); !opened) return std::unexpected(opened.error());
+    read = read_to_end();
   }
-  std::uint64_t events = 0;
-  auto read = read_kafka_topic(options_, options_.topic, /*read_committed=*/true, std::chrono::seconds(120),
-                               [&](RdKafka::Message& message) {
-                                 note_partition(message);
-                                 std::unique_lock lock(replica_mutex_);  // only to state keep()'s condition
-                                 keep(replica_.at(static_cast<std::size_t>(message.partition())),
-                                      static_cast<std::uint64_t>(message.offset()),
-                                      {static_cast<const char*>(message.payload()), message.len()});
-                                 ++events;
-                               });
   if (!read) return std::unexpected(read.error());
-  note("read " + std::to_string(events) + " committed events from topic " + options_.topic);
-  if (!placed_elsewhere_.empty()) {
-    note(std::to_string(placed_elsewhere_.size()) +
-         " dashboards keep the partition an earlier keyledger's partitioner gave them (not murmur2's)");
-  }
   std::vector<std::uint64_t> ends;
   for (const auto& p : replica_) ends.push_back(p.end);
   auto follower = KafkaFollower::start(
@@ -198,6 +184,107 @@ std::expected<void, std::string> KafkaLog::start() {
     }
   }
   return {};
+}
+
+std::expected<void, std::string> KafkaLog::open_caches() {
+  placed_elsewhere_.clear();
+  if (options_.replica_directory.empty()) {
+    // TMPDIR, or /tmp: put it on a local disk with room for the topic.
+    std::error_code no_tmp;
+    const std::string cache_directory = std::filesystem::temp_directory_path(no_tmp).string();
+    for (auto& p : replica_) {
+      auto cache = RecordCache::create(cache_directory);
+      if (!cache) return std::unexpected(cache.error());
+      p.records = std::move(*cache);
+      p.end = 0;
+    }
+    return {};
+  }
+  if (!replica_directory_) {
+    auto directory = ReplicaDirectory::open(options_.replica_directory, options_.topic,
+                                            static_cast<std::uint32_t>(replica_.size()), options_.report);
+    if (!directory) return std::unexpected(directory.error());
+    replica_directory_ = std::move(*directory);
+  }
+  placed_elsewhere_ = replica_directory_->placed();
+  for (std::uint32_t p = 0; p < replica_.size(); ++p) {
+    std::uint64_t dropped = 0;
+    auto cache = RecordCache::open(replica_directory_->records_path(p), &dropped);
+    if (!cache) return std::unexpected(cache.error());
+    if (dropped > 0) {
+      note("partition " + std::to_string(p) + "'s kept records end in " + std::to_string(dropped) +
+           " bytes that are cut short or damaged: cut off, and read from the brokers again");
+    }
+    const auto last = (*cache)->last_offset();
+    replica_[p].records = std::move(*cache);
+    replica_[p].end = last ? *last + 1 : 0;
+  }
+  return {};
+}
+
+std::expected<std::string, std::string> KafkaLog::read_to_end() {
+  // A kept partition is read from its cache's last record, which must come back first and
+  // the same, byte for byte: then the cache is a prefix of what the brokers hold.
+  std::vector<std::uint64_t> from(replica_.size(), 0);
+  std::vector<std::optional<std::uint64_t>> unconfirmed(replica_.size());
+  std::uint64_t kept = 0;
+  for (std::uint32_t p = 0; p < replica_.size(); ++p) {
+    if (auto last = replica_[p].records->last_offset()) {
+      from[p] = *last;
+      unconfirmed[p] = *last;
+      kept += replica_[p].records->records();
+    }
+  }
+  if (replica_directory_) {
+    if (auto unsettled = replica_directory_->unsettle_placed(); !unsettled) return std::unexpected(unsettled.error());
+  }
+  std::string disagreement;
+  std::uint64_t events = 0;
+  auto read = read_kafka_topic(
+      options_, options_.topic, /*read_committed=*/true, std::chrono::seconds(120),
+      [&](RdKafka::Message& message) {
+        if (!disagreement.empty()) return;
+        const auto p = static_cast<std::size_t>(message.partition());
+        const auto offset = static_cast<std::uint64_t>(message.offset());
+        const std::string_view bytes(static_cast<const char*>(message.payload()), message.len());
+        std::unique_lock lock(replica_mutex_);  // only to state keep()'s condition
+        auto& partition = replica_.at(p);
+        if (auto expected = unconfirmed[p]) {
+          unconfirmed[p].reset();
+          std::string held;
+          partition.records->read(*expected, *expected + 1, [&](std::uint64_t, std::string_view b) {
+            held = b;
+            return false;
+          });
+          if (offset != *expected || bytes != held) {
+            disagreement = "partition " + std::to_string(p) + "'s record at offset " + std::to_string(*expected) +
+                           " is not the one the brokers hold";
+          }
+          return;  // the kept one itself
+        }
+        note_partition(message);
+        keep(partition, offset, bytes);
+        ++events;
+      },
+      from);
+  if (!read) return std::unexpected(read.error());
+  for (std::uint32_t p = 0; p < replica_.size() && disagreement.empty(); ++p) {
+    if (unconfirmed[p]) {
+      disagreement = "the brokers hold no record at partition " + std::to_string(p) + "'s offset " +
+                     std::to_string(*unconfirmed[p]);
+    }
+  }
+  if (!disagreement.empty()) return disagreement;
+  if (replica_directory_) {
+    if (auto saved = replica_directory_->save_placed(placed_elsewhere_); !saved) return std::unexpected(saved.error());
+  }
+  note("read " + std::to_string(events) + " committed events from topic " + options_.topic +
+       (replica_directory_ ? " after the " + std::to_string(kept) + " kept in " + replica_directory_->path() : ""));
+  if (!placed_elsewhere_.empty()) {
+    note(std::to_string(placed_elsewhere_.size()) +
+         " dashboards keep the partition an earlier keyledger's partitioner gave them (not murmur2's)");
+  }
+  return std::string();
 }
 
 std::expected<std::unique_ptr<RdKafka::Producer>, std::string> KafkaLog::transactional_producer(

@@ -36,9 +36,14 @@
 // The process keeps a local replica of the topic, read to its end with read_committed at
 // start-up, then extended by its own committed transactions and by a follower
 // (kafka_follower.hpp) that reads what other processes commit and says how current the copy
-// is. The records are in a cache file per partition on local disk (record_cache.hpp, in
-// TMPDIR); memory holds a sparse index of them. A record that cannot be written there stops
-// the process (with a note): a replica with a hole must not serve.
+// is. The records are in a cache file per partition on local disk (record_cache.hpp);
+// memory holds a sparse index of them. A record that cannot be written there stops the
+// process (with a note): a replica with a hole must not serve. The files are anonymous ones
+// in TMPDIR (a start reads the whole topic), or kept in a replica directory
+// (replica_directory.hpp) across restarts: a start then reads each partition from its last
+// kept record, which the brokers must hand back first and unchanged (otherwise the directory
+// starts afresh and the topic is read from its beginning), and the store's snapshots go there
+// too.
 //
 // Threading: append() and read() from any thread; each writer's group-commit thread owns its
 // producer's transactions; ownership changes run on the ownership thread.
@@ -61,6 +66,7 @@
 #include "kafka_follower.hpp"
 #include "kafka_ownership.hpp"
 #include "record_cache.hpp"
+#include "replica_directory.hpp"
 
 namespace RdKafka {
 class DeliveryReportCb;
@@ -112,6 +118,12 @@ class KafkaLog final : public EventLog {
 
   explicit KafkaLog(KafkaOptions options);
   std::expected<void, std::string> start();
+  // Each partition's record cache: kept in the replica directory (as it was left), or
+  // anonymous in TMPDIR.
+  std::expected<void, std::string> open_caches();
+  // Reads the topic from where each cache ends to its end: empty when done, or why a kept
+  // cache is not what the brokers hold (then nothing more was kept).
+  std::expected<std::string, std::string> read_to_end();
   // A producer with `transactional_id` whose transactions are initialised (fencing older
   // instances and aborting what they left open).
   std::expected<std::unique_ptr<RdKafka::Producer>, std::string> transactional_producer(
@@ -149,6 +161,7 @@ class KafkaLog final : public EventLog {
   void add_reservation(std::string_view bytes);
 
   KafkaOptions options_;
+  std::unique_ptr<ReplicaDirectory> replica_directory_;  // when the replica is kept across restarts
 
   mutable std::shared_mutex replica_mutex_;
   std::vector<Partition> replica_;  // sized once at start; the vectors inside grow

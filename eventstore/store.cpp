@@ -33,6 +33,7 @@ std::expected<KafkaOptions, std::string> kafka_options(const std::string& url, c
   kafka->partitions = options.kafka_partitions;
   kafka->replication = options.kafka_replication;
   kafka->group_commit_window = options.group_commit_window;
+  kafka->replica_directory = options.kafka_replica_directory;
   kafka->report = options.report;
   return kafka;
 }
@@ -66,6 +67,7 @@ std::expected<void, std::string> open_kafka_parts(Store& store, const MasterKey&
   auto log = KafkaLog::open(*kafka);
   if (!log) return std::unexpected(log.error());
   store.log = std::move(*log);
+  store.directory = kafka->replica_directory;
   return {};
 }
 

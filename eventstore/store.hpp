@@ -1,7 +1,8 @@
 // A store assembled from configuration (SPEC §8's KEYLEDGER_STORE): the event log, the
 // keyring beside it, the secret vault and the command pipeline.
 //   file:DIR                      DIR/LOCK, DIR/log/*.seg, DIR/snapshots/*.snap, DIR/keyring.json
-//   kafka://HOST:PORT[,...]/TOPIC the TOPIC of events and the compacted TOPIC-keyring
+//   kafka://HOST:PORT[,...]/TOPIC the TOPIC of events and the compacted TOPIC-keyring; with a
+//                                 replica directory, DIR/records/*, DIR/snapshots/*.snap
 // Opening reads nothing of the log yet: the caller subscribes its read models to the
 // pipeline, then recover() restores the newest snapshot and folds the rest of the log.
 #pragma once
@@ -22,7 +23,7 @@
 namespace keyledger::eventstore {
 
 struct StoreOptions {
-  bool use_snapshots = true;                           // file stores only
+  bool use_snapshots = true;                           // file stores, and Kafka stores with a replica directory
   std::map<std::string, std::string> kafka_settings;   // KEYLEDGER_KAFKA_* pass-through
   std::string kafka_transactional_id;                  // default "keyledger-" + topic
   bool kafka_cluster = false;                          // join the owners' group (keyledger serve)
@@ -30,12 +31,13 @@ struct StoreOptions {
   int kafka_partitions = 3;
   int kafka_replication = 1;
   std::chrono::microseconds group_commit_window{0};   // see GroupCommitSettings::window
+  std::string kafka_replica_directory;                // keep the replica and snapshots there (replica_directory.hpp)
   std::function<void(const std::string&)> report;      // one sentence per note
 };
 
 struct Store {
   std::string url;
-  std::string directory;  // file stores only; empty for Kafka
+  std::string directory;  // where snapshots go: the file store's, or a Kafka store's replica directory (else empty)
   std::unique_ptr<EventLog> log;
   std::unique_ptr<Keyring> keyring;
   std::unique_ptr<SecretVault> vault;
@@ -51,8 +53,7 @@ struct Store {
 
   bool snapshots_supported() const { return !directory.empty(); }
 
-  // Restores the newest usable snapshot (file stores; a damaged one is reported and passed
-  // over) and folds the rest of the log into the state and every subscribed read model.
+  // Restores the newest usable snapshot (a damaged one is reported and passed over) and folds the rest of the log into the state and every subscribed read model.
   // `progress` as CommandPipeline::catch_up's. A sentence when a stored event does not decode.
   // Afterwards, records other processes append to the log are folded as they arrive.
   std::expected<void, std::string> recover(const ReplayProgress& progress = nullptr);

@@ -29,7 +29,11 @@ OptionSet serve_options() {
       .number("idle-timeout", "SECONDS", "keep-alive wait", 60)
       .number("drain-timeout", "SECONDS",
               "after SIGTERM, time in-flight requests get to finish before the server stops regardless", 10)
-      .number("snapshot-every", "N", "events between snapshots (file stores)", 100000)
+      .number("snapshot-every", "N", "events between snapshots (file stores, and Kafka stores with --replica-dir)", 100000)
+      .text("replica-dir", "DIR",
+            "on a Kafka store, keep this process's replica of the topic (its records and snapshots of its state) "
+            "in DIR, so that a restart reads only what was committed since; one process per DIR (default: none, "
+            "each start reads the whole topic)")
       .number("group-commit-us", "N",
               "when commands are queued behind one being made durable, wait up to N microseconds for more to "
               "join its fsync (or Kafka transaction); a lone command never waits",
@@ -91,6 +95,9 @@ int serve(const Invocation& invocation) {
   }
   if (config.service_token.size() < 16 && !config.service_token.empty()) {
     throw std::runtime_error("KEYLEDGER_SERVICE_TOKEN must be at least 16 characters");
+  }
+  if (!invocation.text("replica-dir").empty() && config.store.rfind("kafka://", 0) != 0) {
+    throw std::runtime_error("--replica-dir (KEYLEDGER_REPLICA_DIR) is for Kafka stores; a file store keeps its own");
   }
   if (config.threads == 0 || config.workers == 0) throw std::runtime_error("--threads and --workers must be at least 1");
 

@@ -68,6 +68,7 @@ std::unique_ptr<es::Store> open_store(const Invocation& invocation, bool use_sna
     options.kafka_cluster = true;
     options.kafka_group_session_timeout = std::chrono::seconds(invocation.number("group-session-timeout"));
   }
+  if (invocation.has("replica-dir")) options.kafka_replica_directory = invocation.text("replica-dir");  // serve's
   auto store = es::Store::open(invocation.text("store"), invocation.text("master-key-file"), options);
   if (!store) throw std::runtime_error(store.error());
   return std::move(*store);
