@@ -183,6 +183,9 @@ std::expected<void, std::string> read_kafka_topic(const KafkaOptions& options, c
   settings["isolation.level"] = read_committed ? "read_committed" : "read_uncommitted";
   settings["enable.partition.eof"] = "true";
   settings["auto.offset.reset"] = "earliest";  // a `from` the brokers do not hold
+  // The end shows as a fetch that comes back empty: the brokers answer one at once when there
+  // is data, and otherwise after this long (librdkafka's default, 500 ms, was most of a start).
+  settings["fetch.wait.max.ms"] = "10";
   auto conf = make_kafka_conf(settings, error);
   if (!conf) return std::unexpected(error);
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
