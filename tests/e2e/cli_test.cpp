@@ -54,11 +54,12 @@ TEST_CASE("cli: every subcommand's help names each option's variable and default
       CHECK(out.find(variable + ":") != std::string::npos);
     }
     if (command[0] == "serve") {
-      CHECK(options.size() == 26);
+      CHECK(options.size() == 27);
       CHECK(out.find("--max-staleness SECONDS (=5)") != std::string::npos);
       CHECK(out.find("--group-session-timeout SECONDS (=6)") != std::string::npos);
       CHECK(out.find("KEYLEDGER_CLUSTER_TOKEN:") != std::string::npos);
       CHECK(out.find("KEYLEDGER_ADVERTISE:") != std::string::npos);
+      CHECK(out.find("KEYLEDGER_REPLICA_DIR:") != std::string::npos);
       CHECK(out.find("--read-timeout SECONDS (=10)") != std::string::npos);
     }
   }
