@@ -65,7 +65,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       audit_routes_(access_, commands_, pipeline_, states_, log_, read_models_, checkpoints_, config_.rotation_age_days),
       event_routes_(access_, log_, read_models_.audit_index, config_.sse_heartbeat),
       rotation_(keyring, pipeline_),
-      master_key_routes_(access_, commands_, keyring, rotation_),
+      master_key_routes_(access_, commands_, keyring, rotation_, log_, pipeline_, forwarder_),
       backup_routes_(access_, log_, pipeline_, keyring, config_.store),
       operations_routes_(ready_, pipeline_, log_, metrics_),
       cluster_routes_(pipeline_),

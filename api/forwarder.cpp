@@ -119,6 +119,18 @@ Task<Expected<std::optional<HttpResponse>>> Forwarder::forward(RequestContext& c
   for (const char* name : kForwardedHeaders) {
     if (std::string value = ctx.request.header(name); !value.empty()) call.headers.emplace_back(name, std::move(value));
   }
+  return relay(ctx, std::move(call), partition);
+}
+
+Task<Expected<std::optional<HttpResponse>>> Forwarder::ask_owner(RequestContext& ctx, std::uint32_t partition,
+                                                                 std::string target, std::string body) {
+  PeerCall call{"POST", std::move(target), std::move(body), {{"content-type", "application/json"}}, ctx.request_id,
+                ctx.client_ip};
+  if (std::string value = ctx.request.header("authorization"); !value.empty()) call.headers.emplace_back("authorization", value);
+  return relay(ctx, std::move(call), partition);
+}
+
+Task<Expected<std::optional<HttpResponse>>> Forwarder::relay(RequestContext& ctx, PeerCall call, std::uint32_t partition) {
   using Relayed = Expected<std::optional<std::pair<HttpResponse, WrittenPositions>>>;
   OnOwnThread<Relayed> relayed(*this, [this, call = std::move(call), partition]() -> Relayed {
     KEYLEDGER_TRY(answer, exchange(call, partition));

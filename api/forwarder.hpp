@@ -64,6 +64,10 @@ class Forwarder {
   // nothing when this process came to own the partition meanwhile (the caller decides it here).
   Task<Expected<std::optional<HttpResponse>>> forward(RequestContext& ctx, std::uint32_t partition,
                                                       std::optional<std::string> body = std::nullopt);
+  // The same for a request of the handler's own to the owner: POST `target` with the JSON
+  // `body`, the caller's Authorization and address.
+  Task<Expected<std::optional<HttpResponse>>> ask_owner(RequestContext& ctx, std::uint32_t partition,
+                                                        std::string target, std::string body);
 
   // Has the owner of `partition` (the number's) reserve `number` for `dashboard_id`: the
   // dashboard the number belongs to now (`dashboard_id` when granted); nothing when this
@@ -88,6 +92,8 @@ class Forwarder {
   };
   template <class T>
   class OnOwnThread;
+  // forward()'s and ask_owner()'s exchange, on the forwarder's threads.
+  Task<Expected<std::optional<HttpResponse>>> relay(RequestContext& ctx, PeerCall call, std::uint32_t partition);
   // The owner's answer; nothing when this process owns the partition now; the problem when
   // none answered (see above).
   Expected<std::optional<HttpAnswer>> exchange(const PeerCall& call, std::uint32_t partition);

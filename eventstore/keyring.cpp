@@ -203,9 +203,56 @@ std::error_code Keyring::destroy(const std::string& dashboard_id) {
   return {};
 }
 
+std::expected<void, std::string> Keyring::reload(const MasterKey& master) {
+  auto records = storage_->load();
+  if (!records) return std::unexpected(records.error());
+  MasterKey kept_master = master_;
+  std::string kept_id = master_id_, kept_kek = kek_;
+  auto kept_rotation = rotation_;
+  auto kept_keys = std::move(data_keys_);
+  auto kept_wrapped = std::move(wrapped_by_);
+  master_ = master;
+  master_id_ = master.id();
+  kek_ = master.key_encryption_key();
+  rotation_.reset();
+  data_keys_.clear();
+  wrapped_by_.clear();
+  auto loaded = load(*records);
+  if (!loaded) {
+    master_ = std::move(kept_master);
+    master_id_ = std::move(kept_id);
+    kek_ = std::move(kept_kek);
+    rotation_ = std::move(kept_rotation);
+    data_keys_ = std::move(kept_keys);
+    wrapped_by_ = std::move(kept_wrapped);
+  }
+  return loaded;
+}
+
+std::expected<std::size_t, std::string> Keyring::adopt(const MasterKey& next) {
+  {
+    std::lock_guard lock(mutex_);
+    if (next.id() == master_id_) return 0;
+    // What the rotating process wrote first: this keyring's key, wrapped by `next`.
+    auto records = storage_->load();
+    if (!records) return std::unexpected(records.error());
+    auto it = records->find(kRotationRecord);
+    auto rotation = it != records->end() && it->second ? Wrapped::parse(*it->second) : std::nullopt;
+    if (!rotation || rotation->master != next.id() || rotation->from != master_id_) {
+      return std::unexpected("no rotation from master key " + master_id_ + " to " + next.id() +
+                             " is under way in the keyring");
+    }
+    if (auto reloaded = reload(next); !reloaded) return std::unexpected(reloaded.error());
+  }
+  return rewrap_remaining(256);
+}
+
 std::expected<std::size_t, RotationRefusal> Keyring::rotate(const MasterKey& next, std::size_t batch) {
   {
     std::lock_guard lock(mutex_);
+    // Records other processes of a cluster wrote since this keyring was loaded are rewrapped
+    // too.
+    if (auto reloaded = reload(master_); !reloaded) return std::unexpected(RotationRefusal{false, reloaded.error()});
     const std::string next_id = next.id();
     if (next_id == master_id_) {
       return std::unexpected(RotationRefusal{true, "the keyring is already wrapped by master key " + next_id});

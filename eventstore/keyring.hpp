@@ -82,10 +82,22 @@ class Keyring {
   // Forgets the previous master key: removes the rotation's record.
   std::expected<void, std::string> finish_rotation();
 
+  // In a cluster, on every other process, once one has begun a rotation to `next` (rotate()):
+  // switches this keyring to `next` as if it had been opened with it — reading every record
+  // again, those still wrapped by this keyring's key through the rotation's record — and
+  // rewraps the records still under the previous key (those this process wrote before it
+  // switched). Nothing to do when it is `next`'s already. The number of data keys rewrapped
+  // here, or a sentence (no rotation from this keyring's key to `next` is under way, the
+  // storage failed); the keyring is then as it was.
+  std::expected<std::size_t, std::string> adopt(const MasterKey& next);
+
  private:
   struct Wrapped;
   Keyring(std::unique_ptr<KeyringStorage> storage, const MasterKey& master);
   std::expected<void, std::string> load(const KeyringStorage::Records& records);
+  // Mutex held: every record read again from the storage and unwrapped as under `master`
+  // (load()); on failure the keyring is as it was.
+  std::expected<void, std::string> reload(const MasterKey& master);
   // Reads the storage again for one record this keyring does not hold (another process of a
   // cluster wrote it since): true once it is held (a tombstone included). Mutex held.
   bool learn(const std::string& name);

@@ -5,7 +5,8 @@
 //      has it already records nothing, so running this part again duplicates nothing);
 //   3. the keyring forgets the previous master key (Keyring::finish_rotation).
 // The HTTP API runs step 2 as the operator's commands without holding a thread; the server
-// runs it at start for a rotation a crash left pending (record_pending).
+// runs it at start for a rotation a crash left pending (record_pending). On a cluster each
+// partition's owner runs step 2 for its dashboards, after adopt().
 #pragma once
 
 #include <atomic>
@@ -41,6 +42,12 @@ class MasterKeyRotation {
   static domain::RecordDataKeyRewrap command(const eventstore::PendingRotation& rotation);
   // Step 3.
   std::expected<void, std::string> finish() { return keyring_.finish_rotation(); }
+
+  // In a cluster (SPEC §11: every process is given the new key file), step 1 on each other
+  // process that decides dashboards: its keyring switches to `next` (Keyring::adopt), so that
+  // what it writes from now on is wrapped by the new key and what others wrote it can read;
+  // then step 2 for its own dashboards. The data keys it rewrapped, or why not.
+  std::expected<std::size_t, std::string> adopt(const eventstore::MasterKey& next) { return keyring_.adopt(next); }
 
   // Steps 2 and 3 for a pending rotation, as keyledger itself, waiting on the calling thread;
   // a sentence when a dashboard's event could not be appended (the rotation stays pending).

@@ -453,3 +453,55 @@ TEST_CASE("cluster: a number reserved for a registration still in flight when th
   REQUIRE(records.front()["state"] == "reserved");
   REQUIRE(records.front()["dashboard_id"] == reserved_for.id);
 }
+
+TEST_CASE("cluster: a master key rotation through one process is adopted by every partition's owner, each recording it in its own dashboards, and afterwards a dashboard another process created keeps its secrets readable after that process is killed, and only the new key file starts a process") {
+  const std::string cluster_token = "cluster token of the master key test";
+  Cluster cluster(2, {{"KEYLEDGER_CLUSTER_TOKEN", cluster_token}});
+  ApiClient a(*cluster.processes[0]), b(*cluster.processes[1]);
+  REQUIRE(eventually([&] { return split_between({&a, &b}); }, std::chrono::seconds(20)));
+  Dashboard da = make_dashboard(a), db = make_dashboard(b);  // each in a partition its process owns
+  REQUIRE(eventually([&] { return a.get(db.path, db.admin).status == 200 && b.get(da.path, da.admin).status == 200; }));
+  const std::string rcs_b = b.post(db.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, db.admin).json["key"];
+  const std::string old_id = a.get("/v1/master-key", kOperatorToken).json["master_key_id"];
+  const std::string next_key = cluster.dir.path() + "/next.key";
+  REQUIRE(run_keyledger({"keygen", next_key}) == 0);
+
+  auto rotated = a.post("/v1/master-key/rotation", {{"new_master_key_file", next_key}}, kOperatorToken);
+  INFO(rotated.body);
+  REQUIRE(rotated.status == 200);
+  REQUIRE(rotated.json["dashboards_recorded"] == 2);  // a's own and, through b, b's
+  const std::string new_id = rotated.json["master_key_id"];
+  REQUIRE(new_id != old_id);
+  for (const auto* api : {&a, &b}) {
+    auto key = api->get("/v1/master-key", kOperatorToken);
+    REQUIRE(key.json["master_key_id"] == new_id);
+    REQUIRE(key.json["rotation"].is_null());
+  }
+  for (const Dashboard* d : {&da, &db}) {
+    REQUIRE(eventually([&] {
+      return a.get(d->path + "/audit?type=DataKeyRewrapped", d->admin).json["events"].size() == 1 &&
+             b.get(d->path + "/audit?type=DataKeyRewrapped", d->admin).json["events"].size() == 1;
+    }));
+  }
+  REQUIRE(b.post(db.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, db.admin).json["key"] == rcs_b);
+
+  // A dashboard b creates now has its data key wrapped by the new key, which a reads once it
+  // owns the partition.
+  Dashboard dc = make_dashboard(b, "After");
+  const std::string rcs_c = b.post(dc.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, dc.admin).json["key"];
+  REQUIRE(!rcs_c.empty());
+  REQUIRE(eventually([&] { return a.get(dc.path, dc.admin).status == 200; }));
+  REQUIRE(kill(cluster.processes[1]->pid(), SIGKILL) == 0);
+  REQUIRE(eventually([&] { return owned(a).size() == kPartitions; }, std::chrono::seconds(20)));
+  auto revealed = a.post(dc.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, dc.admin);
+  INFO(revealed.body);
+  REQUIRE(revealed.json["key"] == rcs_c);
+  REQUIRE(a.post(db.path + "/rcs/key/reveal", {{"password", kAdminPassword}}, db.admin).json["key"] == rcs_b);
+
+  // The old key file no longer opens the store.
+  auto env = cluster.env;
+  env["KEYLEDGER_MASTER_KEY_FILE"] = cluster.dir.path() + "/master.key";
+  std::string refused;
+  REQUIRE(run_keyledger({"serve", "--listen", "127.0.0.1:0"}, &refused, env) != 0);
+  REQUIRE(refused.find("right master key") != std::string::npos);
+}
