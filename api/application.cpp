@@ -82,6 +82,9 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
   cluster_routes_.add_to(router_);
   add_console_routes(router_);
   read_models_.attach(pipeline_);
+  rotation_.watch([](const std::string& why) {
+    std::cerr << json{{"level", "warn"}, {"msg", "master key superseded"}, {"detail", why}}.dump() + "\n";
+  });
 }
 
 void Application::start() {

@@ -160,6 +160,7 @@ std::expected<std::string, std::error_code> Keyring::data_key(const std::string&
     return *it->second;
   }
   if (!is_dashboard(dashboard_id)) return std::unexpected(make_error_code(StoreErrc::keyring_unavailable));
+  if (create && !superseded_by_.empty()) return std::unexpected(make_error_code(StoreErrc::keyring_unavailable));
   if (!create) {
     // Another process of a cluster may have stored it since this keyring was loaded.
     if (!learn(dashboard_id)) return std::unexpected(make_error_code(StoreErrc::keyring_unavailable));
@@ -243,8 +244,14 @@ std::expected<std::size_t, std::string> Keyring::adopt(const MasterKey& next) {
                              " is under way in the keyring");
     }
     if (auto reloaded = reload(next); !reloaded) return std::unexpected(reloaded.error());
+    superseded_by_.clear();
   }
   return rewrap_remaining(256);
+}
+
+void Keyring::superseded_by(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  if (id != master_id_) superseded_by_ = id;
 }
 
 std::expected<std::size_t, RotationRefusal> Keyring::rotate(const MasterKey& next, std::size_t batch) {

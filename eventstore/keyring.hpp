@@ -90,6 +90,11 @@ class Keyring {
   // here, or a sentence (no rotation from this keyring's key to `next` is under way, the
   // storage failed); the keyring is then as it was.
   std::expected<std::size_t, std::string> adopt(const MasterKey& next);
+  // Another process of a cluster rotated the master key from this keyring's to `id` and this
+  // one was not asked to adopt it (it owned no partition then): from now on it creates no
+  // data key (one wrapped by the key the store has left would be lost with it), until it
+  // adopts `id` or restarts with its file.
+  void superseded_by(const std::string& id);
 
  private:
   struct Wrapped;
@@ -113,6 +118,7 @@ class Keyring {
   std::optional<PendingRotation> rotation_;
   std::map<std::string, std::optional<std::string>> data_keys_;  // unwrapped; nullopt: destroyed
   std::map<std::string, std::string> wrapped_by_;  // record name → id of the master key wrapping it
+  std::string superseded_by_;  // the master key another process rotated this keyring's to
   StoreKeys store_keys_;
 };
 

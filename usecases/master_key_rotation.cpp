@@ -26,6 +26,19 @@ kd::RecordDataKeyRewrap MasterKeyRotation::command(const es::PendingRotation& ro
   return kd::RecordDataKeyRewrap{rotation.to, rotation.from};
 }
 
+void MasterKeyRotation::watch(std::function<void(const std::string&)> report) {
+  pipeline_.subscribe([this, report = std::move(report)](const es::Envelope& e, es::LogPosition, const kd::DashboardState&) {
+    const auto* rewrapped = std::get_if<kd::DataKeyRewrapped>(&e.recorded.event);
+    if (!rewrapped || rewrapped->previous_master_key_id != keyring_.master_key_id()) return;
+    keyring_.superseded_by(rewrapped->master_key_id);
+    if (report && !superseded_reported_.exchange(true)) {
+      report("another process rotated the master key from " + rewrapped->previous_master_key_id + " to " +
+             rewrapped->master_key_id + " without this one: it creates no dashboard's data key until it is "
+             "restarted with the new master key file");
+    }
+  });
+}
+
 std::expected<void, std::string> MasterKeyRotation::record_pending() {
   auto pending = keyring_.pending_rotation();
   if (!pending) return {};

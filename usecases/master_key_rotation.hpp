@@ -48,6 +48,10 @@ class MasterKeyRotation {
   // what it writes from now on is wrapped by the new key and what others wrote it can read;
   // then step 2 for its own dashboards. The data keys it rewrapped, or why not.
   std::expected<std::size_t, std::string> adopt(const eventstore::MasterKey& next) { return keyring_.adopt(next); }
+  // Subscribes to the pipeline (before it replays): a DataKeyRewrapped away from this
+  // process's master key, recorded by another process that did not ask this one to adopt the
+  // new key, stops the keyring creating data keys (Keyring::superseded_by) and is reported.
+  void watch(std::function<void(const std::string&)> report);
 
   // Steps 2 and 3 for a pending rotation, as keyledger itself, waiting on the calling thread;
   // a sentence when a dashboard's event could not be appended (the rotation stays pending).
@@ -57,6 +61,7 @@ class MasterKeyRotation {
   eventstore::Keyring& keyring_;
   eventstore::CommandPipeline& pipeline_;
   std::atomic<bool> busy_{false};
+  std::atomic<bool> superseded_reported_{false};
 };
 
 }  // namespace keyledger::usecases

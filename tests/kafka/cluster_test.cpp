@@ -505,3 +505,29 @@ TEST_CASE("cluster: a master key rotation through one process is adopted by ever
   REQUIRE(run_keyledger({"serve", "--listen", "127.0.0.1:0"}, &refused, env) != 0);
   REQUIRE(refused.find("right master key") != std::string::npos);
 }
+
+TEST_CASE("cluster: a process that was not asked to adopt a rotated master key creates no data key once it sees the rotation recorded, says so, and creates them again restarted with the new key file") {
+  Cluster cluster(2);  // no cluster token: the rotating process cannot reach the other
+  ApiClient a(*cluster.processes[0]), b(*cluster.processes[1]);
+  REQUIRE(eventually([&] { return split_between({&a, &b}); }, std::chrono::seconds(20)));
+  Dashboard da = make_dashboard(a);
+  REQUIRE(eventually([&] { return b.get(da.path, da.admin).status == 200; }));
+  const std::string next_key = cluster.dir.path() + "/next.key";
+  REQUIRE(run_keyledger({"keygen", next_key}) == 0);
+  auto rotated = a.post("/v1/master-key/rotation", {{"new_master_key_file", next_key}}, kOperatorToken);
+  INFO(rotated.body);
+  REQUIRE(rotated.status == 200);  // b decides no dashboard: a records the only one
+  REQUIRE(eventually([&] { return b.get(da.path + "/audit?type=DataKeyRewrapped", da.admin).json["events"].size() == 1; }));
+  const json creation{{"name", "Stale"}, {"admin", {{"email", "stale@example.com"}, {"password", kAdminPassword}}}};
+  auto refused = b.post("/v1/dashboards", creation, kOperatorToken);
+  INFO(refused.body);
+  REQUIRE(refused.status == 503);
+  REQUIRE(cluster.processes[1]->log().find("master key superseded") != std::string::npos);
+  // Restarted with the new key file, it creates dashboards again.
+  cluster.processes[1].reset();
+  auto env = cluster.env;
+  env["KEYLEDGER_MASTER_KEY_FILE"] = next_key;
+  ServerProcess restarted(cluster.dir.path(), env);
+  ApiClient c(restarted);
+  REQUIRE(eventually([&] { return c.post("/v1/dashboards", creation, kOperatorToken).status == 201; }, std::chrono::seconds(20)));
+}
