@@ -63,32 +63,13 @@ Task<Result> MasterKeyRoutes::rotate(RequestContext& ctx) {
   if (!begun) {
     co_return std::unexpected(ApiError{503, "keyring_unavailable", begun.error().detail, "", {{"Retry-After", "1"}}});
   }
-  std::size_t recorded = 0;
-  const std::string adoption = json{{"new_master_key_file", file}, {"master_key_id", begun->rotation.to}}.dump();
-  // A cluster: each partition another process decides, through its owner.
-  for (std::uint32_t p = 0; forwarder_.enabled() && p < log_.partitions(); ++p) {
-    if (log_.writable(p)) continue;
-    json body = json::parse(adoption);
-    body["partition"] = p;
-    auto asked = forwarder_.ask_owner(ctx, p, "/v1/cluster/master-key/adoption", body.dump());
-    Expected<std::optional<HttpResponse>> answer = co_await asked;  // named: see KEYLEDGER_CO_AWAIT_TRY
-    if (!answer) co_return std::unexpected(answer.error());
-    if (!*answer) continue;  // this process decides it now: below
-    const json peer = json::parse((*answer)->body, nullptr, false);
-    if ((*answer)->status != 200 || !peer.is_object() || !peer.contains("dashboards_recorded")) {
-      co_return std::unexpected(ApiError{
-          503, "rotation_incomplete",
-          "the keyring is wrapped by the new master key, but the owner of partition " + std::to_string(p) +
-              " did not adopt it (" + std::to_string((*answer)->status) + " " + (*answer)->body.substr(0, 300) +
-              "); repeat the request to finish the rotation",
-          "", {{"Retry-After", "1"}}});
-    }
-    recorded += peer["dashboards_recorded"].get<std::size_t>();
-  }
+  auto elsewhere = adopt_elsewhere(ctx, file, begun->rotation);
+  Expected<std::size_t> recorded = co_await elsewhere;  // named: see KEYLEDGER_CO_AWAIT_TRY
+  if (!recorded) co_return std::unexpected(recorded.error());
   auto here = record_here(ctx, begun->rotation, std::nullopt);
   Expected<std::size_t> recorded_here = co_await here;  // named: see KEYLEDGER_CO_AWAIT_TRY
   if (!recorded_here) co_return std::unexpected(recorded_here.error());
-  recorded += *recorded_here;
+  *recorded += *recorded_here;
   if (auto finished = rotation_.finish(); !finished) {
     co_return std::unexpected(ApiError{503, "keyring_unavailable", finished.error(), "", {{"Retry-After", "1"}}});
   }
@@ -104,8 +85,33 @@ Task<Result> MasterKeyRoutes::rotate(RequestContext& ctx) {
   co_return json_response(200, {{"previous_master_key_id", begun->rotation.from},
                                 {"master_key_id", begun->rotation.to},
                                 {"data_keys_rewrapped", begun->data_keys_rewrapped},
-                                {"dashboards_recorded", recorded},
+                                {"dashboards_recorded", *recorded},
                                 {"resumed", begun->resumed}});
+}
+
+Task<Expected<std::size_t>> MasterKeyRoutes::adopt_elsewhere(RequestContext& ctx, const std::string& file,
+                                                              const es::PendingRotation& rotation) {
+  std::size_t recorded = 0;
+  for (std::uint32_t p = 0; forwarder_.enabled() && p < log_.partitions(); ++p) {
+    if (log_.writable(p)) continue;
+    const json body{{"new_master_key_file", file}, {"master_key_id", rotation.to}, {"partition", p}};
+    auto asked = forwarder_.ask_owner(ctx, p, "/v1/cluster/master-key/adoption", body.dump());
+    Expected<std::optional<HttpResponse>> answer = co_await asked;  // named: see KEYLEDGER_CO_AWAIT_TRY
+    if (!answer) co_return std::unexpected(answer.error());
+    if (!*answer) continue;  // this process decides it now: recorded here
+    const json peer = json::parse((*answer)->body, nullptr, false);
+    if ((*answer)->status != 200 || !peer.is_object() || !peer.contains("dashboards_recorded") ||
+        !peer["dashboards_recorded"].is_number_unsigned()) {
+      co_return std::unexpected(ApiError{
+          503, "rotation_incomplete",
+          "the keyring is wrapped by the new master key, but the owner of partition " + std::to_string(p) +
+              " did not adopt it (" + std::to_string((*answer)->status) + " " + (*answer)->body.substr(0, 300) +
+              "); repeat the request to finish the rotation",
+          "", {{"Retry-After", "1"}}});
+    }
+    recorded += peer["dashboards_recorded"].get<std::size_t>();
+  }
+  co_return recorded;
 }
 
 Task<Expected<std::size_t>> MasterKeyRoutes::record_here(RequestContext& ctx, const es::PendingRotation& rotation,

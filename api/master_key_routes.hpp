@@ -41,6 +41,10 @@ class MasterKeyRoutes {
   // decides; then, once the rotating process finished, forget the previous key.
   Task<Result> adopt(RequestContext& ctx);
   Result forget_previous(RequestContext& ctx);
+  // On a cluster, the owner of each partition this process does not decide adopts the new key
+  // and records the rotation there: the dashboards they recorded.
+  Task<Expected<std::size_t>> adopt_elsewhere(RequestContext& ctx, const std::string& file,
+                                              const eventstore::PendingRotation& rotation);
   // Step 2 for the dashboards of `partition` (every partition: none) this process decides.
   Task<Expected<std::size_t>> record_here(RequestContext& ctx, const eventstore::PendingRotation& rotation,
                                           std::optional<std::uint32_t> partition);
