@@ -450,7 +450,8 @@ http {{
                  f"{batches / syncs if syncs else 0:.1f} commands per transaction, {partitions} producers (one per "
                  f"partition) each committing one every {window_ms} ms; "
                  f"ProducerPerformance without transactions: {plain:.0f} records/s "
-                 f"({measured['rps'] / plain if plain else 0:.3f}×); record size {record_size} B; 3 partitions")
+                 f"({measured['rps'] / plain if plain else 0:.3f}×); record size {record_size} B; 3 partitions; "
+                 f"keyledger's CPU per command {measured['cpu_us_per_command']:.0f} µs")
         self.kafka_transactional_baseline = transactional
         self.commands_kafka_rate = measured["rps"]
 
