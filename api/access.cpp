@@ -7,6 +7,11 @@ namespace keyledger::api {
 namespace kd = keyledger::domain;
 namespace es = keyledger::eventstore;
 
+Expected<void> require_peer(const RequestContext& ctx) {
+  if (!ctx.from_peer) return std::unexpected(forbidden("only the processes of this cluster may use this route"));
+  return {};
+}
+
 Expected<Principal> Access::authenticate(const HttpRequest& request) const {
   const std::string header = request.header("authorization");
   if (!header.starts_with("Bearer ")) return Principal{};

@@ -17,6 +17,10 @@
 
 namespace keyledger::api {
 
+// The routes the processes of a cluster use among themselves: the request must carry this
+// cluster's token (RequestContext::from_peer), otherwise 403.
+Expected<void> require_peer(const RequestContext& ctx);
+
 class Access {
  public:
   Access(const ServeConfig& config, const SessionTokens& sessions, const eventstore::CommandPipeline& pipeline)

@@ -1,5 +1,6 @@
 #include "cluster_routes.hpp"
 
+#include "access.hpp"
 #include "domain/validation.hpp"
 #include "eventstore/store_error.hpp"
 
@@ -8,11 +9,6 @@ namespace keyledger::api {
 using nlohmann::json;
 
 namespace {
-
-Expected<void> require_peer(const RequestContext& ctx) {
-  if (!ctx.from_peer) return std::unexpected(forbidden("only the processes of this cluster may use this route"));
-  return {};
-}
 
 struct ReservationBody {
   std::string number;

@@ -131,7 +131,7 @@ Task<Expected<std::size_t>> MasterKeyRoutes::record_here(RequestContext& ctx, co
 }
 
 Task<Result> MasterKeyRoutes::adopt(RequestContext& ctx) {
-  if (!ctx.from_peer) co_return std::unexpected(forbidden("only the processes of this cluster may use this route"));
+  KEYLEDGER_CO_CHECK(require_peer(ctx));
   KEYLEDGER_CO_CHECK(access_.require_principal(ctx, Principal::Kind::platform_operator));
   ctx.honours_idempotency_key = false;
   Fields body = ctx.fields();
@@ -167,7 +167,7 @@ Task<Result> MasterKeyRoutes::adopt(RequestContext& ctx) {
 }
 
 Result MasterKeyRoutes::forget_previous(RequestContext& ctx) {
-  if (!ctx.from_peer) return std::unexpected(forbidden("only the processes of this cluster may use this route"));
+  KEYLEDGER_CHECK(require_peer(ctx));
   KEYLEDGER_CHECK(access_.require_principal(ctx, Principal::Kind::platform_operator));
   Fields body = ctx.fields();
   const std::string id = body.required_string("master_key_id");

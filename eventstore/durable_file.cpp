@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace keyledger::eventstore {
 
@@ -84,6 +86,14 @@ bool AtomicFile::commit() {
   }
   auto dir = std::filesystem::path(path_).parent_path().string();
   return sync_directory(dir.empty() ? "." : dir);
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 bool write_file_atomically(const std::string& path, std::string_view contents) {

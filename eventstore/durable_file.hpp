@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,9 @@ class AtomicFile {
   int fd_ = -1;
   bool ok_ = true;
 };
+
+// The whole of the file at `path`; nothing when it cannot be opened (it does not exist, say).
+std::optional<std::string> read_file(const std::string& path);
 
 // Writes `contents` to `path` as one AtomicFile. Returns false on any failure, leaving
 // `path` as it was.

@@ -1,8 +1,6 @@
 #include "file_keyring.hpp"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "durable_file.hpp"
 
@@ -11,11 +9,9 @@ namespace keyledger::eventstore {
 std::expected<KeyringStorage::Records, std::string> FileKeyringStorage::load() {
   std::lock_guard lock(mutex_);
   records_.clear();
-  std::ifstream in(path_);
-  if (!in) return records_;  // no keyring yet
-  std::stringstream text;
-  text << in.rdbuf();
-  auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+  const auto text = read_file(path_);
+  if (!text) return records_;  // no keyring yet
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
   const char* field = doc.is_object() && doc.contains("records") ? "records" : "keys";
   if (doc.is_discarded() || !doc.is_object() || !doc.contains(field) || !doc[field].is_object()) {
     return std::unexpected("keyring " + path_ + " is not valid");

@@ -204,9 +204,7 @@ std::error_code Keyring::destroy(const std::string& dashboard_id) {
   return {};
 }
 
-std::expected<void, std::string> Keyring::reload(const MasterKey& master) {
-  auto records = storage_->load();
-  if (!records) return std::unexpected(records.error());
+std::expected<void, std::string> Keyring::reload(const MasterKey& master, const KeyringStorage::Records& records) {
   MasterKey kept_master = master_;
   std::string kept_id = master_id_, kept_kek = kek_;
   auto kept_rotation = rotation_;
@@ -218,7 +216,7 @@ std::expected<void, std::string> Keyring::reload(const MasterKey& master) {
   rotation_.reset();
   data_keys_.clear();
   wrapped_by_.clear();
-  auto loaded = load(*records);
+  auto loaded = load(records);
   if (!loaded) {
     master_ = std::move(kept_master);
     master_id_ = std::move(kept_id);
@@ -243,7 +241,7 @@ std::expected<std::size_t, std::string> Keyring::adopt(const MasterKey& next) {
       return std::unexpected("no rotation from master key " + master_id_ + " to " + next.id() +
                              " is under way in the keyring");
     }
-    if (auto reloaded = reload(next); !reloaded) return std::unexpected(reloaded.error());
+    if (auto reloaded = reload(next, *records); !reloaded) return std::unexpected(reloaded.error());
     superseded_by_.clear();
   }
   return rewrap_remaining(256);
@@ -259,7 +257,11 @@ std::expected<std::size_t, RotationRefusal> Keyring::rotate(const MasterKey& nex
     std::lock_guard lock(mutex_);
     // Records other processes of a cluster wrote since this keyring was loaded are rewrapped
     // too.
-    if (auto reloaded = reload(master_); !reloaded) return std::unexpected(RotationRefusal{false, reloaded.error()});
+    auto records = storage_->load();
+    if (!records) return std::unexpected(RotationRefusal{false, records.error()});
+    if (auto reloaded = reload(master_, *records); !reloaded) {
+      return std::unexpected(RotationRefusal{false, reloaded.error()});
+    }
     const std::string next_id = next.id();
     if (next_id == master_id_) {
       return std::unexpected(RotationRefusal{true, "the keyring is already wrapped by master key " + next_id});

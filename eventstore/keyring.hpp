@@ -100,9 +100,9 @@ class Keyring {
   struct Wrapped;
   Keyring(std::unique_ptr<KeyringStorage> storage, const MasterKey& master);
   std::expected<void, std::string> load(const KeyringStorage::Records& records);
-  // Mutex held: every record read again from the storage and unwrapped as under `master`
-  // (load()); on failure the keyring is as it was.
-  std::expected<void, std::string> reload(const MasterKey& master);
+  // Mutex held: every record (as the storage holds them now) unwrapped again as under
+  // `master` (load()); on failure the keyring is as it was.
+  std::expected<void, std::string> reload(const MasterKey& master, const KeyringStorage::Records& records);
   // Reads the storage again for one record this keyring does not hold (another process of a
   // cluster wrote it since): true once it is held (a tombstone included). Mutex held.
   bool learn(const std::string& name);

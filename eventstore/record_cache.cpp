@@ -24,6 +24,31 @@ std::uint32_t frame_crc(std::string_view header, std::string_view bytes) {
   return crc32c(bytes, crc32c(header.substr(0, kChecked)));
 }
 
+// The part of a file a scan of its frames is at, read `chunk` bytes or more at a time.
+class FileWindow {
+ public:
+  FileWindow(int fd, std::uint64_t end, std::uint64_t chunk) : fd_(fd), end_(end), chunk_(chunk) {}
+  // Makes [place, place + need) readable; false past `end` or when it cannot be read.
+  bool hold(std::uint64_t place, std::uint64_t need) {
+    if (place >= at_ && place + need <= at_ + buffer_.size()) return true;
+    if (place + need > end_) return false;
+    const std::uint64_t length = std::min(std::max(need, chunk_), end_ - place);
+    buffer_.resize(length);
+    at_ = place;
+    return read_all(fd_, buffer_.data(), length, static_cast<off_t>(place));
+  }
+  // Bytes hold() made readable.
+  std::string_view view(std::uint64_t place, std::uint64_t size) const {
+    return std::string_view(buffer_.data() + (place - at_), size);
+  }
+
+ private:
+  int fd_;
+  std::uint64_t end_, chunk_;
+  std::string buffer_;
+  std::uint64_t at_ = 0;  // the file place of buffer_[0]
+};
+
 }  // namespace
 
 std::expected<std::unique_ptr<RecordCache>, std::string> RecordCache::create(const std::string& directory) {
@@ -52,27 +77,15 @@ std::expected<void, std::string> RecordCache::load(const std::string& path, std:
   struct stat st{};
   if (::fstat(fd_, &st) != 0) return std::unexpected("cannot read the record cache " + path + ": " + std::strerror(errno));
   const std::uint64_t file_size = static_cast<std::uint64_t>(st.st_size);
-  constexpr std::uint64_t kChunk = 1 << 20;
-  std::string buffer;
-  std::uint64_t buffer_at = 0;
-  // Makes [place, place + need) readable in the buffer; false past the file's end.
-  auto hold = [&](std::uint64_t place, std::uint64_t need) {
-    if (place >= buffer_at && place + need <= buffer_at + buffer.size()) return true;
-    if (place + need > file_size) return false;
-    const std::uint64_t length = std::min(std::max(need, kChunk), file_size - place);
-    buffer.resize(length);
-    buffer_at = place;
-    return read_all(fd_, buffer.data(), length, static_cast<off_t>(place));
-  };
+  FileWindow window(fd_, file_size, 1 << 20);
   std::uint64_t place = 0;
-  while (hold(place, kHeader)) {
-    const std::string_view header(buffer.data() + (place - buffer_at), kHeader);
-    binary::Reader in(header);
+  while (window.hold(place, kHeader)) {
+    binary::Reader in(window.view(place, kHeader));
     const std::uint64_t offset = in.u64();
     const std::uint64_t size = in.u32();
     const std::uint32_t crc = in.u32();
-    if ((records_ > 0 && offset <= last_offset_) || !hold(place, kHeader + size)) break;
-    const std::string_view framed(buffer.data() + (place - buffer_at), kHeader + size);
+    if ((records_ > 0 && offset <= last_offset_) || !window.hold(place, kHeader + size)) break;
+    const std::string_view framed = window.view(place, kHeader + size);
     if (frame_crc(framed, framed.substr(kHeader)) != crc) break;
     if (records_ % kIndexEvery == 0) index_.emplace_back(offset, place);
     place += kHeader + size;
@@ -116,26 +129,16 @@ bool RecordCache::read(std::uint64_t from, std::uint64_t to, const Visitor& visi
   auto after = std::upper_bound(index_.begin(), index_.end(), from,
                                 [](std::uint64_t offset, const auto& entry) { return offset < entry.first; });
   std::uint64_t place = after == index_.begin() ? 0 : std::prev(after)->second;
-  std::string buffer;
-  std::uint64_t buffer_at = place;  // the file place of buffer[0]
-  // Makes [place, place + need) readable in the buffer.
-  auto hold = [&](std::uint64_t need) {
-    if (place >= buffer_at && place + need <= buffer_at + buffer.size()) return true;
-    const std::uint64_t length = std::min<std::uint64_t>(std::max<std::uint64_t>(need, kReadAtLeast), size_ - place);
-    if (length < need) return false;
-    buffer.resize(length);
-    buffer_at = place;
-    return read_all(fd_, buffer.data(), length, static_cast<off_t>(place));
-  };
+  FileWindow window(fd_, size_, kReadAtLeast);
   while (place < size_) {
-    if (!hold(kHeader)) return false;
-    binary::Reader header(std::string_view(buffer.data() + (place - buffer_at), kHeader));
+    if (!window.hold(place, kHeader)) return false;
+    binary::Reader header(window.view(place, kHeader));
     const std::uint64_t offset = header.u64();
     const std::uint64_t size = header.u32();
     if (offset >= to) break;
     if (offset >= from) {
-      if (!hold(kHeader + size)) return false;
-      if (!visit(offset, std::string_view(buffer.data() + (place - buffer_at) + kHeader, size))) break;
+      if (!window.hold(place, kHeader + size)) return false;
+      if (!visit(offset, window.view(place + kHeader, size))) break;
     }
     place += kHeader + size;
   }

@@ -3,9 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "durable_file.hpp"
 
@@ -14,14 +12,6 @@ namespace keyledger::eventstore {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::optional<std::string> read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 bool has_records(const std::string& directory) {
   std::error_code ec;
@@ -45,7 +35,7 @@ std::expected<std::unique_ptr<ReplicaDirectory>, std::string> ReplicaDirectory::
   std::unique_ptr<ReplicaDirectory> directory(new ReplicaDirectory(path, *lock, note));
 
   const nlohmann::json identity{{"topic", topic}, {"partitions", partitions}};
-  const auto kept = read_text(path + "/replica.json");
+  const auto kept = read_file(path + "/replica.json");
   const auto kept_identity = kept ? nlohmann::json::parse(*kept, nullptr, false) : nlohmann::json();
   std::string stale;
   if (kept && kept_identity != identity) {
@@ -54,7 +44,7 @@ std::expected<std::unique_ptr<ReplicaDirectory>, std::string> ReplicaDirectory::
   } else if (!kept && has_records(path)) {
     stale = "its replica.json is missing";
   }
-  if (const auto placed = read_text(path + "/placed.json")) {
+  if (const auto placed = read_file(path + "/placed.json")) {
     auto parsed = nlohmann::json::parse(*placed, nullptr, false);
     if (parsed.is_object()) {
       for (auto& [id, partition] : parsed.items()) {
