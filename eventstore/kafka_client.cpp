@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -34,7 +36,40 @@ class JsonLogEvents : public RdKafka::EventCb {
   }
 };
 
+// yield_main_thread's interceptors. librdkafka copies no interceptor when it duplicates a
+// configuration (the C++ API duplicates it in every create()), only what on_conf_dup adds:
+// so on_conf_dup adds both again, on_new adds on_thread_start to the new client, and that
+// lowers the main thread's priority as it starts.
+constexpr const char* yield_interceptor = "keyledger-yield-main-thread";
+
+rd_kafka_resp_err_t yield_on_thread_start(rd_kafka_t*, rd_kafka_thread_type_t type, const char*, void*) {
+  if (type == RD_KAFKA_THREAD_MAIN) {
+    // On Linux a thread's nice value is its own: `who` is the calling thread's id.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+  }
+  return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+rd_kafka_resp_err_t yield_on_new(rd_kafka_t* rk, const rd_kafka_conf_t*, void*, char*, size_t) {
+  return rd_kafka_interceptor_add_on_thread_start(rk, yield_interceptor, yield_on_thread_start, nullptr);
+}
+
+rd_kafka_resp_err_t add_yield_interceptors(rd_kafka_conf_t* conf);
+
+rd_kafka_resp_err_t yield_on_conf_dup(rd_kafka_conf_t* copy, const rd_kafka_conf_t*, size_t, const char**, void*) {
+  return add_yield_interceptors(copy);
+}
+
+rd_kafka_resp_err_t add_yield_interceptors(rd_kafka_conf_t* conf) {
+  if (auto e = rd_kafka_conf_interceptor_add_on_conf_dup(conf, yield_interceptor, yield_on_conf_dup, nullptr)) {
+    return e;
+  }
+  return rd_kafka_conf_interceptor_add_on_new(conf, yield_interceptor, yield_on_new, nullptr);
+}
+
 }  // namespace
+
+void yield_main_thread(RdKafka::Conf& conf) { add_yield_interceptors(conf.c_ptr_global()); }
 
 std::uint32_t kafka_partition(std::string_view key, std::uint32_t partitions) {
   // MurmurHash2, 32 bits, as org.apache.kafka.common.utils.Utils.murmur2 computes it.

@@ -52,6 +52,17 @@ std::map<std::string, std::string> kafka_base_config(const KafkaOptions& options
 // nullptr (and `error`) when a setting is refused.
 std::unique_ptr<RdKafka::Conf> make_kafka_conf(const std::map<std::string, std::string>& settings, std::string& error);
 
+// Makes the main thread of every client created from `conf` yield to the process's other
+// threads (nice 19). For transactional producers: librdkafka 2.0.2's main thread busy-waits
+// for up to a millisecond before each timer that is due in less than one (fixed upstream in
+// 2.3.1, confluentinc/librdkafka#4671), and a transaction arms two 1 ms timers (registering
+// its partitions with the coordinator). With a transaction every few milliseconds per
+// partition, those waits took a fifth of a core per producer from the threads that decide
+// commands and from the brokers. At nice 19 the wait runs on what CPU is left over; the
+// thread's real work, a few ops per transaction, still gets its turn. Not for consumers of a
+// group, whose main thread also keeps their session alive.
+void yield_main_thread(RdKafka::Conf& conf);
+
 // Creates `topic` when missing (partitions, replication, `configs`); an error sentence otherwise.
 std::expected<void, std::string> ensure_kafka_topic(const KafkaOptions& options, const std::string& topic,
                                                     int partitions,

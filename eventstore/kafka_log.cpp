@@ -305,6 +305,7 @@ std::expected<std::unique_ptr<RdKafka::Producer>, std::string> KafkaLog::transac
   auto conf = make_kafka_conf(settings, error);
   if (!conf) return std::unexpected(error);
   conf->set("dr_cb", reports, error);
+  yield_main_thread(*conf);
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
   if (!producer) return std::unexpected("cannot create the Kafka producer: " + error);
   if (KafkaError e{producer->init_transactions(30000)}) {
