@@ -59,8 +59,10 @@ std::unique_ptr<RdKafka::Conf> make_kafka_conf(const std::map<std::string, std::
 // its partitions with the coordinator). With a transaction every few milliseconds per
 // partition, those waits took a fifth of a core per producer from the threads that decide
 // commands and from the brokers. At nice 19 the wait runs on what CPU is left over; the
-// thread's real work, a few ops per transaction, still gets its turn. Not for consumers of a
-// group, whose main thread also keeps their session alive.
+// thread's real work, a few ops per transaction, still gets its turn. Threads the main
+// thread starts inherit the value (seen: librdkafka's internal broker thread, which holds
+// partitions without a leader). Not for consumers of a group, whose main thread also keeps
+// their session alive. Best effort: a client whose interceptor cannot be added runs as before.
 void yield_main_thread(RdKafka::Conf& conf);
 
 // Creates `topic` when missing (partitions, replication, `configs`); an error sentence otherwise.
