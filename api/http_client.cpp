@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <limits>
+#include <memory>
 #include <regex>
 
 namespace keyledger::api {
@@ -62,9 +63,13 @@ std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, beast::tcp_strea
   if (ec) return std::unexpected(sent("cannot send the request: " + ec.message()));
 
   // Beast reads as much as the buffer has room for: without room made here it reads the
-  // body 512 bytes at a time (a recv per 512 bytes of a backup).
+  // body 512 bytes at a time (a recv per 512 bytes of a backup). A body handed to a sink (a
+  // backup) is read a megabyte at a time; one that is kept (at most 1 MiB: a forwarded
+  // command's answer is a few hundred bytes) 64 KiB at a time, so that each forwarded
+  // command does not allocate and clear megabytes.
+  const std::size_t room = sink ? std::size_t{1} << 20 : std::size_t{64} << 10;
   beast::flat_buffer buffer;
-  buffer.reserve(1 << 20);
+  buffer.reserve(room);
   http::response_parser<http::buffer_body> parser;
   // Not boost::none: Beast 1.74 compares a Content-Length with an unset limit as "exceeded".
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -74,15 +79,15 @@ std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, beast::tcp_strea
   answer.status = static_cast<int>(parser.get().result_int());
   for (const auto& field : parser.get()) answer.headers.emplace_back(field.name_string(), field.value());
   const bool to_sink = sink && answer.status / 100 == 2;
-  std::vector<char> piece(1 << 20);
+  const std::unique_ptr<char[]> piece(new char[room]);  // not cleared: only what is read is used
   while (!parser.is_done()) {
-    parser.get().body().data = piece.data();
-    parser.get().body().size = piece.size();
+    parser.get().body().data = piece.get();
+    parser.get().body().size = room;
     socket.expires_after(call.timeout);
     http::read(stream, buffer, parser, ec);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) return std::unexpected(sent("the answer ended before its body did: " + ec.message()));
-    const std::string_view got(piece.data(), piece.size() - parser.get().body().size);
+    const std::string_view got(piece.get(), room - parser.get().body().size);
     if (to_sink) {
       if (!got.empty() && !sink(got)) return std::unexpected(sent("stopped: the body could not be kept"));
     } else if (answer.body.size() + got.size() > kKeptBodyLimit) {
