@@ -212,7 +212,7 @@ Expected<std::optional<HttpAnswer>> Forwarder::exchange(const PeerCall& peer, st
     const auto owner = log_.owner_url(partition);
     if (owner && *owner != self_) {
       call.url = *owner + peer.target;
-      auto answer = http_request(call);
+      auto answer = connections_.request(call);
       if (!answer && answer.error().request_sent) {
         metrics_.record_forward(Metrics::Forwarded::failed);
         warn("a forwarded request got no answer", peer.request_id, answer.error().sentence);

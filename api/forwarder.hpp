@@ -14,7 +14,8 @@
 // the same Idempotency-Key is safe). A forwarded request is never forwarded again.
 //
 // Threading: any thread; the exchanges run on the forwarder's own threads (each waits on
-// one owner at a time), and the awaiting handler resumes on the executor.
+// one owner at a time, on a connection kept open between requests: HttpConnections), and
+// the awaiting handler resumes on the executor.
 #pragma once
 
 #include <condition_variable>
@@ -108,6 +109,7 @@ class Forwarder {
   const eventstore::CommandPipeline& pipeline_;
   Metrics& metrics_;
   eventstore::CommandPipeline::Post post_ = eventstore::CommandPipeline::inline_post();
+  HttpConnections connections_;  // to the owners, kept open between requests
 
   std::mutex jobs_mutex_;
   std::condition_variable jobs_ready_;

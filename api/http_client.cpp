@@ -7,8 +7,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <regex>
+
+#include <poll.h>
 
 namespace keyledger::api {
 
@@ -46,7 +50,8 @@ HttpFailure sent(std::string sentence) { return HttpFailure{std::move(sentence),
 
 template <class Stream>
 std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, beast::tcp_stream& socket, const Url& url,
-                                                const HttpCall& call, const BodySink& sink) {
+                                                const HttpCall& call, const BodySink& sink,
+                                                bool* keep_alive = nullptr) {
   http::request<http::string_body> request{http::string_to_verb(call.method), url.target, 11};
   if (request.method() == http::verb::unknown) return std::unexpected(not_sent("unknown method " + call.method));
   request.set(http::field::host, url.host);
@@ -96,7 +101,29 @@ std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, beast::tcp_strea
       answer.body.append(got);
     }
   }
+  if (keep_alive) *keep_alive = parser.get().keep_alive();
   return answer;
+}
+
+// An answer read whole, and whether its connection may carry another request.
+struct KeptAnswer {
+  HttpAnswer answer;
+  bool keep_alive = false;
+};
+
+std::expected<tcp::resolver::results_type, HttpFailure> resolve(net::io_context& io, const Url& url) {
+  beast::error_code ec;
+  tcp::resolver resolver(io);
+  auto endpoints = resolver.resolve(url.host, url.port, ec);
+  if (ec) return std::unexpected(not_sent("cannot resolve " + url.host + ": " + ec.message()));
+  return endpoints;
+}
+
+// Whether the server closed (or reset) a connection that has been idle: a closed one reads
+// as ready, since no answer is due on an idle connection.
+bool closed_by_server(tcp::socket& socket) {
+  pollfd fd{socket.native_handle(), POLLIN | POLLRDHUP, 0};
+  return ::poll(&fd, 1, 0) != 0;
 }
 
 }  // namespace
@@ -106,13 +133,12 @@ std::expected<HttpAnswer, HttpFailure> http_request(const HttpCall& call, const 
   if (!url) return std::unexpected(not_sent(url.error()));
   net::io_context io;
   beast::error_code ec;
-  tcp::resolver resolver(io);
-  auto endpoints = resolver.resolve(url->host, url->port, ec);
-  if (ec) return std::unexpected(not_sent("cannot resolve " + url->host + ": " + ec.message()));
+  auto endpoints = resolve(io, *url);
+  if (!endpoints) return std::unexpected(endpoints.error());
   if (!url->tls) {
     beast::tcp_stream stream(io);
     stream.expires_after(call.timeout);
-    stream.connect(endpoints, ec);
+    stream.connect(*endpoints, ec);
     if (ec) return std::unexpected(not_sent("cannot connect to " + url->host + ":" + url->port + ": " + ec.message()));
     return exchange(stream, stream, *url, call, sink);
   }
@@ -131,11 +157,76 @@ std::expected<HttpAnswer, HttpFailure> http_request(const HttpCall& call, const 
   stream.set_verify_callback(net::ssl::host_name_verification(url->host));
   auto& socket = beast::get_lowest_layer(stream);
   socket.expires_after(call.timeout);
-  socket.connect(endpoints, ec);
+  socket.connect(*endpoints, ec);
   if (ec) return std::unexpected(not_sent("cannot connect to " + url->host + ":" + url->port + ": " + ec.message()));
   stream.handshake(net::ssl::stream_base::client, ec);
   if (ec) return std::unexpected(not_sent("TLS handshake with " + url->host + " failed: " + ec.message()));
   return exchange(stream, socket, *url, call, sink);
+}
+
+// One connection, with the io_context its synchronous operations run on.
+struct Connection {
+  net::io_context io;
+  beast::tcp_stream stream{io};
+  std::chrono::steady_clock::time_point last_used;
+};
+
+struct HttpConnections::Kept {
+  std::chrono::milliseconds keep_for;
+  std::mutex mutex;
+  std::multimap<std::string, std::unique_ptr<Connection>> idle;  // by "host:port"
+
+  // An idle connection to `origin` that may still be used; nothing when there is none.
+  std::unique_ptr<Connection> take(const std::string& origin) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex);
+    std::unique_ptr<Connection> found;
+    for (auto it = idle.begin(); it != idle.end();) {
+      if (now - it->second->last_used > keep_for) {
+        it = idle.erase(it);  // closes it
+      } else if (!found && it->first == origin) {
+        found = std::move(it->second);
+        it = idle.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (found && closed_by_server(found->stream.socket())) found.reset();
+    return found;
+  }
+
+  void put_back(const std::string& origin, std::unique_ptr<Connection> connection) {
+    connection->last_used = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex);
+    idle.emplace(origin, std::move(connection));
+  }
+};
+
+HttpConnections::HttpConnections(std::chrono::milliseconds keep_for) : kept_(std::make_unique<Kept>()) {
+  kept_->keep_for = keep_for;
+}
+
+HttpConnections::~HttpConnections() = default;
+
+std::expected<HttpAnswer, HttpFailure> HttpConnections::request(const HttpCall& call) {
+  auto url = parse_url(call.url);
+  if (!url) return std::unexpected(not_sent(url.error()));
+  if (url->tls) return http_request(call);
+  const std::string origin = url->host + ":" + url->port;
+  auto connection = kept_->take(origin);
+  if (!connection) {
+    connection = std::make_unique<Connection>();
+    auto endpoints = resolve(connection->io, *url);
+    if (!endpoints) return std::unexpected(endpoints.error());
+    beast::error_code ec;
+    connection->stream.expires_after(call.timeout);
+    connection->stream.connect(*endpoints, ec);
+    if (ec) return std::unexpected(not_sent("cannot connect to " + origin + ": " + ec.message()));
+  }
+  bool keep_alive = false;
+  auto answer = exchange(connection->stream, connection->stream, *url, call, nullptr, &keep_alive);
+  if (answer && keep_alive) kept_->put_back(origin, std::move(connection));
+  return answer;
 }
 
 }  // namespace keyledger::api

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <expected>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,5 +43,26 @@ using BodySink = std::function<bool(std::string_view)>;
 // when one is given; any other body is kept in the answer (at most 1 MiB of it). A failure
 // when the connection fails or ends before the answer does.
 std::expected<HttpAnswer, HttpFailure> http_request(const HttpCall& call, const BodySink& sink = nullptr);
+
+// http_request for a caller that sends many requests to a few servers (the forwarder, to its
+// peers): an http:// connection whose answer allowed it is kept open for the next request to
+// the same host and port, for up to `keep_for` after it was last used (well below any
+// server's keep-alive idle timeout), and reused only while the server has not closed it (a
+// server that stopped or was killed has: its kernel sent the close). What a failure means is
+// as for http_request: a request written on a kept connection counts as sent. https:// calls
+// go through http_request. Any thread; each request has a connection to itself.
+class HttpConnections {
+ public:
+  explicit HttpConnections(std::chrono::milliseconds keep_for = std::chrono::seconds(2));
+  ~HttpConnections();
+  HttpConnections(const HttpConnections&) = delete;
+  HttpConnections& operator=(const HttpConnections&) = delete;
+
+  std::expected<HttpAnswer, HttpFailure> request(const HttpCall& call);
+
+ private:
+  struct Kept;
+  std::unique_ptr<Kept> kept_;
+};
 
 }  // namespace keyledger::api

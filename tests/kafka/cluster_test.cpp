@@ -335,6 +335,29 @@ TEST_CASE("cluster: with a cluster token any process takes any dashboard's comma
   REQUIRE(named_once == 8);
 }
 
+TEST_CASE("cluster: a connection kept open to an owner is not used once the owner is killed: a command forwarded right after is retried on new connections and answered not_owner, nothing sent, and taken once the partition has a new owner") {
+  Cluster cluster(2, {{"KEYLEDGER_CLUSTER_TOKEN", "cluster token of the kept connection test"}});
+  ApiClient a(*cluster.processes[0]), b(*cluster.processes[1]);
+  REQUIRE(eventually([&] { return split_between({&a, &b}); }, std::chrono::seconds(20)));
+  Dashboard da = make_dashboard(a);  // in a partition A owns
+  // B forwards a command to A, and keeps the connection for the next one (for two seconds).
+  REQUIRE(b.post(da.path + "/email/keys", {{"name", "before"}}, da.admin).status == 201);
+  REQUIRE(kill(cluster.processes[0]->pid(), SIGKILL) == 0);
+  // A's kernel closed the connection; written on, it would take the request and then fail
+  // (502 forwarding_failed: "it may have been applied"). B sees it closed, connects anew, is
+  // refused, retries for its 3 s, and says no owner took it (the group gives A's partitions
+  // to B only when A's 6 s session ends).
+  auto after = b.post(da.path + "/email/keys", {{"name", "after the kill"}}, da.admin);
+  INFO(after.body);
+  REQUIRE(after.status == 503);
+  REQUIRE(after.json["code"] == "not_owner");
+  REQUIRE(metric(b, "keyledger_forwarded_commands_total{outcome=\"failed\"}") == 0);
+  // Once B owns A's partitions it decides the command itself.
+  REQUIRE(eventually([&] { return b.post(da.path + "/email/keys", {{"name", "taken over"}}, da.admin).status == 201; },
+                     std::chrono::seconds(30)));
+  REQUIRE(b.get(da.path + "/email/keys", da.admin).json["keys"].size() == 2);
+}
+
 TEST_CASE("cluster: an owner stopped with SIGTERM leaves the group and its partitions take commands on another process within two seconds") {
   Cluster cluster(2);
   ApiClient a(*cluster.processes[0]), b(*cluster.processes[1]);
