@@ -6,6 +6,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <algorithm>
+#include <cerrno>
 #include <limits>
 #include <map>
 #include <memory>
@@ -48,8 +50,64 @@ std::expected<Url, std::string> parse_url(const std::string& url) {
 HttpFailure not_sent(std::string sentence) { return HttpFailure{std::move(sentence), false}; }
 HttpFailure sent(std::string sentence) { return HttpFailure{std::move(sentence), true}; }
 
-template <class Stream>
-std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, beast::tcp_stream& socket, const Url& url,
+// beast::tcp_stream's expires_after bounds asynchronous operations only; this client's are
+// synchronous. A plain connection is read and written through this, which waits for the
+// socket to be ready (poll) until the deadline before each read or write: an owner that was
+// stopped (SIGSTOP) times the exchange out instead of holding a thread until it resumes.
+class DeadlineStream {
+ public:
+  explicit DeadlineStream(beast::tcp_stream& stream) : socket_(stream.socket()) {}
+  void expires_after(std::chrono::steady_clock::duration timeout) {
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+  }
+  template <class Buffers>
+  std::size_t read_some(const Buffers& buffers, beast::error_code& ec) {
+    return ready(POLLIN, ec) ? socket_.read_some(buffers, ec) : 0;
+  }
+  template <class Buffers>
+  std::size_t read_some(const Buffers& buffers) {
+    return checked([&](beast::error_code& ec) { return read_some(buffers, ec); });
+  }
+  template <class Buffers>
+  std::size_t write_some(const Buffers& buffers, beast::error_code& ec) {
+    return ready(POLLOUT, ec) ? socket_.write_some(buffers, ec) : 0;
+  }
+  template <class Buffers>
+  std::size_t write_some(const Buffers& buffers) {
+    return checked([&](beast::error_code& ec) { return write_some(buffers, ec); });
+  }
+
+ private:
+  bool ready(short events, beast::error_code& ec) {
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
+      pollfd fd{socket_.native_handle(), events, 0};
+      const int n = ::poll(&fd, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+      if (n > 0) return true;  // ready, closed or failed: the read or write says which
+      if (n == 0) {
+        ec = beast::error::timeout;
+        return false;
+      }
+      if (errno != EINTR) {
+        ec = beast::error_code(errno, boost::system::system_category());
+        return false;
+      }
+    }
+  }
+  template <class Op>
+  static std::size_t checked(Op op) {
+    beast::error_code ec;
+    const std::size_t n = op(ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+  tcp::socket& socket_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+};
+
+template <class Stream, class Deadline>
+std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, Deadline& socket, const Url& url,
                                                 const HttpCall& call, const BodySink& sink,
                                                 bool* keep_alive = nullptr) {
   http::request<http::string_body> request{http::string_to_verb(call.method), url.target, 11};
@@ -140,7 +198,8 @@ std::expected<HttpAnswer, HttpFailure> http_request(const HttpCall& call, const 
     stream.expires_after(call.timeout);
     stream.connect(*endpoints, ec);
     if (ec) return std::unexpected(not_sent("cannot connect to " + url->host + ":" + url->port + ": " + ec.message()));
-    return exchange(stream, stream, *url, call, sink);
+    DeadlineStream timed(stream);
+    return exchange(timed, timed, *url, call, sink);
   }
   net::ssl::context context(net::ssl::context::tls_client);
   context.set_verify_mode(net::ssl::verify_peer);
@@ -224,7 +283,8 @@ std::expected<HttpAnswer, HttpFailure> HttpConnections::request(const HttpCall& 
     if (ec) return std::unexpected(not_sent("cannot connect to " + origin + ": " + ec.message()));
   }
   bool keep_alive = false;
-  auto answer = exchange(connection->stream, connection->stream, *url, call, nullptr, &keep_alive);
+  DeadlineStream timed(connection->stream);
+  auto answer = exchange(timed, timed, *url, call, nullptr, &keep_alive);
   if (answer && keep_alive) kept_->put_back(origin, std::move(connection));
   return answer;
 }

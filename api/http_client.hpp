@@ -22,7 +22,9 @@ struct HttpCall {
   std::string body;
   // For https: the server's certificate is checked against the system's CAs, or this file's.
   std::string ca_file;
-  std::chrono::seconds timeout{60};  // for connecting, sending, and each read
+  // For sending and for each read of an http:// exchange (waited for with poll: Beast's
+  // deadlines bound asynchronous operations only); an https:// one is not bounded by it.
+  std::chrono::seconds timeout{60};
 };
 
 struct HttpAnswer {

@@ -7,7 +7,11 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <set>
 #include <thread>
@@ -43,6 +47,24 @@ std::set<int> owned(const ApiClient& api) {
     if (metric(api, "keyledger_partition_owned{partition=\"" + std::to_string(p) + "\"}") == 1) partitions.insert(p);
   }
   return partitions;
+}
+
+// TCP connections on this machine to 127.0.0.1:`port` in state ESTABLISHED (/proc/net/tcp:
+// remote address hex "0100007F:PORT", state 01).
+int established_to(int port) {
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // the header
+  char remote[32];
+  std::snprintf(remote, sizeof remote, "0100007F:%04X", port);
+  int count = 0;
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, peer, state;
+    fields >> slot >> local >> peer >> state;
+    if (peer == remote && state == "01") ++count;
+  }
+  return count;
 }
 
 // Every partition owned by exactly one of the processes, each owning some.
@@ -343,6 +365,12 @@ TEST_CASE("cluster: a connection kept open to an owner is not used once the owne
   // B forwards a command to A, and keeps the connection for the next one (for two seconds).
   REQUIRE(b.post(da.path + "/email/keys", {{"name", "before"}}, da.admin).status == 201);
   REQUIRE(kill(cluster.processes[0]->pid(), SIGKILL) == 0);
+  // kill() returns before A is gone, and A's close of the connection reaches B's end a little
+  // later still (the kernel's loopback delivery): a command sent meanwhile is written on a
+  // connection that looks open and is rightly answered 502 (it may have reached A). Waited
+  // for here: no connection to A's port left established.
+  const std::string a_port = cluster.processes[0]->address().substr(cluster.processes[0]->address().rfind(':') + 1);
+  REQUIRE(eventually([&] { return established_to(std::stoi(a_port)) == 0; }));
   // A's kernel closed the connection; written on, it would take the request and then fail
   // (502 forwarding_failed: "it may have been applied"). B sees it closed, connects anew, is
   // refused, retries for its 3 s, and says no owner took it (the group gives A's partitions
@@ -356,6 +384,33 @@ TEST_CASE("cluster: a connection kept open to an owner is not used once the owne
   REQUIRE(eventually([&] { return b.post(da.path + "/email/keys", {{"name", "taken over"}}, da.admin).status == 201; },
                      std::chrono::seconds(30)));
   REQUIRE(b.get(da.path + "/email/keys", da.admin).json["keys"].size() == 2);
+}
+
+TEST_CASE("cluster: a command forwarded to an owner that was stopped (SIGSTOP) is answered 502 forwarding_failed once the exchange's 15 s are up, while the owner is still stopped, instead of waiting for it to resume") {
+  Cluster cluster(2, {{"KEYLEDGER_CLUSTER_TOKEN", "cluster token of the stopped owner test"}});
+  ApiClient a(*cluster.processes[0]), b(*cluster.processes[1]);
+  REQUIRE(eventually([&] { return split_between({&a, &b}); }, std::chrono::seconds(20)));
+  Dashboard da = make_dashboard(a);  // in a partition A owns
+  REQUIRE(b.post(da.path + "/email/keys", {{"name", "before"}}, da.admin).status == 201);
+  const pid_t owner = cluster.processes[0]->pid();
+  REQUIRE(kill(owner, SIGSTOP) == 0);
+  // Resumed in any case after 40 s, so that a client that waits for the owner ends (and
+  // fails below) rather than hangs.
+  std::atomic<bool> answered{false};
+  std::thread resume([&] {
+    for (int i = 0; i < 400 && !answered; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    kill(owner, SIGCONT);
+  });
+  const auto sent_at = std::chrono::steady_clock::now();
+  auto reply = b.post(da.path + "/email/keys", {{"name", "to a stopped owner"}}, da.admin);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count();
+  answered = true;
+  resume.join();
+  INFO(reply.body << " after " << seconds << " s");
+  REQUIRE(reply.status == 502);
+  REQUIRE(reply.json["code"] == "forwarding_failed");
+  REQUIRE(seconds < 40);  // answered while the owner was still stopped
+  REQUIRE(metric(b, "keyledger_forwarded_commands_total{outcome=\"failed\"}") == 1);
 }
 
 TEST_CASE("cluster: an owner stopped with SIGTERM leaves the group and its partitions take commands on another process within two seconds") {
