@@ -1,7 +1,8 @@
 // keyledger's one HTTP client (Boost.Beast, in this translation unit only): one request per
-// connection, the answer's body either kept or handed to a sink piece by piece, so that a
-// backup of any size never sits in memory. Used by the CLI's `keyledger backup` and by a
-// cluster process forwarding a command to its partition's owner (forwarder.hpp).
+// connection (http_request), or connections kept open between requests (HttpConnections);
+// the answer's body either kept or handed to a sink piece by piece, so that a backup of any
+// size never sits in memory. Used by the CLI's `keyledger backup` and by a cluster process
+// forwarding a command to its partition's owner (forwarder.hpp).
 #pragma once
 
 #include <chrono>
