@@ -163,18 +163,29 @@ std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, Deadline& socket
   return answer;
 }
 
-// An answer read whole, and whether its connection may carry another request.
-struct KeptAnswer {
-  HttpAnswer answer;
-  bool keep_alive = false;
-};
-
 std::expected<tcp::resolver::results_type, HttpFailure> resolve(net::io_context& io, const Url& url) {
   beast::error_code ec;
   tcp::resolver resolver(io);
   auto endpoints = resolver.resolve(url.host, url.port, ec);
   if (ec) return std::unexpected(not_sent("cannot resolve " + url.host + ": " + ec.message()));
   return endpoints;
+}
+
+// One plain connection, with the io_context its synchronous operations run on.
+struct Connection {
+  net::io_context io;
+  beast::tcp_stream stream{io};
+  std::chrono::steady_clock::time_point last_used;
+};
+
+// `connection` connected to `url`'s host and port.
+std::expected<void, HttpFailure> connect(Connection& connection, const Url& url) {
+  auto endpoints = resolve(connection.io, url);
+  if (!endpoints) return std::unexpected(endpoints.error());
+  beast::error_code ec;
+  connection.stream.connect(*endpoints, ec);
+  if (ec) return std::unexpected(not_sent("cannot connect to " + url.host + ":" + url.port + ": " + ec.message()));
+  return {};
 }
 
 // Whether the server closed (or reset) a connection that has been idle: a closed one reads
@@ -189,18 +200,16 @@ bool closed_by_server(tcp::socket& socket) {
 std::expected<HttpAnswer, HttpFailure> http_request(const HttpCall& call, const BodySink& sink) {
   auto url = parse_url(call.url);
   if (!url) return std::unexpected(not_sent(url.error()));
+  if (!url->tls) {
+    Connection connection;
+    if (auto connected = connect(connection, *url); !connected) return std::unexpected(connected.error());
+    DeadlineStream timed(connection.stream);
+    return exchange(timed, timed, *url, call, sink);
+  }
   net::io_context io;
   beast::error_code ec;
   auto endpoints = resolve(io, *url);
   if (!endpoints) return std::unexpected(endpoints.error());
-  if (!url->tls) {
-    beast::tcp_stream stream(io);
-    stream.expires_after(call.timeout);
-    stream.connect(*endpoints, ec);
-    if (ec) return std::unexpected(not_sent("cannot connect to " + url->host + ":" + url->port + ": " + ec.message()));
-    DeadlineStream timed(stream);
-    return exchange(timed, timed, *url, call, sink);
-  }
   net::ssl::context context(net::ssl::context::tls_client);
   context.set_verify_mode(net::ssl::verify_peer);
   if (call.ca_file.empty()) {
@@ -222,13 +231,6 @@ std::expected<HttpAnswer, HttpFailure> http_request(const HttpCall& call, const 
   if (ec) return std::unexpected(not_sent("TLS handshake with " + url->host + " failed: " + ec.message()));
   return exchange(stream, socket, *url, call, sink);
 }
-
-// One connection, with the io_context its synchronous operations run on.
-struct Connection {
-  net::io_context io;
-  beast::tcp_stream stream{io};
-  std::chrono::steady_clock::time_point last_used;
-};
 
 struct HttpConnections::Kept {
   std::chrono::milliseconds keep_for;
@@ -275,12 +277,7 @@ std::expected<HttpAnswer, HttpFailure> HttpConnections::request(const HttpCall& 
   auto connection = kept_->take(origin);
   if (!connection) {
     connection = std::make_unique<Connection>();
-    auto endpoints = resolve(connection->io, *url);
-    if (!endpoints) return std::unexpected(endpoints.error());
-    beast::error_code ec;
-    connection->stream.expires_after(call.timeout);
-    connection->stream.connect(*endpoints, ec);
-    if (ec) return std::unexpected(not_sent("cannot connect to " + origin + ": " + ec.message()));
+    if (auto connected = connect(*connection, *url); !connected) return std::unexpected(connected.error());
   }
   bool keep_alive = false;
   DeadlineStream timed(connection->stream);
