@@ -13,12 +13,14 @@
 #include <optional>
 #include <utility>
 
+#include "frame_pool.hpp"
+
 namespace keyledger::api {
 
 template <class T>
 class [[nodiscard]] Task {
  public:
-  struct promise_type {
+  struct promise_type : frame_pool::Pooled {
     std::optional<T> value;
     std::exception_ptr error;
     std::coroutine_handle<> awaiter;
@@ -106,7 +108,7 @@ class Completion {
 namespace detail {
 // A coroutine nobody awaits: it owns itself and is gone when it finishes.
 struct Detached {
-  struct promise_type {
+  struct promise_type : frame_pool::Pooled {
     Detached get_return_object() noexcept { return {}; }
     std::suspend_never initial_suspend() noexcept { return {}; }
     std::suspend_never final_suspend() noexcept { return {}; }

@@ -2,6 +2,7 @@
 #include "utf8.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <stdexcept>
 
 namespace keyledger::eventstore::json_writer {
@@ -92,6 +93,17 @@ void Writer::boolean(bool v) {
 void Writer::integer(std::int64_t v) {
   separate();
   char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out_.append(digits, end);
+}
+
+void Writer::number(double v) {
+  separate();
+  if (!std::isfinite(v)) {
+    out_.append("null");  // as dump() writes NaN and the infinities
+    return;
+  }
+  char digits[32];
   auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
   out_.append(digits, end);
 }

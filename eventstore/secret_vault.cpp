@@ -27,7 +27,7 @@ std::array<std::uint8_t, domain::kKeyRandomLength> random_base62_digits() {
 }  // namespace
 
 SecretVault::SecretVault(Keyring& keyring, std::string fingerprint_pepper)
-    : keyring_(keyring), pepper_(std::move(fingerprint_pepper)) {}
+    : keyring_(keyring), pepper_(fingerprint_pepper) {}
 
 std::expected<IssuedSecret, std::error_code> SecretVault::issue(domain::Channel channel,
                                                                 const std::string& dashboard_id,
@@ -57,7 +57,7 @@ std::expected<std::string, std::error_code> SecretVault::open(const std::string&
 }
 
 domain::Fingerprint SecretVault::fingerprint(std::string_view secret) const {
-  const std::string mac = crypto::hmac_sha256(pepper_, secret);
+  const auto mac = pepper_.mac(secret);
   domain::Fingerprint out{};
   std::copy(mac.begin(), mac.end(), out.begin());
   return out;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "crypto/crypto.hpp"
 #include "domain/channel.hpp"
 #include "domain/sealed_secret.hpp"
 #include "keyring.hpp"
@@ -40,7 +41,7 @@ class SecretVault {
 
  private:
   Keyring& keyring_;
-  std::string pepper_;
+  crypto::HmacSha256Key pepper_;  // its pads absorbed once: a fingerprint is two SHA-256 blocks
 };
 
 }  // namespace keyledger::eventstore

@@ -57,6 +57,15 @@ TEST_CASE("e2e: 401, 403, 404, 405 and the 409 invariant codes") {
   auto d = make_dashboard(api);
   require_problem(api.get(d.path), 401, "unauthenticated");
   require_problem(api.get(d.path, "klsess_garbage"), 401, "unauthenticated");
+  {
+    // A session token changed anywhere, or without its signature, is no session.
+    std::string payload_changed = d.admin;
+    payload_changed[std::string("klsess_").size() + 2] ^= 1;
+    require_problem(api.get(d.path, payload_changed), 401, "unauthenticated");
+    require_problem(api.get(d.path, d.admin.substr(0, d.admin.find('.'))), 401, "unauthenticated");
+    require_problem(api.get(d.path, d.admin.substr(0, d.admin.find('.') + 1)), 401, "unauthenticated");
+    REQUIRE(api.get(d.path, d.admin).status == 200);
+  }
   require_problem(api.post(d.path + "/whatsapp/keys", {{"name", "w"}}, d.developer), 403, "forbidden");
   require_problem(api.get(d.path + "/email/keys/key_missing", d.admin), 404, "not_found");
   require_problem(api.del(d.path + "/email/keys/key_missing", d.admin), 404, "not_found");
