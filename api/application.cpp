@@ -173,6 +173,12 @@ Task<Result> Application::answer(RequestContext& ctx, std::string& route_name) {
   ctx.from_peer = from_peer;
   KEYLEDGER_CO_TRY(principal, access_.authenticate(ctx.request));
   ctx.principal = std::move(principal);
+  // Checked before anything is sent on or prepared: the key goes into the events as it is.
+  if (const auto it = ctx.request.headers.find("idempotency-key");
+      it != ctx.request.headers.end() && !it->second.empty() && !printable_token(it->second, kMaxIdempotencyKeyLength)) {
+    co_return std::unexpected(invalid_request(
+        "Idempotency-Key", "Idempotency-Key must be 1 to 255 characters of printable ASCII"));
+  }
   // A read after a write, perhaps one another process answered: wait for it (SPEC §10).
   if (ctx.request.method == "GET") {
     if (const std::string min_position = ctx.request.header("keyledger-min-position"); !min_position.empty()) {
@@ -211,7 +217,7 @@ Task<HttpResponse> Application::respond(std::shared_ptr<const HttpRequest> reque
   const auto started = std::chrono::steady_clock::now();
   WaitingRequest waiting(metrics_, !answers_without_waiting(request));
   std::string request_id = request.header("x-request-id");
-  if (request_id.empty() || request_id.size() > 128) request_id = crypto::uuid_v7(wall_clock_now().time_since_epoch().count());
+  if (!printable_token(request_id, kMaxRequestIdLength)) request_id = crypto::uuid_v7(wall_clock_now().time_since_epoch().count());
   RequestContext ctx(request, request_id);
   std::string route_name = "unmatched";
   HttpResponse response;

@@ -36,7 +36,7 @@ Task<Expected<es::CommandResult>> CommandRunner::run(RequestContext& ctx, const 
     co_return std::unexpected(forbidden("this session belongs to another dashboard"));
   }
   const std::string key = ctx.honours_idempotency_key ? ctx.request.header("idempotency-key") : "";
-  if (key.size() > 255) co_return std::unexpected(invalid_request("Idempotency-Key", "Idempotency-Key is longer than 255 characters"));
+  // Its form was checked with the request's (Application::answer).
   const kd::Actor actor = access_.actor_of(ctx);
   std::string digest;
   if (!key.empty()) {
@@ -65,6 +65,7 @@ Task<Expected<es::CommandResult>> CommandRunner::run(RequestContext& ctx, const 
   }
   const bool not_owner = result.log_error == es::StoreErrc::not_owner;
   const std::string outcome = not_owner                     ? "not_owner"
+                              : !result.internal_error.empty() ? "internal_error"
                               : result.log_error            ? "log_unavailable"
                               : result.idempotency_conflict ? "idempotency_key_reused"
                               : result.idempotency_in_progress ? "idempotency_key_in_use"
@@ -75,6 +76,12 @@ Task<Expected<es::CommandResult>> CommandRunner::run(RequestContext& ctx, const 
 }
 
 Expected<es::CommandResult> CommandRunner::accepted(const RequestContext& ctx, es::CommandResult result) const {
+  if (!result.internal_error.empty()) {
+    std::cerr << json{{"level", "error"}, {"msg", "command failed"}, {"request_id", ctx.request_id},
+                      {"error", result.internal_error}}.dump(-1, ' ', false, json::error_handler_t::replace) +
+                     "\n";
+    return std::unexpected(ApiError{500, "internal_error", "the command failed and changed nothing; see the server log", "", {}});
+  }
   if (result.log_error == es::StoreErrc::not_owner) return std::unexpected(not_owner());
   if (result.log_error) {
     std::cerr << json{{"level", "error"}, {"msg", "the event log refused a batch"}, {"request_id", ctx.request_id},

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <functional>
+#include <algorithm>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -23,6 +25,20 @@ struct HttpRequest {
     return it == headers.end() ? std::string() : it->second;
   }
 };
+
+// A caller's header value that the server writes back or records (X-Request-Id in the answer,
+// the log and the events' correlation id; an Idempotency-Key in the events): 1 to
+// `max_length` characters of visible ASCII, or space. Anything else (a control character, a
+// byte of another encoding) is not taken as it is.
+inline bool printable_token(std::string_view value, std::size_t max_length) {
+  return !value.empty() && value.size() <= max_length &&
+         std::ranges::all_of(value, [](unsigned char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+// The longest X-Request-Id kept; a longer or unprintable one is replaced by the server's own.
+inline constexpr std::size_t kMaxRequestIdLength = 128;
+// The longest Idempotency-Key accepted.
+inline constexpr std::size_t kMaxIdempotencyKeyLength = 255;
 
 struct HttpResponse {
   int status = 200;

@@ -66,7 +66,7 @@ bool VerifyEndpoint::answer(const Request& request, std::string& json_body, std:
     w.boolean(false);
   }
   w.end_object();
-  if (!request.request_id.empty() && request.request_id.size() <= 128) {
+  if (printable_token(request.request_id, kMaxRequestIdLength)) {
     request_id.assign(request.request_id);
   } else {
     request_id = crypto::uuid_v7(now.time_since_epoch().count());

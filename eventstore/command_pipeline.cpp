@@ -449,46 +449,63 @@ void CommandPipeline::run(Slot& slot, PendingCommand pending) {
 
   CommandResult result;
   const domain::Timestamp now = clock_();
-  result.outcome = domain::decide(slot.state, pending.command, {meta.actor, now});
-  if (number_decided_elsewhere && std::ranges::any_of(result.outcome.events, [](const domain::Event& e) {
-        return std::holds_alternative<domain::SmsNumberRegistered>(e);
-      })) {
-    lock.unlock();
-    CommandResult refused;
-    refused.log_error = make_error_code(StoreErrc::not_owner);
-    return finish(slot, std::move(pending.done), std::move(refused));
-  }
-  if (result.outcome.events.empty()) {
+  // A command that ends here, nothing appended: the dashboard's turn and any number reserved
+  // for it are given back before it is answered.
+  auto end_here = [&](CommandResult answer) {
     lock.unlock();
     release_number(reserved_number);
     if (!reserved_number.empty()) open_reservations_.fetch_sub(1, std::memory_order_relaxed);
-    return finish(slot, std::move(pending.done), std::move(result));
+    finish(slot, std::move(pending.done), std::move(answer));
+  };
+  // What throws while deciding or sealing is a bug, not a refusal (those are values): the
+  // command is answered as failed and the dashboard goes on.
+  auto failed = [](const std::exception& e) {
+    CommandResult answer;
+    answer.internal_error = e.what();
+    return answer;
+  };
+  try {
+    result.outcome = domain::decide(slot.state, pending.command, {meta.actor, now});
+  } catch (const std::exception& e) {
+    return end_here(failed(e));
   }
+  if (number_decided_elsewhere && std::ranges::any_of(result.outcome.events, [](const domain::Event& e) {
+        return std::holds_alternative<domain::SmsNumberRegistered>(e);
+      })) {
+    CommandResult refused;
+    refused.log_error = make_error_code(StoreErrc::not_owner);
+    return end_here(std::move(refused));
+  }
+  if (result.outcome.events.empty()) return end_here(std::move(result));
 
   std::vector<AppendRecord> records;
   std::uint64_t sequence = slot.sequence;
   std::string prev_hash = slot.head_hash;
   std::map<std::string, std::uint64_t> stream_versions;
   const std::string occurred_at = format_rfc3339(now);
-  for (const auto& event : result.outcome.events) {
-    Envelope e;
-    e.id = crypto::uuid_v7(now.time_since_epoch().count());
-    e.dashboard_id = pending.dashboard_id;
-    e.stream = domain::stream_of(event);
-    auto known = stream_versions.find(e.stream);
-    std::uint64_t base = known != stream_versions.end() ? known->second : stream_version(slot, e.stream);
-    e.stream_version = stream_versions[e.stream] = base + 1;
-    e.sequence = ++sequence;
-    e.recorded = domain::RecordedEvent{event, meta.actor, now, e.sequence};
-    e.correlation_id = meta.correlation_id;
-    e.causation_id = meta.correlation_id;
-    e.idempotency_key = meta.idempotency_key;
-    e.request_digest = meta.idempotency_key.empty() ? "" : meta.request_digest;
-    e.prev_hash = prev_hash;
-    std::string bytes = seal_envelope(e);
-    prev_hash = e.hash;
-    records.push_back(AppendRecord{pending.dashboard_id, e.id, std::string(e.type()), occurred_at, std::move(bytes)});
-    result.appended.push_back(std::move(e));
+  try {
+    for (const auto& event : result.outcome.events) {
+      Envelope e;
+      e.id = crypto::uuid_v7(now.time_since_epoch().count());
+      e.dashboard_id = pending.dashboard_id;
+      e.stream = domain::stream_of(event);
+      auto known = stream_versions.find(e.stream);
+      std::uint64_t base = known != stream_versions.end() ? known->second : stream_version(slot, e.stream);
+      e.stream_version = stream_versions[e.stream] = base + 1;
+      e.sequence = ++sequence;
+      e.recorded = domain::RecordedEvent{event, meta.actor, now, e.sequence};
+      e.correlation_id = meta.correlation_id;
+      e.causation_id = meta.correlation_id;
+      e.idempotency_key = meta.idempotency_key;
+      e.request_digest = meta.idempotency_key.empty() ? "" : meta.request_digest;
+      e.prev_hash = prev_hash;
+      std::string bytes = seal_envelope(e);
+      prev_hash = e.hash;
+      records.push_back(AppendRecord{pending.dashboard_id, e.id, std::string(e.type()), occurred_at, std::move(bytes)});
+      result.appended.push_back(std::move(e));
+    }
+  } catch (const std::exception& e) {
+    return end_here(failed(e));
   }
   slot.in_flight = true;
   lock.unlock();

@@ -47,9 +47,11 @@ struct CommandResult {
   bool replayed = false;           // the idempotency key named an earlier, identical request
   bool idempotency_conflict = false;  // the key was used before for a different request
   bool idempotency_in_progress = false;  // a creation with the same key is being decided now
+  std::string internal_error;  // deciding or sealing threw (a bug): nothing was appended
 
   bool accepted() const {
-    return !log_error && !idempotency_conflict && !idempotency_in_progress && outcome.accepted();
+    return !log_error && !idempotency_conflict && !idempotency_in_progress && internal_error.empty() &&
+           outcome.accepted();
   }
 };
 

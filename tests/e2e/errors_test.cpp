@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <filesystem>
+#include <tuple>
 
 #include "support/api_client.hpp"
 #include "support/temp_dir.hpp"
@@ -111,6 +112,43 @@ TEST_CASE("e2e: a leak report of arbitrary text is answered, never a 500") {
                          kServiceToken);
   REQUIRE(answer.status == 200);
   REQUIRE(answer.json.at(0)["label"] == "false_positive");
+  REQUIRE(server.log().find("\"level\":\"error\"") == std::string::npos);
+}
+
+TEST_CASE("e2e: an Idempotency-Key that is not printable ASCII is refused with 400 and changes nothing, an "
+          "unprintable X-Request-Id is replaced by the server's own, and the server and the dashboard go on") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  const auto audited = api.get(d.path + "/audit", d.admin).json["events"].size();
+  // A byte of another encoding (such a key once wedged its dashboard: sealing the event threw
+  // with the dashboard's turn taken), and one character too many.
+  for (const std::string& key : {std::string("caf\xe9"), std::string(256, 'k')}) {
+    auto refused = api.call("POST", d.path + "/email/keys", json{{"name", "billing"}}, d.admin, {{"Idempotency-Key", key}});
+    require_problem(refused, 400, "invalid_request");
+    REQUIRE(refused.json["field"] == "Idempotency-Key");
+  }
+  REQUIRE(api.get(d.path + "/email/keys", d.admin).json["keys"].empty());
+  REQUIRE(api.get(d.path + "/audit", d.admin).json["events"].size() == audited);
+  REQUIRE(api.call("POST", d.path + "/email/keys", json{{"name", "billing"}}, d.admin, {{"Idempotency-Key", "ok key 1"}}).status == 201);
+
+  // Such a request id once stopped the server (its log line could not be written as JSON).
+  const std::string unprintable = "caf\xe9";
+  for (const auto& [method, target, body, token] :
+       {std::tuple<std::string, std::string, std::string, std::string>{"GET", "/healthz", "", ""},
+        {"GET", d.path + "/email/keys", "", d.admin},
+        {"POST", d.path + "/email/keys", R"({"name":"second"})", d.admin},
+        {"POST", "/v1/verify", R"({"key":"not a key"})", kServiceToken}}) {
+    std::map<std::string, std::string> headers{{"X-Request-Id", unprintable}};
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    auto answer = server.request(method, target, body, headers);
+    INFO(method << " " << target);
+    REQUIRE(answer.status < 500);
+    REQUIRE(!answer.headers["x-request-id"].empty());
+    REQUIRE(answer.headers["x-request-id"] != unprintable);
+  }
+  REQUIRE(api.get(d.path + "/email/keys", d.admin).json["keys"].size() == 2);
   REQUIRE(server.log().find("\"level\":\"error\"") == std::string::npos);
 }
 

@@ -321,6 +321,37 @@ TEST_CASE("pipeline: a catch-up while a registration is in flight keeps its numb
   REQUIRE(std::count_if(results.begin(), results.end(), [](const auto& r) { return r.accepted(); }) == 1);
 }
 
+TEST_CASE("pipeline: a command whose events cannot be sealed fails, appends nothing, gives back its number, and the "
+          "dashboard's next command runs") {
+  TempDir dir;
+  Store store(dir.path());
+  store.create_dashboard("d1");
+  store.create_dashboard("d2");
+  auto sequence_of = [&](const std::string& d) {
+    std::uint64_t sequence = 0;
+    store.pipeline->with_dashboard(d, [&](const es::DashboardView& v) { sequence = v.sequence; });
+    return sequence;
+  };
+  const auto before = sequence_of("d1");
+  // Not UTF-8: the envelope cannot be written as JSON (the API refuses such a key before it
+  // gets here; this is the pipeline's own guard against whatever else might throw).
+  const std::string unsealable = "caf\xe9";
+  auto generated = store.run("d1", kd::GenerateEmailKey{"e1", "n", {"all"}, {}, store.secret(kd::Channel::email, "d1", "e1")},
+                             kAdmin, unsealable, std::string(64, 'a'));
+  REQUIRE_FALSE(generated.internal_error.empty());
+  REQUIRE_FALSE(generated.accepted());
+  REQUIRE(generated.appended.empty());
+  auto registered = store.run("d1", kd::RegisterSmsNumber{"+14155550100", "s1", store.secret(kd::Channel::sms, "d1", "s1"), ""},
+                              kAdmin, unsealable, std::string(64, 'a'));
+  REQUIRE_FALSE(registered.internal_error.empty());
+  REQUIRE(sequence_of("d1") == before);
+  REQUIRE(store.pipeline->open_reservations() == 0);
+  // The dashboard's turn was given back, and so was the number.
+  REQUIRE(store.run("d1", kd::GenerateEmailKey{"e2", "n", {"all"}, {}, store.secret(kd::Channel::email, "d1", "e2")}).accepted());
+  REQUIRE(store.run("d2", kd::RegisterSmsNumber{"+14155550100", "s2", store.secret(kd::Channel::sms, "d2", "s2"), ""}).accepted());
+  REQUIRE(sequence_of("d1") == before + 1);
+}
+
 TEST_CASE("pipeline: an idempotency key returns the first result, survives a restart, and refuses another body") {
   TempDir dir;
   std::string key_id;
