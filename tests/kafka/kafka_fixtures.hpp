@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -107,6 +109,7 @@ struct Writers {
   std::map<std::string, int> refused_by_dashboard;  // dashboard id -> refusals
   std::atomic<int> refused{0}, unexpected{0};
   std::vector<std::string> unexpected_answers;  // what they were, for the failure message
+  std::chrono::milliseconds slowest_refusal{0}, slowest_answer{0};  // how long the slowest 503/502, and any answer, took
   std::atomic<bool> stopping{false};
   std::vector<std::thread> threads;
 
@@ -115,14 +118,22 @@ struct Writers {
       threads.emplace_back([&api, &dashboards, this, w] {
         for (int i = 0; !stopping; ++i) {
           ApiReply reply;
+          const auto sent_at = std::chrono::steady_clock::now();
           try {
             const auto& d = dashboards[w % dashboards.size()];
             reply = api.post(d.path + "/email/keys", {{"name", "w" + std::to_string(w) + "-" + std::to_string(i)}}, d.developer);
           } catch (const std::exception& e) {
-            ++unexpected;  // no answer within 30 s: not a bounded failure
+            ++unexpected;  // no answer within the client's patience: not a bounded failure
             std::lock_guard lock(mutex);
             unexpected_answers.push_back(std::string("no answer: ") + e.what());
             continue;
+          }
+          const auto took =
+              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent_at);
+          {
+            std::lock_guard lock(mutex);
+            slowest_answer = std::max(slowest_answer, took);
+            if (reply.status == 503 || reply.status == 502) slowest_refusal = std::max(slowest_refusal, took);
           }
           if (reply.status == 201) {
             std::lock_guard lock(mutex);

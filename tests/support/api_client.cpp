@@ -9,7 +9,7 @@ using nlohmann::json;
 ApiReply ApiClient::call(const std::string& method, const std::string& path, const std::optional<json>& body,
                          const std::string& token, std::map<std::string, std::string> headers) const {
   if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-  auto reply = server_.request(method, path, body ? body->dump() : "", headers);
+  auto reply = server_.request(method, path, body ? body->dump() : "", headers, patience_);
   ApiReply out{reply.status, json::parse(reply.body, nullptr, false), reply.headers, reply.body};
   if (out.json.is_discarded()) out.json = nullptr;
   return out;

@@ -2,6 +2,7 @@
 // starts from.
 #pragma once
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -19,7 +20,9 @@ struct ApiReply {
 
 class ApiClient {
  public:
-  explicit ApiClient(const ServerProcess& server) : server_(server) {}
+  // `patience`: how long an exchange may go without a byte before it counts as unanswered.
+  explicit ApiClient(const ServerProcess& server, std::chrono::milliseconds patience = std::chrono::seconds(30))
+      : server_(server), patience_(patience) {}
 
   ApiReply call(const std::string& method, const std::string& path, const std::optional<nlohmann::json>& body = std::nullopt,
                 const std::string& token = "", std::map<std::string, std::string> headers = {}) const;
@@ -31,6 +34,7 @@ class ApiClient {
 
  private:
   const ServerProcess& server_;
+  std::chrono::milliseconds patience_;
 };
 
 inline const std::string kAdminPassword = "admin password one";

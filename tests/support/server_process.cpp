@@ -229,7 +229,7 @@ std::string ServerProcess::log() const {
 }
 
 HttpReply ServerProcess::request(const std::string& method, const std::string& target, const std::string& body,
-                                 std::map<std::string, std::string> headers) const {
+                                 std::map<std::string, std::string> headers, std::chrono::milliseconds quiet_for) const {
   std::string wire = method + " " + target + " HTTP/1.1\r\nHost: " + address_ + "\r\nConnection: close\r\n";
   if (!body.empty() || method == "POST" || method == "PATCH") {
     headers.emplace("Content-Type", "application/json");
@@ -237,7 +237,7 @@ HttpReply ServerProcess::request(const std::string& method, const std::string& t
   }
   for (auto& [k, v] : headers) wire += k + ": " + v + "\r\n";
   wire += "\r\n" + body;
-  std::string raw = raw_exchange(address_, wire, 30000);
+  std::string raw = raw_exchange(address_, wire, static_cast<int>(quiet_for.count()));
   HttpReply reply;
   auto head_end = raw.find("\r\n\r\n");
   if (raw.rfind("HTTP/1.1 ", 0) != 0 || head_end == std::string::npos) {

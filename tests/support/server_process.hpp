@@ -42,8 +42,11 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
+  // One exchange on a new connection; throws when no complete answer came, or nothing more
+  // for `quiet_for`.
   HttpReply request(const std::string& method, const std::string& target,
-                    const std::string& body = "", std::map<std::string, std::string> headers = {}) const;
+                    const std::string& body = "", std::map<std::string, std::string> headers = {},
+                    std::chrono::milliseconds quiet_for = std::chrono::seconds(30)) const;
   // Sends SIGTERM and waits; returns the exit status.
   int terminate();
   // Sends SIGTERM and waits at most `bound`: the exit status, or nothing (and the process
