@@ -16,7 +16,7 @@
 namespace keyledger::eventstore {
 
 namespace {
-constexpr std::size_t kHeader = 16;  // offset (8) + size (4) + CRC32C (4)
+constexpr std::size_t kFrameHeader = 16;  // offset (8) + size (4) + CRC32C (4)
 constexpr std::size_t kChecked = 12;  // the header's bytes the CRC covers, with the record's
 constexpr std::size_t kReadAtLeast = 64 * 1024;
 
@@ -79,16 +79,16 @@ std::expected<void, std::string> RecordCache::load(const std::string& path, std:
   const std::uint64_t file_size = static_cast<std::uint64_t>(st.st_size);
   FileWindow window(fd_, file_size, 1 << 20);
   std::uint64_t place = 0;
-  while (window.hold(place, kHeader)) {
-    binary::Reader in(window.view(place, kHeader));
+  while (window.hold(place, kFrameHeader)) {
+    binary::Reader in(window.view(place, kFrameHeader));
     const std::uint64_t offset = in.u64();
     const std::uint64_t size = in.u32();
     const std::uint32_t crc = in.u32();
-    if ((records_ > 0 && offset <= last_offset_) || !window.hold(place, kHeader + size)) break;
-    const std::string_view framed = window.view(place, kHeader + size);
-    if (frame_crc(framed, framed.substr(kHeader)) != crc) break;
+    if ((records_ > 0 && offset <= last_offset_) || !window.hold(place, kFrameHeader + size)) break;
+    const std::string_view framed = window.view(place, kFrameHeader + size);
+    if (frame_crc(framed, framed.substr(kFrameHeader)) != crc) break;
     if (records_ % kIndexEvery == 0) index_.emplace_back(offset, place);
-    place += kHeader + size;
+    place += kFrameHeader + size;
     ++records_;
     last_offset_ = offset;
   }
@@ -131,16 +131,16 @@ bool RecordCache::read(std::uint64_t from, std::uint64_t to, const Visitor& visi
   std::uint64_t place = after == index_.begin() ? 0 : std::prev(after)->second;
   FileWindow window(fd_, size_, kReadAtLeast);
   while (place < size_) {
-    if (!window.hold(place, kHeader)) return false;
-    binary::Reader header(window.view(place, kHeader));
+    if (!window.hold(place, kFrameHeader)) return false;
+    binary::Reader header(window.view(place, kFrameHeader));
     const std::uint64_t offset = header.u64();
     const std::uint64_t size = header.u32();
     if (offset >= to) break;
     if (offset >= from) {
-      if (!window.hold(place, kHeader + size)) return false;
-      if (!visit(offset, window.view(place + kHeader, size))) break;
+      if (!window.hold(place, kFrameHeader + size)) return false;
+      if (!visit(offset, window.view(place + kFrameHeader, size))) break;
     }
-    place += kHeader + size;
+    place += kFrameHeader + size;
   }
   return true;
 }

@@ -21,9 +21,6 @@ using nlohmann::json;
 namespace es = keyledger::eventstore;
 
 namespace {
-std::map<std::string, std::string> store_env(const TempDir& dir) {
-  return {{"KEYLEDGER_STORE", "file:" + dir.path() + "/data"}, {"KEYLEDGER_MASTER_KEY_FILE", dir.path() + "/master.key"}};
-}
 
 // Rewrites one dashboard's history the way a careful forger would: the event holding `from`
 // gets `to`, and every hash, link and batch checksum after it is recomputed, so that the
@@ -83,7 +80,7 @@ TEST_CASE("e2e: a signed checkpoint proves later that no earlier history was rew
     server.terminate();
   }
   std::string out;
-  auto env = store_env(dir);
+  auto env = file_store_env(dir.path());
   REQUIRE(run_keyledger({"audit", "verify", "--checkpoint", checkpoint_file, "--public-key", public_key}, &out, env) == 0);
   REQUIRE(run_keyledger({"audit", "verify", "--checkpoint", checkpoint_file, "--public-key", std::string(64, '0')}, &out,
                         env) == 1);
@@ -144,7 +141,7 @@ TEST_CASE("e2e: a v1 checkpoint still verifies, and a v2 one whose root is not t
   std::ofstream(wrong_file) << wrong_root.dump();
   const std::string public_key = v1["public_key"];
   std::string out;
-  auto env = store_env(dir);
+  auto env = file_store_env(dir.path());
   for (const auto& file : {genuine_file, v1_file}) {
     INFO(file);
     REQUIRE(run_keyledger({"audit", "verify", "--checkpoint", file, "--public-key", public_key}, &out, env) == 0);
@@ -279,7 +276,7 @@ TEST_CASE("e2e: every read model is the same after keyledger rebuild", "[file]")
   }
   REQUIRE(before["projections"].size() == 3);
   std::string out;
-  REQUIRE(run_keyledger({"rebuild"}, &out, store_env(dir)) == 0);
+  REQUIRE(run_keyledger({"rebuild"}, &out, file_store_env(dir.path())) == 0);
   ServerProcess server(dir.path());
   ApiClient api(server);
   REQUIRE(api.get("/v1/projections", kOperatorToken).json == before);

@@ -14,16 +14,6 @@
 using namespace keyledger::testing;
 using nlohmann::json;
 
-namespace {
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-std::map<std::string, std::string> store_env(const TempDir& dir) {
-  return {{"KEYLEDGER_STORE", "file:" + dir.path() + "/data"}, {"KEYLEDGER_MASTER_KEY_FILE", dir.path() + "/master.key"}};
-}
-}  // namespace
-
 TEST_CASE("e2e: state, sessions and keys are intact after a restart") {
   TempDir dir;
   Dashboard d;
@@ -108,7 +98,7 @@ TEST_CASE("e2e: no secret or password reaches the data directory or the server l
   for (auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
     if (!entry.is_regular_file() || entry.path().filename() == "master.key") continue;
     ++files;
-    std::string bytes = slurp(entry.path());
+    std::string bytes = read_bytes(entry.path());
     for (auto& s : secrets) {
       INFO(entry.path() << " must not hold " << s);
       REQUIRE(bytes.find(s) == std::string::npos);
@@ -124,13 +114,13 @@ TEST_CASE("e2e: closing a dashboard shreds its secrets while its history stays v
   auto d = make_dashboard(api);
   std::string id = api.post(d.path + "/email/keys", {{"name", "k"}}, d.admin).json["id"];
   REQUIRE(api.del(d.path, kOperatorToken).json["status"] == "closed");
-  auto keyring = slurp(dir.path() + "/data/keyring.json");
+  auto keyring = read_bytes(dir.path() + "/data/keyring.json");
   REQUIRE(json::parse(keyring)["keys"][d.id].is_null());
   REQUIRE(api.get(d.path + "/email/keys", d.admin).status == 401);
   REQUIRE(api.post(d.path + "/rcs/key/reissue", {{"reason", "x"}}, kOperatorToken).json["code"] == "dashboard_closed");
   server.terminate();
   std::string out;
-  REQUIRE(run_keyledger({"audit", "verify"}, &out, store_env(dir)) == 0);
+  REQUIRE(run_keyledger({"audit", "verify"}, &out, file_store_env(dir.path())) == 0);
   REQUIRE(json::parse(out)["ok"] == true);
   (void)id;
 }
@@ -145,9 +135,9 @@ TEST_CASE("e2e: keyledger audit verify finds the first changed byte of a stored 
     server.terminate();
   }
   std::string out;
-  REQUIRE(run_keyledger({"audit", "verify"}, &out, store_env(dir)) == 0);
+  REQUIRE(run_keyledger({"audit", "verify"}, &out, file_store_env(dir.path())) == 0);
   const std::string segment = dir.path() + "/data/log/00000000000000000000.seg";
-  const std::string original = slurp(segment);
+  const std::string original = read_bytes(segment);
   auto at = original.find("payroll");
   REQUIRE(at != std::string::npos);
   std::string tampered = original;
@@ -155,11 +145,11 @@ TEST_CASE("e2e: keyledger audit verify finds the first changed byte of a stored 
 
   // Raw damage: the batch's CRC32C no longer matches.
   std::ofstream(segment, std::ios::binary | std::ios::trunc) << tampered;
-  REQUIRE(run_keyledger({"audit", "verify"}, &out, store_env(dir)) == 1);
+  REQUIRE(run_keyledger({"audit", "verify"}, &out, file_store_env(dir.path())) == 1);
   auto report = json::parse(out.substr(out.find('{')));
   REQUIRE(report["ok"] == false);
   REQUIRE(report["reason"].get<std::string>().find("CRC32C") != std::string::npos);
-  REQUIRE(slurp(segment) == tampered);  // the audit changed nothing
+  REQUIRE(read_bytes(segment) == tampered);  // the audit changed nothing
 
   // A careful forger recomputes the batch checksum: the hash chain still gives it away.
   namespace sf = keyledger::eventstore::segment_format;
@@ -170,14 +160,14 @@ TEST_CASE("e2e: keyledger audit verify finds the first changed byte of a stored 
     }
   }
   std::ofstream(segment, std::ios::binary | std::ios::trunc) << tampered;
-  REQUIRE(run_keyledger({"audit", "verify"}, &out, store_env(dir)) == 1);
+  REQUIRE(run_keyledger({"audit", "verify"}, &out, file_store_env(dir.path())) == 1);
   report = json::parse(out.substr(out.find('{')));
   REQUIRE(report["ok"] == false);
   REQUIRE(report["reason"].get<std::string>().find("hash") != std::string::npos);
   REQUIRE(report["position"] == 8);  // after 8 events of set-up: the Email key's generation
 
   std::ofstream(segment, std::ios::binary | std::ios::trunc) << original;
-  REQUIRE(run_keyledger({"audit", "verify"}, &out, store_env(dir)) == 0);
+  REQUIRE(run_keyledger({"audit", "verify"}, &out, file_store_env(dir.path())) == 0);
 }
 
 TEST_CASE("e2e: SIGTERM lets an in-flight request finish, then exits 0") {
@@ -235,7 +225,7 @@ TEST_CASE("e2e: SIGTERM during a long audit export drains and exits, however slo
 TEST_CASE("e2e: dashboard create from the shell refuses a weak password by its option's name and writes nothing",
           "[file]") {
   TempDir dir;
-  auto env = store_env(dir);
+  auto env = file_store_env(dir.path());
   REQUIRE(run_keyledger({"keygen", dir.path() + "/master.key"}) == 0);
   std::string out;
   REQUIRE(run_keyledger({"dashboard", "create", "--name", "Shell", "--admin-email", "root@example.com",
@@ -249,7 +239,7 @@ TEST_CASE("e2e: dashboard create from the shell refuses a weak password by its o
 
 TEST_CASE("e2e: dashboard create, rebuild and scan work from the shell", "[file]") {
   TempDir dir;
-  auto env = store_env(dir);
+  auto env = file_store_env(dir.path());
   REQUIRE(run_keyledger({"keygen", dir.path() + "/master.key"}) == 0);
   std::string out;
   REQUIRE(run_keyledger({"dashboard", "create", "--name", "Shell", "--admin-email", "root@example.com", "--admin-password",

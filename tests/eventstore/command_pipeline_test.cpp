@@ -23,6 +23,7 @@
 #include "eventstore/snapshot_store.hpp"
 #include "eventstore/store.hpp"
 #include "eventstore/store_error.hpp"
+#include "support/actors.hpp"
 #include "support/test_store.hpp"
 #include "support/temp_dir.hpp"
 
@@ -30,11 +31,13 @@ namespace es = keyledger::eventstore;
 namespace crypto = keyledger::crypto;
 namespace kd = keyledger::domain;
 using keyledger::testing::TempDir;
+using keyledger::testing::kAdmin;
+using keyledger::testing::kOperator;
+using keyledger::testing::read_bytes;
+using keyledger::testing::write_bytes;
 
 namespace {
 
-const kd::Actor kOperator{kd::ActorKind::platform_operator, "operator", "127.0.0.1"};
-const kd::Actor kAdmin{kd::ActorKind::user, "ada@example.com", "127.0.0.1"};
 constexpr const char* kPassword = "a long admin password";
 
 // A real store: the file log in a temporary directory, or with KEYLEDGER_TEST_BACKEND=kafka
@@ -93,15 +96,6 @@ std::vector<std::string> snapshot_files(const std::string& data_dir) {
   for (auto& e : std::filesystem::directory_iterator(data_dir + "/snapshots")) files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
   return files;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
 bool mentions(const std::vector<std::string>& notes, const std::string& what) {
@@ -422,18 +416,18 @@ TEST_CASE("pipeline: a damaged snapshot is ignored, said so, and the whole log r
     full = store.pipeline->canonical_state();
   }
   const std::string path = snapshot_files(dir.path() + "/data").back();
-  const std::string whole = slurp(path);
+  const std::string whole = read_bytes(path);
   for (std::size_t at : {std::size_t{3}, whole.size() / 2, whole.size() - 12, whole.size() - 1}) {
     INFO("byte " << at << " of " << whole.size());
     std::string damaged = whole;
     damaged[at] = static_cast<char>(damaged[at] ^ 0x20);
-    spit(path, damaged);
+    write_bytes(path, damaged);
     Store reopened(dir.path());
     REQUIRE(reopened.store->snapshot_events == 0);
     REQUIRE(mentions(reopened.notes, "ignored snapshot"));
     REQUIRE(reopened.pipeline->canonical_state() == full);
   }
-  spit(path, whole.substr(0, whole.size() / 2));  // cut short
+  write_bytes(path, whole.substr(0, whole.size() / 2));  // cut short
   Store reopened(dir.path());
   REQUIRE(mentions(reopened.notes, "not a whole keyledger snapshot"));
   REQUIRE(reopened.pipeline->canonical_state() == full);
@@ -449,11 +443,11 @@ TEST_CASE("pipeline: a snapshot of another format version is ignored and the log
     full = store.pipeline->canonical_state();
   }
   const std::string path = snapshot_files(dir.path() + "/data").back();
-  std::string newer = slurp(path);
+  std::string newer = read_bytes(path);
   newer[6] = static_cast<char>(es::kSnapshotVersion + 1);  // a version from a later keyledger, CRC and all
   std::uint32_t crc = es::crc32c(std::string_view(newer).substr(0, newer.size() - 10));
   for (int i = 0; i < 4; ++i) newer[newer.size() - 10 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
-  spit(path, newer);
+  write_bytes(path, newer);
   Store reopened(dir.path());
   REQUIRE(mentions(reopened.notes, "format version " + std::to_string(es::kSnapshotVersion + 1)));
   REQUIRE(reopened.store->snapshot_events == 0);

@@ -17,6 +17,8 @@
 
 namespace es = keyledger::eventstore;
 using keyledger::testing::TempDir;
+using keyledger::testing::read_bytes;
+using keyledger::testing::write_bytes;
 
 namespace {
 
@@ -51,16 +53,6 @@ std::string only_segment(const std::string& dir) {
   for (auto& e : std::filesystem::directory_iterator(dir + "/log")) segments.push_back(e.path().string());
   REQUIRE(segments.size() == 1);
   return segments[0];
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
 }
 
 }  // namespace
@@ -115,7 +107,7 @@ TEST_CASE("file log: a byte changed in a sealed segment after start-up is found 
   auto log = open_log(dir.path(), nullptr, 256);
   for (int i = 0; i < 30; ++i) REQUIRE(log->append(batch_of({"event-" + std::to_string(i) + std::string(40, 'x')})).has_value());
   const std::string first = dir / "log/00000000000000000000.seg";
-  std::string bytes = slurp(first);
+  std::string bytes = read_bytes(first);
   REQUIRE(bytes.size() > 100);
   bytes[bytes.size() / 2] ^= 0x20;
   {
@@ -143,10 +135,10 @@ TEST_CASE("file log: a cut at every byte inside the last batch keeps every compl
     auto log = open_log(dir.path());
     log->append(batch_of({"fourth", "fifth"}));
   }
-  const std::string whole = slurp(segment);
+  const std::string whole = read_bytes(segment);
   for (std::size_t cut = before_last; cut < whole.size(); ++cut) {
     INFO("cut at byte " << cut);
-    spit(segment, whole.substr(0, cut));
+    write_bytes(segment, whole.substr(0, cut));
     std::vector<std::string> notes;
     auto log = open_log(dir.path(), &notes);
     REQUIRE(read_all(*log) == std::vector<std::string>{"first", "second", "third"});
@@ -170,13 +162,13 @@ TEST_CASE("file log: flipping any single bit of the last batch drops that batch 
     auto log = open_log(dir.path());
     log->append(batch_of({"second", "third"}));
   }
-  const std::string whole = slurp(segment);
+  const std::string whole = read_bytes(segment);
   for (std::size_t byte = before_last; byte < whole.size(); ++byte) {
     for (int bit = 0; bit < 8; ++bit) {
       INFO("flip bit " << bit << " of byte " << byte);
       std::string damaged = whole;
       damaged[byte] = static_cast<char>(damaged[byte] ^ (1 << bit));
-      spit(segment, damaged);
+      write_bytes(segment, damaged);
       std::vector<std::string> notes;
       auto log = open_log(dir.path(), &notes);
       REQUIRE(read_all(*log) == std::vector<std::string>{"first"});

@@ -12,17 +12,14 @@
 #include "eventstore/keyring.hpp"
 #include "eventstore/master_key.hpp"
 #include "eventstore/store_error.hpp"
+#include "support/master_keys.hpp"
 #include "support/temp_dir.hpp"
 
 namespace es = keyledger::eventstore;
 using keyledger::testing::TempDir;
+using keyledger::testing::new_master_key;
 
 namespace {
-
-es::MasterKey new_master_key(const TempDir& dir, const std::string& name) {
-  REQUIRE(es::write_new_master_key(dir / name).has_value());
-  return es::load_master_key(dir / name).value();
-}
 
 // The real file storage, which stops writing after `writes` writes, as a process killed at
 // that instant would: what reached the file stays, nothing more does.

@@ -11,26 +11,20 @@
 #include "eventstore/password_hash.hpp"
 #include "eventstore/secret_vault.hpp"
 #include "eventstore/store_error.hpp"
+#include "support/master_keys.hpp"
 #include "support/temp_dir.hpp"
 
 namespace es = keyledger::eventstore;
 namespace kd = keyledger::domain;
 using keyledger::testing::TempDir;
+using keyledger::testing::new_master_key;
+using keyledger::testing::read_bytes;
 
 namespace {
-es::MasterKey new_master_key(const TempDir& dir, const std::string& name = "master.key") {
-  REQUIRE(es::write_new_master_key(dir / name).has_value());
-  return es::load_master_key(dir / name).value();
-}
 
-std::expected<std::unique_ptr<es::Keyring>, std::string> open_keyring(const std::string& path,
+std::expected<std::unique_ptr<es::Keyring>, std::string> try_open_keyring(const std::string& path,
                                                                     const es::MasterKey& master) {
   return es::Keyring::open(std::make_unique<es::FileKeyringStorage>(path), master, nullptr);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 }  // namespace
 
@@ -59,7 +53,7 @@ TEST_CASE("a missing, short or world-readable master key is refused with a clear
 TEST_CASE("an issued secret has a valid checksum, opens back to itself, and is stored only sealed") {
   TempDir dir;
   auto master = new_master_key(dir);
-  auto keyring = open_keyring(dir / "keyring.json", master).value();
+  auto keyring = try_open_keyring(dir / "keyring.json", master).value();
   es::SecretVault vault(*keyring, keyring->store_keys().fingerprint_pepper);
   auto issued = vault.issue(kd::Channel::whatsapp, "d1", "w1", true).value();
   REQUIRE(kd::parse_key(issued.plaintext) == kd::Channel::whatsapp);
@@ -72,13 +66,13 @@ TEST_CASE("an issued secret has a valid checksum, opens back to itself, and is s
   REQUIRE(vault.open("d1", "w1", issued.sealed).value() == issued.plaintext);
   // Bound to its dashboard and key: a ciphertext moved elsewhere does not open.
   REQUIRE_FALSE(vault.open("d1", "w2", issued.sealed).has_value());
-  REQUIRE(slurp(dir / "keyring.json").find(issued.plaintext) == std::string::npos);
+  REQUIRE(read_bytes(dir / "keyring.json").find(issued.plaintext) == std::string::npos);
 }
 
 TEST_CASE("two issued secrets differ, and fingerprints depend on the pepper") {
   TempDir dir;
   auto master = new_master_key(dir);
-  auto keyring = open_keyring(dir / "keyring.json", master).value();
+  auto keyring = try_open_keyring(dir / "keyring.json", master).value();
   es::SecretVault vault(*keyring, keyring->store_keys().fingerprint_pepper);
   es::SecretVault other(*keyring, std::string(32, 'p'));
   auto a = vault.issue(kd::Channel::email, "d1", "k1", true).value();
@@ -93,7 +87,7 @@ TEST_CASE("the keyring survives a restart, refuses the wrong master key, and shr
   kd::SealedSecret sealed;
   std::string plaintext;
   {
-    auto keyring = open_keyring(dir / "keyring.json", master).value();
+    auto keyring = try_open_keyring(dir / "keyring.json", master).value();
     es::SecretVault vault(*keyring, keyring->store_keys().fingerprint_pepper);
     auto issued = vault.issue(kd::Channel::email, "d1", "k1", true).value();
     sealed = issued.sealed;
@@ -101,15 +95,15 @@ TEST_CASE("the keyring survives a restart, refuses the wrong master key, and shr
     vault.issue(kd::Channel::email, "d2", "k2", true).value();
   }
   auto wrong = new_master_key(dir, "other.key");
-  REQUIRE_THAT(open_keyring(dir / "keyring.json", wrong).error(), Catch::Contains("right master key"));
+  REQUIRE_THAT(try_open_keyring(dir / "keyring.json", wrong).error(), Catch::Contains("right master key"));
 
-  auto keyring = open_keyring(dir / "keyring.json", master).value();
+  auto keyring = try_open_keyring(dir / "keyring.json", master).value();
   es::SecretVault vault(*keyring, keyring->store_keys().fingerprint_pepper);
   REQUIRE(vault.open("d1", "k1", sealed).value() == plaintext);
   REQUIRE_FALSE(keyring->destroy("d1"));
   REQUIRE(vault.open("d1", "k1", sealed).error() == es::StoreErrc::data_key_destroyed);
   REQUIRE(vault.issue(kd::Channel::email, "d1", "k3", true).error() == es::StoreErrc::data_key_destroyed);
-  auto reopened = open_keyring(dir / "keyring.json", master).value();
+  auto reopened = try_open_keyring(dir / "keyring.json", master).value();
   REQUIRE(reopened->data_key("d1", true).error() == es::StoreErrc::data_key_destroyed);
   REQUIRE(reopened->data_key("d2", false).has_value());
 }

@@ -23,7 +23,7 @@ namespace pj = keyledger::projections;
 
 namespace {
 
-const std::string kPepper = "timing test pepper, 32 bytes....";
+const std::string kTimingPepper = "timing test pepper, 32 bytes....";
 
 std::string random_key(std::mt19937_64& rng) {
   std::array<std::uint8_t, kd::kKeyRandomLength> digits;
@@ -50,14 +50,14 @@ double median(std::vector<double> v) {
 
 TEST_CASE("verify timing: a near miss of a live key takes as long as a random key", "[timing]") {
   std::mt19937_64 rng(99);
-  pj::VerifyIndex index(kPepper);
+  pj::VerifyIndex index(kTimingPepper);
   constexpr int kLive = 100000;
   std::vector<std::string> live;
   for (int i = 0; i < kLive; ++i) {
     live.push_back(random_key(rng));
     kd::ApiKey key;
     key.channel = kd::Channel::email;
-    const std::string mac = crypto::hmac_sha256(kPepper, live.back());
+    const std::string mac = crypto::hmac_sha256(kTimingPepper, live.back());
     std::copy(mac.begin(), mac.end(), key.fingerprint.begin());
     index.refresh_key("dsh_timing", "key_" + std::to_string(i), key);
   }

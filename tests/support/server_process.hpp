@@ -70,6 +70,12 @@ class ServerProcess {
   std::vector<std::unique_ptr<ServerProcess>> companions_;  // the rest of a test cluster
 };
 
+// The environment that points the CLI at the file store a ServerProcess of `data_dir` used
+// (its data/ directory and master key), whichever store the suite runs against.
+inline std::map<std::string, std::string> file_store_env(const std::string& data_dir) {
+  return {{"KEYLEDGER_STORE", "file:" + data_dir + "/data"}, {"KEYLEDGER_MASTER_KEY_FILE", data_dir + "/master.key"}};
+}
+
 // Runs the keyledger binary with `args` and returns its exit status; output goes to `output`.
 int run_keyledger(const std::vector<std::string>& args, std::string* output = nullptr,
                   const std::map<std::string, std::string>& env = {});

@@ -1,8 +1,11 @@
-// A fresh directory under the system temp directory, removed with everything in it.
+// A fresh directory under the system temp directory, removed with everything in it; and the
+// two file helpers tests use on what is in it.
 #pragma once
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -28,5 +31,14 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A file's bytes ("" when it cannot be read), and a file made to hold exactly `bytes`.
+inline std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+inline void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
 
 }  // namespace keyledger::testing

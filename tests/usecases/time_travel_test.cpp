@@ -10,6 +10,7 @@
 #include "eventstore/file_log.hpp"
 #include "eventstore/state_codec.hpp"
 #include "projections/projector.hpp"
+#include "support/actors.hpp"
 #include "support/temp_dir.hpp"
 #include "usecases/time_travel.hpp"
 
@@ -18,12 +19,11 @@ namespace kd = keyledger::domain;
 namespace pj = keyledger::projections;
 namespace uc = keyledger::usecases;
 using keyledger::testing::TempDir;
+using keyledger::testing::kAdmin;
+using keyledger::testing::kOperator;
 using std::chrono::milliseconds;
 
 namespace {
-
-const kd::Actor kOperator{kd::ActorKind::platform_operator, "operator", "127.0.0.1"};
-const kd::Actor kAdmin{kd::ActorKind::user, "ada@example.com", "127.0.0.1"};
 
 std::string encoded(const kd::DashboardState& state) {
   std::string out;
