@@ -99,6 +99,10 @@ KEYLEDGER_CLANG_PACKAGES=(clang-16 libclang-rt-16-dev)
 # Configures (once) and builds the given targets into $1 with Clang 16 and the sanitizers
 # in $2 (e.g. address,undefined). Optimised lightly and with line tables only: the suites
 # run fast enough and the build stays cheap. $3 is ON to add the libFuzzer harnesses.
+# These trees are built whole and never edited in, so they are unity builds (16 sources per
+# translation unit: the Boost, JSON and Catch headers are parsed once per batch, not once per
+# file): the ASan+UBSan build took 780 s of CPU instead of 1,457. A name defined twice at
+# file scope in one target's sources fails them, so helpers tests share live in tests/support/.
 build_sanitized() {
   local dir=$1 sanitizers=$2 fuzz=$3
   shift 3
@@ -106,7 +110,8 @@ build_sanitized() {
     log "configuring the $sanitizers build in $dir (clang-16)"
     CXX=clang++-16 cmake -S "$KEYLEDGER_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-      -DKEYLEDGER_SANITIZE="$sanitizers" -DKEYLEDGER_FUZZ="$fuzz" >/dev/null
+      -DKEYLEDGER_SANITIZE="$sanitizers" -DKEYLEDGER_FUZZ="$fuzz" \
+      -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 >/dev/null
   fi
   log "building $* in $dir"
   cmake --build "$dir" --target "$@"
