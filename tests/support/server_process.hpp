@@ -70,8 +70,8 @@ class ServerProcess {
   std::vector<std::unique_ptr<ServerProcess>> companions_;  // the rest of a test cluster
 };
 
-// The environment that points the CLI at the file store a ServerProcess of `data_dir` used
-// (its data/ directory and master key), whichever store the suite runs against.
+// The environment that points the CLI at the file store under `data_dir` (its data/ directory
+// and master key): the store a ServerProcess of `data_dir` uses when the suite runs on files.
 inline std::map<std::string, std::string> file_store_env(const std::string& data_dir) {
   return {{"KEYLEDGER_STORE", "file:" + data_dir + "/data"}, {"KEYLEDGER_MASTER_KEY_FILE", data_dir + "/master.key"}};
 }
