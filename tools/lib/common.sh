@@ -106,7 +106,8 @@ KEYLEDGER_CLANG_PACKAGES=(clang-16 libclang-rt-16-dev)
 build_sanitized() {
   local dir=$1 sanitizers=$2 fuzz=$3
   shift 3
-  if [[ ! -f $dir/build.ninja ]]; then
+  # (Configured again when a tree from before the unity builds is found.)
+  if [[ ! -f $dir/build.ninja ]] || ! grep -qs '^CMAKE_UNITY_BUILD:[A-Z]*=ON$' "$dir/CMakeCache.txt"; then
     log "configuring the $sanitizers build in $dir (clang-16)"
     CXX=clang++-16 cmake -S "$KEYLEDGER_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
