@@ -144,7 +144,7 @@ TEST_CASE("e2e: keyledger audit verify finds the first changed byte of a stored 
   tampered.replace(at, 7, "payr0ll");
 
   // Raw damage: the batch's CRC32C no longer matches.
-  std::ofstream(segment, std::ios::binary | std::ios::trunc) << tampered;
+  write_bytes(segment, tampered);
   REQUIRE(run_keyledger({"audit", "verify"}, &out, file_store_env(dir.path())) == 1);
   auto report = json::parse(out.substr(out.find('{')));
   REQUIRE(report["ok"] == false);
@@ -159,14 +159,14 @@ TEST_CASE("e2e: keyledger audit verify finds the first changed byte of a stored 
       tampered.replace(batch.offset, batch.frame_end() - batch.offset, sf::frame(tampered.substr(body_at, batch.length)));
     }
   }
-  std::ofstream(segment, std::ios::binary | std::ios::trunc) << tampered;
+  write_bytes(segment, tampered);
   REQUIRE(run_keyledger({"audit", "verify"}, &out, file_store_env(dir.path())) == 1);
   report = json::parse(out.substr(out.find('{')));
   REQUIRE(report["ok"] == false);
   REQUIRE(report["reason"].get<std::string>().find("hash") != std::string::npos);
   REQUIRE(report["position"] == 8);  // after 8 events of set-up: the Email key's generation
 
-  std::ofstream(segment, std::ios::binary | std::ios::trunc) << original;
+  write_bytes(segment, original);
   REQUIRE(run_keyledger({"audit", "verify"}, &out, file_store_env(dir.path())) == 0);
 }
 

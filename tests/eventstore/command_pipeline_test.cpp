@@ -9,7 +9,6 @@
 #include <deque>
 #include <functional>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -521,8 +520,7 @@ TEST_CASE("pipeline: no file in the data directory holds a plaintext secret or p
   for (auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
     if (!entry.is_regular_file()) continue;
     ++files;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::string bytes(std::istreambuf_iterator<char>(in), {});
+    const std::string bytes = read_bytes(entry.path());
     for (auto& secret : plaintexts) {
       INFO(entry.path().string());
       REQUIRE(bytes.find(secret) == std::string::npos);

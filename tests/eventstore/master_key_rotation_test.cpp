@@ -18,6 +18,7 @@
 namespace es = keyledger::eventstore;
 using keyledger::testing::TempDir;
 using keyledger::testing::new_master_key;
+using keyledger::testing::read_bytes;
 
 namespace {
 
@@ -104,8 +105,7 @@ TEST_CASE("a rotated keyring opens with only the new key, with the same data key
   const std::string refused = open_error(path, old_key);
   REQUIRE_THAT(refused, Catch::Contains(new_key.id()) && Catch::Contains("right master key"));
   // No key material in the file or in the refusal.
-  std::ifstream in(path);
-  const std::string text(std::istreambuf_iterator<char>(in), {});
+  const std::string text = read_bytes(path);
   for (const auto& [id, key] : keys) {
     REQUIRE(text.find(keyledger::crypto::base64_encode(key)) == std::string::npos);
     REQUIRE(refused.find(keyledger::crypto::to_hex(key)) == std::string::npos);
