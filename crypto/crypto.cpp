@@ -27,6 +27,15 @@ struct CipherCtxFree {
 };
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
 
+// AES-256-GCM's implementation, fetched from OpenSSL's default provider once: passing
+// EVP_aes_256_gcm() instead makes every EVP_*Init_ex look it up again. Never freed (OpenSSL
+// frees its providers at exit).
+const EVP_CIPHER* aes256gcm() {
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  if (!cipher) throw std::runtime_error("OpenSSL offers no AES-256-GCM");
+  return cipher;
+}
+
 constexpr std::size_t kNonce = 12;
 constexpr std::size_t kTag = 16;
 
@@ -152,7 +161,7 @@ std::string aes256gcm_seal(std::string_view key, std::string_view plaintext, std
   out.resize(kNonce + plaintext.size() + kTag);
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key), bytes(out)) == 1 &&
+  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), aes256gcm(), nullptr, bytes(key), bytes(out)) == 1 &&
             EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(aad), static_cast<int>(aad.size())) == 1 &&
             EVP_EncryptUpdate(ctx.get(), bytes(out) + kNonce, &len, bytes(plaintext),
                               static_cast<int>(plaintext.size())) == 1 &&
@@ -169,7 +178,7 @@ std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view
   std::string tag(sealed.substr(kNonce + n));
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, bytes(key), bytes(sealed)) == 1 &&
+  bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), aes256gcm(), nullptr, bytes(key), bytes(sealed)) == 1 &&
             EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(aad), static_cast<int>(aad.size())) == 1 &&
             EVP_DecryptUpdate(ctx.get(), bytes(plain), &len, bytes(sealed) + kNonce, static_cast<int>(n)) == 1 &&
             EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, bytes(tag)) == 1 &&
@@ -271,22 +280,35 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string uuid_v7(std::int64_t unix_ms) {
-  // CSPRNG output drawn 4 KiB at a time per thread: a UUID takes 16 bytes, and RAND_bytes'
-  // fixed cost per call is many times that of copying them. (keyledger never forks without
-  // exec, so no two processes share a pool.)
+namespace {
+
+// random_id_bytes' pool. (keyledger never forks without exec, so no two processes share one.)
+void pooled_random(unsigned char* out, std::size_t count) {
   thread_local std::array<unsigned char, 4096> pool;
   thread_local std::size_t used = pool.size();
-  if (used + 16 > pool.size()) {
+  if (used + count > pool.size()) {
     if (RAND_bytes(pool.data(), static_cast<int>(pool.size())) != 1) {
       throw std::runtime_error("the system random generator failed");
     }
     used = 0;
   }
+  std::memcpy(out, pool.data() + used, count);
+  OPENSSL_cleanse(pool.data() + used, count);
+  used += count;
+}
+
+}  // namespace
+
+std::string random_id_bytes(std::size_t count) {
+  if (count > 64) throw std::invalid_argument("random_id_bytes gives at most 64 bytes a call");
+  std::string out(count, '\0');
+  pooled_random(bytes(out), count);
+  return out;
+}
+
+std::string uuid_v7(std::int64_t unix_ms) {
   unsigned char b[16];
-  std::memcpy(b, pool.data() + used, sizeof b);
-  OPENSSL_cleanse(pool.data() + used, sizeof b);
-  used += sizeof b;
+  pooled_random(b, sizeof b);
   auto ms = static_cast<std::uint64_t>(unix_ms);
   for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>((ms >> (40 - 8 * i)) & 0xff);
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x70);  // version 7

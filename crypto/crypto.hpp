@@ -73,6 +73,13 @@ std::optional<std::string> from_hex(std::string_view hex);
 // Compares in time that depends only on the lengths, never on where the bytes differ.
 bool constant_time_equal(std::string_view a, std::string_view b);
 
+// Unpredictable bytes for identifiers (key and dashboard ids; uuid_v7 uses them too), from
+// the CSPRNG but drawn 4 KiB at a time per thread: RAND_bytes' fixed cost per call is many
+// times that of copying 10 or 16 bytes. Bytes are wiped from the pool as they are handed out.
+// Never for keys, secrets, salts or nonces: those take random_bytes, straight from the
+// generator. At most 64 bytes a call.
+std::string random_id_bytes(std::size_t count);
+
 // A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness; sortable by time.
 std::string uuid_v7(std::int64_t unix_ms);
 

@@ -8,7 +8,7 @@ namespace keyledger::usecases {
 
 namespace kd = keyledger::domain;
 
-std::string new_id(std::string_view prefix) { return std::string(prefix) + crypto::to_hex(crypto::random_bytes(10)); }
+std::string new_id(std::string_view prefix) { return std::string(prefix) + crypto::to_hex(crypto::random_id_bytes(10)); }
 
 std::expected<domain::CreateDashboard, Problem> prepare_dashboard(
     eventstore::SecretVault& vault, const NewDashboard& dashboard,
