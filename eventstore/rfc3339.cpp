@@ -11,12 +11,29 @@ std::string format_rfc3339(domain::Timestamp t) {
   auto day = floor<days>(t);
   year_month_day ymd{day};
   hh_mm_ss hms{t - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
-                static_cast<int>(hms.subseconds().count()));
-  return buf;
+  const int y = static_cast<int>(ymd.year());
+  const auto mo = static_cast<unsigned>(ymd.month()), d = static_cast<unsigned>(ymd.day());
+  const auto h = static_cast<unsigned>(hms.hours().count()), mi = static_cast<unsigned>(hms.minutes().count());
+  const auto sec = static_cast<unsigned>(hms.seconds().count());
+  const auto ms = static_cast<unsigned>(hms.subseconds().count());
+  if (y < 0 || y > 9999) {  // never in a stored event; written as printf writes it
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", y, mo, d, h, mi, sec, ms);
+    return buf;
+  }
+  // Every command writes several of these: digit by digit, not through printf.
+  std::string out = "0000-00-00T00:00:00.000Z";
+  auto put = [&](std::size_t at, unsigned value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10) out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+  };
+  put(0, static_cast<unsigned>(y), 4);
+  put(5, mo, 2);
+  put(8, d, 2);
+  put(11, h, 2);
+  put(14, mi, 2);
+  put(17, sec, 2);
+  put(20, ms, 3);
+  return out;
 }
 
 std::optional<domain::Timestamp> parse_rfc3339(std::string_view s) {

@@ -330,6 +330,19 @@ TEST_CASE("UUIDv7 ids carry their millisecond and version, and sort by time") {
 
 TEST_CASE("RFC 3339 times round-trip with milliseconds") {
   REQUIRE(es::format_rfc3339(kAt) == "2026-11-28T10:20:30.456Z");
+  using namespace std::chrono;
+  REQUIRE(es::format_rfc3339(kd::Timestamp{}) == "1970-01-01T00:00:00.000Z");
+  REQUIRE(es::format_rfc3339(kd::Timestamp{sys_days{year{9999} / 12 / 31}.time_since_epoch() + hours{23} + minutes{59} +
+                                           seconds{59} + milliseconds{999}}) == "9999-12-31T23:59:59.999Z");
+  REQUIRE(es::format_rfc3339(kd::Timestamp{sys_days{year{10000} / 1 / 1}.time_since_epoch() + milliseconds{7}}) ==
+          "10000-01-01T00:00:00.007Z");
+  REQUIRE(es::format_rfc3339(kd::Timestamp{sys_days{year{1} / 2 / 3}.time_since_epoch() + hours{4} + minutes{5} +
+                                           seconds{6} + milliseconds{78}}) == "0001-02-03T04:05:06.078Z");
+  // Every millisecond-precise time reads back as itself.
+  for (std::int64_t ms : {std::int64_t{0}, std::int64_t{951782400001}, std::int64_t{1764325230456}, std::int64_t{4102444799999}}) {
+    const kd::Timestamp t{milliseconds{ms}};
+    REQUIRE(es::parse_rfc3339(es::format_rfc3339(t)) == t);
+  }
   REQUIRE(es::parse_rfc3339("2026-11-28T10:20:30Z").has_value());
   REQUIRE_FALSE(es::parse_rfc3339("2026-11-28 10:20:30Z").has_value());
   REQUIRE_FALSE(es::parse_rfc3339("2026-02-30T10:20:30.000Z").has_value());
