@@ -127,7 +127,7 @@ Task<Result> ChannelRoutes::view_sms_key(RequestContext& ctx) {
   KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::ViewSmsKey{ctx.param("number")}));
   // The disclosure is durable in the audit trail first.
   KEYLEDGER_CO_TRY(disclosed, secrets_.disclose(d, std::get<kd::SmsKeyViewed>(result.outcome.events.front()).key_id));
-  co_return json_response(200, disclosed);
+  co_return json_text_response(200, std::move(disclosed));
 }
 
 Task<Result> ChannelRoutes::rotate_sms_key(RequestContext& ctx) {
@@ -143,10 +143,8 @@ Task<Result> ChannelRoutes::rotate_sms_key(RequestContext& ctx) {
   }
   KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RotateSmsKey{ctx.param("number"), sealed}));
   const auto& rotated = std::get<kd::SmsKeyRotated>(result.outcome.events.front());
-  json out = key_json(pipeline_, d, rotated.key_id);
   KEYLEDGER_CO_TRY(plain, secrets_.open(d, rotated.key_id, rotated.secret));
-  out["key"] = std::move(plain);
-  co_return json_response(200, out);
+  co_return key_response(200, key_text(pipeline_, d, rotated.key_id, &plain));
 }
 
 Task<Result> ChannelRoutes::deregister_number(RequestContext& ctx) {
@@ -161,11 +159,11 @@ Task<Result> ChannelRoutes::always_refused(RequestContext& ctx, kd::Command comm
 
 Result ChannelRoutes::get_rcs_key(RequestContext& ctx) {
   KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
-  json out;
+  std::string out;
   KEYLEDGER_CHECK(states_.read(ctx, [&](const kd::DashboardState& s, kd::Timestamp now) {
-    out = key_json(s.rcs_key_id, s.keys.at(s.rcs_key_id), now);
+    out = key_text(s.rcs_key_id, s.keys.at(s.rcs_key_id), now);
   }));
-  return json_response(200, out);
+  return json_text_response(200, std::move(out));
 }
 
 Task<Result> ChannelRoutes::reveal_rcs_key(RequestContext& ctx) {
@@ -177,7 +175,7 @@ Task<Result> ChannelRoutes::reveal_rcs_key(RequestContext& ctx) {
   }
   KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RevealRcsKey{matched}));
   KEYLEDGER_CO_TRY(disclosed, secrets_.disclose(d, std::get<kd::RcsKeyRevealed>(result.outcome.events.front()).key_id));
-  co_return json_response(200, disclosed);
+  co_return json_text_response(200, std::move(disclosed));
 }
 
 Task<Result> ChannelRoutes::reissue_rcs_key(RequestContext& ctx) {
@@ -194,7 +192,7 @@ Task<Result> ChannelRoutes::reissue_rcs_key(RequestContext& ctx) {
   }
   KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, kd::ReissueRcsKey{reason, sealed}));
   // The operator gets the masked key; users reveal the new secret with their password.
-  co_return json_response(200, key_json(pipeline_, d, key_id));
+  co_return key_response(200, key_text(pipeline_, d, key_id));
 }
 
 Task<Result> ChannelRoutes::register_bot(RequestContext& ctx) {

@@ -61,33 +61,44 @@ Task<Result> KeyRoutes::generate_email_key(RequestContext& ctx) {
   KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::email, d, key_id));
   KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::GenerateEmailKey{key_id, name, permissions, allowlist, secret}));
   const auto& generated = std::get<kd::EmailKeyGenerated>(result.outcome.events.front());
-  json out = key_json(pipeline_, d, generated.key_id);
   KEYLEDGER_CO_TRY(plain, secrets_.open(d, generated.key_id, generated.secret));
-  out["key"] = std::move(plain);  // shown this once
-  co_return json_response(result.replayed ? 200 : 201, out);
+  co_return key_response(result.replayed ? 200 : 201, key_text(pipeline_, d, generated.key_id, &plain));  // shown this once
 }
 
 Result KeyRoutes::list_keys(RequestContext& ctx, kd::Channel channel) {
   KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
-  json keys = json::array();
+  std::string body;
+  es::json_writer::Writer w(body);
+  w.begin_object();
+  w.key("keys");
+  w.begin_array();
   std::size_t whatsapp_used = 0;
   KEYLEDGER_CHECK(states_.read(ctx, [&](const kd::DashboardState& s, kd::Timestamp now) {
     for (auto& [id, key] : s.keys) {
-      if (key.channel == channel) keys.push_back(key_json(id, key, now));
+      if (key.channel == channel) write_key(w, id, key, now);
     }
     whatsapp_used = s.active_whatsapp_keys();
   }));
-  if (channel != kd::Channel::whatsapp) return json_response(200, {{"keys", keys}});
-  return json_response(200, {{"keys", keys}, {"slots_used", whatsapp_used}, {"slots_total", kd::kWhatsAppKeyLimit}});
+  w.end_array();
+  if (channel == kd::Channel::whatsapp) {  // members in name order
+    w.key("slots_total");
+    w.unsigned_integer(kd::kWhatsAppKeyLimit);
+    w.key("slots_used");
+    w.unsigned_integer(whatsapp_used);
+  }
+  w.end_object();
+  return json_text_response(200, std::move(body));
 }
 
 Result KeyRoutes::get_key(RequestContext& ctx, kd::Channel channel) {
   KEYLEDGER_CHECK(access_.require_member(ctx, kEveryRole));
-  json out = key_json(pipeline_, ctx.param("d"), ctx.param("id"));
-  if (out.is_null() || out["channel"] != kd::to_string(channel)) {
-    return std::unexpected(not_found(channel == kd::Channel::email ? "no such Email key" : "no such WhatsApp key"));
-  }
-  return json_response(200, out);
+  std::optional<std::string> out;
+  pipeline_.with_dashboard(ctx.param("d"), [&](const es::DashboardView& v) {
+    auto it = v.state.keys.find(ctx.param("id"));
+    if (it != v.state.keys.end() && it->second.channel == channel) out = key_text(it->first, it->second, pipeline_.now());
+  });
+  if (!out) return std::unexpected(not_found(channel == kd::Channel::email ? "no such Email key" : "no such WhatsApp key"));
+  return json_text_response(200, std::move(*out));
 }
 
 Task<Result> KeyRoutes::change_email_key(RequestContext& ctx) {
@@ -98,7 +109,7 @@ Task<Result> KeyRoutes::change_email_key(RequestContext& ctx) {
   if (!body.ok()) co_return body.error();
   const std::string& d = ctx.param("d");
   KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, std::move(command)));
-  co_return json_response(200, key_json(pipeline_, d, ctx.param("id")));
+  co_return key_response(200, key_text(pipeline_, d, ctx.param("id")));
 }
 
 Task<Result> KeyRoutes::rotate_email_key(RequestContext& ctx) {
@@ -107,10 +118,8 @@ Task<Result> KeyRoutes::rotate_email_key(RequestContext& ctx) {
   KEYLEDGER_CO_TRY(grace, grace_of(ctx));
   KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::email, d, id));
   KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RotateEmailKey{id, grace, secret}));
-  json out = key_json(pipeline_, d, id);
   KEYLEDGER_CO_TRY(plain, secrets_.open(d, id, *issued_secret(result)));
-  out["key"] = std::move(plain);
-  co_return json_response(200, out);
+  co_return key_response(200, key_text(pipeline_, d, id, &plain));
 }
 
 Task<Result> KeyRoutes::reveal_key(RequestContext& ctx, kd::Channel channel) {
@@ -125,7 +134,7 @@ Task<Result> KeyRoutes::reveal_key(RequestContext& ctx, kd::Channel channel) {
                                                       : kd::Command{kd::RevealWhatsAppKey{id, matched}};
   KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, std::move(command)));  // audit fails closed: no durable event, no secret
   KEYLEDGER_CO_TRY(disclosed, secrets_.disclose(d, id));
-  co_return json_response(200, disclosed);
+  co_return json_text_response(200, std::move(disclosed));
 }
 
 Task<Result> KeyRoutes::revoke_key(RequestContext& ctx, kd::Channel channel) {
@@ -134,7 +143,7 @@ Task<Result> KeyRoutes::revoke_key(RequestContext& ctx, kd::Channel channel) {
   kd::Command command = channel == kd::Channel::email ? kd::Command{kd::RevokeEmailKey{id}}
                                                       : kd::Command{kd::RevokeWhatsAppKey{id}};
   KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, std::move(command)));
-  co_return json_response(200, key_json(pipeline_, d, id));
+  co_return key_response(200, key_text(pipeline_, d, id));
 }
 
 Task<Result> KeyRoutes::generate_whatsapp_key(RequestContext& ctx) {
@@ -147,7 +156,7 @@ Task<Result> KeyRoutes::generate_whatsapp_key(RequestContext& ctx) {
   KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::GenerateWhatsAppKey{key_id, name, secret}));
   // Never disclosed here: the help page shows a WhatsApp key only after the password.
   const auto& generated = std::get<kd::WhatsAppKeyGenerated>(result.outcome.events.front());
-  co_return json_response(result.replayed ? 200 : 201, key_json(pipeline_, d, generated.key_id));
+  co_return key_response(result.replayed ? 200 : 201, key_text(pipeline_, d, generated.key_id));
 }
 
 Task<Result> KeyRoutes::rotate_whatsapp_key(RequestContext& ctx) {
@@ -156,7 +165,7 @@ Task<Result> KeyRoutes::rotate_whatsapp_key(RequestContext& ctx) {
   KEYLEDGER_CO_TRY(grace, grace_of(ctx));
   KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::whatsapp, d, id));
   KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, kd::RotateWhatsAppKey{id, grace, secret}));
-  co_return json_response(200, key_json(pipeline_, d, id));  // the new secret, too, only by reveal
+  co_return key_response(200, key_text(pipeline_, d, id));  // the new secret, too, only by reveal
 }
 
 }  // namespace keyledger::api

@@ -35,8 +35,7 @@ Expected<std::string> KeySecrets::open(const std::string& dashboard_id, const st
 
 // The current secret's sealed bytes are in the event that recorded it: found by its
 // sequence in the audit index, read back from the log and checked to be that key's.
-Expected<json> KeySecrets::disclose(const std::string& dashboard_id, const std::string& key_id) {
-  json out = key_json(pipeline_, dashboard_id, key_id);
+Expected<std::string> KeySecrets::disclose(const std::string& dashboard_id, const std::string& key_id) {
   std::uint64_t sequence = 0;
   kd::Fingerprint fingerprint{};
   pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) {
@@ -57,8 +56,9 @@ Expected<json> KeySecrets::disclose(const std::string& dashboard_id, const std::
         ApiError{503, "log_unavailable", "the event holding this key's secret cannot be read right now", "", {}});
   }
   KEYLEDGER_TRY(plain, open(dashboard_id, key_id, *sealed));
-  out["key"] = std::move(plain);
-  return out;
+  auto text = key_text(pipeline_, dashboard_id, key_id, &plain);
+  if (!text) return std::unexpected(not_found("no such key"));
+  return std::move(*text);
 }
 
 Expected<bool> KeySecrets::step_up_password_matches(const RequestContext& ctx) const {

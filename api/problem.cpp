@@ -53,6 +53,10 @@ HttpResponse json_response(int status, const json& body) {
   return HttpResponse{status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace), {}, {}};
 }
 
+HttpResponse json_text_response(int status, std::string body) {
+  return HttpResponse{status, "application/json", std::move(body), {}, {}};
+}
+
 HttpResponse no_content() { return HttpResponse{204, "application/json", "", {}, {}}; }
 
 }  // namespace keyledger::api

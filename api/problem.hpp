@@ -37,6 +37,8 @@ HttpResponse problem_response(const ApiError& error);
 // Invalid UTF-8 (which a handler could only have cut out of a caller's text) is replaced, not
 // thrown on: an answer is always sent.
 HttpResponse json_response(int status, const nlohmann::json& body);
+// A body already written as JSON text (eventstore/json_writer), sent as it is.
+HttpResponse json_text_response(int status, std::string body);
 HttpResponse no_content();
 
 }  // namespace keyledger::api

@@ -90,6 +90,11 @@ void Writer::boolean(bool v) {
   out_ += v ? "true" : "false";
 }
 
+void Writer::null() {
+  separate();
+  out_ += "null";
+}
+
 void Writer::integer(std::int64_t v) {
   separate();
   char digits[24];

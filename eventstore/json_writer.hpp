@@ -30,6 +30,7 @@ class Writer {
   void unsigned_integer(std::uint64_t v);
   void integer(std::int64_t v);
   void boolean(bool v);
+  void null();
   // Shortest form that reads back as `v` (std::to_chars); null for NaN and the infinities.
   // Envelopes hold no such number: the server's log lines do.
   void number(double v);
