@@ -44,25 +44,46 @@ const std::map<std::pair<std::string, int>, Upcaster>& upcasters() {
 
 // --- writing: canonical JSON as it goes (json_writer), no DOM --------------------------
 
-// The writer of an envelope's members. In the committed form (hash version 2) each
-// sensitive value — a sealed secret's ciphertext, a password hash — is written as the hex
-// SHA-256 of its text under its name + "_sha256"; `saw_sensitive` says whether there was one.
+// The writer of an envelope's members. Its text is the stored form; it also notes where each
+// sensitive value — a sealed secret's ciphertext, a password hash — stands, so that
+// committed_text() gives the committed form (hash version 2) without writing the envelope a
+// second time: each such member replaced by the hex SHA-256 of its text under its name +
+// "_sha256", in the same place.
 class Writer : public json_writer::Writer {
  public:
-  using json_writer::Writer::Writer;
-  bool committed = false;
-  bool saw_sensitive = false;
-  // A sensitive member: its value, or in the committed form its digest.
+  explicit Writer(std::string& out) : json_writer::Writer(out), out_(out) {}
+  Writer(std::string& out, Continuing c) : json_writer::Writer(out, c), out_(out) {}
+
+  bool saw_sensitive() const { return !replaced_.empty(); }
   void sensitive(std::string_view name, std::string_view value) {
-    saw_sensitive = true;
-    if (!committed) {
-      key(name);
-      string(value);
-      return;
-    }
-    key(std::string(name) + "_sha256");
-    string(crypto::to_hex(crypto::sha256(value)));
+    const std::size_t begin = out_.size();  // before the member's separating comma, if any
+    key(name);
+    string(value);
+    std::string digest_member = out_[begin] == ',' ? "," : "";
+    json_writer::Writer digest(digest_member);
+    digest.key(std::string(name) + "_sha256");
+    digest.string(crypto::to_hex(crypto::sha256(value)));
+    replaced_.push_back({begin, out_.size(), std::move(digest_member)});
   }
+  // The text written so far, in the committed form.
+  std::string committed_text() const {
+    std::string committed;
+    committed.reserve(out_.size());
+    std::size_t at = 0;
+    for (const auto& r : replaced_) {
+      committed.append(out_, at, r.begin - at).append(r.member);
+      at = r.end;
+    }
+    return committed.append(out_, at);
+  }
+
+ private:
+  struct Replaced {
+    std::size_t begin, end;  // the stored member's bytes in out_
+    std::string member;      // what the committed form has there
+  };
+  std::string& out_;
+  std::vector<Replaced> replaced_;
 };
 
 void write_value(Writer& w, const std::string& v) { w.string(v); }
@@ -200,10 +221,8 @@ std::string seal_envelope(Envelope& envelope) {
   Writer w1(first);
   write_first_part(w1, envelope);
   const std::string* hashed_first = &first;
-  if (envelope.hash_version >= 2 && w1.saw_sensitive) {
-    Writer committed(committed_first);
-    committed.committed = true;
-    write_first_part(committed, envelope);
+  if (envelope.hash_version >= 2 && w1.saw_sensitive()) {
+    committed_first = w1.committed_text();
     hashed_first = &committed_first;
   }
   Writer w2(second, Writer::Continuing{});
