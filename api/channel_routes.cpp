@@ -126,8 +126,7 @@ Task<Result> ChannelRoutes::view_sms_key(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
   KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::ViewSmsKey{ctx.param("number")}));
   // The disclosure is durable in the audit trail first.
-  KEYLEDGER_CO_TRY(disclosed, secrets_.disclose(d, std::get<kd::SmsKeyViewed>(result.outcome.events.front()).key_id));
-  co_return json_text_response(200, std::move(disclosed));
+  co_return secrets_.disclose(d, std::get<kd::SmsKeyViewed>(result.outcome.events.front()).key_id);
 }
 
 Task<Result> ChannelRoutes::rotate_sms_key(RequestContext& ctx) {
@@ -174,8 +173,7 @@ Task<Result> ChannelRoutes::reveal_rcs_key(RequestContext& ctx) {
     matched = password_matches;
   }
   KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RevealRcsKey{matched}));
-  KEYLEDGER_CO_TRY(disclosed, secrets_.disclose(d, std::get<kd::RcsKeyRevealed>(result.outcome.events.front()).key_id));
-  co_return json_text_response(200, std::move(disclosed));
+  co_return secrets_.disclose(d, std::get<kd::RcsKeyRevealed>(result.outcome.events.front()).key_id);
 }
 
 Task<Result> ChannelRoutes::reissue_rcs_key(RequestContext& ctx) {

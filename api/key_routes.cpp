@@ -133,8 +133,7 @@ Task<Result> KeyRoutes::reveal_key(RequestContext& ctx, kd::Channel channel) {
   kd::Command command = channel == kd::Channel::email ? kd::Command{kd::RevealEmailKey{id, matched}}
                                                       : kd::Command{kd::RevealWhatsAppKey{id, matched}};
   KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, std::move(command)));  // audit fails closed: no durable event, no secret
-  KEYLEDGER_CO_TRY(disclosed, secrets_.disclose(d, id));
-  co_return json_text_response(200, std::move(disclosed));
+  co_return secrets_.disclose(d, id);
 }
 
 Task<Result> KeyRoutes::revoke_key(RequestContext& ctx, kd::Channel channel) {

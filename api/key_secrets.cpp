@@ -35,7 +35,7 @@ Expected<std::string> KeySecrets::open(const std::string& dashboard_id, const st
 
 // The current secret's sealed bytes are in the event that recorded it: found by its
 // sequence in the audit index, read back from the log and checked to be that key's.
-Expected<std::string> KeySecrets::disclose(const std::string& dashboard_id, const std::string& key_id) {
+Result KeySecrets::disclose(const std::string& dashboard_id, const std::string& key_id) {
   std::uint64_t sequence = 0;
   kd::Fingerprint fingerprint{};
   pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) {
@@ -56,9 +56,7 @@ Expected<std::string> KeySecrets::disclose(const std::string& dashboard_id, cons
         ApiError{503, "log_unavailable", "the event holding this key's secret cannot be read right now", "", {}});
   }
   KEYLEDGER_TRY(plain, open(dashboard_id, key_id, *sealed));
-  auto text = key_text(pipeline_, dashboard_id, key_id, &plain);
-  if (!text) return std::unexpected(not_found("no such key"));
-  return std::move(*text);
+  return key_response(200, key_text(pipeline_, dashboard_id, key_id, &plain));
 }
 
 Expected<bool> KeySecrets::step_up_password_matches(const RequestContext& ctx) const {

@@ -28,8 +28,8 @@ class KeySecrets {
   Expected<domain::SealedSecret> issue(domain::Channel channel, const std::string& dashboard_id, const std::string& key_id);
   // The plaintext of a sealed secret.
   Expected<std::string> open(const std::string& dashboard_id, const std::string& key_id, const domain::SealedSecret& sealed);
-  // The key's listing as JSON text (key_views), its current secret in `key`.
-  Expected<std::string> disclose(const std::string& dashboard_id, const std::string& key_id);
+  // 200 with the key's listing (key_views) and its current secret in `key`.
+  Result disclose(const std::string& dashboard_id, const std::string& key_id);
   // Whether the body's `password` is the calling user's (400 when it has none).
   Expected<bool> step_up_password_matches(const RequestContext& ctx) const;
 
