@@ -223,8 +223,7 @@ TEST_CASE("kafka: with two of three brokers killed (no quorum) commands fail wit
   REQUIRE(eventually([&] { return verify(api, live.json["key"]).json["code"] == "replica_stale"; }));
   REQUIRE(verify(api, revoked.json["key"]).json["valid"] != true);
 
-  cluster.resume(2);
-  cluster.resume(3);
+  cluster.resume({2, 3});
   REQUIRE(eventually([&] { return api.post(d.path + "/email/keys", {{"name", "after"}}, d.admin).status == 201; },
                      std::chrono::seconds(90)));
   REQUIRE(eventually([&] { return verify(api, live.json["key"]).json["valid"] == true; }));

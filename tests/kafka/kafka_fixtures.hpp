@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <set>
@@ -76,7 +77,12 @@ struct OwnCluster {
   }
   ~OwnCluster() { kafka_script("stop-cluster", dir); }
   void kill(int node) const { REQUIRE(kafka_script("kill", dir + "/" + std::to_string(node)) == 0); }
-  void resume(int node) const { REQUIRE(kafka_script("resume", dir + "/" + std::to_string(node)) == 0); }
+  // The given brokers started again, all at once.
+  void resume(std::initializer_list<int> nodes) const {
+    std::string dirs;
+    for (int node : nodes) dirs += (dirs.empty() ? "" : " ") + dir + "/" + std::to_string(node);
+    REQUIRE(kafka_script("resume", dirs) == 0);
+  }
 };
 
 // The node ids of a topic's partitions' leaders and each partition's replica count (kcat's
