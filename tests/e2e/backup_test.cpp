@@ -18,6 +18,7 @@
 #include "support/api_client.hpp"
 #include "support/store_copies.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_rounds.hpp"
 #include "support/test_store.hpp"
 
 using namespace keyledger::testing;
@@ -188,7 +189,8 @@ TEST_CASE("e2e: backups taken under 32 concurrent writers hold every command ack
       }
     });
   }
-  for (int round = 0; round < 20; ++round) {
+  const int rounds = test_rounds(20);  // fewer under sanitizers (tools/test)
+  for (int round = 0; round < rounds; ++round) {
     INFO("round " << round);
     set_paused(false);
     REQUIRE(eventually([&] {
