@@ -12,6 +12,20 @@ namespace keyledger::crypto::merkle {
 
 namespace {
 
+// SHA256_CTX rather than OpenSSL 3's SHA256(), which looks the implementation up by name on
+// every call (see crypto::sha256).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+Hash digest(const unsigned char* data, std::size_t size) {
+  Hash out;
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data, size);
+  SHA256_Final(out.data(), &ctx);
+  return out;
+}
+#pragma GCC diagnostic pop
+
 // The largest power of two smaller than n (n ≥ 2): where RFC 9162 splits a tree of n leaves.
 std::uint64_t split(std::uint64_t n) { return std::bit_floor(n - 1); }
 
@@ -22,9 +36,7 @@ Hash leaf_hash(std::string_view data) {
   input.reserve(1 + data.size());
   input.push_back('\x00');
   input.append(data);
-  Hash out;
-  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), out.data());
-  return out;
+  return digest(reinterpret_cast<const unsigned char*>(input.data()), input.size());
 }
 
 Hash node_hash(const Hash& left, const Hash& right) {
@@ -32,9 +44,7 @@ Hash node_hash(const Hash& left, const Hash& right) {
   input[0] = 0x01;
   std::copy(left.begin(), left.end(), input.begin() + 1);
   std::copy(right.begin(), right.end(), input.begin() + 33);
-  Hash out;
-  SHA256(input.data(), input.size(), out.data());
-  return out;
+  return digest(input.data(), input.size());
 }
 
 std::string to_hex(const Hash& hash) {
@@ -42,9 +52,7 @@ std::string to_hex(const Hash& hash) {
 }
 
 Hash empty_root() {
-  Hash out;
-  SHA256(nullptr, 0, out.data());
-  return out;
+  return digest(nullptr, 0);
 }
 
 void Tree::append(const Hash& leaf) {

@@ -1,4 +1,4 @@
-// The keyed HMAC of the verify path against OpenSSL's one-shot HMAC and RFC 4231.
+// The keyed HMAC of the verify path against OpenSSL's one-shot HMAC and RFC 4231; SHA-256 against FIPS 180-4.
 #include <catch2/catch.hpp>
 
 #include "crypto/crypto.hpp"
@@ -32,4 +32,18 @@ TEST_CASE("crypto: the keyed HMAC-SHA256 equals one-shot HMAC for every key and 
       REQUIRE(as_string(keyed.mac(message)) == crypto::hmac_sha256(key, message));
     }
   }
+}
+
+TEST_CASE("crypto: SHA-256, one-shot and incremental, matches FIPS 180-4's examples") {
+  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CHECK(crypto::to_hex(crypto::sha256("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(crypto::to_hex(crypto::sha256("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(crypto::to_hex(crypto::sha256(two_blocks)) ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  CHECK(crypto::to_hex(crypto::sha256(std::string(1000000, 'a'))) ==
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  crypto::Sha256 hasher;
+  for (std::size_t i = 0; i < two_blocks.size(); i += 5) hasher.update(std::string_view(two_blocks).substr(i, 5));
+  CHECK(hasher.finish() == crypto::sha256(two_blocks));
+  CHECK(hasher.finish() == crypto::sha256(""));  // finish() starts the hasher again
 }
