@@ -45,7 +45,7 @@ constexpr const char* yield_interceptor = "keyledger-yield-main-thread";
 rd_kafka_resp_err_t yield_on_thread_start(rd_kafka_t*, rd_kafka_thread_type_t type, const char*, void*) {
   if (type == RD_KAFKA_THREAD_MAIN) {
     // On Linux a thread's nice value is its own: `who` is the calling thread's id.
-    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
   }
   return RD_KAFKA_RESP_ERR_NO_ERROR;
 }

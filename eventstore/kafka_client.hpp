@@ -53,16 +53,21 @@ std::map<std::string, std::string> kafka_base_config(const KafkaOptions& options
 std::unique_ptr<RdKafka::Conf> make_kafka_conf(const std::map<std::string, std::string>& settings, std::string& error);
 
 // Makes the main thread of every client created from `conf` yield to the process's other
-// threads (nice 19). For transactional producers: librdkafka 2.0.2's main thread busy-waits
+// threads (nice 10). For transactional producers: librdkafka 2.0.2's main thread busy-waits
 // for up to a millisecond before each timer that is due in less than one (fixed upstream in
 // 2.3.1, confluentinc/librdkafka#4671), and a transaction arms two 1 ms timers (registering
 // its partitions with the coordinator). With a transaction every few milliseconds per
 // partition, those waits took a fifth of a core per producer from the threads that decide
-// commands and from the brokers. At nice 19 the wait runs on what CPU is left over; the
-// thread's real work, a few ops per transaction, still gets its turn. Threads the main
-// thread starts inherit the value (seen: librdkafka's internal broker thread, which holds
-// partitions without a leader). Not for consumers of a group, whose main thread also keeps
-// their session alive. Best effort: a client whose interceptor cannot be added runs as before.
+// commands and from the brokers. At nice 10 the wait mostly runs on CPU left over, while the
+// thread's real work — it drives every step of a commit — keeps enough of a share when cores
+// are saturated. nice 19 (the first choice) starved it: with both cores busy hashing
+// passwords, commits sat in `BeginCommit` for seconds, past the command timeout, and
+// commands failed 503 (two bench seeders at once on one broker: 503s in 3 runs of 3 at
+// nice 19, 1 of 15 at nice 10, 2 of 9 at nice 0). Under the bench's command load nice 10 and
+// 19 gave the same commands/s, nice 0 a fifth fewer. Threads the main thread starts inherit
+// the value (seen: librdkafka's internal broker thread, which holds partitions without a
+// leader). Not for consumers of a group, whose main thread also keeps their session alive.
+// Best effort: a client whose interceptor cannot be added runs as before.
 void yield_main_thread(RdKafka::Conf& conf);
 
 // Creates `topic` when missing (partitions, replication, `configs`); an error sentence otherwise.
