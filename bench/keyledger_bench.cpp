@@ -215,8 +215,9 @@ class Seeder {
     request.headers["content-type"] = "application/json";
     if (!token.empty()) request.headers["authorization"] = "Bearer " + token;
     auto response = app_.handle(request);
-    // A 503 changed nothing and says to try again, as a client would: on a fresh Kafka topic
-    // on a busy machine the first transactions can outlast a command's timeout.
+    // A 503 changed nothing and says to try again, as a client would: seeding hashes many
+    // passwords at once, and on a saturated machine a Kafka commit can outlast a command's
+    // timeout (docs/performance.md, "nice 10").
     for (int retry = 0; response.status == 503 && retry < 5; ++retry) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       response = app_.handle(request);
