@@ -54,13 +54,18 @@ std::string random_bytes(std::size_t count) {
 // implementation up by name on every call, which cost more than hashing a short input.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-std::string sha256(std::string_view data) {
-  std::string out(32, '\0');
+std::array<std::uint8_t, 32> sha256_digest(std::string_view data) {
+  std::array<std::uint8_t, 32> out;
   SHA256_CTX ctx;
   SHA256_Init(&ctx);
   SHA256_Update(&ctx, data.data(), data.size());
-  SHA256_Final(bytes(out), &ctx);
+  SHA256_Final(out.data(), &ctx);
   return out;
+}
+
+std::string sha256(std::string_view data) {
+  const auto digest = sha256_digest(data);
+  return std::string(digest.begin(), digest.end());
 }
 
 struct Sha256::State {

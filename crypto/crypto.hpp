@@ -15,6 +15,7 @@ namespace keyledger::crypto {
 std::string random_bytes(std::size_t count);
 
 std::string sha256(std::string_view data);  // raw 32 bytes
+std::array<std::uint8_t, 32> sha256_digest(std::string_view data);  // the same, without an allocation
 std::string hmac_sha256(std::string_view key, std::string_view data);
 
 // SHA-256 of data given piece by piece (a file streamed into a backup). A copy carries the

@@ -1,7 +1,5 @@
 #include "merkle.hpp"
 
-#include <openssl/sha.h>
-
 #include "crypto.hpp"
 
 #include <algorithm>
@@ -11,20 +9,6 @@
 namespace keyledger::crypto::merkle {
 
 namespace {
-
-// SHA256_CTX rather than OpenSSL 3's SHA256(), which looks the implementation up by name on
-// every call (see crypto::sha256).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-Hash digest(const unsigned char* data, std::size_t size) {
-  Hash out;
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, data, size);
-  SHA256_Final(out.data(), &ctx);
-  return out;
-}
-#pragma GCC diagnostic pop
 
 // The largest power of two smaller than n (n ≥ 2): where RFC 9162 splits a tree of n leaves.
 std::uint64_t split(std::uint64_t n) { return std::bit_floor(n - 1); }
@@ -36,7 +20,7 @@ Hash leaf_hash(std::string_view data) {
   input.reserve(1 + data.size());
   input.push_back('\x00');
   input.append(data);
-  return digest(reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  return sha256_digest(input);
 }
 
 Hash node_hash(const Hash& left, const Hash& right) {
@@ -44,7 +28,7 @@ Hash node_hash(const Hash& left, const Hash& right) {
   input[0] = 0x01;
   std::copy(left.begin(), left.end(), input.begin() + 1);
   std::copy(right.begin(), right.end(), input.begin() + 33);
-  return digest(input.data(), input.size());
+  return sha256_digest(std::string_view(reinterpret_cast<const char*>(input.data()), input.size()));
 }
 
 std::string to_hex(const Hash& hash) {
@@ -52,7 +36,7 @@ std::string to_hex(const Hash& hash) {
 }
 
 Hash empty_root() {
-  return digest(nullptr, 0);
+  return sha256_digest({});
 }
 
 void Tree::append(const Hash& leaf) {

@@ -42,6 +42,8 @@ TEST_CASE("crypto: SHA-256, one-shot and incremental, matches FIPS 180-4's examp
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   CHECK(crypto::to_hex(crypto::sha256(std::string(1000000, 'a'))) ==
         "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  const auto digest = crypto::sha256_digest("abc");
+  CHECK(std::string(digest.begin(), digest.end()) == crypto::sha256("abc"));
   crypto::Sha256 hasher;
   for (std::size_t i = 0; i < two_blocks.size(); i += 5) hasher.update(std::string_view(two_blocks).substr(i, 5));
   CHECK(hasher.finish() == crypto::sha256(two_blocks));
