@@ -35,6 +35,10 @@ struct KafkaOptions {
   std::chrono::microseconds group_commit_window{0};  // see GroupCommitSettings::window
   std::string replica_directory;                     // the replica kept across restarts (replica_directory.hpp); empty: none
   std::function<void(const std::string&)> report;    // one sentence per note
+  // True once the process is asked to stop while it opens the store (keyledger serve's
+  // SIGTERM): it then stops waiting to be given partitions, so that it can leave the owners'
+  // group at once instead of holding what it was given until its session times out.
+  std::function<bool()> stopping;
 };
 
 // Parses "kafka://HOST:PORT[,HOST:PORT]/TOPIC".

@@ -176,10 +176,11 @@ std::expected<void, std::string> KafkaLog::start() {
     // Joining a cluster takes two rounds (cooperative: the others let go first, then the
     // partitions are given, the second round reaching us with a heartbeat): wait until this
     // process has them all, or the group has been quiet for two seconds, so that it starts
-    // with its share rather than none.
+    // with its share rather than none. Unless it is asked to stop meanwhile.
     const auto deadline = Clock::now() + options_.group_session_timeout + std::chrono::seconds(10);
     while (owned().size() < replica_.size() && Clock::now() < deadline &&
-           Clock::now() - ownership_->last_change() < std::chrono::seconds(2)) {
+           Clock::now() - ownership_->last_change() < std::chrono::seconds(2) &&
+           !(options_.stopping && options_.stopping())) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }

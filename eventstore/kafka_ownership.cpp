@@ -65,16 +65,29 @@ std::expected<std::unique_ptr<KafkaOwnership>, std::string> KafkaOwnership::join
     return std::unexpected("cannot join the owners' group " + group_id + ": " + RdKafka::err2str(err));
   }
   ownership->thread_ = std::thread([o = ownership.get()] { o->poll(); });
+  const auto deadline = std::chrono::steady_clock::now() + first_assignment;
   std::unique_lock lock(ownership->mutex_);
-  ownership->assigned_.wait_for(lock, first_assignment, [&] { return ownership->first_done_; });
+  while (!ownership->first_done_ && std::chrono::steady_clock::now() < deadline &&
+         !(options.stopping && options.stopping())) {
+    ownership->assigned_.wait_for(lock, std::chrono::milliseconds(10));
+  }
   return ownership;
 }
 
 KafkaOwnership::~KafkaOwnership() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
+  if (!consumer_) return;
+  // librdkafka 2.0.2 closing a cooperative member that holds no partition skips the
+  // LeaveGroup (it is sent on the way to rejoining, which a closing consumer skips): the group
+  // then waits for it until its session times out, and a rebalance under way (one that would
+  // give partitions to this process, or move them between the others) with it. Unsubscribing
+  // first takes the path that sends it.
+  std::vector<RdKafka::TopicPartition*> held;
+  if (consumer_->assignment(held) == RdKafka::ERR_NO_ERROR && held.empty()) consumer_->unsubscribe();
+  RdKafka::TopicPartition::destroy(held);
   // Revokes every partition through the callback, then leaves the group.
-  if (consumer_) consumer_->close();
+  consumer_->close();
 }
 
 void KafkaOwnership::poll() {

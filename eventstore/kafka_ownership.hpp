@@ -43,7 +43,7 @@ class KafkaOwnership {
 
   // Joins group `group_id` on `topic`. Returns once the first assignment (possibly empty)
   // has been handled, or `first_assignment` passed (the group may still be waiting for a
-  // dead member's session to expire; partitions then come later).
+  // dead member's session to expire; partitions then come later), or `options.stopping`.
   static std::expected<std::unique_ptr<KafkaOwnership>, std::string> join(
       const KafkaOptions& options, const std::string& topic, const std::string& group_id, Callbacks callbacks,
       std::chrono::milliseconds first_assignment);

@@ -35,6 +35,7 @@ std::expected<KafkaOptions, std::string> kafka_options(const std::string& url, c
   kafka->group_commit_window = options.group_commit_window;
   kafka->replica_directory = options.kafka_replica_directory;
   kafka->report = options.report;
+  kafka->stopping = options.stopping;
   return kafka;
 }
 

@@ -33,6 +33,7 @@ struct StoreOptions {
   std::chrono::microseconds group_commit_window{0};   // see GroupCommitSettings::window
   std::string kafka_replica_directory;                // keep the replica and snapshots there (replica_directory.hpp)
   std::function<void(const std::string&)> report;      // one sentence per note
+  std::function<bool()> stopping;                      // see KafkaOptions::stopping
 };
 
 struct Store {

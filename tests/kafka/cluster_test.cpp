@@ -50,6 +50,20 @@ std::set<int> owned(const ApiClient& api) {
   return partitions;
 }
 
+// The members of a cluster's owners' group ("keyledger-" + topic), as the broker lists them
+// (Kafka's own consumer group tool).
+int group_members(const std::string& topic) {
+  std::string listed;
+  const std::string group = "keyledger-" + topic;
+  REQUIRE(kafka_script("groups", "--bootstrap-server " + required_env("KEYLEDGER_TEST_KAFKA_BOOTSTRAP") +
+                                     " --describe --members --group " + group, &listed) == 0);
+  INFO(listed);
+  int members = 0;
+  std::istringstream lines(listed);
+  for (std::string line; std::getline(lines, line);) members += line.rfind(group + " ", 0) == 0 ? 1 : 0;
+  return members;
+}
+
 // A process's state letter in /proc (R, S, T for stopped, Z, …); '?' when there is none.
 char process_state(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -445,6 +459,46 @@ TEST_CASE("cluster: an owner stopped with SIGTERM leaves the group and its parti
   INFO("handed over after " << seconds << " s");
   REQUIRE(seconds < 2 + 2);  // SPEC's 2 s (1.2 s measured on an idle machine), and room for a loaded one
   REQUIRE(owned(a).size() == kPartitions);
+}
+
+TEST_CASE("cluster: a process sent SIGTERM while it joins, before it listens, still leaves the group: the partitions it was given are taken by the other process within two seconds") {
+  Cluster cluster(1);
+  ApiClient a(*cluster.processes[0]);
+  REQUIRE(eventually([&] { return owned(a).size() == kPartitions; }, std::chrono::seconds(20)));
+  ServerProcess joining(cluster.dir.path(), cluster.env, {}, ServerProcess::Started::spawned);
+  // Given its share (the first process let go of it), it waits for the group to be quiet for
+  // two seconds before it listens: the moment to stop it.
+  REQUIRE(eventually([&] { return joining.log().find("this process now writes partition") != std::string::npos; },
+                     std::chrono::seconds(30), std::chrono::milliseconds(5)));
+  REQUIRE(owned(a).size() < kPartitions);
+  const auto stopped_at = std::chrono::steady_clock::now();
+  const auto status = joining.terminate_within(std::chrono::seconds(20));
+  INFO(joining.log());
+  REQUIRE(status == 0);
+  REQUIRE(joining.log().find("\"msg\":\"stopped before serving\"") != std::string::npos);
+  REQUIRE(joining.log().find("\"msg\":\"listening\"") == std::string::npos);
+  REQUIRE(eventually([&] { return owned(a).size() == kPartitions; }, std::chrono::seconds(20),
+                     std::chrono::milliseconds(5)));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
+  INFO("taken back after " << seconds << " s");
+  // Killed by SIGTERM's default action before, it held them for the session timeout (6 s).
+  REQUIRE(seconds < 2 + 2);  // SPEC's 2 s, and room for a loaded machine, as above
+}
+
+TEST_CASE("cluster: a process that owns no partition leaves the owners' group as it stops, so that the group does not wait for its session to end") {
+  Cluster cluster(0);
+  cluster.env["KEYLEDGER_KAFKA_PARTITIONS"] = "1";
+  ServerProcess owner(cluster.dir.path(), cluster.env);
+  ApiClient a(owner);
+  REQUIRE(eventually([&] { return metric(a, "keyledger_partition_owned{partition=\"0\"}") == 1; }));
+  ServerProcess spare(cluster.dir.path(), cluster.env);  // the one partition stays where it is
+  ApiClient b(spare);
+  REQUIRE(metric(b, "keyledger_partition_owned{partition=\"0\"}") == 0);
+  REQUIRE(group_members(cluster.topic) == 2);
+  REQUIRE(spare.terminate() == 0);
+  // Gone from the group as it exits, not once its session (6 s) ends: librdkafka 2.0.2 sends
+  // no LeaveGroup for a cooperative member holding nothing unless it unsubscribes first.
+  REQUIRE(group_members(cluster.topic) == 1);
 }
 
 TEST_CASE("cluster: one number registered at once into two dashboards whose partitions have different owners, 25 rounds: exactly one registration wins each round, the other is refused and audited, and no reservation stays open") {

@@ -108,7 +108,7 @@ int cluster_members() {
 }  // namespace
 
 ServerProcess::ServerProcess(const std::string& data_dir, std::map<std::string, std::string> env,
-                             std::vector<std::string> args) {
+                             std::vector<std::string> args, Started started) {
   std::string key_file = data_dir + "/master.key";
   if (access(key_file.c_str(), F_OK) != 0 && run_keyledger({"keygen", key_file}) != 0) {
     throw std::runtime_error("keyledger keygen failed");
@@ -128,6 +128,7 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::map<std::string, 
     companions_.push_back(std::unique_ptr<ServerProcess>(new ServerProcess()));
     companions_.back()->spawn(serve_args, env);
   }
+  if (started == Started::spawned) return;
   wait_listening();
   for (auto& companion : companions_) companion->wait_listening();
 }

@@ -35,8 +35,10 @@ class ServerProcess {
   // cluster (a cluster token added): requests go to this one, which owns a share of the
   // topic's partitions and forwards to the others (or asks them to reserve a number) for
   // the rest. They are killed with it; pid() and terminate() are this one's.
+  // With Started::spawned it returns at once, without waiting for anything (no address).
+  enum class Started { listening, spawned };
   explicit ServerProcess(const std::string& data_dir, std::map<std::string, std::string> env = {},
-                         std::vector<std::string> args = {});
+                         std::vector<std::string> args = {}, Started started = Started::listening);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;

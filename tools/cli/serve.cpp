@@ -1,4 +1,5 @@
 // `keyledger serve`: the HTTP API over a store, with its background duties.
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
@@ -14,6 +15,25 @@
 namespace keyledger::cli {
 
 namespace es = keyledger::eventstore;
+
+namespace {
+
+// SIGTERM or SIGINT before the server listens (while the store opens, the process joins the
+// owners' group and waits for its share of the partitions, and the log is read) is
+// remembered here and acted on at the next step, so that the process still leaves the group
+// as it stops; killed by the signal's default action, it held the partitions it had been
+// given until its session timed out. A second signal stops the process at once. Once the
+// HTTP server exists, its own handler takes both signals over.
+std::atomic<bool> stop_requested{false};
+
+extern "C" void remember_stop(int signal) {
+  if (stop_requested.exchange(true)) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+}
+
+}  // namespace
 
 OptionSet serve_options() {
   OptionSet options("serve");
@@ -65,6 +85,8 @@ int serve(const Invocation& invocation) {
   // A full disk or a file size limit must surface as a write error (503), not kill us.
   std::signal(SIGXFSZ, SIG_IGN);
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGTERM, remember_stop);
+  std::signal(SIGINT, remember_stop);
   api::ServeConfig config;
   config.listen = invocation.text("listen");
   config.store = invocation.text("store");
@@ -102,7 +124,11 @@ int serve(const Invocation& invocation) {
   if (config.threads == 0 || config.workers == 0) throw std::runtime_error("--threads and --workers must be at least 1");
 
   auto started = std::chrono::steady_clock::now();
-  auto store = open_store(invocation);
+  auto store = open_store(invocation, true, [] { return stop_requested.load(); });
+  if (stop_requested) {  // the store (and the owners' group) is left as it closes
+    log_line({{"level", "info"}, {"msg", "stopped before serving"}});
+    return 0;
+  }
   api::Application app(config, *store->log, *store->pipeline, *store->vault, *store->keyring);
   recover(*store, "replaying the log");
   log_line({{"level", "info"},
@@ -137,6 +163,9 @@ int serve(const Invocation& invocation) {
   api::HttpServer server(
       config.listen, [&app](auto request, auto done) { app.handle(std::move(request), std::move(done)); },
       server_options);
+  // The server's handler now has SIGTERM and SIGINT; one that came while the log was read is
+  // handed to it (queued until it runs, and then it stops as after any SIGTERM).
+  if (stop_requested) std::raise(SIGTERM);
   // Commands continue on the worker pool once durable: no thread waits for the log.
   app.set_executor([&server](std::move_only_function<void()> job) { server.post(std::move(job)); });
   app.advertise(config.advertise.empty() ? std::string(server.tls() ? "https://" : "http://") + server.local_address()

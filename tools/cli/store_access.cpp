@@ -55,9 +55,10 @@ es::StoreOptions kafka_aware_options() {
   return options;
 }
 
-std::unique_ptr<es::Store> open_store(const Invocation& invocation, bool use_snapshots) {
+std::unique_ptr<es::Store> open_store(const Invocation& invocation, bool use_snapshots, std::function<bool()> stopping) {
   es::StoreOptions options = kafka_aware_options();
   options.use_snapshots = use_snapshots;
+  options.stopping = std::move(stopping);
   options.kafka_transactional_id = invocation.text("kafka-transactional-id");
   options.kafka_partitions = static_cast<int>(invocation.number("kafka-partitions"));
   options.kafka_replication = static_cast<int>(invocation.number("kafka-replication"));

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -23,7 +24,9 @@ OptionSet store_options();
 eventstore::StoreOptions kafka_aware_options();
 
 // Opens the store named by --store (snapshots ignored when `use_snapshots` is false).
-std::unique_ptr<eventstore::Store> open_store(const Invocation& invocation, bool use_snapshots = true);
+// `stopping`: see eventstore::StoreOptions (serve's).
+std::unique_ptr<eventstore::Store> open_store(const Invocation& invocation, bool use_snapshots = true,
+                                              std::function<bool()> stopping = nullptr);
 // The directory of a file store; throws for any other store.
 std::string file_store_directory(const std::string& store);
 
