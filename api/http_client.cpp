@@ -8,13 +8,16 @@
 #include <boost/beast/ssl.hpp>
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <regex>
+#include <thread>
 
 #include <poll.h>
+#include <sys/socket.h>
 
 namespace keyledger::api {
 
@@ -76,6 +79,8 @@ class DeadlineStream {
   std::size_t write_some(const Buffers& buffers) {
     return checked([&](beast::error_code& ec) { return write_some(buffers, ec); });
   }
+  // What a failed read or write is reported as (its own error says it timed out).
+  beast::error_code why(beast::error_code ec) const { return ec; }
 
  private:
   bool ready(short events, beast::error_code& ec) {
@@ -106,6 +111,61 @@ class DeadlineStream {
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
 };
 
+// The same deadlines for an https:// exchange, whose reads and writes go through OpenSSL and
+// cannot wait on the socket as DeadlineStream does (a record may already be buffered, or
+// need several reads): a thread of its own shuts the socket down once the deadline passes,
+// which ends a handshake, read or write blocked on it with an error, then reported as a
+// timeout. Started once connected.
+class ShutdownAtDeadline {
+ public:
+  ShutdownAtDeadline(tcp::socket& socket, std::chrono::steady_clock::duration timeout)
+      : socket_fd_(socket.native_handle()), deadline_(std::chrono::steady_clock::now() + timeout) {
+    watcher_ = std::thread([this] { watch(); });
+  }
+  ~ShutdownAtDeadline() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    changed_.notify_one();
+    watcher_.join();
+  }
+  ShutdownAtDeadline(const ShutdownAtDeadline&) = delete;
+  ShutdownAtDeadline& operator=(const ShutdownAtDeadline&) = delete;
+
+  void expires_after(std::chrono::steady_clock::duration timeout) {
+    {
+      std::lock_guard lock(mutex_);
+      deadline_ = std::chrono::steady_clock::now() + timeout;
+    }
+    changed_.notify_one();
+  }
+  beast::error_code why(beast::error_code ec) const {
+    std::lock_guard lock(mutex_);
+    return expired_ ? beast::error_code(beast::error::timeout) : ec;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock lock(mutex_);
+    while (!done_) {
+      if (std::chrono::steady_clock::now() >= deadline_) {
+        expired_ = true;
+        ::shutdown(socket_fd_, SHUT_RDWR);  // the descriptor outlives this object
+        return;
+      }
+      changed_.wait_until(lock, deadline_);
+    }
+  }
+
+  const int socket_fd_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool done_ = false, expired_ = false;
+  std::thread watcher_;  // last: started once the rest is set
+};
+
 template <class Stream, class Deadline>
 std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, Deadline& socket, const Url& url,
                                                 const HttpCall& call, const BodySink& sink,
@@ -123,7 +183,7 @@ std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, Deadline& socket
   socket.expires_after(call.timeout);
   http::write(stream, request, ec);
   // A request not wholly written may still have reached the server in part: it is sent.
-  if (ec) return std::unexpected(sent("cannot send the request: " + ec.message()));
+  if (ec) return std::unexpected(sent("cannot send the request: " + socket.why(ec).message()));
 
   // Beast reads as much as the buffer has room for: without room made here it reads the
   // body 512 bytes at a time (a recv per 512 bytes of a backup). A body handed to a sink (a
@@ -137,7 +197,7 @@ std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, Deadline& socket
   // Not boost::none: Beast 1.74 compares a Content-Length with an unset limit as "exceeded".
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   http::read_header(stream, buffer, parser, ec);
-  if (ec) return std::unexpected(sent("no answer: " + ec.message()));
+  if (ec) return std::unexpected(sent("no answer: " + socket.why(ec).message()));
   HttpAnswer answer;
   answer.status = static_cast<int>(parser.get().result_int());
   for (const auto& field : parser.get()) answer.headers.emplace_back(field.name_string(), field.value());
@@ -149,7 +209,7 @@ std::expected<HttpAnswer, HttpFailure> exchange(Stream& stream, Deadline& socket
     socket.expires_after(call.timeout);
     http::read(stream, buffer, parser, ec);
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) return std::unexpected(sent("the answer ended before its body did: " + ec.message()));
+    if (ec) return std::unexpected(sent("the answer ended before its body did: " + socket.why(ec).message()));
     const std::string_view got(piece.get(), room - parser.get().body().size);
     if (to_sink) {
       if (!got.empty() && !sink(got)) return std::unexpected(sent("stopped: the body could not be kept"));
@@ -224,12 +284,14 @@ std::expected<HttpAnswer, HttpFailure> http_request(const HttpCall& call, const 
   }
   stream.set_verify_callback(net::ssl::host_name_verification(url->host));
   auto& socket = beast::get_lowest_layer(stream);
-  socket.expires_after(call.timeout);
   socket.connect(*endpoints, ec);
   if (ec) return std::unexpected(not_sent("cannot connect to " + url->host + ":" + url->port + ": " + ec.message()));
+  ShutdownAtDeadline deadline(socket.socket(), call.timeout);
   stream.handshake(net::ssl::stream_base::client, ec);
-  if (ec) return std::unexpected(not_sent("TLS handshake with " + url->host + " failed: " + ec.message()));
-  return exchange(stream, socket, *url, call, sink);
+  if (ec) {
+    return std::unexpected(not_sent("TLS handshake with " + url->host + " failed: " + deadline.why(ec).message()));
+  }
+  return exchange(stream, deadline, *url, call, sink);
 }
 
 struct HttpConnections::Kept {

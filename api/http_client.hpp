@@ -23,8 +23,10 @@ struct HttpCall {
   std::string body;
   // For https: the server's certificate is checked against the system's CAs, or this file's.
   std::string ca_file;
-  // For sending and for each read of an http:// exchange (waited for with poll: Beast's
-  // deadlines bound asynchronous operations only); an https:// one is not bounded by it.
+  // For sending (an https:// exchange's TLS handshake included), and for each read of up to
+  // a megabyte of the answer. (Beast's deadlines bound asynchronous operations only: an
+  // http:// exchange waits for its socket with poll, an https:// one has its socket shut
+  // down when the time is up.)
   std::chrono::seconds timeout{60};
 };
 

@@ -4,6 +4,8 @@
 // nothing written, when the archive, the master key or the target is wrong.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -90,6 +92,43 @@ TEST_CASE("e2e: a backup is for the operator, and a Kafka store refuses it with 
     REQUIRE(reply.headers.contains("keyledger-backup-position"));
     REQUIRE(std::stoll(reply.headers["keyledger-backup-held-us"]) < 1'000'000);  // commands waited under 1 s
     REQUIRE(reply.body.find("manifest.json") != std::string::npos);
+  }
+}
+
+TEST_CASE("e2e: keyledger backup gives up on a server that stopped answering (SIGSTOP) after --timeout, over http "
+          "and https, leaving no file, and takes the backup once it answers again",
+          "[file]") {
+  TempDir plain_dir, tls_dir;
+  const std::string cert = tls_dir / "cert.pem";
+  const std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + (tls_dir / "key.pem") +
+                                " -out " + cert + " -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 " +
+                                "> /dev/null 2>&1";
+  REQUIRE(std::system(make_cert.c_str()) == 0);
+  ServerProcess plain(plain_dir.path());
+  ServerProcess tls(tls_dir.path(), {{"KEYLEDGER_TLS_CERT", cert}, {"KEYLEDGER_TLS_KEY", tls_dir / "key.pem"}});
+  for (auto [server, url] : {std::pair{&plain, "http://" + plain.address()}, std::pair{&tls, "https://" + tls.address()}}) {
+    INFO(url);
+    const std::string file = plain_dir / ("backup-" + url.substr(0, url.find(':')) + ".tar");
+    const std::vector<std::string> args{"backup",    "--url",  url,     "--to",    file,
+                                        "--ca-file", cert,     "--timeout", "2", "--operator-token", kOperatorToken};
+    // Stopped, it still accepts connections (the kernel does), and answers nothing: over
+    // https not even the TLS handshake.
+    REQUIRE(kill(server->pid(), SIGSTOP) == 0);
+    std::string out;
+    const auto started = std::chrono::steady_clock::now();
+    const int status = run_keyledger(args, &out);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    REQUIRE(kill(server->pid(), SIGCONT) == 0);
+    INFO(out << "after " << took << " s");
+    REQUIRE(status == 1);
+    REQUIRE(out.find("timeout") != std::string::npos);
+    REQUIRE(took >= 2);
+    REQUIRE(took < 2 + 10);  // before this, an https:// exchange waited as long as the server did
+    REQUIRE_FALSE(fs::exists(file));
+    REQUIRE_FALSE(fs::exists(file + ".partial"));
+    // Answering again: the same command takes the backup.
+    REQUIRE(run_keyledger(args, &out) == 0);
+    REQUIRE(fs::file_size(file) > 0);
   }
 }
 

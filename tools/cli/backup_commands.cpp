@@ -97,7 +97,11 @@ OptionSet backup_options() {
   options.text("url", "URL", "the server's address, e.g. http://127.0.0.1:8080")
       .text("to", "FILE", "where to save the archive (never overwritten)")
       .text("operator-token", "TOKEN", "the platform operator's token")
-      .text("ca-file", "FILE", "for https: the CA certificate(s) to trust instead of the system's");
+      .text("ca-file", "FILE", "for https: the CA certificate(s) to trust instead of the system's")
+      .number("timeout", "SECONDS",
+              "give up when the server takes longer than this to take the request, or to send each megabyte "
+              "of the archive",
+              60);
   return options;
 }
 
@@ -116,6 +120,8 @@ int backup(const Invocation& invocation) {
   call.url = base + "/v1/backup";
   call.headers = {{"Authorization", "Bearer " + invocation.text("operator-token")}};
   call.ca_file = invocation.text("ca-file");
+  if (invocation.number("timeout") < 1) throw std::runtime_error("--timeout must be at least 1 second");
+  call.timeout = std::chrono::seconds(invocation.number("timeout"));
   auto download = api::http_request(call, [&](std::string_view piece) { return out.write(piece); });
   auto give_up = [&](const std::string& why) {
     out.discard();
