@@ -20,6 +20,7 @@
 #include "support/api_client.hpp"
 #include "support/store_copies.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tls_cert.hpp"
 #include "support/test_rounds.hpp"
 #include "support/test_store.hpp"
 
@@ -100,10 +101,7 @@ TEST_CASE("e2e: keyledger backup gives up on a server that stopped answering (SI
           "[file]") {
   TempDir plain_dir, tls_dir;
   const std::string cert = tls_dir / "cert.pem";
-  const std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + (tls_dir / "key.pem") +
-                                " -out " + cert + " -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 " +
-                                "> /dev/null 2>&1";
-  REQUIRE(std::system(make_cert.c_str()) == 0);
+  REQUIRE(make_self_signed_cert(tls_dir.path()));
   ServerProcess plain(plain_dir.path());
   ServerProcess tls(tls_dir.path(), {{"KEYLEDGER_TLS_CERT", cert}, {"KEYLEDGER_TLS_KEY", tls_dir / "key.pem"}});
   for (auto [server, url] : {std::pair{&plain, "http://" + plain.address()}, std::pair{&tls, "https://" + tls.address()}}) {

@@ -6,12 +6,14 @@
 #include "support/api_client.hpp"
 #include "support/server_process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tls_cert.hpp"
 
 using keyledger::testing::ServerProcess;
 using keyledger::testing::TempDir;
 using keyledger::testing::ApiClient;
 using keyledger::testing::eventually;
 using keyledger::testing::metric;
+using keyledger::testing::make_self_signed_cert;
 
 TEST_CASE("keyledger serve answers GET /healthz over a real socket and logs where it listens") {
   TempDir dir;
@@ -112,10 +114,7 @@ TEST_CASE("SIGTERM stops the server with exit status 0, without waiting on close
 
 TEST_CASE("with a certificate and key configured, serve speaks HTTPS only") {
   TempDir dir;
-  std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + dir.path() + "/key.pem -out " +
-                          dir.path() + "/cert.pem -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 " +
-                          "> /dev/null 2>&1";
-  REQUIRE(std::system(make_cert.c_str()) == 0);
+  REQUIRE(make_self_signed_cert(dir.path()));
   ServerProcess server(dir.path(), {{"KEYLEDGER_TLS_CERT", dir.path() + "/cert.pem"},
                                     {"KEYLEDGER_TLS_KEY", dir.path() + "/key.pem"}});
   REQUIRE(server.log().find("\"scheme\":\"https\"") != std::string::npos);
