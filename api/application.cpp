@@ -160,6 +160,14 @@ std::optional<std::uint32_t> Application::deciding_partition(const RequestContex
   // is then created (DashboardRoutes), so a retry through any process finds the first answer.
   if (route.pattern == "/v1/dashboards") {
     if (const std::string key = ctx.request.header("idempotency-key"); !key.empty()) return log_.partition_for(key);
+    // Otherwise it is placed in a partition this process decides. One that decides none (more
+    // processes than partitions, one still joining, one that cannot use the master key any
+    // more) sends it on to the owners of the partitions in turn.
+    const std::uint32_t partitions = log_.partitions();
+    for (std::uint32_t p = 0; p < partitions; ++p) {
+      if (log_.writable(p)) return std::nullopt;
+    }
+    return creations_sent_on_.fetch_add(1, std::memory_order_relaxed) % partitions;
   }
   return std::nullopt;
 }

@@ -92,7 +92,8 @@ class Application {
   Task<HttpResponse> respond(std::shared_ptr<const HttpRequest> request);
   Task<Result> answer(RequestContext& ctx, std::string& route_name);
   // The partition whose owner decides the request's command, for a request that runs one on
-  // a known place: a dashboard's route, a login, a creation with an Idempotency-Key.
+  // a known place: a dashboard's route, a login, a creation with an Idempotency-Key, or any
+  // creation through a process that decides no partition.
   std::optional<std::uint32_t> deciding_partition(const RequestContext& ctx, const Router::Route& route) const;
 
   ServeConfig config_;
@@ -119,6 +120,7 @@ class Application {
   MasterKeyRoutes master_key_routes_;
   BackupRoutes backup_routes_;
   std::atomic<bool> ready_{false};
+  mutable std::atomic<std::uint32_t> creations_sent_on_{0};  // picks the partition of the next one
   OperationsRoutes operations_routes_;
   ClusterRoutes cluster_routes_;
   Router router_;  // filled once by the route groups in the constructor, read-only after

@@ -485,8 +485,8 @@ TEST_CASE("cluster: a process sent SIGTERM while it joins, before it listens, st
   REQUIRE(seconds < 2 + 2);  // SPEC's 2 s, and room for a loaded machine, as above
 }
 
-TEST_CASE("cluster: a process that owns no partition leaves the owners' group as it stops, so that the group does not wait for its session to end") {
-  Cluster cluster(0);
+TEST_CASE("cluster: a process that owns no partition sends a dashboard's creation on to an owner, and leaves the owners' group as it stops, so that the group does not wait for its session to end") {
+  Cluster cluster(0, {{"KEYLEDGER_CLUSTER_TOKEN", "cluster token of the spare process test"}});
   cluster.env["KEYLEDGER_KAFKA_PARTITIONS"] = "1";
   ServerProcess owner(cluster.dir.path(), cluster.env);
   ApiClient a(owner);
@@ -494,6 +494,9 @@ TEST_CASE("cluster: a process that owns no partition leaves the owners' group as
   ServerProcess spare(cluster.dir.path(), cluster.env);  // the one partition stays where it is
   ApiClient b(spare);
   REQUIRE(metric(b, "keyledger_partition_owned{partition=\"0\"}") == 0);
+  // It has no partition to place a new dashboard in: the owner of one creates it.
+  Dashboard d = make_dashboard(b);
+  REQUIRE(a.get(d.path, d.admin).status == 200);
   REQUIRE(group_members(cluster.topic) == 2);
   REQUIRE(spare.terminate() == 0);
   // Gone from the group as it exits, not once its session (6 s) ends: librdkafka 2.0.2 sends
