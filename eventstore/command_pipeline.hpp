@@ -155,6 +155,9 @@ class CommandPipeline {
   bool decides_partition(std::uint32_t partition) const { return log_.writable(partition).has_value(); }
   // Whether this process decides the dashboard's commands now (SPEC §10: its partition's owner).
   bool decides_for(const std::string& dashboard_id) const;
+  // Has this process decide for no partition from now on, if it decides for none now
+  // (EventLog::withdraw_if_idle).
+  bool withdraw_if_idle() { return log_.withdraw_if_idle(); }
 
   // Waits, at most `limit`, until every batch the log has completed so far is folded into
   // state. With the log held still (FileLog::hold) the state is then exactly the log's: a

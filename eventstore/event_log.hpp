@@ -125,6 +125,12 @@ class EventLog {
     (void)partition;
     return 0;
   }
+  // Has this process decide for no partition from now on, if it decides for none now (one that
+  // can no longer read the store's master key: docs/cluster.md): a member of a cluster leaves
+  // the owners' group, so that the partitions go to the others only; it still reads the log
+  // and forwards commands. True when it did, now or before. A log only this process appends
+  // to decides for every partition: false.
+  virtual bool withdraw_if_idle() { return false; }
 
   // Where this process answers HTTP (SPEC §10's KEYLEDGER_ADVERTISE): a log shared by a
   // cluster publishes it for every partition this process writes, now and whenever it gains

@@ -169,7 +169,8 @@ std::expected<void, std::string> KafkaLog::start() {
         options_, options_.topic, options_.transactional_id,
         {.gained = [this](const std::vector<std::uint32_t>& partitions) { acquire(partitions); },
          .lost = [this](const std::vector<std::uint32_t>& partitions, bool lost) { release(partitions, lost); },
-         .tick = [this] { retry_acquisitions(); }},
+         .tick = [this] { retry_acquisitions(); },
+         .withdraw = [this] { return withdrawn_.load(); }},
         options_.group_session_timeout + std::chrono::seconds(10));
     if (!ownership) return std::unexpected(ownership.error());
     ownership_ = std::move(*ownership);
@@ -824,6 +825,14 @@ std::optional<std::vector<NumberReservation>> KafkaLog::take_inherited_reservati
   auto taken = std::move(it->second);
   inherited_.erase(it);
   return taken;
+}
+
+bool KafkaLog::withdraw_if_idle() {
+  if (!options_.join_group) return false;
+  if (withdrawn_) return true;
+  if (!owned().empty()) return false;
+  withdrawn_ = true;  // the ownership's thread leaves the group at its next poll
+  return true;
 }
 
 std::vector<std::uint32_t> KafkaLog::owned() const {

@@ -97,6 +97,7 @@ class KafkaLog final : public EventLog {
   std::uint64_t lag(std::uint32_t partition) const override;
   std::uint32_t partition_for(std::string_view dashboard_id) const override;
   std::optional<std::uint64_t> writable(std::uint32_t partition) const override;
+  bool withdraw_if_idle() override;
   void advertise(const std::string& url) override;
   std::optional<std::string> owner_url(std::uint32_t partition) const override;
   void record_reservation(NumberReservation reservation, AppendDone done) override;
@@ -172,6 +173,7 @@ class KafkaLog final : public EventLog {
   std::vector<std::shared_ptr<Writer>> writers_;  // by partition; null where this process does not write
   std::vector<std::shared_ptr<Writer>> retired_;  // fenced in a cluster: destroyed off their own thread
   std::atomic<std::uint64_t> batches_{0}, syncs_{0}, fenced_batches_{0};
+  std::atomic<bool> withdrawn_{false};  // withdraw_if_idle() did: the owners' group is left
   // Partitions the group assigned, and when to (try to) acquire any that has no writer.
   // Locked before writers_mutex_ when both are.
   std::mutex assigned_mutex_;

@@ -84,7 +84,7 @@ KafkaOwnership::~KafkaOwnership() {
   // give partitions to this process, or move them between the others) with it. Unsubscribing
   // first takes the path that sends it.
   std::vector<RdKafka::TopicPartition*> held;
-  if (consumer_->assignment(held) == RdKafka::ERR_NO_ERROR && held.empty()) consumer_->unsubscribe();
+  if (!withdrawn_ && consumer_->assignment(held) == RdKafka::ERR_NO_ERROR && held.empty()) consumer_->unsubscribe();
   RdKafka::TopicPartition::destroy(held);
   // Revokes every partition through the callback, then leaves the group.
   consumer_->close();
@@ -94,6 +94,10 @@ void KafkaOwnership::poll() {
   while (!stopping_) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
     if (callbacks_.tick) callbacks_.tick();
+    if (!withdrawn_ && callbacks_.withdraw && callbacks_.withdraw()) {
+      withdrawn_ = true;
+      consumer_->unsubscribe();  // revokes what it holds (through the callback), then leaves
+    }
   }
 }
 

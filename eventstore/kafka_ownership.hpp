@@ -39,6 +39,9 @@ class KafkaOwnership {
     std::function<void(const std::vector<std::uint32_t>&, bool lost)> lost;
     // Between polls (at least every 100 ms): the moment to retry what failed.
     std::function<void()> tick;
+    // Between polls too: true once this process is to hold no partition from then on. It then
+    // leaves the group (its partitions are `lost` first) and is given none again.
+    std::function<bool()> withdraw;
   };
 
   // Joins group `group_id` on `topic`. Returns once the first assignment (possibly empty)
@@ -72,6 +75,7 @@ class KafkaOwnership {
   std::condition_variable assigned_;
   bool first_done_ = false;
   std::atomic<bool> stopping_{false};
+  bool withdrawn_ = false;  // the polling thread's
   std::thread thread_;  // last
 };
 

@@ -31,11 +31,20 @@ void MasterKeyRotation::watch(std::function<void(const std::string&)> report) {
     const auto* rewrapped = std::get_if<kd::DataKeyRewrapped>(&e.recorded.event);
     if (!rewrapped || rewrapped->previous_master_key_id != keyring_.master_key_id()) return;
     keyring_.superseded_by(rewrapped->master_key_id);
+    // One that decides no partition now was not asked to adopt the key and will not be (a
+    // partition's owner is): it takes none from now on, so that the partitions go to the
+    // processes that hold the key. One that decides some is about to be asked, or serves a
+    // cluster without a cluster token.
+    const bool withdrawn = pipeline_.withdraw_if_idle();
     if (report && !superseded_reported_.exchange(true)) {
       report("another process rotated the master key from " + rewrapped->previous_master_key_id + " to " +
-             rewrapped->master_key_id + " without this one: it creates no dashboard's data key until it is "
-             "restarted with the new master key file");
+             rewrapped->master_key_id + " without this one: it creates no dashboard's data key" +
+             (withdrawn ? " and decides for no partition" : "") + " until it is restarted with the new master key file");
+    } else if (report && withdrawn && !withdrawal_reported_.exchange(true)) {
+      report("this process decides for no partition from now on (it cannot use master key " +
+             rewrapped->master_key_id + ") until it is restarted with the new master key file");
     }
+    if (withdrawn) withdrawal_reported_ = true;
   });
 }
 

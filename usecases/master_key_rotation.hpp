@@ -50,7 +50,9 @@ class MasterKeyRotation {
   std::expected<std::size_t, std::string> adopt(const eventstore::MasterKey& next) { return keyring_.adopt(next); }
   // Subscribes to the pipeline (before it replays): a DataKeyRewrapped away from this
   // process's master key, recorded by another process that did not ask this one to adopt the
-  // new key, stops the keyring creating data keys (Keyring::superseded_by) and is reported.
+  // new key, stops the keyring creating data keys (Keyring::superseded_by) and, on a process
+  // of a cluster that decides no partition then, its taking any (withdraw_if_idle); both are
+  // reported.
   void watch(std::function<void(const std::string&)> report);
 
   // Steps 2 and 3 for a pending rotation, as keyledger itself, waiting on the calling thread;
@@ -61,7 +63,7 @@ class MasterKeyRotation {
   eventstore::Keyring& keyring_;
   eventstore::CommandPipeline& pipeline_;
   std::atomic<bool> busy_{false};
-  std::atomic<bool> superseded_reported_{false};
+  std::atomic<bool> superseded_reported_{false}, withdrawal_reported_{false};
 };
 
 }  // namespace keyledger::usecases

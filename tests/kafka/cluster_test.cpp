@@ -659,6 +659,43 @@ TEST_CASE("cluster: a master key rotation through one process is adopted by ever
   REQUIRE(refused.find("right master key") != std::string::npos);
 }
 
+TEST_CASE("cluster: a process that owns no partition while another rotates the master key takes none afterwards: once the owner stops, a process started with the new key file owns the partition and the first forwards to it") {
+  Cluster cluster(0, {{"KEYLEDGER_CLUSTER_TOKEN", "cluster token of the superseded spare test"}});
+  cluster.env["KEYLEDGER_KAFKA_PARTITIONS"] = "1";
+  auto owner = std::make_unique<ServerProcess>(cluster.dir.path(), cluster.env);
+  ApiClient a(*owner);
+  REQUIRE(eventually([&] { return metric(a, "keyledger_partition_owned{partition=\"0\"}") == 1; }));
+  ServerProcess spare(cluster.dir.path(), cluster.env);  // the one partition stays where it is
+  ApiClient b(spare);
+  REQUIRE(metric(b, "keyledger_partition_owned{partition=\"0\"}") == 0);
+  Dashboard d = make_dashboard(b);  // a process that owns no partition sends a creation on
+  const std::string next_key = cluster.dir.path() + "/next.key";
+  REQUIRE(run_keyledger({"keygen", next_key}) == 0);
+  auto rotated = a.post("/v1/master-key/rotation", {{"new_master_key_file", next_key}}, kOperatorToken);
+  INFO(rotated.body);
+  REQUIRE(rotated.status == 200);  // the spare owns no partition: it is not asked
+  REQUIRE(eventually([&] { return spare.log().find("decides for no partition") != std::string::npos; }));
+  REQUIRE(eventually([&] { return group_members(cluster.topic) == 1; }, std::chrono::seconds(20)));
+  // The owner stops: the spare, which cannot create a data key any more, does not take the
+  // partition; a process started with the new key file does, and the spare forwards to it.
+  REQUIRE(owner->terminate() == 0);
+  owner.reset();
+  auto env = cluster.env;
+  env["KEYLEDGER_MASTER_KEY_FILE"] = next_key;
+  ServerProcess successor(cluster.dir.path(), env);
+  ApiClient c(successor);
+  REQUIRE(eventually([&] { return metric(c, "keyledger_partition_owned{partition=\"0\"}") == 1; }, std::chrono::seconds(20)));
+  REQUIRE(metric(b, "keyledger_partition_owned{partition=\"0\"}") == 0);
+  const json creation{{"name", "After the rotation"}, {"admin", {{"email", "after@example.com"}, {"password", kAdminPassword}}}};
+  auto created = b.post("/v1/dashboards", creation, kOperatorToken);
+  INFO(created.body);
+  REQUIRE(created.status == 201);
+  auto key = b.post(d.path + "/email/keys", {{"name", "after the rotation"}}, d.developer);
+  INFO(key.body);
+  REQUIRE(key.status == 201);
+  REQUIRE(eventually([&] { return verify(b, key.json["key"]).json["valid"] == true; }));
+}
+
 TEST_CASE("cluster: a process that was not asked to adopt a rotated master key creates no data key once it sees the rotation recorded, says so, and creates them again restarted with the new key file") {
   Cluster cluster(2);  // no cluster token: the rotating process cannot reach the other
   ApiClient a(*cluster.processes[0]), b(*cluster.processes[1]);
