@@ -81,13 +81,25 @@ ensure_console_test_tools() {
 }
 
 # Configures (once) and builds into $1 with build type $2: the targets named after it, or
-# every target.
+# every target. With --unity first, as a unity build (16 sources per translation unit, as the
+# sanitizer builds below): from nothing, the whole tree took 826 s of CPU instead of 1,886 s
+# (7 min on two cores instead of about 16), which is most of what a fresh machine spends
+# before its first test; an edited source then recompiles its batch (up to about 5 min for the
+# one with the HTTP server) instead of itself. tools/test, tools/run and tools/cluster share
+# the tree `build` this way; tools/bench's Release tree is not one (its figures compare with
+# earlier runs').
 build_keyledger() {
+  local unity=OFF
+  if [[ $1 == --unity ]]; then
+    unity=ON
+    shift
+  fi
   local dir=$1 type=$2
   shift 2
-  if [[ ! -f $dir/build.ninja ]]; then
-    log "configuring $type build in $dir"
-    cmake -S "$KEYLEDGER_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" >/dev/null
+  if [[ ! -f $dir/build.ninja ]] || ! grep -qs "^CMAKE_UNITY_BUILD:[A-Z]*=$unity\$" "$dir/CMakeCache.txt"; then
+    log "configuring $type build in $dir (unity build: $unity)"
+    cmake -S "$KEYLEDGER_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" \
+      -DCMAKE_UNITY_BUILD="$unity" -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 >/dev/null
   fi
   log "building ${*:-everything}"
   cmake --build "$dir" ${1:+--target "$@"}
