@@ -156,7 +156,7 @@ class CommandPipeline {
   // Whether this process decides the dashboard's commands now (SPEC §10: its partition's owner).
   bool decides_for(const std::string& dashboard_id) const;
   // Has this process decide for no partition from now on, if it decides for none now
-  // (EventLog::withdraw_if_idle).
+  // (EventLog::withdraw_if_idle). It asks the log only, so a listener may call it.
   bool withdraw_if_idle() { return log_.withdraw_if_idle(); }
 
   // Waits, at most `limit`, until every batch the log has completed so far is folded into

@@ -36,15 +36,21 @@ void MasterKeyRotation::watch(std::function<void(const std::string&)> report) {
     // processes that hold the key. One that decides some is about to be asked, or serves a
     // cluster without a cluster token.
     const bool withdrawn = pipeline_.withdraw_if_idle();
-    if (report && !superseded_reported_.exchange(true)) {
+    // Said once, and once more if the process withdraws only after that.
+    const int said = withdrawn ? 2 : 1;
+    int before = reported_.load();
+    do {
+      if (before >= said) return;
+    } while (!reported_.compare_exchange_weak(before, said));
+    if (!report) return;
+    if (before == 0) {
       report("another process rotated the master key from " + rewrapped->previous_master_key_id + " to " +
              rewrapped->master_key_id + " without this one: it creates no dashboard's data key" +
              (withdrawn ? " and decides for no partition" : "") + " until it is restarted with the new master key file");
-    } else if (report && withdrawn && !withdrawal_reported_.exchange(true)) {
+    } else {
       report("this process decides for no partition from now on (it cannot use master key " +
              rewrapped->master_key_id + ") until it is restarted with the new master key file");
     }
-    if (withdrawn) withdrawal_reported_ = true;
   });
 }
 

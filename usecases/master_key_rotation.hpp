@@ -63,7 +63,7 @@ class MasterKeyRotation {
   eventstore::Keyring& keyring_;
   eventstore::CommandPipeline& pipeline_;
   std::atomic<bool> busy_{false};
-  std::atomic<bool> superseded_reported_{false}, withdrawal_reported_{false};
+  std::atomic<int> reported_{0};  // watch(): 1 once the supersession is said, 2 once the withdrawal is
 };
 
 }  // namespace keyledger::usecases
