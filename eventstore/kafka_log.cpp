@@ -14,51 +14,10 @@
 #include <thread>
 #include <vector>
 
+#include "kafka_delivery.hpp"
 #include "store_error.hpp"
 
 namespace keyledger::eventstore {
-
-// Where each record of the transaction in flight landed, from its delivery report. Reports
-// are served on the thread that polls the producer: the writer thread (commit_transaction
-// flushes and polls), or the one destroying the writer once that thread has stopped.
-//
-// A record's report can come after its transaction was given up — an abort or the producer's
-// destruction purges what is still queued, and reports it — so a report names its record by
-// (transaction, index), never by address, and one of an earlier transaction is ignored.
-class KafkaLog::DeliveryReports : public RdKafka::DeliveryReportCb {
- public:
-  struct Landed {
-    std::int32_t partition = -1;
-    std::int64_t offset = -1;
-    RdKafka::ErrorCode error = RdKafka::ERR__STATE;
-  };
-
-  // Begins a transaction of `count` records; what the reports say is in the span returned,
-  // valid until the next call.
-  std::span<Landed> expect(std::size_t count) {
-    ++transaction_;
-    landed_.assign(count, Landed{});
-    return landed_;
-  }
-
-  // What produce() carries for the record at `index` of the transaction begun last.
-  void* tag(std::size_t index) const {
-    return reinterpret_cast<void*>((std::uintptr_t{transaction_} << 32) | (static_cast<std::uintptr_t>(index) + 1));
-  }
-
-  void dr_cb(RdKafka::Message& message) override {
-    const auto tag = reinterpret_cast<std::uintptr_t>(message.msg_opaque());
-    if (tag == 0 || (tag >> 32) != transaction_) return;  // not ours to place, or given up
-    const std::size_t index = (tag & 0xffffffffu) - 1;
-    if (index >= landed_.size()) return;
-    landed_[index] = Landed{message.partition(), message.offset(), message.err()};
-  }
-
- private:
-  static_assert(sizeof(std::uintptr_t) >= 8, "a tag holds a 32-bit transaction and a 32-bit index");
-  std::uint32_t transaction_ = 0;
-  std::vector<Landed> landed_;
-};
 
 namespace {
 // A `<topic>-numbers` record (docs/events/number-reservation.schema.json).

@@ -113,7 +113,6 @@ class KafkaLog final : public EventLog {
     std::unique_ptr<RecordCache> records;  // appended to with replica_mutex_ held exclusively
     std::uint64_t end = 0;
   };
-  class DeliveryReports;
   struct Writer;
   using Clock = std::chrono::steady_clock;
 
