@@ -43,9 +43,9 @@ class DeliveryReports : public RdKafka::DeliveryReportCb {
   }
 
   void dr_cb(RdKafka::Message& message) override {
-    const auto tag = reinterpret_cast<std::uintptr_t>(message.msg_opaque());
-    if (tag == 0 || (tag >> 32) != transaction_) return;  // not ours to place, or given up
-    const std::size_t index = (tag & 0xffffffffu) - 1;
+    const auto carried = reinterpret_cast<std::uintptr_t>(message.msg_opaque());
+    if (carried == 0 || (carried >> 32) != transaction_) return;  // not ours to place, or given up
+    const std::size_t index = (carried & 0xffffffffu) - 1;
     if (index >= landed_.size()) return;
     landed_[index] = Landed{message.partition(), message.offset(), message.err()};
   }

@@ -116,6 +116,9 @@ KEYLEDGER_CLANG_PACKAGES=(clang-16 libclang-rt-16-dev)
 # llvm-symbolizer on PATH, which no package above installs (a report then is bare addresses,
 # as CI's first one was); binutils' addr2line, there with g++, is enough.
 KEYLEDGER_SANITIZER_SYMBOLIZER=external_symbolizer_path=$(command -v addr2line || echo /usr/bin/addr2line)
+# The options every ASan+UBSan run here uses (tools/test adds where reports are written).
+KEYLEDGER_ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:$KEYLEDGER_SANITIZER_SYMBOLIZER
+KEYLEDGER_UBSAN_OPTIONS=print_stacktrace=1:$KEYLEDGER_SANITIZER_SYMBOLIZER
 
 # Configures (once) and builds the given targets into $1 with Clang 16 and the sanitizers
 # in $2 (e.g. address,undefined). Optimised lightly and with line tables only: the suites
@@ -152,8 +155,7 @@ run_fuzzers() {
   for name in "$@"; do
     mkdir -p "$dir/fuzz-corpus/$name" "$dir/fuzz-crashes/$name"
     log "fuzzing $name for ${seconds}s"
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:$KEYLEDGER_SANITIZER_SYMBOLIZER \
-      UBSAN_OPTIONS=print_stacktrace=1:$KEYLEDGER_SANITIZER_SYMBOLIZER \
+    ASAN_OPTIONS=$KEYLEDGER_ASAN_OPTIONS UBSAN_OPTIONS=$KEYLEDGER_UBSAN_OPTIONS \
       "$dir/fuzz/${name}_fuzz" -max_total_time="$seconds" -print_final_stats=1 \
         -artifact_prefix="$dir/fuzz-crashes/$name/" \
         "$dir/fuzz-corpus/$name" "$KEYLEDGER_ROOT/fuzz/corpus/$name" >"$dir/fuzz-$name.log" 2>&1 &
