@@ -78,10 +78,14 @@ class Application {
   void sign_due_checkpoints();
   // records the verifications counted since the last call, one KeyUsageRecorded per dashboard.
   void record_key_usage();
-  // At start, before serving: records a master key rotation a crash left pending (the
-  // keyring finished rewrapping when the store opened). Why not, when an event could not be
-  // appended (the rotation then stays pending; the operator's next request finishes it).
-  std::expected<void, std::string> record_pending_rotation() { return rotation_.record_pending(); }
+  // At start, before serving, and then among the duties while one is pending: records a
+  // master key rotation a crash left pending (the keyring finished rewrapping when the store
+  // opened) in the dashboards this process decides, and ends it once all have it (see
+  // MasterKeyRotation::record_pending). Why not, when an event could not be appended (the
+  // rotation then stays pending; the next call, or the operator's next request, finishes it).
+  std::expected<usecases::MasterKeyRotation::Pending, std::string> record_pending_rotation() {
+    return rotation_.record_pending();
+  }
   Metrics& metrics() { return metrics_; }
   // Ends the live event streams (the server's drain calls it).
   void end_streams() { event_routes_.end_streams(); }

@@ -54,14 +54,27 @@ void MasterKeyRotation::watch(std::function<void(const std::string&)> report) {
   });
 }
 
-std::expected<void, std::string> MasterKeyRotation::record_pending() {
+std::expected<MasterKeyRotation::Pending, std::string> MasterKeyRotation::record_pending() {
   auto pending = keyring_.pending_rotation();
-  if (!pending) return {};
+  // A process still on the previous key (one not asked to adopt the new one) leaves it be.
+  if (!pending || pending->to != keyring_.master_key_id()) return Pending::none;
+  if (!try_acquire()) return Pending::busy;
+  struct Held {
+    MasterKeyRotation& rotation;
+    ~Held() { rotation.release(); }
+  } held{*this};
+  bool others = false;
   for (const auto& id : dashboards_to_record(*pending)) {
+    if (!pipeline_.decides_for(id)) {  // another process of the cluster records it
+      others = true;
+      continue;
+    }
     auto result = pipeline_.execute(id, command(*pending), {{kd::ActorKind::system, "keyledger", ""}, "master-key-rotation", "", ""});
     if (result.log_error) return std::unexpected("dashboard " + id + ": " + result.log_error.message());
   }
-  return finish();
+  if (others) return Pending::others_to_record;
+  if (auto finished = finish(); !finished) return std::unexpected(finished.error());
+  return Pending::finished;
 }
 
 }  // namespace keyledger::usecases

@@ -55,9 +55,19 @@ class MasterKeyRotation {
   // reported.
   void watch(std::function<void(const std::string&)> report);
 
-  // Steps 2 and 3 for a pending rotation, as keyledger itself, waiting on the calling thread;
-  // a sentence when a dashboard's event could not be appended (the rotation stays pending).
-  std::expected<void, std::string> record_pending();
+  // Steps 2 and 3 for a pending rotation to this process's master key, as keyledger itself,
+  // waiting on the calling thread. On a cluster it records only the dashboards this process
+  // decides, and forgets the previous key once every open dashboard it knows of has the event,
+  // whoever recorded it: so a cluster restarted with the new key after a crash midway finishes
+  // the rotation on every process, called again until it has (the server's duties do). A
+  // sentence when a dashboard's event could not be appended (the rotation stays pending).
+  enum class Pending {
+    none,              // no rotation to this process's key is pending
+    busy,              // a rotation through the API is running here: nothing done now
+    finished,          // every open dashboard has the event; the previous key is forgotten
+    others_to_record,  // recorded here; other processes' dashboards still lack it
+  };
+  std::expected<Pending, std::string> record_pending();
 
  private:
   eventstore::Keyring& keyring_;

@@ -139,14 +139,30 @@ int serve(const Invocation& invocation) {
             {"replayed", store->pipeline->events() - store->snapshot_events},
             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
 
-  if (auto pending = store->keyring->pending_rotation()) {
-    if (auto recorded = app.record_pending_rotation()) {
-      log_line({{"level", "info"}, {"msg", "master key rotation finished"}, {"from", pending->from}, {"to", pending->to}});
+  // A master key rotation a crash left pending: recorded here at start, and on a cluster
+  // finished once the other processes have recorded their dashboards (retried below). Each
+  // outcome is said once.
+  std::string said_of_rotation;
+  auto finish_pending_rotation = [&] {
+    auto pending = store->keyring->pending_rotation();
+    if (!pending) return;
+    auto recorded = app.record_pending_rotation();
+    nlohmann::json line{{"from", pending->from}, {"to", pending->to}};
+    if (!recorded) {
+      line.update({{"level", "error"}, {"msg", "master key rotation still pending"}, {"error", recorded.error()}});
+    } else if (*recorded == usecases::MasterKeyRotation::Pending::finished) {
+      line.update({{"level", "info"}, {"msg", "master key rotation finished"}});
+    } else if (*recorded == usecases::MasterKeyRotation::Pending::others_to_record) {
+      line.update({{"level", "info"},
+                   {"msg", "master key rotation recorded here; finished once the other processes record theirs"}});
     } else {
-      log_line({{"level", "error"}, {"msg", "master key rotation still pending"}, {"from", pending->from},
-                {"to", pending->to}, {"error", recorded.error()}});
+      return;
     }
-  }
+    if (line.dump() == said_of_rotation) return;
+    said_of_rotation = line.dump();
+    log_line(line);
+  };
+  finish_pending_rotation();
   app.start();
 
   api::ServerOptions server_options;
@@ -191,6 +207,7 @@ int serve(const Invocation& invocation) {
   std::thread duties([&] {
     auto next_checkpoint = std::chrono::steady_clock::now() + config.checkpoint_every;
     auto next_usage = std::chrono::steady_clock::now() + config.usage_interval;
+    auto next_rotation_check = std::chrono::steady_clock::now();
     std::unique_lock lock(snapshot_mutex);
     while (!snapshot_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping; })) {
       auto now = std::chrono::steady_clock::now();
@@ -203,6 +220,10 @@ int serve(const Invocation& invocation) {
         next_checkpoint = now + config.checkpoint_every;
       }
       if (store->pipeline->events() - snapshot_at >= config.snapshot_every) take_snapshot();
+      if (now >= next_rotation_check) {
+        finish_pending_rotation();
+        next_rotation_check = now + std::chrono::seconds(1);
+      }
     }
   });
 
