@@ -146,7 +146,9 @@ void Application::advertise(const std::string& url) {
 }
 
 std::optional<std::uint32_t> Application::deciding_partition(const RequestContext& ctx, const Router::Route& route) const {
-  if (route.method == "GET") return std::nullopt;
+  // Reads are answered here; a GET whose handler waits on the log runs a command like any
+  // other (the SMS key's view records its disclosure) and is decided by the owner.
+  if (route.method == "GET" && !route.waiting_handler) return std::nullopt;
   // A dashboard not (yet) known here goes to where its id places it: its owner knows.
   if (ctx.params.contains("d")) return pipeline_.placement_of(ctx.params.at("d"));
   if (route.pattern == "/v1/sessions") {

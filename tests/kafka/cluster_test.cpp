@@ -317,6 +317,15 @@ TEST_CASE("cluster: with a cluster token any process takes any dashboard's comma
   REQUIRE(a.get(da.path + "/email/keys", session).status == 200);
   REQUIRE(b.del(da.path + "/email/keys/" + key.json["id"].get<std::string>(), session).status == 200);
   REQUIRE(verify(b, key.json["key"]).json["reason"] == "revoked");
+  // The SMS key's view is a GET that records its disclosure: a command, decided by the owner
+  // too (it was refused 503 not_owner on every process but the owner before 2026-12-02).
+  auto registered = b.post(da.path + "/sms/numbers", {{"number", "+14155550123"}}, da.admin);
+  INFO(registered.body);
+  REQUIRE(registered.status == 201);
+  auto viewed = b.get(da.path + "/sms/numbers/%2B14155550123/key", da.admin);
+  INFO(viewed.body);
+  REQUIRE(viewed.status == 200);
+  REQUIRE(verify(b, viewed.json["key"]).json["valid"] == true);
 
   // Between processes: a wrong cluster token is refused, and a peer's request is never
   // forwarded again (one hop): a non-owner answers it not_owner. Neither changes anything.
