@@ -23,6 +23,7 @@
 #include "eventstore/store.hpp"
 #include "eventstore/store_error.hpp"
 #include "support/actors.hpp"
+#include "support/eventually.hpp"
 #include "support/test_store.hpp"
 #include "support/temp_dir.hpp"
 
@@ -30,6 +31,7 @@ namespace es = keyledger::eventstore;
 namespace crypto = keyledger::crypto;
 namespace kd = keyledger::domain;
 using keyledger::testing::TempDir;
+using keyledger::testing::eventually;
 using keyledger::testing::kAdmin;
 using keyledger::testing::kOperator;
 using keyledger::testing::read_bytes;
@@ -170,33 +172,40 @@ TEST_CASE("pipeline: on Kafka the partitions a store writes stay current while i
   for (const auto& d : dashboards) first.create_dashboard(d);
   auto most_stale = [&] { return first.log->staleness(); };
   std::chrono::milliseconds worst{0};
-  using Clock = std::chrono::steady_clock;
-  int n = 0;
-  for (const auto until = Clock::now() + std::chrono::seconds(2); Clock::now() < until; ++n) {
-    const std::string id = "w" + std::to_string(n), dashboard = dashboards[n % dashboards.size()];
+  constexpr int n = 200;  // about two seconds of commands
+  for (int i = 0; i < n; ++i) {
+    const std::string id = "w" + std::to_string(i), dashboard = dashboards[i % dashboards.size()];
     REQUIRE(first.run(dashboard, kd::GenerateEmailKey{id, id, {"all"}, {}, first.secret(kd::Channel::email, dashboard, id)})
                 .accepted());
     worst = std::max(worst, most_stale());
   }
-  // Idle: the probes still settle (a paused partition that never fetched again would be
-  // three seconds stale by the end of this).
-  for (const auto until = Clock::now() + std::chrono::seconds(3); Clock::now() < until;) {
-    worst = std::max(worst, most_stale());
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  CAPTURE(n, worst.count());
+  // Idle: the probes still settle. Each partition's staleness is seen to fall back (a probe
+  // settled) three times with no command sent; a partition paused for good would only grow
+  // stale.
+  const std::uint32_t partitions = first.log->partitions();
+  std::vector<std::chrono::milliseconds> seen(partitions, std::chrono::milliseconds::max());
+  std::vector<int> refreshed(partitions, 0);
+  const bool settling = eventually([&] {
+    bool all = true;
+    for (std::uint32_t p = 0; p < partitions; ++p) {
+      const auto now = first.log->staleness(p);
+      worst = std::max(worst, now);
+      if (now < seen[p]) ++refreshed[p];
+      seen[p] = now;
+      all = all && refreshed[p] > 3;  // the first observation counts as one
+    }
+    return all;
+  });
+  CAPTURE(n, worst.count(), refreshed);
+  REQUIRE(settling);
   REQUIRE(worst < std::chrono::seconds(2));
   // The copy holds everything the brokers have: nothing is left to read anywhere.
-  auto lagging = [&] {
-    for (std::uint32_t p = 0; p < first.log->partitions(); ++p) {
-      if (first.log->lag(p) != 0) return true;
+  REQUIRE(eventually([&] {
+    for (std::uint32_t p = 0; p < partitions; ++p) {
+      if (first.log->lag(p) != 0) return false;
     }
-    return false;
-  };
-  for (const auto until = Clock::now() + std::chrono::seconds(5); lagging() && Clock::now() < until;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE_FALSE(lagging());
+    return true;
+  }));
 
   // A second writer fences the first, which does not learn of it (it commits nothing more):
   // what the second commits reaches the first all the same.
@@ -205,10 +214,7 @@ TEST_CASE("pipeline: on Kafka the partitions a store writes stay current while i
     REQUIRE(second.run(d, kd::GenerateEmailKey{"late", "late", {"all"}, {}, second.secret(kd::Channel::email, d, "late")})
                 .accepted());
   }
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (first.pipeline->events() < second.pipeline->events() && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  REQUIRE(eventually([&] { return first.pipeline->events() >= second.pipeline->events(); }));
   REQUIRE(first.pipeline->events() == second.pipeline->events());
   REQUIRE(first.pipeline->canonical_state() == second.pipeline->canonical_state());
 }

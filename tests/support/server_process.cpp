@@ -334,14 +334,4 @@ std::string StalledReader::read_at_least(std::size_t bytes, int timeout_ms) {
   return out;
 }
 
-// The pause between observations only paces the polling; the outcome is the condition's.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound, std::chrono::milliseconds every) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (true) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(every);
-  }
-}
-
 }  // namespace keyledger::testing

@@ -13,6 +13,7 @@
 #include <functional>
 #include <vector>
 
+#include "support/eventually.hpp"
 #include "support/test_store.hpp"
 
 namespace keyledger::testing {
@@ -98,11 +99,5 @@ class StalledReader {
  private:
   int fd_ = -1;
 };
-
-// Polls `condition` until it holds or `bound` passes; whether it held. For tests that wait on
-// observable state rather than on time.
-// `every` is how often it looks.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound = std::chrono::seconds(10),
-                std::chrono::milliseconds every = std::chrono::milliseconds(20));
 
 }  // namespace keyledger::testing
