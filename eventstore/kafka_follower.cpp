@@ -84,54 +84,9 @@ KafkaFollower::~KafkaFollower() {
   if (prober_) prober_->close();
 }
 
-void KafkaFollower::apply_pauses() {
-  if (!callbacks_.written_here) return;
-  std::vector<bool> written(partitions_.size());
-  for (std::size_t i = 0; i < written.size(); ++i) written[i] = callbacks_.written_here(static_cast<std::uint32_t>(i));
-  std::vector<std::size_t> pausing;
-  std::vector<std::pair<std::size_t, std::uint64_t>> resuming;  // and where to read from
-  {
-    std::lock_guard lock(mutex_);
-    for (std::size_t i = 0; i < partitions_.size(); ++i) {
-      const Partition& p = partitions_[i];
-      const bool idle = written[i] && p.probes.empty();
-      if (idle == p.paused) continue;
-      if (idle) {
-        pausing.push_back(i);
-      } else {
-        resuming.emplace_back(i, p.reached);
-      }
-    }
-  }
-  if (!pausing.empty()) {
-    std::vector<RdKafka::TopicPartition*> list;
-    for (const auto i : pausing) list.push_back(RdKafka::TopicPartition::create(topic_, static_cast<int32_t>(i)));
-    const auto err = consumer_->pause(list);
-    for (const auto* tp : list) {
-      if (err == RdKafka::ERR_NO_ERROR && tp->err() == RdKafka::ERR_NO_ERROR) {
-        partitions_[static_cast<std::size_t>(tp->partition())].paused = true;
-      }
-    }
-    RdKafka::TopicPartition::destroy(list);
-  }
-  // Pausing drops what was fetched and not yet handed over; the read goes on from exactly
-  // where the copy ends, whatever the client kept. A seek or resume refused is asked again at
-  // the next poll: until then the partition's probes stay unsettled and its staleness grows.
-  for (const auto& [i, from] : resuming) {
-    std::unique_ptr<RdKafka::TopicPartition> tp(
-        RdKafka::TopicPartition::create(topic_, static_cast<int32_t>(i), static_cast<int64_t>(from)));
-    if (consumer_->seek(*tp, 1000) != RdKafka::ERR_NO_ERROR) continue;
-    std::vector<RdKafka::TopicPartition*> list{tp.get()};
-    if (consumer_->resume(list) == RdKafka::ERR_NO_ERROR && tp->err() == RdKafka::ERR_NO_ERROR) {
-      partitions_[i].paused = false;
-    }
-  }
-}
-
 void KafkaFollower::consume() {
   auto next_idle = Clock::now();
   while (!stopping_) {
-    apply_pauses();
     bool handed = false;
     // Waits briefly for the first message, then takes what is already there.
     for (int timeout_ms = 100, n = 0; n < 4096 && !stopping_; timeout_ms = 0, ++n) {
@@ -207,12 +162,11 @@ std::chrono::milliseconds KafkaFollower::staleness(std::uint32_t partition) cons
   return age_of(partitions_[partition].fresh_at_ns.load());
 }
 
-std::uint64_t KafkaFollower::lag(std::uint32_t partition, std::uint64_t held) const {
+std::uint64_t KafkaFollower::lag(std::uint32_t partition) const {
   if (partition >= partitions_.size()) return 0;
   std::lock_guard lock(mutex_);
   const Partition& p = partitions_[partition];
-  const auto known = std::max(p.reached, held);
-  return p.latest_end > known ? p.latest_end - known : 0;
+  return p.latest_end > p.reached ? p.latest_end - p.reached : 0;
 }
 
 bool KafkaFollower::current_since(std::uint32_t partition, Clock::time_point instant) const {

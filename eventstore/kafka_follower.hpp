@@ -13,14 +13,6 @@
 // When the brokers are away no probe is answered and staleness grows: a replica that cannot
 // tell whether it is current says so, instead of answering from old state as if it were.
 //
-// A partition this process writes (Callbacks::written_here) gets its records into the copy
-// as their transactions commit, so fetching each back as it is committed would cost the
-// brokers a request a transaction for nothing. Such a partition is paused while it has no
-// unsettled probe, and read on from where the copy ends only to settle each probe: a fetch
-// or two a probe interval, whatever the rate of transactions. Its staleness is measured as
-// any other's, so a writer that another has fenced without its knowing still reads, and
-// counts, what that one commits.
-//
 // Threading: one thread polls the consumer and calls the callbacks; another runs the probes
 // on a client of its own whose requests time out after a second, so that a partition whose
 // leader is gone never holds up the records of the others, nor shutdown, for long.
@@ -56,8 +48,6 @@ class KafkaFollower {
     // After a poll that handed over records, or at most every probe interval: the moment to
     // act on what arrived.
     std::function<void()> idle;
-    // Whether this process writes the partition itself (see above); asked before each poll.
-    std::function<bool(std::uint32_t partition)> written_here;
   };
   using Clock = std::chrono::steady_clock;
 
@@ -74,9 +64,8 @@ class KafkaFollower {
   // The largest of every partition's.
   std::chrono::milliseconds staleness() const;
   // Offsets the brokers last said the partition has (its last stable offset at the latest
-  // answered probe) that neither the consumer has reached nor the caller holds (`held`: where
-  // its copy ends, ahead of the consumer in a partition it writes).
-  std::uint64_t lag(std::uint32_t partition, std::uint64_t held = 0) const;
+  // answered probe) that the consumer has not reached yet.
+  std::uint64_t lag(std::uint32_t partition) const;
   // Whether a probe of `partition` asked at or after `instant` has been settled: everything
   // committed to it before `instant` has been handed over.
   bool current_since(std::uint32_t partition, Clock::time_point instant) const;
@@ -94,14 +83,11 @@ class KafkaFollower {
     std::uint64_t reached = 0;                 // the consumer's end-of-partition offset (mutex_)
     std::uint64_t latest_end = 0;              // the latest probe's answer (mutex_)
     std::deque<Probe> probes;                  // unsettled, oldest first (mutex_)
-    bool paused = false;                       // the consumer's thread's
   };
   KafkaFollower(std::string topic, Callbacks callbacks, std::chrono::milliseconds probe_interval,
                 std::size_t partitions);
   void consume();
   void probe();
-  // Pauses the partitions written here that have nothing to settle, resumes the others.
-  void apply_pauses();
   // Turns the probes the consumer has caught up with into the partition's fresh instant.
   void settle(Partition& p);  // mutex_ held
 

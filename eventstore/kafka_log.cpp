@@ -123,8 +123,7 @@ std::expected<void, std::string> KafkaLog::start() {
   auto follower = KafkaFollower::start(
       options_, options_.topic, std::move(ends),
       {.record = [this](std::uint32_t p, std::uint64_t offset, std::string_view bytes) { add_followed(p, offset, bytes); },
-       .idle = [this] { deliver_arrivals(); },
-       .written_here = [this](std::uint32_t p) { return writable(p).has_value(); }});
+       .idle = [this] { deliver_arrivals(); }});
   if (!follower) return std::unexpected(follower.error());
   follower_ = std::move(*follower);
   for (auto& w : writers_) {
@@ -144,13 +143,12 @@ std::expected<void, std::string> KafkaLog::start() {
     }
     auto numbers = KafkaFollower::start(
         options_, numbers_topic(), std::vector<std::uint64_t>(replica_.size(), 0),
-        {.record = [this](std::uint32_t, std::uint64_t, std::string_view bytes) { add_reservation(bytes); }, .idle = [] {},
-         .written_here = {}});  // rarely written: nothing to save
+        {.record = [this](std::uint32_t, std::uint64_t, std::string_view bytes) { add_reservation(bytes); }, .idle = [] {}});
     if (!numbers) return std::unexpected(numbers.error());
     numbers_follower_ = std::move(*numbers);
     auto owners = KafkaFollower::start(options_, owners_topic(), {0},
                                        {.record = [this](std::uint32_t, std::uint64_t, std::string_view bytes) { add_owner(bytes); },
-                                        .idle = [] {}, .written_here = {}});
+                                        .idle = [] {}});
     if (!owners) return std::unexpected(owners.error());
     owners_follower_ = std::move(*owners);
     auto ownership = KafkaOwnership::join(
@@ -905,9 +903,7 @@ std::chrono::milliseconds KafkaLog::staleness(std::uint32_t partition) const {
   return follower_ ? follower_->staleness(partition) : std::chrono::milliseconds{};
 }
 
-std::uint64_t KafkaLog::lag(std::uint32_t partition) const {
-  return follower_ ? follower_->lag(partition, end(partition)) : 0;
-}
+std::uint64_t KafkaLog::lag(std::uint32_t partition) const { return follower_ ? follower_->lag(partition) : 0; }
 
 std::chrono::milliseconds KafkaLog::staleness() const {
   return follower_ ? follower_->staleness() : std::chrono::milliseconds{};

@@ -23,7 +23,6 @@
 #include "eventstore/store.hpp"
 #include "eventstore/store_error.hpp"
 #include "support/actors.hpp"
-#include "support/eventually.hpp"
 #include "support/test_store.hpp"
 #include "support/temp_dir.hpp"
 
@@ -31,7 +30,6 @@ namespace es = keyledger::eventstore;
 namespace crypto = keyledger::crypto;
 namespace kd = keyledger::domain;
 using keyledger::testing::TempDir;
-using keyledger::testing::eventually;
 using keyledger::testing::kAdmin;
 using keyledger::testing::kOperator;
 using keyledger::testing::read_bytes;
@@ -161,62 +159,6 @@ TEST_CASE("pipeline: a store fenced by a second writer folds what that one appen
                           [](const auto& key) { return key.first.view().starts_with("k"); }) == 10);
   });
   REQUIRE(first.pipeline->partition_of("d2") == second.pipeline->partition_of("d2"));
-}
-
-TEST_CASE("pipeline: on Kafka the partitions a store writes stay current while it writes and while it is idle, and what another writer commits after fencing it unbeknownst still arrives there", "[kafka]") {
-  // The follower fetches a partition its own process writes only to settle its staleness
-  // probes; this holds it to measuring that partition as it measures any other.
-  TempDir dir;
-  Store first(dir.path());
-  const std::vector<std::string> dashboards{"d1", "d2", "d3", "d4", "d5", "d6"};
-  for (const auto& d : dashboards) first.create_dashboard(d);
-  auto most_stale = [&] { return first.log->staleness(); };
-  std::chrono::milliseconds worst{0};
-  constexpr int n = 200;  // about two seconds of commands
-  for (int i = 0; i < n; ++i) {
-    const std::string id = "w" + std::to_string(i), dashboard = dashboards[i % dashboards.size()];
-    REQUIRE(first.run(dashboard, kd::GenerateEmailKey{id, id, {"all"}, {}, first.secret(kd::Channel::email, dashboard, id)})
-                .accepted());
-    worst = std::max(worst, most_stale());
-  }
-  // Idle: the probes still settle. Each partition's staleness is seen to fall back (a probe
-  // settled) three times with no command sent; a partition paused for good would only grow
-  // stale.
-  const std::uint32_t partitions = first.log->partitions();
-  std::vector<std::chrono::milliseconds> seen(partitions, std::chrono::milliseconds::max());
-  std::vector<int> refreshed(partitions, 0);
-  const bool settling = eventually([&] {
-    bool all = true;
-    for (std::uint32_t p = 0; p < partitions; ++p) {
-      const auto now = first.log->staleness(p);
-      worst = std::max(worst, now);
-      if (now < seen[p]) ++refreshed[p];
-      seen[p] = now;
-      all = all && refreshed[p] > 3;  // the first observation counts as one
-    }
-    return all;
-  });
-  CAPTURE(n, worst.count(), refreshed);
-  REQUIRE(settling);
-  REQUIRE(worst < std::chrono::seconds(2));
-  // The copy holds everything the brokers have: nothing is left to read anywhere.
-  REQUIRE(eventually([&] {
-    for (std::uint32_t p = 0; p < partitions; ++p) {
-      if (first.log->lag(p) != 0) return false;
-    }
-    return true;
-  }));
-
-  // A second writer fences the first, which does not learn of it (it commits nothing more):
-  // what the second commits reaches the first all the same.
-  Store second(dir.path());
-  for (const auto& d : dashboards) {
-    REQUIRE(second.run(d, kd::GenerateEmailKey{"late", "late", {"all"}, {}, second.secret(kd::Channel::email, d, "late")})
-                .accepted());
-  }
-  REQUIRE(eventually([&] { return first.pipeline->events() >= second.pipeline->events(); }));
-  REQUIRE(first.pipeline->events() == second.pipeline->events());
-  REQUIRE(first.pipeline->canonical_state() == second.pipeline->canonical_state());
 }
 
 TEST_CASE("pipeline: one thread sends many commands of one dashboard without waiting, and each completes once, in order") {
