@@ -75,7 +75,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       sessions_(keyring.store_keys().session_signing_key),
       read_models_(keyring.store_keys().fingerprint_pepper),
       forwarder_(config_.cluster_token, log_, pipeline_, metrics_),
-      applied_waits_(pipeline_),
+      applied_waits_(pipeline_, log_),
       freshness_(log_, pipeline_, config_.max_staleness),
       access_(config_, sessions_, pipeline_),
       commands_(pipeline_, access_, metrics_, keyring.store_keys().idempotency_key),
@@ -84,7 +84,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       states_(pipeline_, log_, read_models_.audit_index),
       dashboard_routes_(access_, commands_, pipeline_, states_, vault, sessions_, config_.session_ttl),
       key_routes_(access_, commands_, secrets_, pipeline_, states_),
-      channel_routes_(access_, commands_, secrets_, pipeline_, states_, forwarder_),
+      channel_routes_(access_, commands_, secrets_, pipeline_, states_, forwarder_, applied_waits_),
       verify_routes_(access_, commands_, secrets_, read_models_.verify_index, freshness_, pipeline_, metrics_, forwarder_),
       audit_routes_(access_, commands_, pipeline_, states_, log_, read_models_, checkpoints_, config_.rotation_age_days),
       event_routes_(access_, log_, read_models_.audit_index, config_.sse_heartbeat),
@@ -92,7 +92,7 @@ Application::Application(ServeConfig config, eventstore::EventLog& log, eventsto
       master_key_routes_(access_, commands_, keyring, rotation_, log_, pipeline_, forwarder_),
       backup_routes_(access_, log_, pipeline_, keyring, config_.store),
       operations_routes_(ready_, pipeline_, log_, metrics_),
-      cluster_routes_(pipeline_),
+      cluster_routes_(pipeline_, applied_waits_),
       verify_endpoint_(config_.service_token, read_models_.verify_index, freshness_, metrics_) {
   dashboard_routes_.add_to(router_);
   key_routes_.add_to(router_);

@@ -58,6 +58,12 @@ Task<Result> ChannelRoutes::register_number(RequestContext& ctx) {
   const std::string canonical = valid ? *valid : number;
   std::string holder;
   std::optional<std::uint32_t> reserved_at;
+  if (valid) {
+    Completion<Expected<void>> current([&](Completion<Expected<void>>::Callback done) {
+      applied_waits_.wait_number_current(canonical, d, std::move(done));
+    });
+    (void)co_await current;
+  }
   if (valid && forwarder_.enabled()) {
     const std::uint32_t partition = pipeline_.partition_for(canonical);
     if (!pipeline_.decides_partition(partition)) {

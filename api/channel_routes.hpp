@@ -7,6 +7,7 @@
 #include "dashboard_states.hpp"
 #include "forwarder.hpp"
 #include "key_secrets.hpp"
+#include "positions.hpp"
 #include "router.hpp"
 
 namespace keyledger::api {
@@ -14,9 +15,10 @@ namespace keyledger::api {
 class ChannelRoutes {
  public:
   ChannelRoutes(const Access& access, CommandRunner& commands, KeySecrets& secrets,
-                const eventstore::CommandPipeline& pipeline, const DashboardStates& states, Forwarder& forwarder)
+                const eventstore::CommandPipeline& pipeline, const DashboardStates& states, Forwarder& forwarder,
+                AppliedWaits& applied_waits)
       : access_(access), commands_(commands), secrets_(secrets), pipeline_(pipeline), states_(states),
-        forwarder_(forwarder) {}
+        forwarder_(forwarder), applied_waits_(applied_waits) {}
 
   void add_to(Router& router);
 
@@ -43,6 +45,7 @@ class ChannelRoutes {
   const eventstore::CommandPipeline& pipeline_;
   const DashboardStates& states_;  // now, or as_of
   Forwarder& forwarder_;  // a number another process of the cluster decides is reserved there
+  AppliedWaits& applied_waits_;  // a number held in another process's partition: caught up first
 };
 
 }  // namespace keyledger::api

@@ -39,6 +39,10 @@ void ClusterRoutes::add_to(Router& router) {
 Task<Result> ClusterRoutes::reserve_number(RequestContext& ctx) {
   auto wanted = read_reservation(ctx);
   if (!wanted) co_return std::unexpected(wanted.error());
+  Completion<Expected<void>> current([&](Completion<Expected<void>>::Callback done) {
+    applied_waits_.wait_number_current(wanted->number, wanted->dashboard_id, std::move(done));
+  });
+  (void)co_await current;
   using Holder = std::expected<std::string, std::error_code>;
   Completion<Holder> reservation([&](Completion<Holder>::Callback done) {
     pipeline_.reserve_number(wanted->number, wanted->dashboard_id, post_, std::move(done));

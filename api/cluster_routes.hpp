@@ -6,6 +6,7 @@
 #pragma once
 
 #include "eventstore/command_pipeline.hpp"
+#include "positions.hpp"
 #include "router.hpp"
 #include "task.hpp"
 
@@ -13,7 +14,8 @@ namespace keyledger::api {
 
 class ClusterRoutes {
  public:
-  explicit ClusterRoutes(eventstore::CommandPipeline& pipeline) : pipeline_(pipeline) {}
+  ClusterRoutes(eventstore::CommandPipeline& pipeline, AppliedWaits& applied_waits)
+      : pipeline_(pipeline), applied_waits_(applied_waits) {}
 
   void add_to(Router& router);
   // Where a reservation's answer resumes once the log recorded it: the server's worker pool.
@@ -25,6 +27,7 @@ class ClusterRoutes {
   Result record_usage(RequestContext& ctx);
 
   eventstore::CommandPipeline& pipeline_;
+  AppliedWaits& applied_waits_;  // a number held in another process's partition: caught up first
   eventstore::CommandPipeline::Post post_ = eventstore::CommandPipeline::inline_post();
 };
 

@@ -75,8 +75,8 @@ Expected<void> await_applied(const WrittenPositions& wanted, const eventstore::C
   return {};
 }
 
-AppliedWaits::AppliedWaits(const eventstore::CommandPipeline& pipeline)
-    : pipeline_(pipeline), watcher_([this] { watch(); }) {}
+AppliedWaits::AppliedWaits(const eventstore::CommandPipeline& pipeline, eventstore::EventLog& log)
+    : pipeline_(pipeline), log_(log), watcher_([this] { watch(); }) {}
 
 AppliedWaits::~AppliedWaits() {
   {
@@ -89,15 +89,31 @@ AppliedWaits::~AppliedWaits() {
 
 void AppliedWaits::wait(WrittenPositions wanted, std::chrono::milliseconds limit, Done done) {
   if (all_applied(wanted, pipeline_)) return done({});
+  add(Waiting{std::move(wanted), std::chrono::steady_clock::now() + limit, std::move(done), std::nullopt});
+}
+
+void AppliedWaits::wait_current(std::uint32_t partition, std::chrono::milliseconds limit, Done done) {
+  const auto now = std::chrono::steady_clock::now();
+  log_.request_currency();
+  add(Waiting{{}, now + limit, std::move(done), std::pair{partition, now}});
+}
+
+void AppliedWaits::wait_number_current(const std::string& number, const std::string& dashboard_id, Done done) {
+  const auto elsewhere = pipeline_.number_held_elsewhere(number, dashboard_id);
+  if (!elsewhere) return done({});
+  wait_current(*elsewhere, kNumberCurrencyWait, std::move(done));
+}
+
+void AppliedWaits::add(Waiting waiting) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
-      waits_.push_back(Waiting{std::move(wanted), std::chrono::steady_clock::now() + limit, std::move(done)});
+      waits_.push_back(std::move(waiting));
       waiting_.notify_all();
       return;
     }
   }
-  done(std::unexpected(not_applied()));
+  waiting.done(std::unexpected(not_applied()));
 }
 
 void AppliedWaits::watch() {
@@ -109,7 +125,13 @@ void AppliedWaits::watch() {
     std::vector<std::pair<Done, Expected<void>>> answered;
     const auto now = std::chrono::steady_clock::now();
     for (auto w = waits_.begin(); w != waits_.end();) {
-      if (all_applied(w->wanted, pipeline_)) {
+      if (w->current_since && log_.current_since(w->current_since->first, w->current_since->second)) {
+        // Everything committed before the instant is in the copy: wait for it to be applied.
+        const std::uint32_t partition = w->current_since->first;
+        if (const std::uint64_t end = log_.end(partition); end > 0) w->wanted[partition] = end - 1;
+        w->current_since.reset();
+      }
+      if (!w->current_since && all_applied(w->wanted, pipeline_)) {
         answered.emplace_back(std::move(w->done), Expected<void>{});
       } else if (stopping_ || now >= w->deadline) {
         answered.emplace_back(std::move(w->done), std::unexpected(not_applied()));

@@ -12,8 +12,10 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "eventstore/command_pipeline.hpp"
@@ -45,7 +47,7 @@ Expected<void> await_applied(const WrittenPositions& wanted, const eventstore::C
 class AppliedWaits {
  public:
   using Done = std::move_only_function<void(Expected<void>)>;
-  explicit AppliedWaits(const eventstore::CommandPipeline& pipeline);
+  AppliedWaits(const eventstore::CommandPipeline& pipeline, eventstore::EventLog& log);
   ~AppliedWaits();  // answers what still waits (503), then stops its thread
   AppliedWaits(const AppliedWaits&) = delete;
   AppliedWaits& operator=(const AppliedWaits&) = delete;
@@ -54,17 +56,32 @@ class AppliedWaits {
   void set_executor(eventstore::CommandPipeline::Post post) { post_ = std::move(post); }
   // `done` gets the answer: on the calling thread when `wanted` is applied already.
   void wait(WrittenPositions wanted, std::chrono::milliseconds limit, Done done);
+  // The same without a position: until this process has applied everything committed to
+  // `partition` before now (whoever wrote it; EventLog::current_since says when its copy
+  // holds it, and the copy's end then is the position to wait for).
+  void wait_current(std::uint32_t partition, std::chrono::milliseconds limit, Done done);
+  // Before a registration or reservation of `number` for `dashboard_id` is decided here:
+  // when this process knows the number as another dashboard's, in a partition another
+  // process writes, it may know old news — the number deregistered there a moment ago, and
+  // the caller told so — so wait_current for that partition (a failed wait leaves the
+  // decision to what is known: a refusal, never a number given twice). At once otherwise.
+  void wait_number_current(const std::string& number, const std::string& dashboard_id, Done done);
+  static constexpr std::chrono::milliseconds kNumberCurrencyWait{2000};
 
  private:
   struct Waiting {
     WrittenPositions wanted;
     std::chrono::steady_clock::time_point deadline;
     Done done;
+    // wait_current's: the partition and instant the log's copy must be current for before
+    // its end joins `wanted`.
+    std::optional<std::pair<std::uint32_t, std::chrono::steady_clock::time_point>> current_since;
   };
-  bool applied(const WrittenPositions& wanted) const;
+  void add(Waiting waiting);
   void watch();
 
   const eventstore::CommandPipeline& pipeline_;
+  eventstore::EventLog& log_;
   eventstore::CommandPipeline::Post post_ = eventstore::CommandPipeline::inline_post();
   std::mutex mutex_;
   std::condition_variable waiting_;

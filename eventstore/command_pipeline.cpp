@@ -654,6 +654,20 @@ bool CommandPipeline::forget_remote_reservation(const std::string& number, const
   return true;
 }
 
+std::optional<std::uint32_t> CommandPipeline::number_held_elsewhere(const std::string& number,
+                                                                    const std::string& dashboard_id) const {
+  std::string holder;
+  {
+    std::lock_guard numbers(numbers_mutex_);
+    const auto it = number_owner_.find(number);
+    if (it == number_owner_.end() || it->second == dashboard_id) return std::nullopt;
+    holder = it->second;
+  }
+  const std::uint32_t partition = placement_of(holder);
+  if (log_.writable(partition)) return std::nullopt;
+  return partition;
+}
+
 void CommandPipeline::release_number_reservation(const std::string& number, const std::string& dashboard_id) {
   {
     std::lock_guard numbers(numbers_mutex_);

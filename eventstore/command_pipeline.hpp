@@ -127,6 +127,12 @@ class CommandPipeline {
   using Reserved = std::move_only_function<void(std::expected<std::string, std::error_code>)>;
   void reserve_number(const std::string& number, const std::string& dashboard_id, const Post& post, Reserved done);
   void release_number_reservation(const std::string& number, const std::string& dashboard_id);
+  // The partition of the dashboard other than `dashboard_id` that holds the number as far as
+  // this process knows, when another process writes that partition: a registration refused
+  // on that knowledge may be refused on old news (the number deregistered there a moment
+  // ago), so the caller first lets this copy catch up (SPEC §10: read your writes). None
+  // when the number is free, `dashboard_id`'s, or held in a partition this process writes.
+  std::optional<std::uint32_t> number_held_elsewhere(const std::string& number, const std::string& dashboard_id) const;
   static constexpr std::chrono::seconds kRemoteReservationLifetime{30};
 
   // Decides the command and appends its events; `done` gets the result exactly once: on

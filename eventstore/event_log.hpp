@@ -112,6 +112,16 @@ class EventLog {
     (void)partition;
     return 0;
   }
+  // Whether this process's copy of `partition` holds every record committed to it before
+  // `instant` (read-your-writes for what another process wrote, without a position to wait
+  // for); always, for a log that only this process appends to. request_currency() has it
+  // learnt soon rather than at the next of its periodic checks.
+  virtual bool current_since(std::uint32_t partition, std::chrono::steady_clock::time_point instant) const {
+    (void)partition;
+    (void)instant;
+    return true;
+  }
+  virtual void request_currency() {}
 
   // The partition a dashboard's events go to (one partition: always 0).
   virtual std::uint32_t partition_for(std::string_view dashboard_id) const {

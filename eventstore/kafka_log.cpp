@@ -905,6 +905,14 @@ std::chrono::milliseconds KafkaLog::staleness(std::uint32_t partition) const {
 
 std::uint64_t KafkaLog::lag(std::uint32_t partition) const { return follower_ ? follower_->lag(partition) : 0; }
 
+bool KafkaLog::current_since(std::uint32_t partition, std::chrono::steady_clock::time_point instant) const {
+  return !follower_ || follower_->current_since(partition, instant);
+}
+
+void KafkaLog::request_currency() {
+  if (follower_) follower_->probe_soon();
+}
+
 std::chrono::milliseconds KafkaLog::staleness() const {
   return follower_ ? follower_->staleness() : std::chrono::milliseconds{};
 }

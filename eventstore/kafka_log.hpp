@@ -95,6 +95,8 @@ class KafkaLog final : public EventLog {
   std::chrono::milliseconds staleness(std::uint32_t partition) const override;
   std::chrono::milliseconds staleness() const override;
   std::uint64_t lag(std::uint32_t partition) const override;
+  bool current_since(std::uint32_t partition, std::chrono::steady_clock::time_point instant) const override;
+  void request_currency() override;
   std::uint32_t partition_for(std::string_view dashboard_id) const override;
   std::optional<std::uint64_t> writable(std::uint32_t partition) const override;
   bool withdraw_if_idle() override;
