@@ -39,7 +39,10 @@ void ClusterRoutes::add_to(Router& router) {
 Task<Result> ClusterRoutes::reserve_number(RequestContext& ctx) {
   auto wanted = read_reservation(ctx);
   if (!wanted) co_return std::unexpected(wanted.error());
+  // Only the number's owner decides (another answers not_owner below, at once).
+  const bool decides = pipeline_.decides_partition(pipeline_.partition_for(wanted->number));
   Completion<Expected<void>> current([&](Completion<Expected<void>>::Callback done) {
+    if (!decides) return done({});
     applied_waits_.wait_number_current(wanted->number, wanted->dashboard_id, std::move(done));
   });
   (void)co_await current;
