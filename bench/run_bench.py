@@ -465,7 +465,8 @@ http {{
             literal_said = f"{literal:.0f} records/s ({measured['rps'] / literal if literal else 0:.3f}×, not judged)"
         except RuntimeError as failed:
             say(f"commands_kafka: {failed}")
-            literal_said = "its run failed (" + str(failed).splitlines()[-1][:200] + ")"
+            said = " ".join(" ".join(str(failed).splitlines()[1:]).split())  # its own words, on one line
+            literal_said = f"its run failed: {said[-200:]}"
         plain = producer_performance("perf")
         self.add("commands_kafka", measured["rps"], "commands/s", transactional,
                  "≥ 0.5× transactional ProducerPerformance", measured["rps"] >= 0.5 * transactional,
