@@ -152,23 +152,50 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::map<std::string, 
     companions_.back()->spawn(serve_args, env);
   }
   if (started == Started::spawned) return;
+  try {
+    start_cluster(env.contains("KEYLEDGER_TLS_CERT"));
+  } catch (...) {
+    kill_and_reap();
+    throw;
+  }
+}
+
+void ServerProcess::kill_and_reap() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  if (log_reader_.joinable()) log_reader_.join();
+  if (stderr_fd_ >= 0) close(stderr_fd_);
+  stderr_fd_ = -1;
+}
+
+void ServerProcess::start_cluster(bool https) {
   wait_listening();
   for (auto& companion : companions_) companion->wait_listening();
   // (Asked over plain HTTP: a cluster serving HTTPS is taken as it comes.)
-  if (companions_.empty() || env.contains("KEYLEDGER_TLS_CERT")) return;
+  if (companions_.empty() || https) return;
   // The first of a cluster's processes tends to hold every partition for a while (it joined
   // the group first): until another holds one, this one would decide everything and forward
-  // nothing. A test starts once the others share the partitions (bounded: the group settles
-  // within a few seconds; a test that still finds it unsettled runs on as it is).
-  eventually(
+  // nothing. A test starts once the others share the partitions; a cluster that has not within
+  // 20 s (the group settles in a few) fails the test rather than let it run unshared.
+  Ownership mine;
+  int everyone = 0;
+  const bool shared = eventually(
       [&] {
-        const Ownership mine = ownership(*this);
-        if (mine.partitions == 0 || mine.owned == mine.partitions) return false;
-        int everyone = mine.owned;
+        mine = ownership(*this);
+        everyone = mine.owned;
         for (auto& companion : companions_) everyone += ownership(*companion).owned;
-        return everyone == mine.partitions;
+        return mine.partitions > 0 && mine.owned < mine.partitions && everyone == mine.partitions;
       },
       std::chrono::seconds(20));
+  if (!shared) {
+    throw std::runtime_error("the cluster did not share its partitions within 20 s: the test's process owns " +
+                             std::to_string(mine.owned) + " of " + std::to_string(mine.partitions) +
+                             ", its " + std::to_string(companions_.size()) + " companions " +
+                             std::to_string(everyone - mine.owned));
+  }
 }
 
 void ServerProcess::spawn(const std::vector<std::string>& serve_args, const std::map<std::string, std::string>& env) {
@@ -201,27 +228,16 @@ void ServerProcess::wait_listening() {
     int status;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      log_reader_.join();
-      close(stderr_fd_);
+      kill_and_reap();
       throw std::runtime_error("keyledger serve exited before listening: " + log());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  kill(pid_, SIGKILL);
-  waitpid(pid_, nullptr, 0);
-  log_reader_.join();
-  close(stderr_fd_);
+  kill_and_reap();
   throw std::runtime_error("keyledger serve did not start listening: " + log());
 }
 
-ServerProcess::~ServerProcess() {
-  if (pid_ > 0) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  if (log_reader_.joinable()) log_reader_.join();
-  if (stderr_fd_ >= 0) close(stderr_fd_);
-}
+ServerProcess::~ServerProcess() { kill_and_reap(); }
 
 std::optional<int> ServerProcess::terminate_within(std::chrono::milliseconds bound) {
   if (pid_ <= 0) return std::nullopt;

@@ -64,6 +64,12 @@ class ServerProcess {
   ServerProcess() = default;  // a companion, started by spawn()
   void spawn(const std::vector<std::string>& serve_args, const std::map<std::string, std::string>& env);
   void wait_listening();
+  // Kills this process if it runs, reaps it, joins its log reader: the destructor's work, and a
+  // failed start's (a throwing constructor runs no destructor; companions go as members).
+  void kill_and_reap();
+  // Waits for this process and its companions to listen and, for a cluster, to share the
+  // partitions; throws when they do not.
+  void start_cluster(bool https);
 
   pid_t pid_ = -1;
   int stderr_fd_ = -1;
