@@ -153,7 +153,7 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::map<std::string, 
   }
   if (started == Started::spawned) return;
   try {
-    start_cluster(env.contains("KEYLEDGER_TLS_CERT"));
+    wait_started(env.contains("KEYLEDGER_TLS_CERT"));
   } catch (...) {
     kill_and_reap();
     throw;
@@ -171,7 +171,7 @@ void ServerProcess::kill_and_reap() {
   stderr_fd_ = -1;
 }
 
-void ServerProcess::start_cluster(bool https) {
+void ServerProcess::wait_started(bool https) {
   wait_listening();
   for (auto& companion : companions_) companion->wait_listening();
   // (Asked over plain HTTP: a cluster serving HTTPS is taken as it comes.)

@@ -35,8 +35,8 @@ class ServerProcess {
   // KEYLEDGER_TEST_CLUSTER=N, N-1 more processes serve the same store beside it, as a
   // cluster (a cluster token added): requests go to this one, which owns a share of the
   // topic's partitions and forwards to the others (or asks them to reserve a number) for
-  // the rest; it returns once the others hold a share too (bounded by 20 s). They are
-  // killed with it; pid() and terminate() are this one's.
+  // the rest; it returns once the others hold a share too, and throws when they do not
+  // within 20 s. They are killed with it; pid() and terminate() are this one's.
   // With Started::spawned it returns at once, without waiting for anything (no address).
   enum class Started { listening, spawned };
   explicit ServerProcess(const std::string& data_dir, std::map<std::string, std::string> env = {},
@@ -69,7 +69,7 @@ class ServerProcess {
   void kill_and_reap();
   // Waits for this process and its companions to listen and, for a cluster, to share the
   // partitions; throws when they do not.
-  void start_cluster(bool https);
+  void wait_started(bool https);
 
   pid_t pid_ = -1;
   int stderr_fd_ = -1;
