@@ -27,7 +27,7 @@ void write_key(es::json_writer::Writer& w, std::string_view key_id, const kd::Ap
   time("created_at", key.created_at);
   w.key("id");
   w.string(key_id);
-  if (email) strings("ip_allowlist", key.ip_allowlist);
+  if (email) strings("ip_allowlist", key.ip_allowlist.ranges());
   if (secret) {
     w.key("key");
     w.string(*secret);

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -32,6 +34,38 @@ std::string_view to_string(KeyStatus status);
 // How a presented secret (by fingerprint) relates to a key at an instant.
 enum class SecretMatch { none, current, previous_in_grace, previous_expired };
 
+// An Email key's IP allowlist: canonical ranges, empty for any address. Most keys have none,
+// so the ranges live out of line behind one pointer (null when empty), which keeps a key's
+// std::map node at 256 bytes (a size class of glibc's and jemalloc's allocators alike).
+// Copies are deep: a value, as the std::vector it stands for.
+class IpAllowlist {
+ public:
+  IpAllowlist() = default;
+  IpAllowlist(std::vector<std::string> ranges) { assign(std::move(ranges)); }  // NOLINT: implicit, as the vector
+  IpAllowlist(std::initializer_list<std::string> ranges) : IpAllowlist(std::vector<std::string>(ranges)) {}
+  IpAllowlist(const IpAllowlist& other) { *this = other; }
+  IpAllowlist& operator=(const IpAllowlist& other) {
+    if (this != &other) ranges_ = other.ranges_ ? std::make_unique<std::vector<std::string>>(*other.ranges_) : nullptr;
+    return *this;
+  }
+  IpAllowlist(IpAllowlist&&) noexcept = default;
+  IpAllowlist& operator=(IpAllowlist&&) noexcept = default;
+
+  const std::vector<std::string>& ranges() const { return ranges_ ? *ranges_ : kNone; }
+  bool empty() const { return !ranges_; }
+  std::size_t size() const { return ranges().size(); }
+  auto begin() const { return ranges().begin(); }
+  auto end() const { return ranges().end(); }
+  friend bool operator==(const IpAllowlist& a, const IpAllowlist& b) { return a.ranges() == b.ranges(); }
+
+ private:
+  void assign(std::vector<std::string> ranges) {
+    ranges_ = ranges.empty() ? nullptr : std::make_unique<std::vector<std::string>>(std::move(ranges));
+  }
+  static inline const std::vector<std::string> kNone;
+  std::unique_ptr<std::vector<std::string>> ranges_;
+};
+
 // One key of any channel, as its dashboard's decider state keeps it. Its id is the key of
 // DashboardState::keys (a KeyId: no allocation for the API's ids).
 // Of its current secret the state keeps what verification and listings need: the
@@ -54,13 +88,15 @@ struct ApiKey {
   Timestamp revoked_at{};
   std::uint64_t uses = 0;        // verifications, as recorded by KeyUsageRecorded
   std::optional<Timestamp> last_used_at;
-  std::vector<std::string> ip_allowlist;  // Email only, canonical ranges; empty = any
+  IpAllowlist ip_allowlist;  // Email only
 
   // The form shown in listings: prefix + "…" + the last 4 characters.
   std::string masked() const;
   KeyStatus status_at(Timestamp now) const;
   SecretMatch match(const Fingerprint& fingerprint, Timestamp now) const;
 };
+// A key's map node (the tree's 32 bytes, a KeyId's 32, the key) in 256 bytes: docs/performance.md.
+static_assert(sizeof(ApiKey) <= 192, "a key's std::map node outgrows 256 bytes");
 
 struct User {
   std::string email;

@@ -31,7 +31,7 @@ Outcome decide_one(const DashboardState& s, const ChangeEmailKeyRestrictions& c,
   }
   const ApiKey* key = find_key(s, c.key_id, Channel::email);
   if (!key) return not_found("no such key");
-  EmailKeyRestrictionsChanged changed{c.key_id, key->name, permission_names(key->permissions), key->ip_allowlist};
+  EmailKeyRestrictionsChanged changed{c.key_id, key->name, permission_names(key->permissions), key->ip_allowlist.ranges()};
   if (c.name) {
     auto name = validate_name("name", *c.name);
     if (!name) return refuse(name.error());
