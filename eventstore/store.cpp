@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <cstddef>
 #include <filesystem>
 
 #include "file_keyring.hpp"
@@ -11,6 +12,11 @@
 #include "kafka_client.hpp"
 #include "kafka_log.hpp"
 #include "snapshot_store.hpp"
+
+// jemalloc's control interface, when the executable is linked with it (KEYLEDGER_JEMALLOC):
+// null otherwise, as in the tests' executables.
+extern "C" int mallctl(const char* name, void* old_value, std::size_t* old_size, void* new_value,
+                       std::size_t new_size) __attribute__((weak));
 
 namespace keyledger::eventstore {
 
@@ -124,7 +130,11 @@ std::expected<void, std::string> Store::recover(const ReplayProgress& progress) 
   }
   // Recovery allocates and frees a great deal on the way (decoded events, a snapshot's
   // buffers): give what is free back to the system rather than keep it resident.
-  ::malloc_trim(0);
+  if (mallctl) {
+    mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);  // 4096: MALLCTL_ARENAS_ALL
+  } else {
+    ::malloc_trim(0);
+  }
   // From now on, what other processes append is folded as it arrives (a Kafka replica).
   log->on_arrival([this] {
     std::string problem;

@@ -7,6 +7,7 @@ KEYLEDGER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KEYLEDGER_PACKAGES=(
   cmake ninja-build ccache g++ pkg-config
   libboost-dev libboost-system-dev libboost-program-options-dev librdkafka-dev nlohmann-json3-dev libssl-dev catch2
+  libjemalloc-dev
   curl jq openssl
 )
 
