@@ -272,9 +272,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       request->headers[name] = std::string(field.value());
     }
     request->body = std::move(req.body());
-    beast::error_code ep_ec;
-    auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ep_ec);
-    if (!ep_ec) request->remote_ip = remote.address().to_string();
+    request->remote_ip = remote_ip();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
     if (server_.options.answers_inline(*request)) return call_handler(std::move(request), keep_alive, version);
@@ -470,8 +468,20 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     server_.forget(this->shared_from_this());
   }
 
+  // The connection's peer address, asked of the socket once (a getpeername each request
+  // before): empty when the socket could not say.
+  const std::string& remote_ip() {
+    if (!remote_ip_) {
+      beast::error_code ec;
+      auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+      remote_ip_ = ec ? std::string() : remote.address().to_string();
+    }
+    return *remote_ip_;
+  }
+
   Stream stream_;
   beast::flat_buffer buffer_;
+  std::optional<std::string> remote_ip_;
   std::string body_, request_id_, out_;  // the inline endpoint's answer, reused request after request
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl& server_;
