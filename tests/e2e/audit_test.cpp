@@ -158,6 +158,32 @@ TEST_CASE("e2e: a v1 checkpoint still verifies, and a v2 one whose root is not t
                        &out) == 1);
 }
 
+TEST_CASE("e2e: the audit trail records each caller's address, for every request of a kept-alive connection") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  // Two commands on one connection, the second sent before the first is answered: the
+  // server reads the address of the connection's peer once and must give it to both.
+  auto generate = [&](const std::string& name, const std::string& connection) {
+    const std::string body = json{{"name", name}}.dump();
+    return "POST " + d.path + "/email/keys HTTP/1.1\r\nHost: " + server.address() + "\r\nAuthorization: Bearer " +
+           d.admin + "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: " + connection + "\r\n\r\n" + body;
+  };
+  const std::string answers = raw_exchange(server.address(), generate("first", "keep-alive") + generate("second", "close"), 10000);
+  std::size_t created = 0;
+  for (auto at = answers.find("HTTP/1.1 201"); at != std::string::npos; at = answers.find("HTTP/1.1 201", at + 1)) ++created;
+  REQUIRE(created == 2);
+  auto trail = api.get(d.path + "/audit?type=EmailKeyGenerated", d.admin);
+  REQUIRE(trail.status == 200);
+  REQUIRE(trail.json["events"].size() == 2);
+  for (const auto& event : trail.json["events"]) {
+    CHECK(event["actor"]["type"] == "user");
+    CHECK(event["actor"]["ip"] == "127.0.0.1");
+  }
+}
+
 TEST_CASE("e2e: checkpoints are also signed periodically by keyledger itself") {
   TempDir dir;
   ServerProcess server(dir.path(), {{"KEYLEDGER_CHECKPOINT_EVERY", "1"}});
