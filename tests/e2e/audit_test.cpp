@@ -165,13 +165,11 @@ TEST_CASE("e2e: the audit trail records each caller's address, for every request
   auto d = make_dashboard(api);
   // Two commands on one connection, the second sent before the first is answered: the
   // server reads the address of the connection's peer once and must give it to both.
-  auto generate = [&](const std::string& name, const std::string& connection) {
-    const std::string body = json{{"name", name}}.dump();
-    return "POST " + d.path + "/email/keys HTTP/1.1\r\nHost: " + server.address() + "\r\nAuthorization: Bearer " +
-           d.admin + "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\nConnection: " + connection + "\r\n\r\n" + body;
+  auto generate = [&](const std::string& name, bool keep_alive) {
+    return request_bytes(server.address(), "POST", d.path + "/email/keys", json{{"name", name}}.dump(),
+                         {{"Authorization", "Bearer " + d.admin}}, keep_alive);
   };
-  const std::string answers = raw_exchange(server.address(), generate("first", "keep-alive") + generate("second", "close"), 10000);
+  const std::string answers = raw_exchange(server.address(), generate("first", true) + generate("second", false), 10000);
   std::size_t created = 0;
   for (auto at = answers.find("HTTP/1.1 201"); at != std::string::npos; at = answers.find("HTTP/1.1 201", at + 1)) ++created;
   REQUIRE(created == 2);

@@ -285,14 +285,8 @@ std::string ServerProcess::log() const {
 
 HttpReply ServerProcess::request(const std::string& method, const std::string& target, const std::string& body,
                                  std::map<std::string, std::string> headers, std::chrono::milliseconds quiet_for) const {
-  std::string wire = method + " " + target + " HTTP/1.1\r\nHost: " + address_ + "\r\nConnection: close\r\n";
-  if (!body.empty() || method == "POST" || method == "PATCH") {
-    headers.emplace("Content-Type", "application/json");
-    wire += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  for (auto& [k, v] : headers) wire += k + ": " + v + "\r\n";
-  wire += "\r\n" + body;
-  std::string raw = raw_exchange(address_, wire, static_cast<int>(quiet_for.count()));
+  std::string raw =
+      raw_exchange(address_, request_bytes(address_, method, target, body, std::move(headers)), static_cast<int>(quiet_for.count()));
   HttpReply reply;
   auto head_end = raw.find("\r\n\r\n");
   if (raw.rfind("HTTP/1.1 ", 0) != 0 || head_end == std::string::npos) {
@@ -334,6 +328,18 @@ HttpReply ServerProcess::request(const std::string& method, const std::string& t
     reply.body = decoded;
   }
   return reply;
+}
+
+std::string request_bytes(const std::string& address, const std::string& method, const std::string& target,
+                          const std::string& body, std::map<std::string, std::string> headers, bool keep_alive) {
+  std::string wire = method + " " + target + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: " +
+                     (keep_alive ? "keep-alive" : "close") + "\r\n";
+  if (!body.empty() || method == "POST" || method == "PATCH") {
+    headers.emplace("Content-Type", "application/json");
+    wire += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  for (auto& [k, v] : headers) wire += k + ": " + v + "\r\n";
+  return wire + "\r\n" + body;
 }
 
 std::string raw_exchange(const std::string& address, const std::string& bytes, int timeout_ms) {

@@ -94,6 +94,12 @@ int run_keyledger(const std::vector<std::string>& args, std::string* output = nu
 // `timeout_ms` passes.
 std::string raw_exchange(const std::string& address, const std::string& bytes, int timeout_ms);
 
+// One HTTP/1.1 request as bytes on the wire, for `raw_exchange`: a JSON body's Content-Type
+// and Content-Length added for a body (and for any POST or PATCH), then `headers`;
+// `Connection: close` unless `keep_alive`, for a request another follows on the connection.
+std::string request_bytes(const std::string& address, const std::string& method, const std::string& target,
+                          const std::string& body, std::map<std::string, std::string> headers, bool keep_alive = false);
+
 // A connection whose receive buffer is a few KiB and which reads only when asked: a client
 // that stops reading a long answer. Closed with the object.
 class StalledReader {
