@@ -605,6 +605,8 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
     std::unique_lock lock(replica_mutex_);
     next = 0;
     auto& p = replica_[w.partition];
+    std::vector<RecordCache::Record> committed;  // kept with one write
+    committed.reserve(total);
     for (auto& b : group) {
       // A batch without events (one that only carried the owners record or reservations) is
       // placed at the end.
@@ -613,9 +615,10 @@ std::expected<std::vector<LogPosition>, std::error_code> KafkaLog::commit_group(
       for (auto& r : b.records) {
         auto& l = landed[next++];
         if (static_cast<std::uint64_t>(l.offset) < p.end) continue;  // the follower was first
-        keep(p, static_cast<std::uint64_t>(l.offset), r.bytes);
+        committed.push_back({static_cast<std::uint64_t>(l.offset), r.bytes});
       }
     }
+    keep(p, committed);
   }
   batches_.fetch_add(static_cast<std::uint64_t>(
       std::count_if(group.begin(), group.end(), [](const PendingBatch& b) { return !b.records.empty(); })));
@@ -844,13 +847,19 @@ std::error_code KafkaLog::read(std::uint32_t partition, std::uint64_t from, std:
 }
 
 void KafkaLog::keep(Partition& p, std::uint64_t offset, std::string_view bytes) {
-  if (auto kept = p.records->append(offset, bytes); !kept) {
+  const RecordCache::Record record{offset, bytes};
+  keep(p, std::span<const RecordCache::Record>(&record, 1));
+}
+
+void KafkaLog::keep(Partition& p, std::span<const RecordCache::Record> records) {
+  if (records.empty()) return;
+  if (auto kept = p.records->append(records); !kept) {
     // Committed, but this process cannot hold it: serving on would answer from a copy with
     // a hole in it. The others (or a restart) take over from the brokers, where it is safe.
     note(kept.error() + "; keyledger stops, since its copy of the topic would have a hole");
     std::_Exit(74);  // EX_IOERR
   }
-  p.end = offset + 1;
+  p.end = records.back().offset + 1;
 }
 
 void KafkaLog::note_partition(const RdKafka::Message& message) {

@@ -56,6 +56,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -146,6 +147,7 @@ class KafkaLog final : public EventLog {
   // replica_mutex_ held exclusively: the record at `offset` goes to the end of the partition's
   // copy (its bytes into the cache, or the process stops).
   void keep(Partition& partition, std::uint64_t offset, std::string_view bytes);
+  void keep(Partition& partition, std::span<const RecordCache::Record> records);  // rising offsets
   // Start-up read: remembers a dashboard whose events are not where murmur2 would put them.
   void note_partition(const RdKafka::Message& message);
   // The follower's: a record at `offset`, kept unless this process already has it.

@@ -102,24 +102,29 @@ std::expected<void, std::string> RecordCache::load(const std::string& path, std:
 
 RecordCache::~RecordCache() { ::close(fd_); }
 
-std::expected<void, std::string> RecordCache::append(std::uint64_t offset, std::string_view bytes) {
-  if (bytes.size() > std::numeric_limits<std::uint32_t>::max()) return std::unexpected("a record of over 4 GiB");
-  std::string& frame = frame_;  // reused: appends are one at a time
-  frame.clear();
-  binary::Writer out(frame);
-  out.u64(offset);
-  out.u32(static_cast<std::uint32_t>(bytes.size()));
-  out.u32(frame_crc(frame, bytes));
-  out.raw(bytes);
+std::expected<void, std::string> RecordCache::append(std::span<const Record> records) {
+  std::string& frames = frames_;  // reused: appends are one at a time
+  frames.clear();
+  binary::Writer out(frames);
+  for (const Record& r : records) {
+    if (r.bytes.size() > std::numeric_limits<std::uint32_t>::max()) return std::unexpected("a record of over 4 GiB");
+    const std::size_t header = frames.size();
+    out.u64(r.offset);
+    out.u32(static_cast<std::uint32_t>(r.bytes.size()));
+    out.u32(frame_crc(std::string_view(frames).substr(header), r.bytes));
+    out.raw(r.bytes);
+  }
   // A failed or partial write leaves bytes past size_, which no read reaches and the next
   // append overwrites.
-  if (!write_all(fd_, frame.data(), frame.size(), static_cast<off_t>(size_))) {
+  if (!write_all(fd_, frames.data(), frames.size(), static_cast<off_t>(size_))) {
     return std::unexpected(std::string("cannot write the record cache: ") + std::strerror(errno));
   }
-  if (records_ % kIndexEvery == 0) index_.emplace_back(offset, size_);
-  size_ += frame.size();
-  ++records_;
-  last_offset_ = offset;
+  for (const Record& r : records) {
+    if (records_ % kIndexEvery == 0) index_.emplace_back(r.offset, size_);
+    size_ += kFrameHeader + r.bytes.size();
+    ++records_;
+    last_offset_ = r.offset;
+  }
   return {};
 }
 

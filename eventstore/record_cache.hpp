@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,9 +46,18 @@ class RecordCache {
   RecordCache(const RecordCache&) = delete;
   RecordCache& operator=(const RecordCache&) = delete;
 
-  // Appends the record at `offset`, which is past every offset appended before; a sentence
-  // when it could not be written (the disk full, say), and then nothing was appended.
-  std::expected<void, std::string> append(std::uint64_t offset, std::string_view bytes);
+  struct Record {
+    std::uint64_t offset;
+    std::string_view bytes;
+  };
+  // Appends `records` with one write (a committed transaction's, say), their offsets rising
+  // and past every offset appended before; a sentence when they could not be written (the
+  // disk full, say), and then none was appended.
+  std::expected<void, std::string> append(std::span<const Record> records);
+  std::expected<void, std::string> append(std::uint64_t offset, std::string_view bytes) {
+    const Record record{offset, bytes};
+    return append(std::span<const Record>(&record, 1));
+  }
   // Calls `visit` for every record with an offset in [from, to), in order, until it returns
   // false; `bytes` is valid only during the call. False when the file cannot be read back.
   using Visitor = std::function<bool(std::uint64_t offset, std::string_view bytes)>;
@@ -68,7 +78,7 @@ class RecordCache {
   std::uint64_t records_ = 0;  // frames
   std::uint64_t last_offset_ = 0;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> index_;  // (offset, place) of every kIndexEvery-th frame
-  std::string frame_;          // append()'s buffer
+  std::string frames_;         // append()'s buffer
 };
 
 }  // namespace keyledger::eventstore

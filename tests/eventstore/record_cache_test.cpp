@@ -4,6 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <span>
+#include <vector>
 #include <map>
 #include <string>
 
@@ -52,6 +56,47 @@ TEST_CASE("record cache: every offset range reads back exactly the records appen
   REQUIRE((*cache)->read(0, offset, [&](std::uint64_t, std::string_view) { return ++visited < 3; }));
   REQUIRE(visited == 3);
   REQUIRE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST_CASE("record cache: records appended together (a committed transaction's, with one write) are the same file and read back the same as records appended one by one") {
+  keyledger::testing::TempDir dir;
+  const std::string one_by_one = dir.path() + "/single.records", together = dir.path() + "/batched.records";
+  // Offsets with gaps (transaction markers), sizes from empty to a few KiB.
+  std::map<std::uint64_t, std::string> expected;
+  for (std::uint64_t i = 0, offset = 3; i < 700; ++i, offset += 1 + i % 2) {
+    expected.emplace(offset, std::string(static_cast<std::size_t>((i * 53) % 3000), static_cast<char>('a' + i % 26)));
+  }
+  std::vector<es::RecordCache::Record> records;
+  for (const auto& [offset, bytes] : expected) records.push_back({offset, bytes});
+  {
+    auto single = es::RecordCache::open(one_by_one);
+    auto batched = es::RecordCache::open(together);
+    REQUIRE(single);
+    REQUIRE(batched);
+    for (const auto& r : records) REQUIRE((*single)->append(r.offset, r.bytes));
+    // Batches of 1, 2, 3, … records: index entries (one every kIndexEvery records) fall
+    // inside batches and at their edges.
+    std::span<const es::RecordCache::Record> rest(records);
+    for (std::size_t n = 1; !rest.empty(); ++n) {
+      const std::size_t take = std::min(n, rest.size());
+      REQUIRE((*batched)->append(rest.first(take)));
+      rest = rest.subspan(take);
+    }
+    REQUIRE((*batched)->append(std::span<const es::RecordCache::Record>()));  // nothing to keep: nothing written
+    REQUIRE((*batched)->records() == records.size());
+    REQUIRE((*batched)->last_offset() == records.back().offset);
+    REQUIRE(read(**batched, 0, 10'000) == expected);
+    for (std::uint64_t from : {0ull, 3ull, 4ull, 200ull, 201ull, 700ull}) {
+      INFO("from " << from);
+      REQUIRE(read(**batched, from, from + 130) == read(**single, from, from + 130));
+    }
+  }
+  auto file = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  REQUIRE(file(together) == file(one_by_one));
+  REQUIRE(read(**es::RecordCache::open(together), 0, 10'000) == expected);
 }
 
 TEST_CASE("record cache: a directory that cannot hold it is refused with a sentence naming it") {
