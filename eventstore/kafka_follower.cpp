@@ -86,34 +86,50 @@ KafkaFollower::~KafkaFollower() {
 
 void KafkaFollower::consume() {
   auto next_idle = Clock::now();
+  std::vector<std::unique_ptr<RdKafka::Message>> arrived;  // one poll's records, alive until handed over
+  std::vector<std::uint64_t> reached(partitions_.size());  // where each partition's copy is after it
   while (!stopping_) {
-    bool handed = false;
+    arrived.clear();
+    std::fill(reached.begin(), reached.end(), 0);
     // Waits briefly for the first message, then takes what is already there.
     for (int timeout_ms = 100, n = 0; n < 4096 && !stopping_; timeout_ms = 0, ++n) {
       std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
       if (message->err() == RdKafka::ERR__TIMED_OUT) break;
       const auto partition = message->partition();
       if (partition < 0 || static_cast<std::size_t>(partition) >= partitions_.size()) continue;
-      Partition& p = partitions_[static_cast<std::size_t>(partition)];
-      std::uint64_t reached = 0;
+      auto& at = reached[static_cast<std::size_t>(partition)];
       if (message->err() == RdKafka::ERR_NO_ERROR) {
-        const auto offset = static_cast<std::uint64_t>(message->offset());
-        callbacks_.record(static_cast<std::uint32_t>(partition), offset,
-                          std::string_view(static_cast<const char*>(message->payload()), message->len()));
-        reached = offset + 1;
-        handed = true;
+        at = std::max(at, static_cast<std::uint64_t>(message->offset()) + 1);
+        arrived.push_back(std::move(message));
       } else if (message->err() == RdKafka::ERR__PARTITION_EOF) {
         // The end as the fetch saw it: the last stable offset, past any transaction marker.
-        reached = static_cast<std::uint64_t>(message->offset());
+        at = std::max(at, static_cast<std::uint64_t>(message->offset()));
       } else {
         break;  // a transport error, said by the client's own log: try again at the next poll
       }
+    }
+    // Each partition's records together (a writer's cache keeps them with one write), and
+    // only then the partition counts as reached that far.
+    std::vector<RecordCache::Record> records;
+    for (std::size_t p = 0; p < partitions_.size(); ++p) {
+      records.clear();
+      for (const auto& m : arrived) {
+        if (static_cast<std::size_t>(m->partition()) != p) continue;
+        records.push_back({static_cast<std::uint64_t>(m->offset()),
+                           std::string_view(static_cast<const char*>(m->payload()), m->len())});
+      }
+      if (!records.empty()) callbacks_.records(static_cast<std::uint32_t>(p), records);
+    }
+    {
       std::lock_guard lock(mutex_);
-      p.reached = std::max(p.reached, reached);
-      settle(p);
+      for (std::size_t p = 0; p < partitions_.size(); ++p) {
+        if (reached[p] == 0) continue;
+        partitions_[p].reached = std::max(partitions_[p].reached, reached[p]);
+        settle(partitions_[p]);
+      }
     }
     // What arrived is acted on now; a callback newly set, at least every probe interval.
-    if (callbacks_.idle && (handed || Clock::now() >= next_idle)) {
+    if (callbacks_.idle && (!arrived.empty() || Clock::now() >= next_idle)) {
       callbacks_.idle();
       next_idle = Clock::now() + probe_interval_;
     }

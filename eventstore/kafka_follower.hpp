@@ -1,6 +1,6 @@
 // Follows a Kafka topic as it grows (SPEC §10: every process is a read replica): a
-// read_committed consumer assigned every partition from given offsets hands each record
-// to the log, and measures how current that copy is.
+// read_committed consumer assigned every partition from given offsets hands the records
+// to the log, each partition's of one poll together, and measures how current that copy is.
 //
 // Staleness of a partition = now − the last instant T such that every record committed at
 // T has been handed over. It is measured with probes: every `probe_interval` the follower
@@ -27,12 +27,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "kafka_client.hpp"
+#include "record_cache.hpp"
 
 namespace RdKafka {
 class KafkaConsumer;
@@ -43,8 +45,9 @@ namespace keyledger::eventstore {
 class KafkaFollower {
  public:
   struct Callbacks {
-    // One record, in each partition's order (never one the follower handed over before).
-    std::function<void(std::uint32_t partition, std::uint64_t offset, std::string_view bytes)> record;
+    // A partition's records that one poll brought, in its order (never one the follower
+    // handed over before); their bytes are valid only during the call.
+    std::function<void(std::uint32_t partition, std::span<const RecordCache::Record> records)> records;
     // After a poll that handed over records, or at most every probe interval: the moment to
     // act on what arrived.
     std::function<void()> idle;

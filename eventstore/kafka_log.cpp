@@ -122,7 +122,7 @@ std::expected<void, std::string> KafkaLog::start() {
   for (const auto& p : replica_) ends.push_back(p.end);
   auto follower = KafkaFollower::start(
       options_, options_.topic, std::move(ends),
-      {.record = [this](std::uint32_t p, std::uint64_t offset, std::string_view bytes) { add_followed(p, offset, bytes); },
+      {.records = [this](std::uint32_t p, std::span<const RecordCache::Record> records) { add_followed(p, records); },
        .idle = [this] { deliver_arrivals(); }});
   if (!follower) return std::unexpected(follower.error());
   follower_ = std::move(*follower);
@@ -143,11 +143,18 @@ std::expected<void, std::string> KafkaLog::start() {
     }
     auto numbers = KafkaFollower::start(
         options_, numbers_topic(), std::vector<std::uint64_t>(replica_.size(), 0),
-        {.record = [this](std::uint32_t, std::uint64_t, std::string_view bytes) { add_reservation(bytes); }, .idle = [] {}});
+        {.records =
+             [this](std::uint32_t, std::span<const RecordCache::Record> records) {
+               for (const auto& r : records) add_reservation(r.bytes);
+             },
+         .idle = [] {}});
     if (!numbers) return std::unexpected(numbers.error());
     numbers_follower_ = std::move(*numbers);
     auto owners = KafkaFollower::start(options_, owners_topic(), {0},
-                                       {.record = [this](std::uint32_t, std::uint64_t, std::string_view bytes) { add_owner(bytes); },
+                                       {.records =
+                                            [this](std::uint32_t, std::span<const RecordCache::Record> records) {
+                                              for (const auto& r : records) add_owner(r.bytes);
+                                            },
                                         .idle = [] {}});
     if (!owners) return std::unexpected(owners.error());
     owners_follower_ = std::move(*owners);
@@ -877,17 +884,18 @@ std::uint32_t KafkaLog::partition_for(std::string_view dashboard_id) const {
   return kafka_partition(dashboard_id, static_cast<std::uint32_t>(replica_.size()));
 }
 
-void KafkaLog::add_followed(std::uint32_t partition, std::uint64_t offset, std::string_view bytes) {
+void KafkaLog::add_followed(std::uint32_t partition, std::span<const RecordCache::Record> records) {
   {
     // Most records a writer follows are its own, added when their transaction committed.
     std::shared_lock seen(replica_mutex_);
-    if (offset < replica_.at(partition).end) return;
+    if (records.back().offset < replica_.at(partition).end) return;
   }
   {
     std::unique_lock lock(replica_mutex_);
     auto& p = replica_.at(partition);
-    if (offset < p.end) return;
-    keep(p, offset, bytes);
+    const auto fresh = std::ranges::find_if(records, [&](const RecordCache::Record& r) { return r.offset >= p.end; });
+    if (fresh == records.end()) return;
+    keep(p, std::span<const RecordCache::Record>(fresh, records.end()));
   }
   std::lock_guard lock(arrival_mutex_);
   arrival_due_ = true;

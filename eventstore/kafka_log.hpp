@@ -151,7 +151,7 @@ class KafkaLog final : public EventLog {
   // Start-up read: remembers a dashboard whose events are not where murmur2 would put them.
   void note_partition(const RdKafka::Message& message);
   // The follower's: a record at `offset`, kept unless this process already has it.
-  void add_followed(std::uint32_t partition, std::uint64_t offset, std::string_view bytes);
+  void add_followed(std::uint32_t partition, std::span<const RecordCache::Record> records);
   void deliver_arrivals();
   // Has the writer publish this process's address (once known) in its next transaction, and
   // starts one for it.
