@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/crypto.hpp"
+#include "eventstore/thread_name.hpp"
 
 namespace keyledger::api {
 
@@ -68,7 +69,12 @@ Forwarder::Forwarder(std::string cluster_token, eventstore::EventLog& log, const
                      Metrics& metrics)
     : token_(std::move(cluster_token)), log_(log), pipeline_(pipeline), metrics_(metrics) {
   if (!enabled()) return;
-  for (unsigned i = 0; i < kThreads; ++i) threads_.emplace_back([this] { run_jobs(); });
+  for (unsigned i = 0; i < kThreads; ++i) {
+    threads_.emplace_back([this] {
+      name_this_thread("kl-forward");
+      run_jobs();
+    });
+  }
 }
 
 Forwarder::~Forwarder() {

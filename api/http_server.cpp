@@ -1,5 +1,6 @@
 #include "http_server.hpp"
 
+#include "eventstore/thread_name.hpp"
 #include "problem.hpp"
 
 #include <sys/resource.h>
@@ -9,6 +10,8 @@
 #include <csignal>
 #include <future>
 #include <iostream>
+#include <latch>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -35,6 +38,19 @@ namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
+
+// Names each thread of a pool that has just started: one job a thread, each held until all
+// have begun, so that every thread takes exactly one.
+void name_threads(net::thread_pool& pool, unsigned threads, const char* name) {
+  auto started = std::make_shared<std::latch>(threads);
+  for (unsigned i = 0; i < threads; ++i) {
+    net::post(pool, [started, name] {
+      name_this_thread(name);
+      started->arrive_and_wait();
+    });
+  }
+  started->wait();
+}
 
 void fail(beast::error_code ec, const char* what) {
   // Client disconnects and timeouts are ordinary; only report what an operator can act on.
@@ -120,6 +136,7 @@ struct HttpServer::Impl {
                             // A stream takes the CPU that commands leave: at the lowest
                             // priority, a reader waking up never preempts a command's thread.
                             ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+                            name_this_thread("kl-event-stream");
                             body();
                             *done = true;
                           }),
@@ -571,7 +588,9 @@ HttpServer::HttpServer(const std::string& listen_address, RequestHandler handler
   impl_->handler = std::move(handler);
   impl_->options = std::move(options);
   impl_->workers.emplace(std::max(1u, impl_->options.worker_threads));
+  name_threads(*impl_->workers, std::max(1u, impl_->options.worker_threads), "kl-worker");
   impl_->streamers.emplace(std::max(1u, impl_->options.stream_threads));
+  name_threads(*impl_->streamers, std::max(1u, impl_->options.stream_threads), "kl-stream");
   if (!impl_->options.tls_cert_file.empty() || !impl_->options.tls_key_file.empty()) {
     if (impl_->options.tls_cert_file.empty() || impl_->options.tls_key_file.empty()) {
       throw std::runtime_error("HTTPS needs both KEYLEDGER_TLS_CERT and KEYLEDGER_TLS_KEY");
@@ -619,7 +638,12 @@ void HttpServer::run(unsigned threads) {
   }
   net::dispatch(impl_->control, [this] { impl_->do_accept(); });
   std::vector<std::thread> pool;
-  for (auto& other : impl_->more_io) pool.emplace_back([&other] { other->run(); });
+  for (auto& other : impl_->more_io) {
+    pool.emplace_back([&other] {
+      name_this_thread("kl-io");
+      other->run();
+    });
+  }
   impl_->io.run();
   for (auto& t : pool) t.join();
   {

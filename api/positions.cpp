@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "eventstore/thread_name.hpp"
 #include "request_context.hpp"
 
 namespace keyledger::api {
@@ -76,7 +77,10 @@ Expected<void> await_applied(const WrittenPositions& wanted, const eventstore::C
 }
 
 AppliedWaits::AppliedWaits(const eventstore::CommandPipeline& pipeline, eventstore::EventLog& log)
-    : pipeline_(pipeline), log_(log), watcher_([this] { watch(); }) {}
+    : pipeline_(pipeline), log_(log), watcher_([this] {
+        name_this_thread("kl-min-position");
+        watch();
+      }) {}
 
 AppliedWaits::~AppliedWaits() {
   {

@@ -1,11 +1,15 @@
 #include "group_commit.hpp"
 
 #include "store_error.hpp"
+#include "thread_name.hpp"
 
 namespace keyledger::eventstore {
 
 GroupCommitQueue::GroupCommitQueue(MakeDurable make_durable, GroupCommitSettings settings)
-    : make_durable_(std::move(make_durable)), settings_(settings), writer_([this] { writer_loop(); }) {}
+    : make_durable_(std::move(make_durable)), settings_(std::move(settings)), writer_([this] {
+        name_this_thread(settings_.thread_name);
+        writer_loop();
+      }) {}
 
 GroupCommitQueue::~GroupCommitQueue() { stop(); }
 

@@ -14,6 +14,7 @@
 #include <functional>
 #include <mutex>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -37,6 +38,7 @@ struct GroupCommitSettings {
   std::chrono::microseconds window{0};
   std::size_t wait_when_queued = 2;
   std::size_t max_group_batches = 4096;
+  std::string thread_name = "kl-commit";  // the writer thread's (thread_name.hpp)
 };
 
 class GroupCommitQueue {

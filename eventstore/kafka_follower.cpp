@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "crypto/crypto.hpp"
+#include "thread_name.hpp"
 
 namespace keyledger::eventstore {
 
@@ -71,8 +72,14 @@ std::expected<std::unique_ptr<KafkaFollower>, std::string> KafkaFollower::start(
   if (assigned != RdKafka::ERR_NO_ERROR) {
     return std::unexpected("cannot assign topic " + topic + "'s partitions: " + RdKafka::err2str(assigned));
   }
-  follower->consumer_thread_ = std::thread([f = follower.get()] { f->consume(); });
-  follower->prober_thread_ = std::thread([f = follower.get()] { f->probe(); });
+  follower->consumer_thread_ = std::thread([f = follower.get()] {
+    name_this_thread("kl-follow");
+    f->consume();
+  });
+  follower->prober_thread_ = std::thread([f = follower.get()] {
+    name_this_thread("kl-probe");
+    f->probe();
+  });
   return follower;
 }
 

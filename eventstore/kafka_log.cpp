@@ -351,7 +351,8 @@ void KafkaLog::start_queue(const std::shared_ptr<Writer>& writer) {
         if (!committed && committed.error() == StoreErrc::fenced) fenced_batches_.fetch_add(group.size());
         return committed;
       },
-      GroupCommitSettings{.window = options_.group_commit_window});
+      GroupCommitSettings{.window = options_.group_commit_window,
+                          .thread_name = "kl-commit-p" + std::to_string(writer->partition)});
 }
 
 KafkaLog::~KafkaLog() {

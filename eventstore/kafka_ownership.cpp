@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "thread_name.hpp"
+
 namespace keyledger::eventstore {
 
 // librdkafka calls it from within consume() (and close()) on the polling thread.
@@ -64,7 +66,10 @@ std::expected<std::unique_ptr<KafkaOwnership>, std::string> KafkaOwnership::join
   if (auto err = ownership->consumer_->subscribe({topic}); err != RdKafka::ERR_NO_ERROR) {
     return std::unexpected("cannot join the owners' group " + group_id + ": " + RdKafka::err2str(err));
   }
-  ownership->thread_ = std::thread([o = ownership.get()] { o->poll(); });
+  ownership->thread_ = std::thread([o = ownership.get()] {
+    name_this_thread("kl-owners");
+    o->poll();
+  });
   const auto deadline = std::chrono::steady_clock::now() + first_assignment;
   std::unique_lock lock(ownership->mutex_);
   while (!ownership->first_done_ && std::chrono::steady_clock::now() < deadline &&

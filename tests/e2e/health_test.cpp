@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "support/api_client.hpp"
@@ -29,6 +33,34 @@ TEST_CASE("keyledger serve answers GET /healthz over a real socket and logs wher
   auto listening = log.find("\"msg\":\"listening\"");
   REQUIRE(listening != std::string::npos);
   REQUIRE(log.find("\"msg\":\"request\"") > listening);
+}
+
+TEST_CASE("each of the server's threads is named for its job (top -H, perf, gdb), while the process keeps its own name") {
+  TempDir dir;
+  ServerProcess server(dir.path(), {}, {"--threads", "3", "--workers", "5"});
+  REQUIRE(server.request("GET", "/healthz").status == 200);
+  const std::string task = "/proc/" + std::to_string(server.pid()) + "/task";
+  std::map<std::string, int> names;
+  for (const auto& thread : std::filesystem::directory_iterator(task)) {
+    std::ifstream in(thread.path() / "comm");
+    std::string name;
+    std::getline(in, name);
+    if (thread.path().filename() == std::to_string(server.pid())) {
+      REQUIRE(name == "keyledger");  // the main thread: what pgrep and ps find
+      continue;
+    }
+    INFO("thread " << thread.path().filename().string() << " is named " << name);
+    REQUIRE((name.starts_with("kl-") || name.starts_with("rdk:")));  // librdkafka names its own
+    ++names[name];
+  }
+  REQUIRE(names["kl-io"] == 2);  // the main thread is the third
+  REQUIRE(names["kl-worker"] == 5);
+  REQUIRE(names["kl-stream"] >= 1);
+  REQUIRE(names["kl-duties"] == 1);
+  // The log's writers: the file log's one, or one for each Kafka partition this process owns.
+  int writers = 0;
+  for (const auto& [name, count] : names) writers += name.starts_with("kl-commit") ? count : 0;
+  REQUIRE(writers >= 1);
 }
 
 TEST_CASE("an unknown route is a 404 problem+json, a known one with the wrong method a 405") {

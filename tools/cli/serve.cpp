@@ -10,6 +10,7 @@
 #include "api/http_server.hpp"
 #include "commands.hpp"
 #include "eventstore/snapshot_store.hpp"
+#include "eventstore/thread_name.hpp"
 #include "store_access.hpp"
 
 namespace keyledger::cli {
@@ -205,6 +206,7 @@ int serve(const Invocation& invocation) {
   };
   // Background duties on one thread: snapshots, signed audit checkpoints, key usage.
   std::thread duties([&] {
+    name_this_thread("kl-duties");
     auto next_checkpoint = std::chrono::steady_clock::now() + config.checkpoint_every;
     auto next_usage = std::chrono::steady_clock::now() + config.usage_interval;
     auto next_rotation_check = std::chrono::steady_clock::now();
