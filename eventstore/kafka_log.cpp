@@ -235,6 +235,28 @@ std::expected<std::string, std::string> KafkaLog::read_to_end() {
   }
   std::string disagreement;
   std::uint64_t events = 0;
+  // What is read is kept a batch at a time: each partition's records, about 1 MiB of them,
+  // with one write.
+  struct Unkept {
+    std::string bytes;                                           // back to back
+    std::vector<std::pair<std::uint64_t, std::size_t>> records;  // (offset, size), in order
+  };
+  std::vector<Unkept> unkept(replica_.size());
+  auto keep_unkept = [&](std::size_t p) {
+    Unkept& batch = unkept[p];
+    if (batch.records.empty()) return;
+    std::vector<RecordCache::Record> records;
+    records.reserve(batch.records.size());
+    std::size_t at = 0;
+    for (const auto& [offset, size] : batch.records) {
+      records.push_back({offset, std::string_view(batch.bytes).substr(at, size)});
+      at += size;
+    }
+    std::unique_lock lock(replica_mutex_);  // only to state keep()'s condition
+    keep(replica_.at(p), records);
+    batch.bytes.clear();
+    batch.records.clear();
+  };
   auto read = read_kafka_topic(
       options_, options_.topic, /*read_committed=*/true, std::chrono::seconds(120),
       [&](RdKafka::Message& message) {
@@ -242,15 +264,16 @@ std::expected<std::string, std::string> KafkaLog::read_to_end() {
         const auto p = static_cast<std::size_t>(message.partition());
         const auto offset = static_cast<std::uint64_t>(message.offset());
         const std::string_view bytes(static_cast<const char*>(message.payload()), message.len());
-        std::unique_lock lock(replica_mutex_);  // only to state keep()'s condition
-        auto& partition = replica_.at(p);
         if (auto expected = unconfirmed[p]) {
           unconfirmed[p].reset();
           std::string held;
-          partition.records->read(*expected, *expected + 1, [&](std::uint64_t, std::string_view b) {
-            held = b;
-            return false;
-          });
+          {
+            std::shared_lock lock(replica_mutex_);
+            replica_.at(p).records->read(*expected, *expected + 1, [&](std::uint64_t, std::string_view b) {
+              held = b;
+              return false;
+            });
+          }
           if (offset != *expected || bytes != held) {
             disagreement = "partition " + std::to_string(p) + "'s record at offset " + std::to_string(*expected) +
                            " is not the one the brokers hold";
@@ -258,11 +281,16 @@ std::expected<std::string, std::string> KafkaLog::read_to_end() {
           return;  // the kept one itself
         }
         note_partition(message);
-        keep(partition, offset, bytes);
+        unkept[p].bytes += bytes;
+        unkept[p].records.emplace_back(offset, bytes.size());
+        if (unkept[p].bytes.size() >= (1u << 20)) keep_unkept(p);
         ++events;
       },
       from);
   if (!read) return std::unexpected(read.error());
+  if (disagreement.empty()) {
+    for (std::size_t p = 0; p < replica_.size(); ++p) keep_unkept(p);
+  }
   for (std::uint32_t p = 0; p < replica_.size() && disagreement.empty(); ++p) {
     if (unconfirmed[p]) {
       disagreement = "the brokers hold no record at partition " + std::to_string(p) + "'s offset " +
