@@ -882,11 +882,6 @@ std::error_code KafkaLog::read(std::uint32_t partition, std::uint64_t from, std:
   return make_error_code(StoreErrc::log_unavailable);
 }
 
-void KafkaLog::keep(Partition& p, std::uint64_t offset, std::string_view bytes) {
-  const RecordCache::Record record{offset, bytes};
-  keep(p, std::span<const RecordCache::Record>(&record, 1));
-}
-
 void KafkaLog::keep(Partition& p, std::span<const RecordCache::Record> records) {
   if (records.empty()) return;
   if (auto kept = p.records->append(records); !kept) {

@@ -144,10 +144,9 @@ class KafkaLog final : public EventLog {
   void retry_acquisitions();
   std::shared_ptr<Writer> writer(std::uint32_t partition) const;
   void note(const std::string& sentence) const;
-  // replica_mutex_ held exclusively: the record at `offset` goes to the end of the partition's
-  // copy (its bytes into the cache, or the process stops).
-  void keep(Partition& partition, std::uint64_t offset, std::string_view bytes);
-  void keep(Partition& partition, std::span<const RecordCache::Record> records);  // rising offsets
+  // replica_mutex_ held exclusively: `records` (offsets rising) go to the end of the
+  // partition's copy with one write (their bytes into the cache, or the process stops).
+  void keep(Partition& partition, std::span<const RecordCache::Record> records);
   // Start-up read: remembers a dashboard whose events are not where murmur2 would put them.
   void note_partition(const RdKafka::Message& message);
   // The follower's: a record at `offset`, kept unless this process already has it.
