@@ -78,7 +78,7 @@ Task<Result> ChannelRoutes::register_number(RequestContext& ctx) {
   }
   const std::string key_id = usecases::new_id("key_");
   KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::sms, d, key_id));
-  auto registration = commands_.run(ctx, d, kd::RegisterSmsNumber{canonical, key_id, secret, holder});  // named
+  auto registration = commands_.run(ctx, d, kd::RegisterSmsNumber{canonical, key_id, secret.sealed, holder});  // named
   Expected<es::CommandResult> registered_or_error = co_await registration;
   const bool now_registered = registered_or_error && !registered_or_error->outcome.events.empty() &&
                           std::holds_alternative<kd::SmsNumberRegistered>(registered_or_error->outcome.events.front());
@@ -141,14 +141,14 @@ Task<Result> ChannelRoutes::rotate_sms_key(RequestContext& ctx) {
   pipeline_.with_dashboard(d, [&](const es::DashboardView& v) {
     if (auto it = v.state.numbers.find(ctx.param("number")); it != v.state.numbers.end()) key_id = it->second.key_id;
   });
-  kd::SealedSecret sealed;
+  es::IssuedSecret issued;
   if (!key_id.empty()) {
     KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::sms, d, key_id));
-    sealed = secret;
+    issued = std::move(secret);
   }
-  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RotateSmsKey{ctx.param("number"), sealed}));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RotateSmsKey{ctx.param("number"), issued.sealed}));
   const auto& rotated = std::get<kd::SmsKeyRotated>(result.outcome.events.front());
-  KEYLEDGER_CO_TRY(plain, secrets_.open(d, rotated.key_id, rotated.secret));
+  KEYLEDGER_CO_TRY(plain, secrets_.plaintext_of(d, rotated.key_id, rotated.secret, issued));
   co_return key_response(200, key_text(pipeline_, d, rotated.key_id, &plain));
 }
 
@@ -192,7 +192,7 @@ Task<Result> ChannelRoutes::reissue_rcs_key(RequestContext& ctx) {
   kd::SealedSecret sealed;
   if (!key_id.empty()) {
     KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::rcs, d, key_id));
-    sealed = secret;
+    sealed = secret.sealed;
   }
   KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, kd::ReissueRcsKey{reason, sealed}));
   // The operator gets the masked key; users reveal the new secret with their password.

@@ -12,7 +12,7 @@ namespace es = keyledger::eventstore;
 namespace {
 
 // The sealed secret a generation or rotation event carries.
-const kd::SealedSecret* issued_secret(const es::CommandResult& result) {
+const kd::SealedSecret* recorded_secret(const es::CommandResult& result) {
   for (auto& e : result.outcome.events) {
     if (auto* g = std::get_if<kd::EmailKeyGenerated>(&e)) return &g->secret;
     if (auto* r = std::get_if<kd::EmailKeyRotated>(&e)) return &r->secret;
@@ -59,9 +59,9 @@ Task<Result> KeyRoutes::generate_email_key(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
   const std::string key_id = usecases::new_id("key_");
   KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::email, d, key_id));
-  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::GenerateEmailKey{key_id, name, permissions, allowlist, secret}));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::GenerateEmailKey{key_id, name, permissions, allowlist, secret.sealed}));
   const auto& generated = std::get<kd::EmailKeyGenerated>(result.outcome.events.front());
-  KEYLEDGER_CO_TRY(plain, secrets_.open(d, generated.key_id, generated.secret));
+  KEYLEDGER_CO_TRY(plain, secrets_.plaintext_of(d, generated.key_id, generated.secret, secret));
   co_return key_response(result.replayed ? 200 : 201, key_text(pipeline_, d, generated.key_id, &plain));  // shown this once
 }
 
@@ -117,8 +117,8 @@ Task<Result> KeyRoutes::rotate_email_key(RequestContext& ctx) {
   const std::string& id = ctx.param("id");
   KEYLEDGER_CO_TRY(grace, grace_of(ctx));
   KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::email, d, id));
-  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RotateEmailKey{id, grace, secret}));
-  KEYLEDGER_CO_TRY(plain, secrets_.open(d, id, *issued_secret(result)));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::RotateEmailKey{id, grace, secret.sealed}));
+  KEYLEDGER_CO_TRY(plain, secrets_.plaintext_of(d, id, *recorded_secret(result), secret));
   co_return key_response(200, key_text(pipeline_, d, id, &plain));
 }
 
@@ -152,7 +152,7 @@ Task<Result> KeyRoutes::generate_whatsapp_key(RequestContext& ctx) {
   const std::string& d = ctx.param("d");
   const std::string key_id = usecases::new_id("key_");
   KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::whatsapp, d, key_id));
-  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::GenerateWhatsAppKey{key_id, name, secret}));
+  KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, d, kd::GenerateWhatsAppKey{key_id, name, secret.sealed}));
   // Never disclosed here: the help page shows a WhatsApp key only after the password.
   const auto& generated = std::get<kd::WhatsAppKeyGenerated>(result.outcome.events.front());
   co_return key_response(result.replayed ? 200 : 201, key_text(pipeline_, d, generated.key_id));
@@ -163,7 +163,7 @@ Task<Result> KeyRoutes::rotate_whatsapp_key(RequestContext& ctx) {
   const std::string& id = ctx.param("id");
   KEYLEDGER_CO_TRY(grace, grace_of(ctx));
   KEYLEDGER_CO_TRY(secret, secrets_.issue(kd::Channel::whatsapp, d, id));
-  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, kd::RotateWhatsAppKey{id, grace, secret}));
+  KEYLEDGER_CO_AWAIT_CHECK(command, commands_.run(ctx, d, kd::RotateWhatsAppKey{id, grace, secret.sealed}));
   co_return key_response(200, key_text(pipeline_, d, id));  // the new secret, too, only by reveal
 }
 

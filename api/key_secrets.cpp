@@ -11,16 +11,16 @@ using nlohmann::json;
 namespace kd = keyledger::domain;
 namespace es = keyledger::eventstore;
 
-Expected<kd::SealedSecret> KeySecrets::issue(kd::Channel channel, const std::string& dashboard_id,
+Expected<es::IssuedSecret> KeySecrets::issue(kd::Channel channel, const std::string& dashboard_id,
                                              const std::string& key_id) {
   auto issued = vault_.issue(channel, dashboard_id, key_id);
-  if (issued) return issued->sealed;
+  if (issued) return std::move(*issued);
   bool open_dashboard = false;
   pipeline_.with_dashboard(dashboard_id, [&](const es::DashboardView& v) { open_dashboard = !v.state.closed; });
   if (open_dashboard) {
     return std::unexpected(ApiError{503, "keyring_unavailable", "the keyring cannot seal a new secret right now", "", {}});
   }
-  return kd::SealedSecret{};
+  return es::IssuedSecret{};
 }
 
 Expected<std::string> KeySecrets::open(const std::string& dashboard_id, const std::string& key_id,
@@ -31,6 +31,12 @@ Expected<std::string> KeySecrets::open(const std::string& dashboard_id, const st
     return std::unexpected(ApiError{409, "dashboard_closed", "the dashboard was closed and its secrets destroyed", "", {}});
   }
   return std::unexpected(ApiError{503, "keyring_unavailable", "the secret cannot be decrypted right now", "", {}});
+}
+
+Expected<std::string> KeySecrets::plaintext_of(const std::string& dashboard_id, const std::string& key_id,
+                                               const kd::SealedSecret& recorded, const es::IssuedSecret& issued) {
+  if (!issued.plaintext.empty() && recorded == issued.sealed) return issued.plaintext;
+  return open(dashboard_id, key_id, recorded);
 }
 
 // The current secret's sealed bytes are in the event that recorded it: found by its

@@ -78,7 +78,7 @@ Task<Result> VerifyRoutes::report_leaks(RequestContext& ctx) {
       kd::ReportKeyLeak leak{located->key_id, url, source, std::nullopt};
       if (located->channel == kd::Channel::sms) {
         KEYLEDGER_CO_TRY(replacement, secrets_.issue(kd::Channel::sms, located->dashboard_id, located->key_id));
-        leak.replacement = replacement;
+        leak.replacement = replacement.sealed;
       }
       KEYLEDGER_CO_AWAIT_TRY(result, commands_.run(ctx, located->dashboard_id, std::move(leak)));
       const auto& reported = std::get<kd::KeyLeakReported>(result.outcome.events.front());

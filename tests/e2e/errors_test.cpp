@@ -103,6 +103,34 @@ TEST_CASE("e2e: an Idempotency-Key returns the first result, and 422 for another
                   "idempotency_key_reused");
 }
 
+TEST_CASE("e2e: a generation or rotation retried with its Idempotency-Key answers the first one's secret, "
+          "and that secret verifies") {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  ApiClient api(server);
+  auto d = make_dashboard(api);
+  const std::map<std::string, std::string> generate_key{{"Idempotency-Key", "generate"}};
+  auto generated = api.call("POST", d.path + "/email/keys", json{{"name", "billing"}}, d.admin, generate_key);
+  REQUIRE(generated.status == 201);
+  REQUIRE(verify(api, generated.json["key"]).json["valid"] == true);
+  const std::string id = generated.json["id"];
+  const std::map<std::string, std::string> rotate_key{{"Idempotency-Key", "rotate"}};
+  const std::string rotate = d.path + "/email/keys/" + id + "/rotate";
+  auto rotated = api.call("POST", rotate, json{{"grace_seconds", 0}}, d.admin, rotate_key);
+  REQUIRE(rotated.status == 200);
+  REQUIRE(rotated.json["key"] != generated.json["key"]);
+  // The retry seals another secret of its own before the pipeline finds the first answer:
+  // the answer must be the recorded one's, not the retry's.
+  auto retried = api.call("POST", rotate, json{{"grace_seconds", 0}}, d.admin, rotate_key);
+  REQUIRE(retried.status == 200);
+  REQUIRE(retried.json["key"] == rotated.json["key"]);
+  REQUIRE(verify(api, retried.json["key"]).json["valid"] == true);
+  REQUIRE(verify(api, generated.json["key"]).json["valid"] == false);
+  auto generated_again = api.call("POST", d.path + "/email/keys", json{{"name", "billing"}}, d.admin, generate_key);
+  REQUIRE(generated_again.status == 200);
+  REQUIRE(generated_again.json["key"] == generated.json["key"]);  // still the first answer, as it was then
+}
+
 TEST_CASE("e2e: a leak report of arbitrary text is answered, never a 500") {
   TempDir dir;
   ServerProcess server(dir.path());
