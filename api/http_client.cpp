@@ -19,6 +19,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "eventstore/thread_name.hpp"
+
 namespace keyledger::api {
 
 namespace beast = boost::beast;
@@ -120,7 +122,10 @@ class ShutdownAtDeadline {
  public:
   ShutdownAtDeadline(tcp::socket& socket, std::chrono::steady_clock::duration timeout)
       : socket_fd_(socket.native_handle()), deadline_(std::chrono::steady_clock::now() + timeout) {
-    watcher_ = std::thread([this] { watch(); });
+    watcher_ = std::thread([this] {
+      name_this_thread("kl-deadline");
+      watch();
+    });
   }
   ~ShutdownAtDeadline() {
     {

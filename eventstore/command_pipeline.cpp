@@ -12,6 +12,7 @@
 #include "crypto/crypto.hpp"
 #include "rfc3339.hpp"
 #include "state_codec.hpp"
+#include "thread_name.hpp"
 #include "store_error.hpp"
 
 namespace keyledger::eventstore {
@@ -230,6 +231,7 @@ std::error_code CommandPipeline::catch_up(std::string* problem, const ReplayProg
   BoundedQueue<std::vector<DecodedRecord>> decoded(8);
   std::error_code read_failure;
   std::thread decoder([&] {
+    name_this_thread("kl-decode");
     std::vector<DecodedRecord> batch;
     batch.reserve(kBatch);
     for (std::uint32_t p = 0; p < applied_.size() && !read_failure; ++p) {

@@ -16,6 +16,7 @@
 
 #include "kafka_delivery.hpp"
 #include "store_error.hpp"
+#include "thread_name.hpp"
 
 namespace keyledger::eventstore {
 
@@ -344,6 +345,7 @@ std::vector<std::expected<std::shared_ptr<KafkaLog::Writer>, std::string>> Kafka
   std::vector<std::future<std::expected<std::shared_ptr<Writer>, std::string>>> inits;
   for (const auto p : partitions) {
     inits.push_back(std::async(std::launch::async, [this, p]() -> std::expected<std::shared_ptr<Writer>, std::string> {
+      name_this_thread("kl-init-p" + std::to_string(p));
       auto w = std::make_shared<Writer>();
       w->partition = p;
       w->transactional_id = options_.transactional_id + "-p" + std::to_string(p);

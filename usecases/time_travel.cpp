@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "eventstore/envelope.hpp"
+#include "eventstore/thread_name.hpp"
 
 namespace keyledger::usecases {
 
@@ -64,7 +65,12 @@ std::expected<std::optional<PastState>, std::string> dashboard_as_of(es::EventLo
   const std::span<const es::LogPosition> all(positions);
   Decoded first;
   std::thread helper;
-  if (half > 0) helper = std::thread([&] { first = decode(log, dashboard_id, all.first(half), 1); });
+  if (half > 0) {
+    helper = std::thread([&] {
+      name_this_thread("kl-decode");
+      first = decode(log, dashboard_id, all.first(half), 1);
+    });
+  }
   Decoded second = decode(log, dashboard_id, all.subspan(half), half + 1);
   if (helper.joinable()) helper.join();
   PastState past;
